@@ -1,0 +1,1 @@
+//! STUB — relay-control domain types, replaced by the relay's owner.

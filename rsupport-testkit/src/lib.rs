@@ -1,0 +1,86 @@
+//! Test support shared by the rsupport crates (dev-dependency only).
+//!
+//! [`Xvfb`] starts a private X server on a free display for one test run and
+//! stops it when dropped. Tests that need X call [`Xvfb::start`] and *fail*
+//! when Xvfb is missing: X11 tests must run in CI, never skip silently.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running Xvfb server, killed on drop.
+#[derive(Debug)]
+pub struct Xvfb {
+    child: Child,
+    display: u32,
+}
+
+impl Xvfb {
+    /// Starts `Xvfb :N -screen 0 1920x1080x24` on the first free display at or after :90.
+    ///
+    /// Panics with a clear message when Xvfb is not installed or does not come
+    /// up: a test that needs X must not pass without one.
+    pub fn start() -> Xvfb {
+        Xvfb::start_with_size(1920, 1080)
+    }
+
+    /// As [`Xvfb::start`] with a chosen screen size (depth 24).
+    pub fn start_with_size(width: u32, height: u32) -> Xvfb {
+        // Each process picks from its own band so parallel test binaries rarely collide;
+        // the lock file check below settles the rest.
+        let base = 90 + (std::process::id() % 200) * 4;
+        for display in base..base + 400 {
+            if Path::new(&format!("/tmp/.X{display}-lock")).exists()
+                || Path::new(&format!("/tmp/.X11-unix/X{display}")).exists()
+            {
+                continue;
+            }
+            let child = Command::new("Xvfb")
+                .arg(format!(":{display}"))
+                .args(["-screen", "0", &format!("{width}x{height}x24")])
+                .args(["-nolisten", "tcp", "-noreset", "+extension", "XFIXES"])
+                .args(["+extension", "DAMAGE", "+extension", "XTEST"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let mut child = match child {
+                Ok(c) => c,
+                Err(e) => panic!(
+                    "cannot run Xvfb ({e}); install it (Debian: apt-get install xvfb) — \
+                     X11 tests never skip"
+                ),
+            };
+            let socket = format!("/tmp/.X11-unix/X{display}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if Path::new(&socket).exists() {
+                    return Xvfb { child, display };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // lost a race for this display; try the next
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("Xvfb did not start on any display");
+    }
+
+    /// The display name, e.g. `":93"`, for `DISPLAY` or `x11rb::connect`.
+    pub fn display(&self) -> String {
+        format!(":{}", self.display)
+    }
+
+    /// The display number.
+    pub fn number(&self) -> u32 {
+        self.display
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
