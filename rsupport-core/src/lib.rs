@@ -1,1 +1,12 @@
-//! rsupport-core
+//! rsupport-core: the relay server (broker, store, accounts, TLS) and, later,
+//! the session state machines.
+//!
+//! The protocol logic is sans-IO: [`relay::Broker`] takes messages and `now`
+//! in and gives messages, routes and deadlines out; the tokio driver in
+//! [`relay`] moves bytes.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod relay;
+pub mod store;
