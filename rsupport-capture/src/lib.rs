@@ -4,5 +4,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod frame;
+pub mod source;
 
 pub use frame::BgraFrame;
+pub use source::{
+    CaptureArea, CaptureError, Capturer, DirtyRegion, MonitorInfo, Rect, SyntheticSource,
+    WallpaperControl, WindowSelection,
+};
