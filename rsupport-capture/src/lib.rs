@@ -3,9 +3,11 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod codec;
 pub mod frame;
 pub mod source;
 
+pub use codec::{Decoder, Encoder, EncoderConfig};
 pub use frame::BgraFrame;
 pub use source::{
     CaptureArea, CaptureError, Capturer, DirtyRegion, MonitorInfo, Rect, SyntheticSource,
