@@ -10,3 +10,4 @@
 pub mod auth;
 pub mod relay;
 pub mod store;
+pub mod tls;
