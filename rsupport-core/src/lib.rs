@@ -7,7 +7,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
+pub mod invite;
 pub mod relay;
 pub mod store;
 pub mod tls;
