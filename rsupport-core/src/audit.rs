@@ -26,7 +26,11 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 fn modes(r: &AuditRecord) -> String {
-    r.modes.iter().map(|m| mode_name(*m)).collect::<Vec<_>>().join(" ")
+    r.modes
+        .iter()
+        .map(|m| mode_name(*m))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn end_reason(r: &AuditRecord) -> String {
@@ -40,7 +44,11 @@ fn duration(r: &AuditRecord) -> u64 {
 /// Quotes a CSV field when needed (RFC 4180), and defuses spreadsheet
 /// formulas by prefixing `'` to text starting with `=`, `+`, `-` or `@`.
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -134,7 +142,10 @@ mod tests {
         assert!(row.contains("\"Bob, \"\"ACME\"\"\""), "{row}");
         assert!(row.contains(",3000,"), "duration: {row}");
         assert!(row.ends_with(",TimeLimit,'=cmd()"), "{row}");
-        assert_eq!(text.lines().next().unwrap().split(',').count(), COLUMNS.len());
+        assert_eq!(
+            text.lines().next().unwrap().split(',').count(),
+            COLUMNS.len()
+        );
     }
 
     #[test]
