@@ -15,6 +15,9 @@ mod enigo_backend;
 #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
 mod x11;
 
+/// enigo's settings, for [`EnigoInjector::with_settings`].
+#[cfg(feature = "enigo")]
+pub use enigo::Settings as EnigoSettings;
 #[cfg(feature = "enigo")]
 pub use enigo_backend::EnigoInjector;
 #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
