@@ -5,6 +5,8 @@
 //! Run: `cargo bench -p rsupport-input --bench injection_latency`
 //! (optional: `-- <rounds>`, default 500).
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 

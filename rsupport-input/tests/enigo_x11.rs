@@ -1,6 +1,7 @@
 //! The enigo injector (default backend) against a real X server: the same
 //! observer window as the XTEST tests checks what arrived.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 #![cfg(feature = "enigo")]
 
 mod support;

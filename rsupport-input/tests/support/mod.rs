@@ -3,6 +3,7 @@
 //! key presses (translated to keysyms with the keyboard map in force).
 
 #![allow(dead_code)] // each test binary uses a different part
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
