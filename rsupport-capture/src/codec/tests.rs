@@ -260,7 +260,30 @@ proptest! {
             }
             frames.push(frame.clone());
         }
-        round_trip(config, frames);
+        round_trip(config.clone(), frames.clone());
+
+        // With damage hints: each frame's changed pixels as the capture reports them.
+        let mut enc = Encoder::new(config);
+        let mut dec = Decoder::new(Limits::default());
+        let mut prev: Option<BgraFrame> = None;
+        for f in frames {
+            let mut damage = crate::source::DirtyRegion::new();
+            match &prev {
+                Some(p) if p.width() == f.width() => {
+                    for y in 0..h {
+                        for x in 0..w {
+                            if p.pixel(x, y) != f.pixel(x, y) {
+                                damage.add(crate::source::Rect::new(x as i32, y as i32, 1, 1), w, h);
+                            }
+                        }
+                    }
+                }
+                _ => damage.set_full(),
+            }
+            dec.apply(&enc.encode_damaged(&f, &damage, 0).unwrap()).unwrap();
+            prop_assert!(dec.frame() == Some(&f));
+            prev = Some(f);
+        }
     }
 
     #[test]
