@@ -27,9 +27,11 @@
 //!   Both are pure Rust; no system `-dev` package is needed to build.
 //! - Ctrl+Alt+Del: no backend has a secure-attention path yet (Windows needs
 //!   `SendSAS` from a service), so every backend presses the plain combination.
-//! - Local-input takeback needs the product to call
-//!   [`InputController::handle_local_activity`] for genuine local input (not
-//!   the echo of injected events); no platform detector ships yet.
+//! - Local-input takeback: call [`InputController::handle_local_activity`]
+//!   for genuine local input (not the echo of injected events). On X11,
+//!   [`X11LocalActivity`](inject::X11LocalActivity) detects it with XInput 2
+//!   raw events from any device but the XTEST injection devices; other
+//!   platforms need the product to feed it.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
