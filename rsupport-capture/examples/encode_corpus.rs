@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p rsupport-capture --example encode_corpus -- <folder of PNGs>
 //! cargo run --release -p rsupport-capture --example encode_corpus -- --synthetic typing --frames 120
-//! options: --depth 24|16|256|16c|4   --lossy   --cache <entries>   --no-motion
+//! options: --depth 24|16|256|16c|4   --lossy   --cache <entries>   --no-motion   --zstd <level>
 //!          --size 1920x1080 (synthetic)   --damage (synthetic: pass the generator's damage rectangles)
 //! ```
 //!
@@ -102,6 +102,7 @@ fn parse_args() -> Result<(Input, EncoderConfig, String, bool), String> {
             }
             "--lossy" => config.allow_lossy = true,
             "--damage" => damage = true,
+            "--zstd" => config.zstd_level = value()?.parse().map_err(|e| format!("--zstd: {e}"))?,
             "--no-motion" => config.detect_motion = false,
             "--cache" => {
                 config.cache_entries = value()?.parse().map_err(|e| format!("--cache: {e}"))?

@@ -162,7 +162,7 @@ pub enum TileData {
     Cached(u64),
     /// Lossy JPEG (only when the viewer allowed lossy tiles).
     Jpeg(Bytes),
-    /// BGRA median-predictor residuals, `width * height * 4` bytes (see the schema).
+    /// Median-predictor residuals in B, G, R, A planes, `width * height * 4` bytes (see the schema).
     Predicted(Bytes),
 }
 

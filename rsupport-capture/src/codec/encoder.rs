@@ -61,7 +61,7 @@ impl Default for EncoderConfig {
             allow_lossy: false,
             jpeg_quality: 70,
             cache_entries: 1024,
-            zstd_level: 3,
+            zstd_level: 1,
             detect_motion: true,
             monitor_id: 0,
         }
