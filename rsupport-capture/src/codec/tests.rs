@@ -457,3 +457,33 @@ fn copies_read_the_frame_before_any_copy() {
     dec.apply(&update(2, 1, false, swap, vec![])).unwrap();
     assert_eq!(dec.frame().unwrap().pixels(), &[2, 2, 2, 2, 1, 1, 1, 1]);
 }
+
+#[test]
+fn a_single_overlapping_copy_moves_rows_in_either_direction() {
+    let rows: Vec<Tile> = (0..4u8)
+        .map(|i| tile(0, u32::from(i), 2, 1, TileData::Solid([i + 1; 4])))
+        .collect();
+    let copy = |src_y, dst_y| CopyRect {
+        src_x: 0,
+        src_y,
+        dst_x: 0,
+        dst_y,
+        width: 2,
+        height: 3,
+    };
+    let column = |dec: &Decoder| -> Vec<u8> {
+        (0..4)
+            .map(|y| dec.frame().unwrap().pixel(1, y).unwrap()[0])
+            .collect()
+    };
+    let mut dec = Decoder::new(Limits::default());
+    dec.apply(&update(2, 4, true, vec![], rows.clone()))
+        .unwrap();
+    dec.apply(&update(2, 4, false, vec![copy(0, 1)], vec![]))
+        .unwrap();
+    assert_eq!(column(&dec), [1, 1, 2, 3]);
+    dec.apply(&update(2, 4, true, vec![], rows)).unwrap();
+    dec.apply(&update(2, 4, false, vec![copy(1, 0)], vec![]))
+        .unwrap();
+    assert_eq!(column(&dec), [2, 3, 4, 4]);
+}
