@@ -302,3 +302,52 @@ fn getimage_capture_works_when_shm_is_not_used() {
     assert_eq!(frame.pixel(40, 40), Some(bgra(0x01_02_03)));
     let _ = win;
 }
+
+#[test]
+fn reparented_clients_in_frames_are_found_and_masked_like_under_a_window_manager() {
+    let x = common::xvfb(640, 480);
+    let desk = Desk::open(&x, 0x10_10_10);
+    // What a reparenting window manager builds: frame windows with title-bar
+    // colour, each holding a client, and the EWMH client list on the root.
+    let frame = desk.window(100, 100, 220, 170, 0x80_80_80);
+    let client = desk.child(frame, 10, 30, 200, 130, 0xd0_20_20);
+    desk.name(client, "Report", "writer");
+    let frame2 = desk.window(250, 200, 150, 150, 0x70_70_70);
+    let client2 = desk.child(frame2, 5, 25, 140, 120, 0x20_20_d0);
+    desk.name(client2, "Mail", "mailer");
+    desk.set_client_list(&[client, client2]);
+    desk.sync();
+
+    let mut cap = X11Capturer::connect(Some(&x.display())).unwrap();
+    let windows = cap.windows().unwrap();
+    let ids: Vec<_> = windows.iter().map(|w| w.id).collect();
+    assert_eq!(
+        ids,
+        vec![WindowId(u64::from(client)), WindowId(u64::from(client2))],
+        "the EWMH list names the clients, not the frames"
+    );
+    assert_eq!(windows[0].rect, Rect::new(110, 130, 200, 130));
+    assert_eq!(windows[0].app, "writer");
+
+    cap.select_windows(WindowSelection::Only(vec![WindowId(u64::from(client))]))
+        .unwrap();
+    let (frame_px, _) = grab(&mut cap);
+    assert_eq!(
+        frame_px.pixel(120, 140),
+        Some(bgra(0xd0_20_20)),
+        "client shown"
+    );
+    assert_eq!(
+        frame_px.pixel(105, 105),
+        Some(MASK_BGRA),
+        "frame border masked"
+    );
+    // The second frame (stacked above) covers the client from (250, 200).
+    assert_eq!(
+        frame_px.pixel(260, 210),
+        Some(MASK_BGRA),
+        "covered part masked"
+    );
+    assert_eq!(frame_px.pixel(240, 210), Some(bgra(0xd0_20_20)));
+    assert_eq!(frame_px.pixel(500, 400), Some(MASK_BGRA), "desktop masked");
+}
