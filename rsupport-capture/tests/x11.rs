@@ -224,6 +224,44 @@ fn damage_reports_the_changed_region() {
 }
 
 #[test]
+fn incremental_mode_copies_only_damage_and_stays_exact() {
+    let x = common::xvfb(640, 480);
+    let desk = Desk::open(&x, 0x30_30_30);
+    let win = desk.window(0, 0, 640, 480, 0x30_30_30);
+    desk.sync();
+    let mut cap = X11Capturer::connect(Some(&x.display())).unwrap();
+    cap.set_incremental(true);
+    let mut frame = BgraFrame::filled(0, 0, [0; 4]);
+    let mut dirty = DirtyRegion::new();
+    cap.capture(&mut frame, &mut dirty).unwrap();
+    assert!(dirty.is_full());
+
+    // Idle: nothing reported, nothing touched (a marker pixel survives).
+    frame.pixels_mut()[..4].copy_from_slice(&[1, 2, 3, 4]);
+    cap.capture(&mut frame, &mut dirty).unwrap();
+    assert!(dirty.is_unchanged());
+    assert_eq!(
+        frame.pixel(0, 0),
+        Some([1, 2, 3, 4]),
+        "idle capture rewrote pixels"
+    );
+    frame.pixels_mut()[..4].copy_from_slice(&bgra(0x30_30_30));
+
+    // Changes land exactly: the reused frame equals a fresh full capture.
+    for (i, (fx, fy)) in [(10i16, 10i16), (300, 200), (630, 470)]
+        .into_iter()
+        .enumerate()
+    {
+        desk.fill(win, fx, fy, 40, 30, 0x11_00_00 * (i as u32 + 1) + 0x55);
+        desk.sync();
+        cap.capture(&mut frame, &mut dirty).unwrap();
+        assert!(!dirty.is_full() && !dirty.rects().is_empty());
+        let (fresh, _) = grab(&mut X11Capturer::connect(Some(&x.display())).unwrap());
+        assert!(frame == fresh, "incremental frame differs after change {i}");
+    }
+}
+
+#[test]
 fn application_selection_masks_everything_but_the_chosen_window() {
     let x = common::xvfb(640, 480);
     let desk = Desk::open(&x, 0x10_50_10);
