@@ -328,7 +328,7 @@ impl Encoder {
                 self.prev_source = src.to_vec();
             }
         } else {
-            self.find_dirty(src, model.pixels(), stride, w, h, cols, hint.as_deref());
+            self.find_dirty(src, model.pixels(), w, hint.as_deref());
         }
         stats.dirty_tiles = self.dirty.iter().filter(|d| **d).count();
 
@@ -415,16 +415,9 @@ impl Encoder {
     }
 
     /// Marks tiles whose source differs from the model, and updates change ages.
-    fn find_dirty(
-        &mut self,
-        src: &[u8],
-        model: &[u8],
-        stride: usize,
-        w: usize,
-        h: usize,
-        cols: usize,
-        candidates: Option<&[bool]>,
-    ) {
+    fn find_dirty(&mut self, src: &[u8], model: &[u8], w: usize, candidates: Option<&[bool]>) {
+        let (stride, cols) = (w * 4, w.div_ceil(TILE));
+        let h = src.len() / stride;
         self.dirty.fill(false);
         for y in 0..h {
             let band = (y / TILE) * cols;

@@ -184,9 +184,9 @@ pub(crate) fn encode_predicted(src: &[u8], stride: usize, area: Area, out: &mut 
         for (k, plane) in planes.iter_mut().enumerate() {
             let row = &mut plane[base..base + area.w];
             row[0] = cur[k].wrapping_sub(med(0, up[k], 0));
-            for c in 1..area.w {
+            for (c, out) in row.iter_mut().enumerate().skip(1) {
                 let i = c * 4 + k;
-                row[c] = cur[i].wrapping_sub(med(cur[i - 4], up[i], up[i - 4]));
+                *out = cur[i].wrapping_sub(med(cur[i - 4], up[i], up[i - 4]));
             }
         }
     }
@@ -211,9 +211,9 @@ pub(crate) fn decode_predicted(
         for k in 0..4 {
             let res = &residuals[k * n + base..k * n + base + area.w];
             line[k] = res[0].wrapping_add(med(0, prev[k], 0));
-            for c in 1..area.w {
+            for (c, r) in res.iter().enumerate().skip(1) {
                 let i = c * 4 + k;
-                line[i] = res[c].wrapping_add(med(line[i - 4], prev[i], prev[i - 4]));
+                line[i] = r.wrapping_add(med(line[i - 4], prev[i], prev[i - 4]));
             }
         }
         let range = area.row_range(stride, r);
