@@ -389,3 +389,17 @@ fn reparented_clients_in_frames_are_found_and_masked_like_under_a_window_manager
     assert_eq!(frame_px.pixel(240, 210), Some(bgra(0xd0_20_20)));
     assert_eq!(frame_px.pixel(500, 400), Some(MASK_BGRA), "desktop masked");
 }
+
+#[test]
+fn platform_capturer_picks_x11_from_display() {
+    let x = common::xvfb(320, 240);
+    let desk = Desk::open(&x, 0x0a_0b_0c);
+    let _ = desk;
+    // Only this test touches DISPLAY in this binary; the others pass it explicitly.
+    std::env::set_var("DISPLAY", x.display());
+    let mut cap = rsupport_capture::source::platform_capturer().unwrap();
+    let mut frame = BgraFrame::filled(0, 0, [0; 4]);
+    cap.capture(&mut frame, &mut DirtyRegion::new()).unwrap();
+    assert_eq!((frame.width(), frame.height()), (320, 240));
+    assert_eq!(frame.pixel(5, 5), Some(bgra(0x0a_0b_0c)));
+}
