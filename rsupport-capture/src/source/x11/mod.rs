@@ -21,7 +21,9 @@ use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::randr::{self, ConnectionExt as _};
 use x11rb::protocol::shm::ConnectionExt as _;
 use x11rb::protocol::xfixes::{self, ConnectionExt as _};
-use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder, Window};
+use x11rb::protocol::xproto::{
+    ChangeWindowAttributesAux, ConnectionExt as _, EventMask, ImageFormat, ImageOrder, Window,
+};
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
@@ -152,6 +154,12 @@ impl X11Capturer {
                 .ok()
                 .and_then(|c| c.reply().ok())
                 .is_some();
+        // Root ConfigureNotify tells us when RandR resizes the screen.
+        conn.change_window_attributes(
+            root,
+            &ChangeWindowAttributesAux::new().event_mask(EventMask::STRUCTURE_NOTIFY),
+        )
+        .map_err(backend)?;
         if has_xfixes {
             conn.xfixes_select_cursor_input(root, xfixes::CursorNotifyMask::DISPLAY_CURSOR)
                 .map_err(backend)?;
@@ -241,8 +249,19 @@ impl X11Capturer {
     /// growing when nobody else reads it.
     fn drain_events(&mut self) -> Result<(), CaptureError> {
         while let Some(event) = self.conn.poll_for_event().map_err(backend)? {
-            if let Event::XfixesCursorNotify(_) = event {
-                self.cursor_changed = true;
+            match event {
+                Event::XfixesCursorNotify(_) => self.cursor_changed = true,
+                Event::ConfigureNotify(e) if e.window == self.root => {
+                    let screen = Rect::new(0, 0, u32::from(e.width), u32::from(e.height));
+                    if screen != self.screen {
+                        self.screen = screen;
+                        // Keep what is still on screen; a vanished area falls back
+                        // to the whole screen rather than failing every capture.
+                        self.area = self.area.intersect(&screen).unwrap_or(screen);
+                        self.force_full = true;
+                    }
+                }
+                _ => {}
             }
         }
         Ok(())
