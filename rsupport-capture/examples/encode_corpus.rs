@@ -5,7 +5,7 @@
 //! cargo run --release -p rsupport-capture --example encode_corpus -- <folder of PNGs>
 //! cargo run --release -p rsupport-capture --example encode_corpus -- --synthetic typing --frames 120
 //! options: --depth 24|16|256|16c|4   --lossy   --cache <entries>   --no-motion   --zstd <level>
-//!          --size 1920x1080 (synthetic)   --damage (synthetic: pass the generator's damage rectangles)
+//!          --verbose (per-frame stats on stderr)   --size 1920x1080 (synthetic)   --damage (synthetic: pass the generator's damage rectangles)
 //! ```
 //!
 //! Frames are read in file-name order. Byte and time figures cover the delta
@@ -79,13 +79,14 @@ fn mean(values: &[f64]) -> f64 {
     }
 }
 
-fn parse_args() -> Result<(Input, EncoderConfig, String, bool), String> {
+fn parse_args() -> Result<(Input, EncoderConfig, String, bool, bool), String> {
     let mut args = std::env::args().skip(1);
     let mut config = EncoderConfig::default();
     let mut folder = None;
     let mut synthetic = None;
     let mut frames = 60usize;
     let mut damage = false;
+    let mut verbose = false;
     let (mut width, mut height) = (1920u32, 1080u32);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -102,6 +103,7 @@ fn parse_args() -> Result<(Input, EncoderConfig, String, bool), String> {
             }
             "--lossy" => config.allow_lossy = true,
             "--damage" => damage = true,
+            "--verbose" => verbose = true,
             "--zstd" => config.zstd_level = value()?.parse().map_err(|e| format!("--zstd: {e}"))?,
             "--no-motion" => config.detect_motion = false,
             "--cache" => {
@@ -129,6 +131,7 @@ fn parse_args() -> Result<(Input, EncoderConfig, String, bool), String> {
             config,
             format!("synthetic:{}", s.name()),
             damage,
+            verbose,
         ));
     }
     let folder = folder.ok_or(
@@ -145,6 +148,7 @@ fn parse_args() -> Result<(Input, EncoderConfig, String, bool), String> {
         config,
         folder.display().to_string(),
         false,
+        verbose,
     ))
 }
 
@@ -183,7 +187,7 @@ impl Series {
 }
 
 fn main() -> Result<(), String> {
-    let (mut input, config, source, use_damage) = parse_args()?;
+    let (mut input, config, source, use_damage, verbose) = parse_args()?;
     let mut encoder = Encoder::new(config.clone());
     let mut limits = Limits::default();
     limits.cache_entries = config.cache_entries;
@@ -211,6 +215,12 @@ fn main() -> Result<(), String> {
         });
         let update = update.map_err(|e| e.to_string())?;
         let size = update.encode().len();
+        if verbose {
+            eprintln!(
+                "frame {count}: {size} bytes, {e_cpu:.3} ms cpu, {:?}",
+                encoder.last_stats()
+            );
+        }
         let (applied, d_wall, d_cpu) = timed(|| decoder.apply(&update));
         applied.map_err(|e| format!("frame {count}: {e}"))?;
         let out = decoder.frame().ok_or("no frame after decoding")?;

@@ -92,7 +92,8 @@ pub struct EncodeStats {
     pub compressed_bytes: usize,
 }
 
-/// Encodes frames for one viewer. See the [module docs](self).
+/// Encodes frames for one viewer. See the [codec module docs](crate::codec) for
+/// the pipeline and an example.
 pub struct Encoder {
     config: EncoderConfig,
     quantizer: Quantizer,
