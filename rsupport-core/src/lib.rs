@@ -6,6 +6,7 @@
 //! [`relay`] moves bytes.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod audit;
 pub mod auth;

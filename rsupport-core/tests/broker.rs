@@ -1,6 +1,8 @@
 //! The broker on a virtual clock, without sockets: lockout, codes, rate
 //! limits, pairing, the role × request matrix, and restarts on a real SQLite file.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::IpAddr;
 
 use rand::rngs::StdRng;

@@ -2,6 +2,8 @@
 //! with forwarding, bad input closing only the offending connection, and
 //! graceful shutdown.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsupport_core::auth::{Argon2Params, PasswordHasher};
 use rsupport_core::relay::{
-    bootstrap_admin, connect, new_account, serve, ClientError, Incoming, RelayConfig,
+    bootstrap_admin, connect, new_account, serve, AccountSpec, ClientError, Incoming, RelayConfig,
     RelayConnection, ServeConfig,
 };
 use rsupport_core::store::{SqliteStore, Store};
@@ -56,10 +58,12 @@ async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> Relay {
     let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
     let mut op = new_account(
         &store,
-        "aiko",
-        "Aiko",
-        PW,
-        Role::Operator,
+        AccountSpec {
+            username: "aiko",
+            display_name: "Aiko",
+            password: PW,
+            role: Role::Operator,
+        },
         &hasher,
         &mut rng,
         0,
@@ -345,13 +349,11 @@ async fn a_slow_consumer_is_closed_instead_of_growing_memory() {
             .await
             .unwrap();
     }
-    loop {
-        match cu.recv().await.unwrap() {
-            Incoming::Relay(RelayMessage::SessionEnded { reason, .. }) => {
-                break assert_eq!(reason, EndReason::PeerLost)
-            }
-            other => panic!("{other:?}"),
+    match cu.recv().await.unwrap() {
+        Incoming::Relay(RelayMessage::SessionEnded { reason, .. }) => {
+            assert_eq!(reason, EndReason::PeerLost)
         }
+        other => panic!("{other:?}"),
     }
     // The operator finds its connection gone (a `Close` cannot get through a full socket).
     loop {

@@ -42,7 +42,7 @@ mod pairing;
 mod queue;
 mod server;
 
-pub use admin::{bootstrap_admin, new_account, valid_username, BootstrapError};
+pub use admin::{bootstrap_admin, new_account, valid_username, AccountSpec, BootstrapError};
 pub use broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
 pub use client::{connect, ClientError, Incoming, RelayConnection};
 pub use config::{RelayConfig, Settings};

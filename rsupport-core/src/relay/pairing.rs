@@ -268,10 +268,10 @@ impl Broker {
         accept: bool,
         now_ms: u64,
     ) {
-        if !self
+        if self
             .contacts
             .get(&contact_id)
-            .is_some_and(|c| c.operator_conn == conn)
+            .is_none_or(|c| c.operator_conn != conn)
         {
             self.reply(
                 conn,
