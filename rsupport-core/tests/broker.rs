@@ -862,3 +862,49 @@ fn audit_query_filters_by_time_and_operator() {
         .all(|r| r.operator_username == "aiko" && r.at_ms >= T0 + MIN));
     assert!(page.records.iter().any(|r| r.kind == "code_issued"));
 }
+
+#[test]
+fn a_source_spraying_passwords_is_cut_off() {
+    let mut cfg = config();
+    cfg.login_failures_per_source = 5;
+    let mut store = SqliteStore::in_memory().unwrap();
+    bootstrap_admin(
+        &mut store,
+        "root",
+        ADMIN_PW,
+        Argon2Params::insecure_fast(),
+        &mut StdRng::seed_from_u64(1),
+        T0,
+    )
+    .unwrap();
+    let mut h = Harness::new(Box::new(store), cfg);
+    let conn = h.connect_from(Role::Operator, "203.0.113.5");
+    // Five different (unknown) accounts, one wrong password each: no account lockout applies.
+    for i in 0..5 {
+        assert_eq!(
+            h.try_login(conn, &format!("user{i}"), "Guess1234").status,
+            LoginStatus::BadCredentials
+        );
+    }
+    h.broker.handle_message(
+        conn,
+        RelayMessage::Login(Login {
+            username: "root".into(),
+            password: ADMIN_PW.into(),
+            totp: Secret::default(),
+        }),
+        h.now,
+    );
+    assert!(h.drain().iter().any(|o| matches!(o, Output::Close { conn: c, reason: CloseReason::RateLimited, .. } if *c == conn)));
+    // Audited once when the allowance ran out, not once per refusal.
+    assert_eq!(
+        h.audit_kinds()
+            .iter()
+            .filter(|k| *k == "login_rate_limited")
+            .count(),
+        1
+    );
+    // Another source is unaffected.
+    let other = h.connect_from(Role::Operator, "203.0.113.6");
+    assert_eq!(h.try_login(other, "root", ADMIN_PW).status, LoginStatus::Ok);
+}

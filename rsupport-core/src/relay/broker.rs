@@ -160,6 +160,7 @@ pub struct Broker {
     pub(crate) sessions: HashMap<u64, Session>,
     pub(crate) contacts: HashMap<u64, Contact>,
     pub(crate) limiter: FailureLimiter,
+    pub(crate) login_limiter: FailureLimiter,
     pub(crate) next_id: u64,
     out: VecDeque<Output>,
 }
@@ -195,7 +196,13 @@ impl Broker {
             config.code_failure_budget,
             config.code_failure_window_ms,
         );
+        let login_limiter = FailureLimiter::new(
+            config.login_failures_per_source,
+            config.login_failure_budget,
+            config.code_failure_window_ms,
+        );
         Broker {
+            login_limiter,
             config,
             settings,
             store,
@@ -450,6 +457,7 @@ impl Broker {
         self.expire_contacts(now_ms);
         self.check_session_limits(now_ms);
         self.limiter.prune(now_ms);
+        self.login_limiter.prune(now_ms);
     }
 
     /// The relay is shutting down: end every session and close every connection.
