@@ -12,8 +12,8 @@
 
 use bytes::Bytes;
 use rsupport_proto::screen::{
-    DisplaySettings, FrameUpdate, PaletteTile, Tile, TileBatch, TileCompression, TileData,
-    MAX_FRAME_SIDE,
+    DisplaySettings, FrameUpdate, PaletteIndices, PaletteTile, Tile, TileBatch, TileCompression,
+    TileData, MAX_FRAME_SIDE,
 };
 use rsupport_proto::ColorDepth;
 
@@ -31,6 +31,8 @@ use crate::BgraFrame;
 pub const TILE: usize = 64;
 /// Consecutive changed frames after which a photo-like tile may go lossy.
 const LOSSY_AFTER: u8 = 3;
+/// Palette tiles with more than one run per this many pixels send per-pixel indices.
+const PER_PIXEL_RUN_FACTOR: usize = 3;
 /// Dirty tiles needed before the motion search runs (typing never pays for it).
 const MOTION_MIN_DIRTY: usize = 4;
 
@@ -527,10 +529,20 @@ impl Encoder {
                 run_count,
             } if colors.len() <= 64 || run_count * 2 <= region.pixels() => {
                 stats.palette += 1;
-                TileData::Palette(PaletteTile {
-                    colors,
-                    runs: Bytes::from(runs),
-                })
+                // Short runs (anti-aliased text): one byte per pixel lets zstd
+                // match repeated glyph rows, which run pairs hide.
+                let indices = if run_count * PER_PIXEL_RUN_FACTOR > region.pixels() {
+                    PaletteIndices::PerPixel(Bytes::from(tile_format::palette_indices(
+                        src,
+                        stride,
+                        region,
+                        &mut self.palette,
+                        &colors,
+                    )))
+                } else {
+                    PaletteIndices::Runs(Bytes::from(runs))
+                };
+                TileData::Palette(PaletteTile { colors, indices })
             }
             _ => {
                 stats.predicted += 1;
