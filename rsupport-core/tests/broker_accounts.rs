@@ -358,3 +358,50 @@ fn a_source_spraying_passwords_is_cut_off() {
     let other = h.connect_from(Role::Operator, "203.0.113.6");
     assert_eq!(h.try_login(other, "root", ADMIN_PW).status, LoginStatus::Ok);
 }
+
+#[test]
+fn totp_second_factor_is_required_checked_and_not_replayable() {
+    use rsupport_core::auth::totp;
+    let mut h = Harness::with_accounts();
+    let _ = h.login("aiko", OP_PW); // initial password change done
+    let admin = h.admin_conn();
+    let secret = b"0123456789abcdefghij";
+    h.admin_ok(
+        admin,
+        AdminCommand::SetTotp {
+            username: "aiko".into(),
+            secret_base32: totp::encode_base32(secret).into(),
+        },
+    );
+    let login = |h: &mut Harness, code: &str| {
+        let c = h.connect(Role::Operator);
+        h.broker.handle_message(
+            c,
+            RelayMessage::Login(Login {
+                username: "aiko".into(),
+                password: OP_PW.into(),
+                totp: code.into(),
+            }),
+            h.now,
+        );
+        match h.sent_to(c).pop() {
+            Some(RelayMessage::LoginResult(r)) => r.status,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(login(&mut h, ""), LoginStatus::TotpRequired);
+    let right = format!("{:06}", totp::code_at_step(secret, totp::step_of(h.now), 6));
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    assert_eq!(login(&mut h, &wrong), LoginStatus::BadTotp);
+    assert_eq!(login(&mut h, &right), LoginStatus::Ok);
+    assert_eq!(
+        login(&mut h, &right),
+        LoginStatus::BadTotp,
+        "a code works once"
+    );
+    let list = match h.admin(admin, AdminCommand::ListAccounts) {
+        AdminReply::Accounts(a) => a,
+        other => panic!("{other:?}"),
+    };
+    assert!(list.iter().any(|a| a.username == "aiko" && a.totp_enabled));
+}
