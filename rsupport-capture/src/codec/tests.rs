@@ -487,3 +487,33 @@ fn a_single_overlapping_copy_moves_rows_in_either_direction() {
         .unwrap();
     assert_eq!(column(&dec), [2, 3, 4, 4]);
 }
+
+#[test]
+fn settings_and_refresh_start_over_with_a_key_frame() {
+    let mut seq = Sequence::new(Scenario::Typing, 320, 240, 5);
+    let mut enc = Encoder::new(lossless());
+    assert!(enc.encode(&seq.next_frame(), 0).unwrap().key_frame);
+    assert!(!enc.encode(&seq.next_frame(), 0).unwrap().key_frame);
+    // The viewer lost its state (decode error): refresh gives a self-contained frame.
+    enc.request_key_frame();
+    let update = enc.encode(&seq.next_frame(), 0).unwrap();
+    assert!(update.key_frame);
+    let mut fresh = Decoder::new(Limits::default());
+    fresh.apply(&update).unwrap();
+
+    let settings = rsupport_proto::screen::DisplaySettings {
+        color_depth: ColorDepth::Colors16,
+        ..Default::default()
+    };
+    enc.apply_settings(&settings);
+    let frame = seq.next_frame();
+    let update = enc.encode(&frame, 0).unwrap();
+    assert!(update.key_frame, "a new depth starts with a key frame");
+    fresh.apply(&update).unwrap();
+    let mut expected = frame.pixels().to_vec();
+    quantize::Quantizer::new(ColorDepth::Colors16).apply(frame.pixels(), &mut expected);
+    assert!(fresh.frame().unwrap().pixels() == expected.as_slice());
+    // Same settings again change nothing.
+    enc.apply_settings(&settings);
+    assert!(!enc.encode(&seq.next_frame(), 0).unwrap().key_frame);
+}
