@@ -201,6 +201,20 @@ async fn paired_parties_exchange_opaque_envelopes_unchanged() {
     op.send_envelope(&back).await.unwrap();
     assert_eq!(cu.recv().await.unwrap(), Incoming::Session(back.clone()));
 
+    // Split halves work from different tasks.
+    let (mut op_rx, mut op_tx) = op.into_split();
+    let echo = tokio::spawn(async move {
+        let Incoming::Session(e) = op_rx.recv().await.unwrap() else {
+            panic!()
+        };
+        op_tx.send_envelope(&e).await.unwrap();
+        (op_rx, op_tx)
+    });
+    let ping = envelope(sid, Priority::Chat, 3, b"echo me");
+    cu.send_envelope(&ping).await.unwrap();
+    assert_eq!(cu.recv().await.unwrap(), Incoming::Session(ping.clone()));
+    let (mut op_rx, mut op_tx) = echo.await.unwrap();
+
     // A session id that is not the sender's is never delivered.
     cu.send_envelope(&envelope(sid ^ 1, Priority::Chat, 2, b"stray"))
         .await
@@ -210,9 +224,9 @@ async fn paired_parties_exchange_opaque_envelopes_unchanged() {
         cu.recv().await.unwrap(),
         Incoming::Relay(RelayMessage::Pong { nonce: 5 })
     );
-    op.send(&RelayMessage::Ping { nonce: 6 }).await.unwrap();
+    op_tx.send(&RelayMessage::Ping { nonce: 6 }).await.unwrap();
     assert_eq!(
-        op.recv().await.unwrap(),
+        op_rx.recv().await.unwrap(),
         Incoming::Relay(RelayMessage::Pong { nonce: 6 }),
         "no stray frame arrived first"
     );
@@ -224,11 +238,11 @@ async fn paired_parties_exchange_opaque_envelopes_unchanged() {
     .await
     .unwrap();
     assert!(matches!(
-        op.recv_relay().await.unwrap(),
-        RelayMessage::SessionEnded {
+        op_rx.recv().await.unwrap(),
+        Incoming::Relay(RelayMessage::SessionEnded {
             reason: EndReason::CustomerEnded,
             ..
-        }
+        })
     ));
 
     // The history has the session with the bytes forwarded each way (frame headers included).
@@ -240,8 +254,14 @@ async fn paired_parties_exchange_opaque_envelopes_unchanged() {
         .expect("session audited");
     assert_eq!(row.session_id, sid);
     assert_eq!(row.customer, "Bob");
-    assert_eq!(row.bytes_to_operator, (5 + sent.encode().len()) as u64);
-    assert_eq!(row.bytes_to_customer, (5 + back.encode().len()) as u64);
+    assert_eq!(
+        row.bytes_to_operator,
+        (10 + sent.encode().len() + ping.encode().len()) as u64
+    );
+    assert_eq!(
+        row.bytes_to_customer,
+        (10 + back.encode().len() + ping.encode().len()) as u64
+    );
     assert_eq!(row.end_reason, Some(EndReason::CustomerEnded));
 }
 
