@@ -387,3 +387,34 @@ async fn a_slow_consumer_is_closed_instead_of_growing_memory() {
         }
     }
 }
+
+#[tokio::test]
+async fn connections_over_the_cap_are_refused_and_others_keep_working() {
+    let relay = start_relay_with(|c| c.max_connections = 2).await;
+    let mut first = client(&relay, Role::Customer).await;
+    let _second = client(&relay, Role::Customer).await;
+    let tls = client_config(Trust::Fingerprint(relay.fingerprint), None).unwrap();
+    let third = async {
+        let mut c = connect(relay.addr, "localhost", tls.clone()).await?;
+        c.hello(Role::Customer, "t").await.map(|_| ())
+    };
+    assert!(third.await.is_err(), "the third connection is dropped");
+    first.send(&RelayMessage::Ping { nonce: 1 }).await.unwrap();
+    assert_eq!(
+        first.recv().await.unwrap(),
+        Incoming::Relay(RelayMessage::Pong { nonce: 1 })
+    );
+    // A slot frees when a connection leaves.
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Ok(mut c) = connect(relay.addr, "localhost", tls.clone()).await {
+            if c.hello(Role::Customer, "t").await.is_ok() {
+                again = Some(c);
+                break;
+            }
+        }
+    }
+    assert!(again.is_some(), "a freed slot is reusable");
+}
