@@ -13,7 +13,7 @@
 use bytes::Bytes;
 use rsupport_proto::screen::{
     DisplaySettings, FrameUpdate, PaletteIndices, PaletteTile, Tile, TileBatch, TileCompression,
-    TileData, MAX_FRAME_SIDE,
+    TileData, MAX_FRAME_SIDE, MAX_TILE_BYTES,
 };
 use rsupport_proto::ColorDepth;
 
@@ -401,10 +401,25 @@ impl Encoder {
         let batch = TileBatch { tiles }.encode();
         stats.raw_bytes = batch.len();
         let compressed = if batch.is_empty() {
-            Bytes::new()
+            Ok(Bytes::new())
         } else {
-            let c = self.compressor.as_mut().ok_or(EncodeError::Compression)?;
-            Bytes::from(c.compress(&batch).map_err(|_| EncodeError::Compression)?)
+            match self.compressor.as_mut().map(|c| c.compress(&batch)) {
+                Some(Ok(c)) if c.len() > MAX_TILE_BYTES => {
+                    Err(EncodeError::TooLarge { bytes: c.len() })
+                }
+                Some(Ok(c)) => Ok(Bytes::from(c)),
+                _ => Err(EncodeError::Compression),
+            }
+        };
+        let compressed = match compressed {
+            Ok(c) => c,
+            Err(e) => {
+                // The model already holds this frame, which the viewer will
+                // never see: start over from a key frame.
+                self.model = None;
+                self.request_key_frame();
+                return Err(e);
+            }
         };
         stats.compressed_bytes = compressed.len();
         self.stats = stats;

@@ -582,6 +582,22 @@ mod tests {
         assert!(decode_palette(&colors, &[0, 4], &mut dst, 8, area).is_ok());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn corrupted_jpeg_tiles_never_panic(flips in proptest::collection::vec((0usize..4096, 0u8..=255), 1..8)) {
+            let (w, h) = (16, 16);
+            let src: Vec<u8> = (0..w * h * 4).map(|i| (i * 7) as u8).collect();
+            let area = Area { x: 0, y: 0, w, h };
+            let mut jpeg = encode_jpeg(&src, w * 4, area, 80).unwrap();
+            for (at, x) in flips {
+                let i = at % jpeg.len();
+                jpeg[i] ^= x;
+            }
+            let mut dst = vec![0u8; w * h * 4];
+            let _ = decode_jpeg(&jpeg, &mut dst, w * 4, area);
+        }
+    }
+
     #[test]
     fn jpeg_round_trip_is_close_and_sized() {
         let (w, h) = (32, 16);
