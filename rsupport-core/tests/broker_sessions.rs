@@ -350,3 +350,106 @@ fn handshake_timeout_and_wrong_first_message_close() {
         }
     )));
 }
+
+#[test]
+fn an_operator_hands_the_session_to_a_colleague() {
+    let mut h = Harness::with_accounts();
+    let admin = h.admin_conn();
+    h.admin_ok(
+        admin,
+        AdminCommand::CreateAccount {
+            username: "ken".into(),
+            display_name: "Ken".into(),
+            password: OP_PW.into(),
+            role: Role::Operator,
+        },
+    );
+    let ken = h.login("ken", OP_PW);
+    let ken_id = h
+        .broker
+        .store()
+        .find_account("ken")
+        .unwrap()
+        .unwrap()
+        .operator_id;
+    let aiko = h.login("aiko", OP_PW);
+    let code = h.issue_code(aiko);
+    let customer = h.connect(Role::Customer);
+    let sid = paired(&h.join(customer, &code), customer)
+        .unwrap()
+        .session_id;
+
+    h.broker.handle_message(
+        aiko,
+        RelayMessage::TransferSession(rsupport_proto::relay::SessionHandover {
+            session_id: sid,
+            operator_id: ken_id,
+            note: "printer question".into(),
+        }),
+        h.now,
+    );
+    let out = h.drain();
+    let offer = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Send {
+                conn,
+                message: RelayMessage::SessionOffer(of),
+            } if *conn == ken => Some(of.clone()),
+            _ => None,
+        })
+        .expect("ken is offered the session");
+    assert_eq!(offer.session_id, sid);
+    assert!(offer.transfer);
+
+    h.broker.handle_message(
+        ken,
+        RelayMessage::SessionOfferAnswer {
+            offer_id: offer.offer_id,
+            accept: true,
+        },
+        h.now,
+    );
+    let out = h.drain();
+    assert!(out.iter().any(|o| matches!(o, Output::Send { conn, message: RelayMessage::SessionEnded { reason: EndReason::Transferred, .. } } if *conn == aiko)));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Unroute { conn, .. } if *conn == aiko)));
+    assert!(out.iter().any(
+        |o| matches!(o, Output::Route { conn, peer, .. } if *conn == customer && *peer == ken)
+    ));
+    let to_customer = paired(&out, customer).expect("customer told about the new operator");
+    assert_eq!(to_customer.peer_name, "Ken");
+    assert_eq!(
+        to_customer.origin,
+        rsupport_proto::relay::PairingOrigin::Transfer
+    );
+
+    // Ken now owns it: aiko can no longer end it, ken can.
+    h.broker.handle_message(
+        aiko,
+        RelayMessage::LeaveSession {
+            session_id: sid,
+            reason: EndReason::OperatorEnded,
+        },
+        h.now,
+    );
+    assert!(matches!(h.sent_to(aiko).as_slice(), [RelayMessage::RequestResult(r)] if !r.is_ok()));
+    h.broker.handle_message(
+        ken,
+        RelayMessage::LeaveSession {
+            session_id: sid,
+            reason: EndReason::OperatorEnded,
+        },
+        h.now,
+    );
+    assert!(h.sent_to(customer).iter().any(|m| matches!(
+        m,
+        RelayMessage::SessionEnded {
+            reason: EndReason::OperatorEnded,
+            ..
+        }
+    )));
+    let kinds = h.audit_kinds();
+    assert!(kinds.contains(&"session_transferred".to_string()));
+}

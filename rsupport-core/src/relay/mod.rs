@@ -41,6 +41,7 @@ mod login;
 mod pairing;
 mod queue;
 mod server;
+mod transfer;
 
 pub use admin::{bootstrap_admin, new_account, valid_username, AccountSpec, BootstrapError};
 pub use broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
