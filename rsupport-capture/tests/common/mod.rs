@@ -107,9 +107,14 @@ impl Desk {
 
     /// Publishes `_NET_CLIENT_LIST` on the root, as an EWMH window manager does.
     pub fn set_client_list(&self, clients: &[Window]) {
+        self.set_window_list(b"_NET_CLIENT_LIST", clients);
+    }
+
+    /// Sets a root property holding a window list (e.g. `_NET_CLIENT_LIST_STACKING`).
+    pub fn set_window_list(&self, name: &[u8], clients: &[Window]) {
         let atom = self
             .conn
-            .intern_atom(false, b"_NET_CLIENT_LIST")
+            .intern_atom(false, name)
             .unwrap()
             .reply()
             .unwrap()
