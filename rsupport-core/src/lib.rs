@@ -1,1 +1,3 @@
-//! rsupport-core
+//! rsupport-core: relay, sessions and channels.
+
+pub mod session;
