@@ -36,3 +36,9 @@ pub const MAX_STROKE_POINTS: usize = 4096;
 pub const MAX_LABEL_TEXT: usize = 1024;
 /// Rows in one audit page, accounts in one list, monitors, windows.
 pub const MAX_LIST: usize = 10_000;
+/// Connection modes in one list (each mode at most once in practice).
+pub const MAX_MODES: usize = 16;
+/// URLs and URL templates (join links): bytes.
+pub const MAX_URL: usize = 2048;
+/// Operators in one presence update.
+pub const MAX_PRESENCE: usize = 1000;
