@@ -139,7 +139,9 @@ mod tests {
             cu.handle_message(m);
         }
         let got: Vec<_> = std::iter::from_fn(|| cu.poll_event()).collect();
-        assert!(matches!(&got[0], ChatEvent::Received(l) if l.text == "こんにちは" && l.sender_name == "Sato"));
+        assert!(
+            matches!(&got[0], ChatEvent::Received(l) if l.text == "こんにちは" && l.sender_name == "Sato")
+        );
         assert!(matches!(&got[1], ChatEvent::Received(l) if l.id == 2));
         cu.mark_read();
         cu.mark_read(); // nothing new: no second receipt

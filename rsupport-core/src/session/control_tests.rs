@@ -100,10 +100,12 @@ fn denied_request_shares_nothing_and_tells_the_operator() {
     p.customer.decide(id, false).unwrap();
     p.pump();
     assert_eq!(p.customer.sharing(), Sharing::Idle);
-    assert!(events(&mut p.operator).contains(&ControlEvent::ModeRefused {
-        mode: ConnectionMode::ViewCustomer,
-        decision: ConsentDecision::Deny
-    }));
+    assert!(
+        events(&mut p.operator).contains(&ControlEvent::ModeRefused {
+            mode: ConnectionMode::ViewCustomer,
+            decision: ConsentDecision::Deny
+        })
+    );
 }
 
 #[test]
@@ -115,7 +117,10 @@ fn unanswered_request_times_out_as_a_refusal() {
     p.pump();
     let id = p.consent_request();
     p.advance(DEFAULT_CONSENT_TIMEOUT - Duration::from_millis(1));
-    assert!(p.customer.poll_timeout().is_some(), "still waiting at 59.999 s");
+    assert!(
+        p.customer.poll_timeout().is_some(),
+        "still waiting at 59.999 s"
+    );
     p.advance(Duration::from_millis(1));
     assert!(events(&mut p.customer).contains(&ControlEvent::ConsentTimedOut { request_id: id }));
     assert!(events(&mut p.operator).iter().any(|e| matches!(
@@ -138,7 +143,9 @@ fn policy_forbidden_modes_are_refused_on_both_sides() {
     let mut p = Pair::new(&[ConnectionMode::ViewCustomer]);
     assert_eq!(
         p.operator.request_mode(ConnectionMode::ControlCustomer, ""),
-        Err(ControlError::ModeNotAllowed(ConnectionMode::ControlCustomer))
+        Err(ControlError::ModeNotAllowed(
+            ConnectionMode::ControlCustomer
+        ))
     );
     // A modified operator program that sends it anyway is refused by the customer side.
     p.customer

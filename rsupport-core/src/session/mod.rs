@@ -5,8 +5,11 @@
 
 pub mod chat;
 pub mod control;
+mod core;
 pub mod permissions;
+pub mod screen;
 
+pub use self::core::{InputNotPermitted, Session, SessionConfig, SessionError, SessionEvent};
 pub use chat::{Chat, ChatError, ChatEvent};
 pub use control::{ControlChannel, ControlError, ControlEvent, PeerViolation, SessionPolicy};
 pub use permissions::{Control, Sharing, Side};
