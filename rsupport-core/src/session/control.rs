@@ -145,6 +145,7 @@ pub struct ControlChannel {
     outgoing: Option<Outgoing>,
     next_request_id: u32,
     ended: bool,
+    end_reason: Option<EndReason>,
     transmit: VecDeque<ControlMessage>,
     events: VecDeque<ControlEvent>,
 }
@@ -160,6 +161,7 @@ impl ControlChannel {
             outgoing: None,
             next_request_id: 1,
             ended: false,
+            end_reason: None,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -185,6 +187,11 @@ impl ControlChannel {
     /// Whether the session has ended.
     pub fn is_ended(&self) -> bool {
         self.ended
+    }
+
+    /// Why the session ended, once it has.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.end_reason
     }
 
     /// Whether we should capture and send our screen now.
@@ -324,6 +331,14 @@ impl ControlChannel {
             detail: detail.clone(),
         });
         self.finish(reason, detail, false);
+    }
+
+    /// The relay ended the session (it told the peer too): stop without
+    /// sending anything.
+    pub fn handle_relay_end(&mut self, reason: EndReason) {
+        if !self.ended {
+            self.finish(reason, String::new(), true);
+        }
     }
 
     // ----- inputs
@@ -510,6 +525,7 @@ impl ControlChannel {
 
     fn finish(&mut self, reason: EndReason, detail: String, by_peer: bool) {
         self.ended = true;
+        self.end_reason = Some(reason);
         self.incoming = None;
         self.outgoing = None;
         self.sharing = Sharing::Idle;

@@ -246,6 +246,23 @@ impl Session {
         self.sync();
     }
 
+    /// Whether we host and sharing is on (not paused).
+    pub fn sends_screen(&self) -> bool {
+        self.control.sends_screen()
+    }
+
+    /// Why the session ended, once it has.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.control.end_reason()
+    }
+
+    /// The relay ended the session (time limit, admin, peer lost): stop
+    /// without telling the peer, which the relay told as well.
+    pub fn relay_ended(&mut self, reason: EndReason) {
+        self.control.handle_relay_end(reason);
+        self.sync();
+    }
+
     /// Host: whether a frame should be captured and submitted now.
     pub fn wants_frame(&self, now: Instant) -> bool {
         self.control.sends_screen() && self.host.wants_frame(now)
