@@ -1,3 +1,23 @@
-//! rsupport-core: relay, sessions and channels.
+//! rsupport-core: the relay server, live sessions and the API vendors call.
+//!
+//! - [`endpoint`]: `Operator`, `Customer` and `SessionHandle` — start here.
+//! - [`session`]: the sans-IO session state machines (control and consent,
+//!   chat, screen, input gating).
+//! - [`relay`]: the relay server (a sans-IO [`relay::Broker`] under a thin
+//!   tokio driver) and the client-side connection.
+//! - [`auth`], [`store`], [`audit`], [`invite`], [`tls`]: accounts and
+//!   passwords, persistence, history, invitations, certificates.
+//!
+//! Protocol logic is sans-IO: state machines take messages and `now` in and
+//! give messages, events and deadlines out; tokio drivers move bytes.
 
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod auth;
+pub mod endpoint;
+pub mod invite;
+pub mod relay;
 pub mod session;
+pub mod store;
+pub mod tls;

@@ -5,10 +5,15 @@
 //! else — characters at the wrong level, Japanese, emoji — goes through a
 //! small pool of spare keycodes (keycodes with no symbols) that are remapped
 //! with `ChangeKeyboardMapping` to the needed keysym on both levels, pressed
-//! and released. A remapped spare is reused least-recently-used first and
-//! never while held, so a client that reads the keyboard map a little late
-//! (after `MappingNotify`) still sees the right keysym. Spares are restored
+//! and released. A remapped spare is reused least-recently-used first, never
+//! while held, and not within [`SPARE_REUSE_AFTER`] of its last use: X
+//! clients translate a key press with the keyboard map they fetch after the
+//! `MappingNotify`, so remapping the same keycode again too soon would make
+//! a slow client read the *next* character. Long runs of unusual characters
+//! are therefore typed at up to 32 characters per 40 ms. Spares are restored
 //! to empty when the injector is dropped.
+
+use std::time::{Duration, Instant};
 
 use x11rb::connection::{Connection, RequestConnection as _};
 use x11rb::protocol::xproto::{
@@ -26,7 +31,11 @@ use crate::keymap::special_sequence;
 use crate::keysym::Keysym;
 
 /// How many spare keycodes are used for remapping at most.
-const MAX_SPARES: usize = 16;
+const MAX_SPARES: usize = 32;
+
+/// How long a remapped spare keycode keeps its keysym before it may be
+/// remapped again (time for clients to read the map after `MappingNotify`).
+pub const SPARE_REUSE_AFTER: Duration = Duration::from_millis(40);
 
 fn backend(e: impl std::fmt::Display) -> InjectError {
     InjectError::Backend(e.to_string())
@@ -35,7 +44,7 @@ fn backend(e: impl std::fmt::Display) -> InjectError {
 #[derive(Debug, Clone, Copy)]
 struct Spare {
     keycode: Keycode,
-    last_used: u64,
+    last_used: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -56,7 +65,6 @@ pub struct X11Injector {
     spares: Vec<Spare>,
     /// Spares we changed (restored on drop).
     dirty_spares: Vec<Keycode>,
-    use_counter: u64,
     held_keys: Vec<HeldKey>,
     held_buttons: Vec<u8>,
     scroll_x: NotchAccumulator,
@@ -117,7 +125,7 @@ impl X11Injector {
             .filter_map(|i| u8::try_from(i).ok())
             .map(|i| Spare {
                 keycode: min_keycode.saturating_add(i),
-                last_used: 0,
+                last_used: None,
             })
             .take(MAX_SPARES)
             .collect();
@@ -129,7 +137,6 @@ impl X11Injector {
             mapping,
             spares,
             dirty_spares: Vec::new(),
-            use_counter: 0,
             held_keys: Vec::new(),
             held_buttons: Vec::new(),
             scroll_x: NotchAccumulator::default(),
@@ -181,20 +188,20 @@ impl X11Injector {
 
     /// Remaps a spare keycode (least recently used, not held) to `keysym`.
     fn spare_for(&mut self, keysym: Keysym) -> Result<Keycode, InjectError> {
-        self.use_counter += 1;
-        let held: Vec<Keycode> = self.held_keys.iter().map(|k| k.keycode).collect();
-        let mapped_to =
+        const NO_SPARE: InjectError =
+            InjectError::Unsupported("no spare keycode to type this character");
+        let first_column =
             |this: &Self, kc: Keycode| this.mapping.get(this.index(kc) * this.per_keycode).copied();
-        if let Some(spare) = self
+        if let Some(i) = self
             .spares
             .iter()
-            .position(|s| mapped_to(self, s.keycode) == Some(keysym.0))
+            .position(|s| first_column(self, s.keycode) == Some(keysym.0))
         {
-            if let Some(s) = self.spares.get_mut(spare) {
-                s.last_used = self.use_counter;
-                return Ok(s.keycode);
-            }
+            let spare = self.spares.get_mut(i).ok_or(NO_SPARE)?;
+            spare.last_used = Some(Instant::now());
+            return Ok(spare.keycode);
         }
+        let held: Vec<Keycode> = self.held_keys.iter().map(|k| k.keycode).collect();
         let slot = self
             .spares
             .iter()
@@ -202,17 +209,27 @@ impl X11Injector {
             .filter(|(_, s)| !held.contains(&s.keycode))
             .min_by_key(|(_, s)| s.last_used)
             .map(|(i, _)| i)
-            .ok_or(InjectError::Unsupported(
-                "no spare keycode to type this character",
-            ))?;
-        let Some(spare) = self.spares.get_mut(slot) else {
-            return Err(InjectError::Unsupported(
-                "no spare keycode to type this character",
-            ));
-        };
-        spare.last_used = self.use_counter;
-        let keycode = spare.keycode;
+            .ok_or(NO_SPARE)?;
+        let (keycode, last_used) = self
+            .spares
+            .get(slot)
+            .map(|s| (s.keycode, s.last_used))
+            .ok_or(NO_SPARE)?;
+        if let Some(wait) =
+            last_used.and_then(|t| (t + SPARE_REUSE_AFTER).checked_duration_since(Instant::now()))
+        {
+            // Every spare was used moments ago: let clients catch up first.
+            self.conn.flush().map_err(backend)?;
+            std::thread::sleep(wait);
+        }
+        // The server drops queued fake key events when the keymap changes
+        // under them: make sure earlier keys went through before remapping.
+        self.sync()?;
         self.set_keysyms(keycode, keysym)?;
+        self.sync()?;
+        if let Some(spare) = self.spares.get_mut(slot) {
+            spare.last_used = Some(Instant::now());
+        }
         if !self.dirty_spares.contains(&keycode) {
             self.dirty_spares.push(keycode);
         }
