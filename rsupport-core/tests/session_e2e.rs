@@ -2,30 +2,20 @@
 //! only through the vendor API (`Operator`, `Customer`, `SessionHandle`),
 //! with a synthetic desktop on the customer's side.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use rsupport_capture::source::SyntheticSource;
-use rsupport_core::auth::{Argon2Params, PasswordHasher};
-use rsupport_core::endpoint::{
-    Customer, HostPlatform, LobbyEvent, Operator, OperatorOptions, RelayTarget, SessionHandle,
-};
-use rsupport_core::relay::{new_account, serve, RelayConfig, ServeConfig};
+use rsupport_core::endpoint::HostPlatform;
+use rsupport_core::session::screen::ViewerScreenEvent;
 use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
-use rsupport_core::store::{SqliteStore, Store};
-use rsupport_core::tls::{fingerprint_hex, server_config, Identity};
 use rsupport_input::inject::{InjectError, Injector};
 use rsupport_input::InputEvent;
 use rsupport_proto::input::InputMessage;
-use rsupport_proto::relay::CustomerInfo;
-use rsupport_proto::screen::ScreenMessage;
-use rsupport_proto::{ConnectionMode, EndReason, Point, Role};
-use tokio::net::TcpListener;
-
-const PW: &str = "Operator1";
-const WAIT: Duration = Duration::from_secs(20);
+use rsupport_proto::{ConnectionMode, EndReason, Point};
+use support::{grant, paired, start_relay, wait_for, WAIT};
 
 /// Records what the customer's machine would have injected.
 #[derive(Clone, Default)]
@@ -41,120 +31,15 @@ impl Injector for SharedInjector {
     }
 }
 
-async fn start_relay() -> RelayTarget {
-    let (identity, _, _) = Identity::self_signed(&["localhost".into()]).unwrap();
-    let fingerprint = fingerprint_hex(&identity.fingerprint());
-    let mut store = SqliteStore::in_memory().unwrap();
-    let mut rng = StdRng::seed_from_u64(11);
-    let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
-    let mut op = new_account(
-        &store,
-        "aiko",
-        "Aiko",
-        PW,
-        Role::Operator,
-        &hasher,
-        &mut rng,
-        0,
-    )
-    .unwrap();
-    op.must_change_password = false;
-    store.insert_account(&op).unwrap();
-    let mut relay = RelayConfig::default();
-    relay.argon2 = Argon2Params::insecure_fast();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = ServeConfig {
-        relay,
-        tls: Some(server_config(identity, None).unwrap()),
-        store: Box::new(store),
-        rng: Box::new(StdRng::seed_from_u64(12)),
-    };
-    tokio::spawn(serve(listener, config, std::future::pending()));
-    RelayTarget::pinned(addr.to_string(), "localhost", fingerprint)
-}
-
-/// Waits for the first event `pick` accepts, skipping others.
-async fn wait_for<T>(
-    session: &mut SessionHandle,
-    mut pick: impl FnMut(&SessionEvent) -> Option<T>,
-) -> T {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let event = session.next_event().await.expect("session still open");
-            if let Some(t) = pick(&event) {
-                return t;
-            }
-        }
-    })
-    .await
-    .expect("event in time")
-}
-
-async fn paired(
-    target: &RelayTarget,
-    injector: SharedInjector,
-) -> (Operator, SessionHandle, SessionHandle) {
-    let mut operator = Operator::connect(target, OperatorOptions::default())
-        .await
-        .unwrap();
-    operator.login("aiko", PW, None).await.unwrap();
-    let invitation = operator.issue_code().await.unwrap();
-    assert_eq!(invitation.code().len(), 8);
-    let platform = HostPlatform::new(Box::new(SyntheticSource::new()), Box::new(injector), None);
-    let customer = Customer::connect(target, platform).await.unwrap();
-    let code = invitation.code().to_owned();
-    let join = tokio::spawn(async move {
-        customer
-            .join(
-                &code,
-                CustomerInfo {
-                    name: "Bob".into(),
-                    ..Default::default()
-                },
-            )
-            .await
-    });
-    let op_session = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Some(LobbyEvent::SessionStarted(s)) = operator.next_event().await {
-                return s;
-            }
-        }
-    })
-    .await
-    .unwrap();
-    let cu_session = join.await.unwrap().unwrap();
-    assert_eq!(op_session.customer().name, "Bob");
-    (operator, op_session, cu_session)
-}
-
-async fn grant(op: &mut SessionHandle, cu: &mut SessionHandle, mode: ConnectionMode) {
-    op.request_mode(mode, "to help").await.unwrap();
-    let request_id = wait_for(cu, |e| match e {
-        SessionEvent::Control(ControlEvent::ConsentRequested {
-            request_id,
-            mode: m,
-            ..
-        }) if *m == mode => Some(*request_id),
-        _ => None,
-    })
-    .await;
-    cu.decide(request_id, true).await.unwrap();
-    wait_for(op, |e| match e {
-        SessionEvent::Control(ControlEvent::SharingChanged(s)) if s.mode() == Some(mode) => {
-            Some(())
-        }
-        _ => None,
-    })
-    .await;
+fn platform(injector: SharedInjector) -> HostPlatform {
+    HostPlatform::new(Box::new(SyntheticSource::new()), Box::new(injector), None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_join_consent_view_control_chat_pause_end() {
-    let target = start_relay().await;
+    let target = start_relay(None).await;
     let injected = SharedInjector::default();
-    let (_operator, mut op, mut cu) = paired(&target, injected.clone()).await;
+    let (_operator, mut op, mut cu) = paired(&target, platform(injected.clone())).await;
 
     // Before consent: nothing arrives.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -169,11 +54,9 @@ async fn code_join_consent_view_control_chat_pause_end() {
     // Consent → frames of the customer's (synthetic) monitor arrive.
     grant(&mut op, &mut cu, ConnectionMode::ControlCustomer).await;
     wait_for(&mut op, |e| match e {
-        SessionEvent::ViewerScreen(
-            rsupport_core::session::screen::ViewerScreenEvent::FrameUpdated {
-                width, height, ..
-            },
-        ) => Some((*width, *height)),
+        SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { width, height, .. }) => {
+            Some((*width, *height))
+        }
         _ => None,
     })
     .await;
@@ -232,12 +115,11 @@ async fn code_join_consent_view_control_chat_pause_end() {
     cu.set_paused(false).await.unwrap();
 
     // Settings and screenshot round trip.
-    let _ = ScreenMessage::Refresh;
     let shot = op.request_screenshot().unwrap();
     let png = wait_for(&mut op, |e| match e {
-        SessionEvent::ViewerScreen(
-            rsupport_core::session::screen::ViewerScreenEvent::Screenshot(s),
-        ) if s.request_id == shot => Some(s.png.clone()),
+        SessionEvent::ViewerScreen(ViewerScreenEvent::Screenshot(s)) if s.request_id == shot => {
+            Some(s.png.clone())
+        }
         _ => None,
     })
     .await;
@@ -255,9 +137,9 @@ async fn code_join_consent_view_control_chat_pause_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_consent_shows_and_injects_nothing() {
-    let target = start_relay().await;
+    let target = start_relay(None).await;
     let injected = SharedInjector::default();
-    let (_operator, mut op, mut cu) = paired(&target, injected.clone()).await;
+    let (_operator, mut op, mut cu) = paired(&target, platform(injected.clone())).await;
     op.request_mode(ConnectionMode::ControlCustomer, "please")
         .await
         .unwrap();

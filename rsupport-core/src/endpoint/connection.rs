@@ -172,11 +172,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             warn!(session = id, "peer protocol error: {e}");
             slot.session.end(EndReason::ProtocolError, "protocol error");
         }
-        if let Some(platform) = slot.platform.as_mut() {
-            if let Err(e) = slot.session.inject_pending(&mut platform.injector) {
-                warn!(session = id, "input injection failed: {e}");
-            }
-        }
     }
 
     fn on_relay(&mut self, message: RelayMessage) {
@@ -290,6 +285,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     async fn flush(&mut self) -> Result<(), EndpointError> {
         let mut finished = Vec::new();
         for (id, slot) in self.sessions.iter_mut() {
+            // Admitted input, and the releases every stop queues, reach the
+            // host's machine here, whatever caused them.
+            if let Some(platform) = slot.platform.as_mut() {
+                if let Err(e) = slot.session.inject_pending(&mut platform.injector) {
+                    warn!(session = id, "input injection failed: {e}");
+                }
+            }
             while let Some(event) = slot.session.poll_event() {
                 slot.on_event(&event);
                 let _ = slot.events.send(event);
@@ -304,6 +306,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         for id in finished {
             if let Some(mut slot) = self.sessions.remove(&id) {
                 if let Some(p) = slot.platform.as_mut() {
+                    // The end released every held key and button: perform it.
+                    let _ = slot.session.inject_pending(&mut p.injector);
                     p.finish();
                 }
                 if !slot.left {
