@@ -407,15 +407,8 @@ async fn watch_frames(
     Ok((latencies.len(), w, h, (p50, max)))
 }
 
-fn save_png(frame: &rsupport::capture::BgraFrame, path: &Path) -> Result<(), Error> {
-    let mut rgba = frame.pixels().to_vec();
-    for px in rgba.chunks_exact_mut(4) {
-        px.swap(0, 2);
-        px[3] = 255;
-    }
-    let image = image::RgbaImage::from_raw(frame.width(), frame.height(), rgba)
-        .ok_or("frame size mismatch")?;
-    image.save(path)?;
+fn save_png(frame: &rsupport::capture::BgraFrame, path: &std::path::Path) -> Result<(), Error> {
+    std::fs::write(path, frame.to_png()?)?;
     Ok(())
 }
 

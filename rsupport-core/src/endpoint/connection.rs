@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::handle::{SessionCommand, SessionHandle, SessionStats};
-use super::platform::{png, HostPlatform};
+use super::platform::HostPlatform;
 use super::EndpointError;
 use crate::relay::{Incoming, RelayConnection};
 use crate::session::screen::HostScreenEvent;
@@ -413,7 +413,7 @@ impl Slot {
                 }
             }
             SessionEvent::HostScreen(HostScreenEvent::ScreenshotRequested { request_id }) => {
-                if let Some(bytes) = png(&self.frame) {
+                if let Ok(bytes) = self.frame.to_png() {
                     self.session
                         .answer_screenshot(*request_id, Bytes::from(bytes));
                 }

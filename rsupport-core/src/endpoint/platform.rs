@@ -5,7 +5,6 @@
 use rsupport_capture::source::{
     CaptureArea, Capturer, MonitorId, SyntheticSource, WallpaperControl, WindowId, WindowSelection,
 };
-use rsupport_capture::BgraFrame;
 use rsupport_input::inject::{Injector, RecordingInjector};
 use rsupport_input::{CoordinateMapper, Monitor};
 use rsupport_proto::screen::{DisplaySettings, MonitorList, WindowInfo};
@@ -151,17 +150,4 @@ fn wire_monitor_id(id: MonitorId) -> u32 {
 
 fn proto_rect(r: rsupport_capture::source::Rect) -> Rect {
     Rect::new(r.x, r.y, r.width, r.height)
-}
-
-/// Encodes a frame as PNG (screenshots).
-pub(crate) fn png(frame: &BgraFrame) -> Option<Vec<u8>> {
-    let mut rgba = frame.pixels().to_vec();
-    for px in rgba.chunks_exact_mut(4) {
-        px.swap(0, 2);
-        px[3] = 255;
-    }
-    let image = image::RgbaImage::from_raw(frame.width(), frame.height(), rgba)?;
-    let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Png).ok()?;
-    Some(out.into_inner())
 }
