@@ -1,0 +1,2 @@
+//! Files throughput bench (placeholder).
+fn main() {}
