@@ -131,6 +131,12 @@ impl FileConfig {
         self
     }
 
+    /// With at most one progress event per transfer per `interval`.
+    pub fn with_progress_interval(mut self, interval: Duration) -> Self {
+        self.progress_interval = interval;
+        self
+    }
+
     /// With a different window and acknowledgement interval.
     pub fn with_window(mut self, window: u64, ack_interval: u64) -> Self {
         self.window = window.max(1);
