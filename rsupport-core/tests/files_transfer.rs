@@ -1,6 +1,8 @@
 //! File transfer between two real `FileChannel`s over an in-memory link on a
 //! virtual clock, reading and writing real temporary folders.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -135,9 +137,18 @@ fn tree(root: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let e = e.unwrap();
-            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if rel == ".rsupport-partial" {
-                assert_eq!(std::fs::read_dir(e.path()).unwrap().count(), 0, "partial files left behind");
+                assert_eq!(
+                    std::fs::read_dir(e.path()).unwrap().count(),
+                    0,
+                    "partial files left behind"
+                );
                 continue;
             }
             out.push(rel);
@@ -171,7 +182,12 @@ fn folder_tree_round_trip() {
     assert_eq!(Pair::finished(&pair.op_events, id), Some(0));
     assert_eq!(Pair::finished(&pair.cu_events, id), Some(0));
     assert_eq!(tree(dest.path()), tree(src.path()));
-    for f in ["a.bin", "docs/readme.txt", "docs/deep/zero.dat", "docs/deep/exact.bin"] {
+    for f in [
+        "a.bin",
+        "docs/readme.txt",
+        "docs/deep/zero.dat",
+        "docs/deep/exact.bin",
+    ] {
         assert_eq!(
             std::fs::read(dest.path().join("project").join(f)).unwrap(),
             std::fs::read(top.join(f)).unwrap(),
@@ -182,11 +198,11 @@ fn folder_tree_round_trip() {
     for events in [&pair.op_events, &pair.cu_events] {
         let last = events
             .iter()
-            .filter_map(|e| match e {
+            .rev()
+            .find_map(|e| match e {
                 FileEvent::Progress(p) => Some(*p),
                 _ => None,
             })
-            .last()
             .expect("progress events");
         assert_eq!(last.bytes_done, last.bytes_total);
         assert_eq!(last.bytes_total, 100_000 + 7 + 4096 * 3);
@@ -227,8 +243,16 @@ fn cut_in_the_middle_resumes_from_the_last_ack() {
         .collect();
     assert_eq!(resumes.len(), 2, "one start and one resume");
     assert_eq!(resumes[0], 0);
-    assert!(resumes[1] > 0 && resumes[1] < 300_000, "resumed at {}", resumes[1]);
-    assert_eq!(resumes[1] % (8 * 1024), 0, "resume is at an acknowledged offset");
+    assert!(
+        resumes[1] > 0 && resumes[1] < 300_000,
+        "resumed at {}",
+        resumes[1]
+    );
+    assert_eq!(
+        resumes[1] % (8 * 1024),
+        0,
+        "resume is at an acknowledged offset"
+    );
 
     assert_eq!(Pair::finished(&pair.cu_events, id), Some(0));
     assert_eq!(Pair::finished(&pair.op_events, id), Some(0));
@@ -260,11 +284,19 @@ fn corrupted_chunk_is_a_checksum_error_and_no_file() {
     });
     assert!(pair.cu_events.iter().any(|e| matches!(
         e,
-        FileEvent::EntryFailed { error: EntryError::ChecksumMismatch, direction: Direction::Receive, .. }
+        FileEvent::EntryFailed {
+            error: EntryError::ChecksumMismatch,
+            direction: Direction::Receive,
+            ..
+        }
     )));
     assert!(pair.op_events.iter().any(|e| matches!(
         e,
-        FileEvent::EntryFailed { error: EntryError::Reported(_), direction: Direction::Send, .. }
+        FileEvent::EntryFailed {
+            error: EntryError::Reported(_),
+            direction: Direction::Send,
+            ..
+        }
     )));
     assert_eq!(Pair::finished(&pair.op_events, id), Some(1));
     assert!(!dest.path().join("report.pdf").exists());
@@ -284,7 +316,10 @@ fn declined_offer_writes_nothing() {
     assert!(pair.op_events.iter().any(
         |e| matches!(e, FileEvent::Declined { transfer_id, reason } if *transfer_id == id && reason == "not now")
     ));
-    assert!(!pair.op_events.iter().any(|e| matches!(e, FileEvent::Progress(_))));
+    assert!(!pair
+        .op_events
+        .iter()
+        .any(|e| matches!(e, FileEvent::Progress(_))));
     assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
 }
 
@@ -312,14 +347,24 @@ fn cancel_by_either_side_removes_partial_data() {
             }
             pair.drain_events();
         }
-        assert!(dest.path().join(".rsupport-partial").read_dir().unwrap().count() == 1);
+        assert!(
+            dest.path()
+                .join(".rsupport-partial")
+                .read_dir()
+                .unwrap()
+                .count()
+                == 1
+        );
         if receiver_cancels {
             pair.cu.cancel(id, "changed my mind", pair.now);
         } else {
             pair.op.cancel(id, "changed my mind", pair.now);
         }
         pair.run(|_| Action::Deliver);
-        for (events, by_peer) in [(&pair.op_events, receiver_cancels), (&pair.cu_events, !receiver_cancels)] {
+        for (events, by_peer) in [
+            (&pair.op_events, receiver_cancels),
+            (&pair.cu_events, !receiver_cancels),
+        ] {
             assert!(
                 events.iter().any(|e| matches!(
                     e,
@@ -343,7 +388,15 @@ fn unsafe_offers_are_rejected_and_nothing_is_written_outside() {
     let payload = src.path().join("payload");
     std::fs::write(&payload, b"evil").unwrap();
 
-    for bad in ["../escaped", "/tmp/abs", "C:\\Windows\\x", "sub/../../escaped", "docs/CON", "a\\..\\b", "bad\0name"] {
+    for bad in [
+        "../escaped",
+        "/tmp/abs",
+        "C:\\Windows\\x",
+        "sub/../../escaped",
+        "docs/CON",
+        "a\\..\\b",
+        "bad\0name",
+    ] {
         let mut pair = Pair::new(small_chunks(), Some(&dest));
         let entries = vec![
             OutgoingEntry::file("fine.txt", 4, Box::new(FsSource::new(&payload))),
@@ -359,7 +412,10 @@ fn unsafe_offers_are_rejected_and_nothing_is_written_outside() {
             "{bad:?}: {:?}",
             pair.cu_events
         );
-        assert!(pair.op_events.iter().any(|e| matches!(e, FileEvent::Declined { .. })));
+        assert!(pair
+            .op_events
+            .iter()
+            .any(|e| matches!(e, FileEvent::Declined { .. })));
     }
     // Nothing anywhere: not the fine file (the whole offer is refused), not outside.
     assert_eq!(tree(outer.path()), vec!["dest".to_string()]);
@@ -390,7 +446,11 @@ fn symlink_in_destination_is_refused() {
         .cu_events
         .iter()
         .filter_map(|e| match e {
-            FileEvent::EntryFailed { entry, error: EntryError::Store(s), .. } => {
+            FileEvent::EntryFailed {
+                entry,
+                error: EntryError::Store(s),
+                ..
+            } => {
                 assert!(s.to_string().contains("symbolic link"), "{s}");
                 Some(*entry)
             }
@@ -399,7 +459,11 @@ fn symlink_in_destination_is_refused() {
         .collect();
     assert_eq!(failed, vec![0, 1]);
     assert_eq!(Pair::finished(&pair.op_events, id), Some(2));
-    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "wrote through the symlink");
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "wrote through the symlink"
+    );
     assert_eq!(std::fs::read(dest.join("ok.txt")).unwrap(), b"data");
 }
 
@@ -410,10 +474,16 @@ fn existing_files_are_never_overwritten() {
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("same.txt"), b"replacement").unwrap();
     let mut pair = Pair::new(small_chunks(), Some(dest.path()));
-    let id = pair.op.offer_path(&src.path().join("same.txt"), pair.now).unwrap();
+    let id = pair
+        .op
+        .offer_path(&src.path().join("same.txt"), pair.now)
+        .unwrap();
     pair.run(|_| Action::Deliver);
     assert_eq!(Pair::finished(&pair.cu_events, id), Some(1));
-    assert_eq!(std::fs::read(dest.path().join("same.txt")).unwrap(), b"original");
+    assert_eq!(
+        std::fs::read(dest.path().join("same.txt")).unwrap(),
+        b"original"
+    );
     assert_eq!(tree(dest.path()), vec!["same.txt".to_string()]);
 }
 
@@ -423,8 +493,9 @@ fn auto_accept_and_a_queue_of_transfers() {
     let dest = tempfile::tempdir().unwrap();
     let mut pair = Pair::new(small_chunks(), None); // would decline if asked
     let root = dest.path().to_path_buf();
-    pair.cu
-        .set_auto_accept(Some(Box::new(move || Box::new(FsDestination::new(root.clone())))));
+    pair.cu.set_auto_accept(Some(Box::new(move || {
+        Box::new(FsDestination::new(root.clone()))
+    })));
     let mut ids = Vec::new();
     for i in 0..4u64 {
         let f = src.path().join(format!("f{i}.bin"));
@@ -434,11 +505,16 @@ fn auto_accept_and_a_queue_of_transfers() {
     pair.run(|_| Action::Deliver);
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(Pair::finished(&pair.op_events, *id), Some(0));
-        assert!(pair.cu_events.iter().any(|e| matches!(e, FileEvent::OfferAutoAccepted { transfer_id, .. } if transfer_id == id)));
+        assert!(pair.cu_events.iter().any(
+            |e| matches!(e, FileEvent::OfferAutoAccepted { transfer_id, .. } if transfer_id == id)
+        ));
         let name = format!("f{i}.bin");
         assert_eq!(sha(&dest.path().join(&name)), sha(&src.path().join(&name)));
     }
-    assert!(!pair.cu_events.iter().any(|e| matches!(e, FileEvent::OfferReceived { .. })));
+    assert!(!pair
+        .cu_events
+        .iter()
+        .any(|e| matches!(e, FileEvent::OfferReceived { .. })));
 }
 
 #[test]
@@ -470,10 +546,19 @@ fn customer_sends_to_operator_too() {
         }
     }
     assert!(done);
-    assert_eq!(sha(&dest.path().join("log.txt")), sha(&src.path().join("log.txt")));
+    assert_eq!(
+        sha(&dest.path().join("log.txt")),
+        sha(&src.path().join("log.txt"))
+    );
     // An offer with an id from the receiver's own half is a protocol error.
-    let bogus = FileMessage::Offer(rsupport_proto::files::FileOffer { transfer_id: 5, entries: Vec::new() });
-    assert_eq!(op.handle(bogus, now), Err(rsupport_core::files::FileProtocolError::WrongIdSpace));
+    let bogus = FileMessage::Offer(rsupport_proto::files::FileOffer {
+        transfer_id: 5,
+        entries: Vec::new(),
+    });
+    assert_eq!(
+        op.handle(bogus, now),
+        Err(rsupport_core::files::FileProtocolError::WrongIdSpace)
+    );
 }
 
 #[test]
@@ -495,10 +580,15 @@ fn progress_reports_rate_and_eta_from_the_clock() {
         })
         .collect();
     assert!(progress.len() >= 3, "{progress:?}");
-    assert!(progress.windows(2).all(|w| w[0].bytes_done <= w[1].bytes_done));
+    assert!(progress
+        .windows(2)
+        .all(|w| w[0].bytes_done <= w[1].bytes_done));
     // The link moves one message per virtual millisecond: about 4 KiB/ms.
     let mid = progress[progress.len() / 2];
-    assert!(mid.bytes_per_second > 1_000_000 && mid.bytes_per_second < 10_000_000, "{mid:?}");
+    assert!(
+        mid.bytes_per_second > 1_000_000 && mid.bytes_per_second < 10_000_000,
+        "{mid:?}"
+    );
     assert!(mid.eta.is_some_and(|eta| eta > Duration::ZERO));
 }
 
@@ -530,7 +620,10 @@ fn resume_rehashes_the_kept_prefix_from_disk() {
     });
     assert!(pair.cu_events.iter().any(|e| matches!(
         e,
-        FileEvent::EntryFailed { error: EntryError::ChecksumMismatch, .. }
+        FileEvent::EntryFailed {
+            error: EntryError::ChecksumMismatch,
+            ..
+        }
     )));
     assert!(!dest.path().join("big.bin").exists());
 }

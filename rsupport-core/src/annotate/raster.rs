@@ -1,0 +1,222 @@
+//! Composites an [`AnnotationLayer`] onto a BGRA frame, so a product's
+//! overlay window and a session recording show the same picture.
+//!
+//! Strokes are anti-aliased by exact coverage of a round-capped, round-joined
+//! pen: each pixel's distance to the polyline decides how much of the pen
+//! covers it. A stroke's coverage is collected first (maximum over its
+//! segments) and blended once, so joints and overlaps are not darker than
+//! the rest of a semi-transparent stroke.
+
+use std::time::Instant;
+
+use rsupport_capture::BgraFrame;
+use rsupport_proto::annotate::Argb;
+use rsupport_proto::Point;
+
+use super::layer::{AnnotationLayer, Item, Stroke};
+use super::text;
+
+/// Laser dot radius in monitor pixels.
+pub const LASER_RADIUS: f32 = 6.0;
+
+/// Draws the layer's items for `monitor_id` onto `frame`, which shows that
+/// monitor at its own resolution.
+pub fn render(layer: &AnnotationLayer, frame: &mut BgraFrame, monitor_id: u32, now: Instant) {
+    render_scaled(layer, frame, monitor_id, 1.0, now);
+}
+
+/// Draws the layer onto `frame`, a view of the monitor scaled by `scale`
+/// (0.5 = half size): positions, pen widths, dot sizes and font sizes are
+/// all scaled, so a drawing stays on what it marks at any zoom.
+pub fn render_scaled(
+    layer: &AnnotationLayer,
+    frame: &mut BgraFrame,
+    monitor_id: u32,
+    scale: f32,
+    now: Instant,
+) {
+    if !(scale.is_finite() && scale > 0.0) {
+        return;
+    }
+    let mut canvas = Canvas::new(frame);
+    for item in layer.items() {
+        match item {
+            Item::Stroke(s) if s.monitor_id == monitor_id => draw_stroke(&mut canvas, s, scale),
+            Item::Label(l) if l.monitor_id == monitor_id => text::draw_label(&mut canvas, l, scale),
+            _ => {}
+        }
+    }
+    for dot in layer.lasers(now).filter(|d| d.monitor_id == monitor_id) {
+        let radius = (LASER_RADIUS * scale).max(2.0);
+        let c = to_view(dot.position, scale);
+        canvas.fill_polyline(&[c], radius, dot.color, dot.opacity(now));
+    }
+}
+
+/// The centre of monitor pixel `p` in view coordinates.
+fn to_view(p: Point, scale: f32) -> (f32, f32) {
+    ((p.x as f32 + 0.5) * scale, (p.y as f32 + 0.5) * scale)
+}
+
+fn draw_stroke(canvas: &mut Canvas<'_>, s: &Stroke, scale: f32) {
+    let points: Vec<(f32, f32)> = s.points.iter().map(|p| to_view(*p, scale)).collect();
+    // Even a hair-thin pen leaves a visible line when zoomed out.
+    let half_width = (s.width * scale / 2.0).max(0.5);
+    canvas.fill_polyline(&points, half_width, s.color, 1.0);
+}
+
+/// A frame being drawn on.
+pub(crate) struct Canvas<'a> {
+    frame: &'a mut BgraFrame,
+    /// Scratch coverage buffer, reused between shapes.
+    coverage: Vec<u8>,
+}
+
+impl<'a> Canvas<'a> {
+    pub(crate) fn new(frame: &'a mut BgraFrame) -> Self {
+        Canvas {
+            frame,
+            coverage: Vec::new(),
+        }
+    }
+
+    pub(crate) fn width(&self) -> u32 {
+        self.frame.width()
+    }
+
+    pub(crate) fn height(&self) -> u32 {
+        self.frame.height()
+    }
+
+    /// Blends `color` at `(x, y)` with extra opacity `alpha` (0..=1).
+    pub(crate) fn blend(&mut self, x: i64, y: i64, color: Argb, alpha: f32) {
+        let (Ok(x), Ok(y)) = (u32::try_from(x), u32::try_from(y)) else {
+            return;
+        };
+        if x >= self.frame.width() || y >= self.frame.height() {
+            return;
+        }
+        let a = (f32::from(color.alpha()) / 255.0 * alpha).clamp(0.0, 1.0);
+        if a <= 0.0 {
+            return;
+        }
+        let i = (y as usize * self.frame.width() as usize + x as usize) * 4;
+        let Some(px) = self.frame.pixels_mut().get_mut(i..i + 4) else {
+            return;
+        };
+        for (dst, src) in px
+            .iter_mut()
+            .zip([color.blue(), color.green(), color.red()])
+        {
+            *dst = (f32::from(src) * a + f32::from(*dst) * (1.0 - a)).round() as u8;
+        }
+        if let Some(da) = px.get_mut(3) {
+            *da = (255.0 * a + f32::from(*da) * (1.0 - a)).round() as u8;
+        }
+    }
+
+    /// Fills the round pen of radius `half_width` moved along `points`
+    /// (a single point is a dot).
+    pub(crate) fn fill_polyline(
+        &mut self,
+        points: &[(f32, f32)],
+        half_width: f32,
+        color: Argb,
+        opacity: f32,
+    ) {
+        let Some(&first) = points.first() else { return };
+        let pad = half_width + 1.0;
+        let (mut x0, mut y0, mut x1, mut y1) = (first.0, first.1, first.0, first.1);
+        for &(x, y) in points {
+            x0 = x0.min(x);
+            y0 = y0.min(y);
+            x1 = x1.max(x);
+            y1 = y1.max(y);
+        }
+        // Pixel box touched, clipped to the frame.
+        let bx0 = ((x0 - pad).floor().max(0.0)) as i64;
+        let by0 = ((y0 - pad).floor().max(0.0)) as i64;
+        let bx1 = ((x1 + pad).ceil().min(self.width() as f32)) as i64;
+        let by1 = ((y1 + pad).ceil().min(self.height() as f32)) as i64;
+        if bx1 <= bx0 || by1 <= by0 {
+            return;
+        }
+        let bw = (bx1 - bx0) as usize;
+        let bh = (by1 - by0) as usize;
+        self.coverage.clear();
+        self.coverage.resize(bw * bh, 0);
+        let segments = points.windows(2).map(|w| match w {
+            [a, b] => (*a, *b),
+            _ => (first, first),
+        });
+        let single = std::iter::once((first, first)).filter(|_| points.len() == 1);
+        for (a, b) in segments.chain(single) {
+            // This segment's own pixel box inside the shape's box.
+            let sx0 = ((a.0.min(b.0) - pad).floor() as i64).max(bx0);
+            let sy0 = ((a.1.min(b.1) - pad).floor() as i64).max(by0);
+            let sx1 = ((a.0.max(b.0) + pad).ceil() as i64).min(bx1);
+            let sy1 = ((a.1.max(b.1) + pad).ceil() as i64).min(by1);
+            for py in sy0..sy1 {
+                let row = (py - by0) as usize * bw;
+                for px in sx0..sx1 {
+                    let d = distance_to_segment((px as f32 + 0.5, py as f32 + 0.5), a, b);
+                    let c = (half_width + 0.5 - d).clamp(0.0, 1.0);
+                    if c > 0.0 {
+                        let v = (c * 255.0).round() as u8;
+                        if let Some(slot) = self.coverage.get_mut(row + (px - bx0) as usize) {
+                            *slot = (*slot).max(v);
+                        }
+                    }
+                }
+            }
+        }
+        let coverage = std::mem::take(&mut self.coverage);
+        for (i, &c) in coverage.iter().enumerate() {
+            if c > 0 {
+                let x = bx0 + (i % bw) as i64;
+                let y = by0 + (i / bw) as i64;
+                self.blend(x, y, color, f32::from(c) / 255.0 * opacity);
+            }
+        }
+        self.coverage = coverage;
+    }
+}
+
+fn distance_to_segment(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> f32 {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 {
+        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (cx, cy) = (a.0 + t * dx, a.1 + t * dy);
+    ((p.0 - cx).powi(2) + (p.1 - cy).powi(2)).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_distance() {
+        assert_eq!(
+            distance_to_segment((0.0, 1.0), (0.0, 0.0), (10.0, 0.0)),
+            1.0
+        );
+        assert_eq!(
+            distance_to_segment((-3.0, 4.0), (0.0, 0.0), (10.0, 0.0)),
+            5.0
+        );
+        assert_eq!(distance_to_segment((3.0, 4.0), (0.0, 0.0), (0.0, 0.0)), 5.0);
+    }
+
+    #[test]
+    fn blend_is_source_over() {
+        let mut f = BgraFrame::filled(1, 1, [0, 0, 0, 255]);
+        Canvas::new(&mut f).blend(0, 0, Argb::new(255, 200, 100, 50), 0.5);
+        assert_eq!(f.pixel(0, 0), Some([25, 50, 100, 255]));
+        // Outside the frame: ignored, no panic.
+        Canvas::new(&mut f).blend(-1, 5, Argb(0xFFFFFFFF), 1.0);
+    }
+}
