@@ -1,27 +1,70 @@
 //! Text labels, rendered with `ab_glyph` (pure Rust) from DejaVu Sans, which
 //! the `dejavu` crate embeds (Bitstream Vera / DejaVu licence: free to use
-//! and redistribute). Characters the font lacks draw as its missing-glyph box.
+//! and redistribute). DejaVu has no CJK glyphs: a product showing Japanese
+//! or Chinese labels registers a system font with [`set_fallback_font`];
+//! without one, such characters draw as the missing-glyph box.
 
 use std::sync::OnceLock;
 
-use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
+use ab_glyph::{point, Font, FontArc, GlyphId, InvalidFont, PxScale, ScaleFont};
 
 use super::layer::Label;
 use super::raster::Canvas;
 
-fn font() -> Option<&'static FontRef<'static>> {
-    static FONT: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
-    FONT.get_or_init(|| FontRef::try_from_slice(dejavu::sans::regular()).ok())
+fn primary() -> Option<&'static FontArc> {
+    static FONT: OnceLock<Option<FontArc>> = OnceLock::new();
+    FONT.get_or_init(|| FontArc::try_from_slice(dejavu::sans::regular()).ok())
         .as_ref()
+}
+
+static FALLBACK: OnceLock<FontArc> = OnceLock::new();
+
+/// Why [`set_fallback_font`] refused a font.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FontError {
+    /// Not a TrueType/OpenType font.
+    #[error("not a TrueType or OpenType font")]
+    Invalid,
+    /// A fallback font was already set (it is process-wide and set once).
+    #[error("a fallback font is already set")]
+    AlreadySet,
+}
+
+impl From<InvalidFont> for FontError {
+    fn from(_: InvalidFont) -> Self {
+        FontError::Invalid
+    }
+}
+
+/// Registers, once per process, a font (TTF/OTF bytes, e.g. a system Noto
+/// Sans CJK) used for characters DejaVu Sans lacks.
+pub fn set_fallback_font(data: Vec<u8>) -> Result<(), FontError> {
+    let font = FontArc::try_from_vec(data)?;
+    FALLBACK.set(font).map_err(|_| FontError::AlreadySet)
+}
+
+/// The font that draws `ch`, and its glyph.
+fn pick(ch: char) -> Option<(&'static FontArc, GlyphId)> {
+    let main = primary()?;
+    let id = main.glyph_id(ch);
+    if id.0 == 0 {
+        if let Some(fb) = FALLBACK.get() {
+            let fid = fb.glyph_id(ch);
+            if fid.0 != 0 {
+                return Some((fb, fid));
+            }
+        }
+    }
+    Some((main, id))
 }
 
 /// Width and height in view pixels that `text` takes at `size_px`.
 pub fn measure(text: &str, size_px: f32) -> (f32, f32) {
-    let Some(font) = font() else {
+    let Some(font) = primary() else {
         return (0.0, 0.0);
     };
-    let scaled = font.as_scaled(PxScale::from(size_px));
-    let line_height = scaled.height() + scaled.line_gap();
+    let line_height = line_height(font, size_px);
     let mut widest: f32 = 0.0;
     let mut lines = 0;
     for line in text.split('\n') {
@@ -29,12 +72,10 @@ pub fn measure(text: &str, size_px: f32) -> (f32, f32) {
         let mut caret = 0.0;
         let mut prev = None;
         for ch in line.chars() {
-            let id = scaled.glyph_id(ch);
-            if let Some(p) = prev {
-                caret += scaled.kern(p, id);
-            }
-            caret += scaled.h_advance(id);
-            prev = Some(id);
+            let Some((f, id)) = pick(ch) else { continue };
+            caret += kern(prev, f, id, size_px);
+            caret += f.as_scaled(PxScale::from(size_px)).h_advance(id);
+            prev = Some((f, id));
         }
         widest = widest.max(caret);
     }
@@ -43,30 +84,28 @@ pub fn measure(text: &str, size_px: f32) -> (f32, f32) {
 
 /// Draws `label` with its top-left corner at its position, scaled.
 pub(crate) fn draw_label(canvas: &mut Canvas<'_>, label: &Label, scale: f32) {
-    let Some(font) = font() else { return };
+    let Some(font) = primary() else { return };
     let size = label.size_px as f32 * scale;
     if size < 1.0 {
         return; // too small to read; drawing noise would not help
     }
-    let scaled = font.as_scaled(PxScale::from(size));
-    let line_height = scaled.height() + scaled.line_gap();
+    let ascent = font.as_scaled(PxScale::from(size)).ascent();
+    let line_height = line_height(font, size);
     let left = label.position.x as f32 * scale;
-    let mut baseline = label.position.y as f32 * scale + scaled.ascent();
+    let mut baseline = label.position.y as f32 * scale + ascent;
     for line in label.text.split('\n') {
         let mut caret = left;
         let mut prev = None;
         for ch in line.chars() {
-            let id = scaled.glyph_id(ch);
-            if let Some(p) = prev {
-                caret += scaled.kern(p, id);
-            }
+            let Some((f, id)) = pick(ch) else { continue };
+            caret += kern(prev, f, id, size);
             let glyph = id.with_scale_and_position(size, point(caret, baseline));
-            caret += scaled.h_advance(id);
-            prev = Some(id);
+            caret += f.as_scaled(PxScale::from(size)).h_advance(id);
+            prev = Some((f, id));
             if caret > canvas.width() as f32 + size {
                 break; // the rest of the line is off the frame
             }
-            let Some(outlined) = font.outline_glyph(glyph) else {
+            let Some(outlined) = f.outline_glyph(glyph) else {
                 continue;
             };
             let bounds = outlined.px_bounds();
@@ -76,8 +115,38 @@ pub(crate) fn draw_label(canvas: &mut Canvas<'_>, label: &Label, scale: f32) {
             });
         }
         baseline += line_height;
-        if baseline - scaled.ascent() > canvas.height() as f32 {
+        if baseline - ascent > canvas.height() as f32 {
             break;
         }
+    }
+}
+
+fn line_height(font: &FontArc, size: f32) -> f32 {
+    let scaled = font.as_scaled(PxScale::from(size));
+    scaled.height() + scaled.line_gap()
+}
+
+/// Kerning between two glyphs of the same font (none across fonts).
+fn kern(prev: Option<(&FontArc, GlyphId)>, font: &FontArc, id: GlyphId, size: f32) -> f32 {
+    match prev {
+        Some((pf, pid)) if std::ptr::eq(pf, font) => {
+            font.as_scaled(PxScale::from(size)).kern(pid, id)
+        }
+        _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_font_loads_and_garbage_is_refused() {
+        assert!(primary().is_some());
+        assert!(pick('A').is_some_and(|(_, id)| id.0 != 0));
+        assert_eq!(
+            set_fallback_font(b"not a font".to_vec()),
+            Err(FontError::Invalid)
+        );
     }
 }
