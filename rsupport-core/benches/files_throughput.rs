@@ -45,7 +45,7 @@ fn main() {
 
     let dest = work.path().join("dest");
     std::fs::create_dir(&dest).expect("mkdir");
-    let (transfer, stats) = transfer(&src, &dest);
+    let (transfer, mut stats) = transfer(&src, &dest);
     assert_eq!(
         hash_file(&dest.join("big.bin")),
         digest,
@@ -74,6 +74,27 @@ fn main() {
         "  {} messages, {} chunks, {} acks, largest burst of file data between acks {} chunks",
         stats.messages, stats.chunks, stats.acks, stats.max_burst
     );
+    // What a screen update or keystroke queued behind file data waits for in
+    // the worst case, if the driver interleaves by priority between chunks:
+    // one chunk's CPU time here plus one chunk on the wire.
+    let mut st = std::mem::take(&mut stats.send_times);
+    let mut rt = std::mem::take(&mut stats.receive_times);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "  per chunk ({} KiB): sender p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms; receiver p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        FileConfig::default().chunk_size / 1024,
+        ms(percentile(&mut st, 0.5)),
+        ms(percentile(&mut st, 0.99)),
+        ms(percentile(&mut st, 1.0)),
+        ms(percentile(&mut rt, 0.5)),
+        ms(percentile(&mut rt, 0.99)),
+        ms(percentile(&mut rt, 1.0)),
+    );
+    println!(
+        "  one chunk on a 100 Mbit/s link: {:.1} ms; on 1 Gbit/s: {:.1} ms",
+        FileConfig::default().chunk_size as f64 * 8.0 / 100e6 * 1000.0,
+        FileConfig::default().chunk_size as f64 * 8.0 / 1e9 * 1000.0,
+    );
 }
 
 #[derive(Default)]
@@ -82,6 +103,16 @@ struct Stats {
     chunks: u64,
     acks: u64,
     max_burst: u64,
+    /// Time to produce each chunk (read + hash) on the sender.
+    send_times: Vec<Duration>,
+    /// Time to consume each chunk (write + hash, and sync at acks) on the receiver.
+    receive_times: Vec<Duration>,
+}
+
+fn percentile(times: &mut [Duration], p: f64) -> Duration {
+    times.sort_unstable();
+    let i = ((times.len() as f64 - 1.0) * p).round() as usize;
+    times.get(i).copied().unwrap_or_default()
 }
 
 /// Operator sends, customer receives, messages passed by value (no
@@ -108,13 +139,20 @@ fn transfer(src: &Path, dest: &Path) -> (Duration, Stats) {
             op.handle(m, now).expect("valid");
             moved = true;
         }
+        let t = Instant::now();
         if let Some(m) = op.poll_transmit() {
-            if matches!(m, FileMessage::Chunk(_)) {
+            let is_chunk = matches!(m, FileMessage::Chunk(_));
+            if is_chunk {
+                stats.send_times.push(t.elapsed());
                 stats.chunks += 1;
                 burst += 1;
             }
             stats.messages += 1;
+            let t = Instant::now();
             cu.handle(m, now).expect("valid");
+            if is_chunk {
+                stats.receive_times.push(t.elapsed());
+            }
             moved = true;
         }
         while let Some(e) = cu.poll_event() {

@@ -627,3 +627,54 @@ fn resume_rehashes_the_kept_prefix_from_disk() {
     )));
     assert!(!dest.path().join("big.bin").exists());
 }
+
+#[test]
+fn a_cancel_lost_with_the_connection_is_repeated() {
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("long.bin");
+    std::fs::write(&file, pattern(100_000, 17)).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    // The sender cancels while data flows, and its Cancel is lost in a cut.
+    let mut pair = Pair::new(small_chunks(), Some(dest.path()));
+    let id = pair.op.offer_path(&file, pair.now).unwrap();
+    let mut seen = 0;
+    let mut cut = false;
+    let mut cancel_at = None;
+    for _ in 0..100_000 {
+        if let Some(m) = pair.op.poll_transmit() {
+            match m {
+                FileMessage::Cancel { .. } if !cut => {
+                    cut = true;
+                    pair.cut();
+                }
+                m => {
+                    if matches!(m, FileMessage::Chunk(_)) {
+                        seen += 1;
+                        if seen == 5 {
+                            cancel_at = Some(pair.now);
+                        }
+                    }
+                    pair.cu.handle(m, pair.now).unwrap();
+                }
+            }
+        }
+        if cancel_at.take().is_some() {
+            pair.op.cancel(id, "stop", pair.now);
+        }
+        while let Some(m) = pair.cu.poll_transmit() {
+            pair.op.handle(m, pair.now).unwrap();
+        }
+        pair.now += Duration::from_millis(1);
+        pair.drain_events();
+    }
+    assert!(cut);
+    assert!(
+        pair.cu_events.iter().any(|e| matches!(
+            e,
+            FileEvent::Cancelled { transfer_id, by_peer: true, .. } if *transfer_id == id
+        )),
+        "{:?}",
+        pair.cu_events
+    );
+    assert_eq!(tree(dest.path()), Vec::<String>::new());
+}

@@ -225,7 +225,7 @@ impl Incoming {
     ) {
         let transfer_id = c.transfer_id;
         let Some(t) = self.transfers.get_mut(&transfer_id) else {
-            return;
+            return self.unknown(transfer_id);
         };
         let total = t.offer.total_size();
         let Some(cur) = t.current.as_mut().filter(|r| r.index == c.entry) else {
@@ -290,7 +290,7 @@ impl Incoming {
         events: &mut VecDeque<FileEvent>,
     ) {
         let Some(t) = self.transfers.get_mut(&transfer_id) else {
-            return;
+            return self.unknown(transfer_id);
         };
         if !t
             .current
@@ -450,6 +450,20 @@ impl Incoming {
                     t.next_entry += 1;
                 }
             }
+        }
+    }
+
+    /// Data for a transfer we do not have (cancelled, and the Cancel may have
+    /// been lost with a connection): say so, once, so the sender stops.
+    fn unknown(&mut self, transfer_id: u64) {
+        let already = self.control.iter().any(
+            |m| matches!(m, FileMessage::Cancel { transfer_id: id, .. } if *id == transfer_id),
+        );
+        if !already {
+            self.control.push_back(FileMessage::Cancel {
+                transfer_id,
+                reason: "unknown transfer".into(),
+            });
         }
     }
 

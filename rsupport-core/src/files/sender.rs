@@ -122,6 +122,20 @@ impl Outgoing {
         config: &FileConfig,
         events: &mut VecDeque<FileEvent>,
     ) {
+        if let Some(id) = about_unknown(&msg, &self.transfers) {
+            // We dropped this transfer and our Cancel may have been lost with
+            // a connection: say so again, or the receiver waits forever.
+            let already = self.control.iter().any(
+                |m| matches!(m, FileMessage::Cancel { transfer_id, .. } if *transfer_id == id),
+            );
+            if !already {
+                self.control.push_back(FileMessage::Cancel {
+                    transfer_id: id,
+                    reason: "unknown transfer".into(),
+                });
+            }
+            return;
+        }
         match msg {
             FileMessage::Answer {
                 transfer_id,
@@ -488,4 +502,21 @@ fn hash_prefix(source: &mut dyn EntrySource, len: u64, chunk: usize) -> Result<S
         at += n as u64;
     }
     Ok(hasher)
+}
+
+/// The transfer id of a receiver message about a transfer we do not have
+/// (a declining answer needs no reply).
+fn about_unknown(msg: &FileMessage, transfers: &BTreeMap<u64, OutTransfer>) -> Option<u64> {
+    let id = match msg {
+        FileMessage::Answer {
+            transfer_id,
+            accept: true,
+            ..
+        }
+        | FileMessage::Resume { transfer_id, .. }
+        | FileMessage::Ack { transfer_id, .. }
+        | FileMessage::EntryResult { transfer_id, .. } => *transfer_id,
+        _ => return None,
+    };
+    (!transfers.contains_key(&id)).then_some(id)
 }
