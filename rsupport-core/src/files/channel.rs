@@ -251,6 +251,18 @@ impl FileChannel {
         m.or_else(|| self.outgoing.poll_control())
     }
 
+    /// When [`Self::handle_timeout`] must be called at the latest (`None`:
+    /// no timer needed).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.incoming.poll_timeout(&self.config)
+    }
+
+    /// Runs what is due at `now` (delayed acknowledgements).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.incoming
+            .handle_timeout(now, &self.config, &mut self.events);
+    }
+
     /// The next event for the application, or `None`.
     pub fn poll_event(&mut self) -> Option<FileEvent> {
         self.events.pop_front()

@@ -40,6 +40,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A real driver also keeps one timer: sleep until [`FileChannel::poll_timeout`]
+//! (if any) and then call [`FileChannel::handle_timeout`] — the receiver uses
+//! it to acknowledge data when chunks pause.
+//!
 //! # Fair sharing
 //!
 //! [`FileChannel::poll_transmit`] returns at most one chunk per call (256 KiB
@@ -111,6 +115,9 @@ pub struct FileConfig {
     pub ack_interval: u64,
     /// At most one progress event per transfer per this interval.
     pub progress_interval: Duration,
+    /// The receiver acknowledges bytes this long after the last chunk even
+    /// below `ack_interval`, so a peer with a smaller window cannot stall.
+    pub ack_delay: Duration,
 }
 
 impl Default for FileConfig {
@@ -120,6 +127,7 @@ impl Default for FileConfig {
             window: 8 * 1024 * 1024,
             ack_interval: 2 * 1024 * 1024,
             progress_interval: Duration::from_millis(250),
+            ack_delay: Duration::from_millis(50),
         }
     }
 }

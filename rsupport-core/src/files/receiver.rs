@@ -48,6 +48,10 @@ struct Receiving {
     written: u64,
     /// Synced to disk and acknowledged.
     acked: u64,
+    /// When the last chunk arrived: un-acknowledged bytes are acknowledged
+    /// [`FileConfig::ack_delay`] after it even below the ack interval, so a
+    /// sender with a smaller window never stalls.
+    last_write: Instant,
 }
 
 impl Incoming {
@@ -255,6 +259,7 @@ impl Incoming {
         }
         cur.hasher.update(&c.data);
         cur.written = end;
+        cur.last_write = now;
         if cur.written - cur.acked >= config.ack_interval || cur.written == cur.size {
             if let Err(e) = cur.sink.sync() {
                 let reason = format!("writing the file failed: {}", e.kind());
@@ -430,6 +435,7 @@ impl Incoming {
                         hasher: Sha256::new(),
                         written: 0,
                         acked: 0,
+                        last_write: now,
                     });
                     self.control.push_back(FileMessage::Resume {
                         transfer_id,
@@ -508,6 +514,51 @@ impl Incoming {
                         format!("re-reading the partial file failed: {}", e.kind()),
                     )),
                 }
+            }
+        }
+        for (id, reason) in broken {
+            self.cancel(id, &reason, false, now, config, events);
+        }
+    }
+
+    /// When un-acknowledged bytes must be acknowledged at the latest.
+    pub(crate) fn poll_timeout(&self, config: &FileConfig) -> Option<Instant> {
+        self.transfers
+            .values()
+            .filter_map(|t| t.current.as_ref())
+            .filter(|c| c.written > c.acked)
+            .map(|c| c.last_write + config.ack_delay)
+            .min()
+    }
+
+    /// Syncs and acknowledges what has waited [`FileConfig::ack_delay`].
+    pub(crate) fn handle_timeout(
+        &mut self,
+        now: Instant,
+        config: &FileConfig,
+        events: &mut VecDeque<FileEvent>,
+    ) {
+        let mut broken = Vec::new();
+        for (&transfer_id, t) in &mut self.transfers {
+            let Some(cur) = t.current.as_mut() else {
+                continue;
+            };
+            if cur.written == cur.acked || now < cur.last_write + config.ack_delay {
+                continue;
+            }
+            match cur.sink.sync() {
+                Ok(()) => {
+                    cur.acked = cur.written;
+                    self.control.push_back(FileMessage::Ack {
+                        transfer_id,
+                        entry: cur.index,
+                        offset: cur.acked,
+                    });
+                }
+                Err(e) => broken.push((
+                    transfer_id,
+                    format!("writing the file failed: {}", e.kind()),
+                )),
             }
         }
         for (id, reason) in broken {
