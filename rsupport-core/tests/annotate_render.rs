@@ -255,3 +255,76 @@ fn strokes_off_the_frame_and_huge_coordinates_are_safe() {
     let f = draw(&a, now);
     assert_eq!(f.pixel(199, 60), Some(RED_BGRA));
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+    use rsupport_core::annotate::AnnotateMessage;
+
+    fn point() -> impl Strategy<Value = Point> {
+        prop_oneof![
+            (-50i32..250, -50i32..170).prop_map(|(x, y)| Point::new(x, y)),
+            (any::<i32>(), any::<i32>()).prop_map(|(x, y)| Point::new(x, y)),
+        ]
+    }
+
+    fn message() -> impl Strategy<Value = AnnotateMessage> {
+        prop_oneof![
+            (0u64..4, any::<u32>(), 1u32..=10_000, point(), 0u32..2).prop_map(
+                |(stroke_id, c, width_centipx, start, monitor_id)| {
+                    AnnotateMessage::StrokeBegin {
+                        stroke_id,
+                        color: Argb(c),
+                        width_centipx,
+                        start,
+                        monitor_id,
+                    }
+                }
+            ),
+            (0u64..4, proptest::collection::vec(point(), 0..20)).prop_map(|(stroke_id, points)| {
+                AnnotateMessage::StrokePoints { stroke_id, points }
+            }),
+            (0u64..4).prop_map(|stroke_id| AnnotateMessage::StrokeEnd { stroke_id }),
+            (point(), any::<u32>()).prop_map(|(position, c)| AnnotateMessage::Laser {
+                position,
+                color: Argb(c),
+                monitor_id: 0
+            }),
+            (0u64..4, point(), ".{0,12}", any::<u32>(), 1u32..=512).prop_map(
+                |(label_id, position, text, c, size_px)| {
+                    AnnotateMessage::TextLabel {
+                        label_id,
+                        position,
+                        text,
+                        color: Argb(c),
+                        size_px,
+                        monitor_id: 0,
+                    }
+                }
+            ),
+            Just(AnnotateMessage::Undo),
+            Just(AnnotateMessage::Clear),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any message sequence from the peer, rendered at any scale, never
+        /// panics and never changes the frame's size.
+        #[test]
+        fn any_drawing_renders_without_panicking(
+            msgs in proptest::collection::vec(message(), 0..16),
+            scale in prop_oneof![Just(1.0f32), 0.01f32..8.0, Just(f32::NAN), Just(0.0), Just(1e30)],
+        ) {
+            let now = Instant::now();
+            let mut a = Annotator::new(Author::Operator);
+            for m in &msgs {
+                let _ = a.handle(m, now);
+            }
+            let mut f = BgraFrame::filled(64, 48, WHITE);
+            render_scaled(a.layer(), &mut f, 0, scale, now);
+            prop_assert_eq!(f.pixels().len(), 64 * 48 * 4);
+        }
+    }
+}
