@@ -86,3 +86,24 @@ fn symlinks_and_files_in_the_way_are_refused() {
     assert_eq!(count_entries(&elsewhere), 0);
     assert!(root.join("ok/link2").is_dir());
 }
+
+#[test]
+fn the_sender_learns_of_names_the_receiver_would_refuse() {
+    let src = tempfile::tempdir().unwrap();
+    let tree = src.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("fine.txt"), b"x").unwrap();
+    assert_eq!(
+        rsupport_core::files::entries_from_path(&tree)
+            .unwrap()
+            .len(),
+        2
+    );
+    std::fs::write(tree.join("aux.c"), b"x").unwrap();
+    let err = rsupport_core::files::entries_from_path(&tree).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(
+        err.to_string().contains("reserved name in component 1"),
+        "{err}"
+    );
+}

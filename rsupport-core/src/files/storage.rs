@@ -301,6 +301,11 @@ impl OutgoingEntry {
 /// named relative to the parent of `local` (so sending `/home/a/docs` offers
 /// `docs`, `docs/x.txt`, …). Symlinks are skipped, not followed, so a tree
 /// never leaks files from outside it. Folders come before their contents.
+///
+/// A name the receiver would refuse (see
+/// [`validate_relative_path`](super::path::validate_relative_path), e.g. a
+/// Linux file called `a:b` or `aux.c`) fails here with `InvalidInput`, so the
+/// sender learns it before offering.
 pub fn entries_from_path(local: &Path) -> io::Result<Vec<OutgoingEntry>> {
     let name = local
         .file_name()
@@ -314,6 +319,10 @@ pub fn entries_from_path(local: &Path) -> io::Result<Vec<OutgoingEntry>> {
 
 fn walk(local: &Path, rel: String, out: &mut Vec<OutgoingEntry>) -> io::Result<()> {
     let meta = std::fs::symlink_metadata(local)?;
+    if !meta.file_type().is_symlink() {
+        super::path::validate_relative_path(&rel)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    }
     let modified_ms = meta
         .modified()
         .ok()
