@@ -46,7 +46,7 @@ pub use layer::{
 };
 pub use raster::{render, render_scaled, LASER_RADIUS};
 pub use rsupport_proto::annotate::{AnnotateMessage, Argb};
-pub use text::{measure as measure_text, set_fallback_font, FontError};
+pub use text::{measure as measure_text, set_fallback_font, FontError, MAX_RENDERED_SIZE_PX};
 
 use rsupport_proto::limits::MAX_STROKE_POINTS;
 use rsupport_proto::Point;

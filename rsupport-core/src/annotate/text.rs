@@ -19,6 +19,9 @@ fn primary() -> Option<&'static FontArc> {
 
 static FALLBACK: OnceLock<FontArc> = OnceLock::new();
 
+/// Largest font size drawn, in view pixels, whatever the label size and zoom.
+pub const MAX_RENDERED_SIZE_PX: f32 = 1024.0;
+
 /// Why [`set_fallback_font`] refused a font.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -85,39 +88,64 @@ pub fn measure(text: &str, size_px: f32) -> (f32, f32) {
 /// Draws `label` with its top-left corner at its position, scaled.
 pub(crate) fn draw_label(canvas: &mut Canvas<'_>, label: &Label, scale: f32) {
     let Some(font) = primary() else { return };
-    let size = label.size_px as f32 * scale;
+    // Capped: the glyph rasteriser allocates size² coverage per glyph, and a
+    // huge zoom must not turn a peer's label into a memory bomb.
+    let size = (label.size_px as f32 * scale).min(MAX_RENDERED_SIZE_PX);
     if size < 1.0 {
         return; // too small to read; drawing noise would not help
     }
     let ascent = font.as_scaled(PxScale::from(size)).ascent();
     let line_height = line_height(font, size);
+    let (width, height) = (canvas.width() as f32, canvas.height() as f32);
     let left = label.position.x as f32 * scale;
     let mut baseline = label.position.y as f32 * scale + ascent;
     for line in label.text.split('\n') {
-        let mut caret = left;
-        let mut prev = None;
-        for ch in line.chars() {
-            let Some((f, id)) = pick(ch) else { continue };
-            caret += kern(prev, f, id, size);
-            let glyph = id.with_scale_and_position(size, point(caret, baseline));
-            caret += f.as_scaled(PxScale::from(size)).h_advance(id);
-            prev = Some((f, id));
-            if caret > canvas.width() as f32 + size {
-                break; // the rest of the line is off the frame
-            }
-            let Some(outlined) = f.outline_glyph(glyph) else {
-                continue;
-            };
-            let bounds = outlined.px_bounds();
-            let (ox, oy) = (bounds.min.x as i64, bounds.min.y as i64);
-            outlined.draw(|x, y, coverage| {
-                canvas.blend(ox + i64::from(x), oy + i64::from(y), label.color, coverage);
-            });
+        if baseline - ascent > height {
+            break; // this and later lines are below the frame
+        }
+        if baseline + size >= 0.0 {
+            draw_line(canvas, line, left, baseline, size, width, label);
         }
         baseline += line_height;
-        if baseline - ascent > canvas.height() as f32 {
-            break;
+    }
+}
+
+fn draw_line(
+    canvas: &mut Canvas<'_>,
+    line: &str,
+    left: f32,
+    baseline: f32,
+    size: f32,
+    width: f32,
+    label: &Label,
+) {
+    let mut caret = left;
+    let mut prev = None;
+    for ch in line.chars() {
+        if caret > width {
+            break; // the rest of the line is right of the frame
         }
+        let Some((f, id)) = pick(ch) else { continue };
+        caret += kern(prev, f, id, size);
+        let pen = caret;
+        caret += f.as_scaled(PxScale::from(size)).h_advance(id);
+        prev = Some((f, id));
+        if caret + size < 0.0 {
+            continue; // left of the frame
+        }
+        // Outline the glyph near the origin and move the pixels afterwards:
+        // far-off coordinates would cost the rasteriser its float precision.
+        let (px, py) = (pen.floor(), baseline.floor());
+        let glyph = id.with_scale_and_position(size, point(pen - px, baseline - py));
+        let Some(outlined) = f.outline_glyph(glyph) else {
+            continue;
+        };
+        let bounds = outlined.px_bounds();
+        let ox = px as i64 + bounds.min.x as i64;
+        let oy = py as i64 + bounds.min.y as i64;
+        outlined.draw(|x, y, coverage| {
+            canvas.blend(ox + i64::from(x), oy + i64::from(y), label.color, coverage);
+        });
     }
 }
 
