@@ -22,6 +22,11 @@ pub const LASER_FADE: Duration = Duration::from_millis(1500);
 pub const MAX_ITEMS: usize = 10_000;
 /// Most stroke points kept in the whole layer.
 pub const MAX_TOTAL_POINTS: usize = 2_000_000;
+/// Most "ink" in the layer: the sum over strokes of pen width × length (plus
+/// a dot per stroke), in square monitor pixels — about 100 full-HD screens
+/// painted over. Rendering cost follows ink, so this bounds what a peer can
+/// make the other side's renderer do.
+pub const MAX_INK: f64 = 2.0e8;
 /// Most laser dots kept (a trail); older ones are dropped first.
 pub const MAX_LASER_DOTS: usize = 256;
 
@@ -135,6 +140,7 @@ pub struct AnnotationLayer {
     items: Vec<Item>,
     lasers: Vec<LaserDot>,
     total_points: usize,
+    ink: f64,
     /// Bumped on every visible change, so a product can skip re-rendering.
     version: u64,
 }
@@ -193,13 +199,19 @@ impl AnnotationLayer {
                 start,
                 monitor_id,
             } => {
+                let width = *width_centipx as f32 / 100.0;
+                let dot = f64::from(width) * f64::from(width);
                 self.check_new(author, *stroke_id, 1)?;
+                if self.ink + dot > MAX_INK {
+                    return Err(AnnotateError::Full);
+                }
+                self.ink += dot;
                 self.total_points += 1;
                 self.items.push(Item::Stroke(Stroke {
                     author,
                     id: *stroke_id,
                     color: *color,
-                    width: *width_centipx as f32 / 100.0,
+                    width,
                     points: vec![*start],
                     monitor_id: *monitor_id,
                     finished: false,
@@ -209,8 +221,14 @@ impl AnnotationLayer {
                 if self.total_points + points.len() > MAX_TOTAL_POINTS {
                     return Err(AnnotateError::Full);
                 }
+                let ink = self.ink;
                 let stroke = self.open_stroke(author, *stroke_id)?;
+                let added = path_ink(stroke.points.last(), points, stroke.width);
+                if ink + added > MAX_INK {
+                    return Err(AnnotateError::Full);
+                }
                 stroke.points.extend_from_slice(points);
+                self.ink += added;
                 self.total_points += points.len();
             }
             AnnotateMessage::StrokeEnd { stroke_id } => {
@@ -256,6 +274,8 @@ impl AnnotationLayer {
                     let removed = self.items.remove(i);
                     if let Item::Stroke(s) = removed {
                         self.total_points -= s.points.len();
+                        let dot = f64::from(s.width) * f64::from(s.width);
+                        self.ink = (self.ink - dot - path_ink(None, &s.points, s.width)).max(0.0);
                     }
                 }
             }
@@ -263,6 +283,7 @@ impl AnnotationLayer {
                 self.items.clear();
                 self.lasers.clear();
                 self.total_points = 0;
+                self.ink = 0.0;
             }
             // Message kinds added to the schema later are not drawn.
             _ => return Ok(()),
@@ -296,6 +317,21 @@ impl AnnotationLayer {
             })
             .ok_or(AnnotateError::UnknownStroke)
     }
+}
+
+/// Pen width × length of the path through `points`, continuing from `from`.
+fn path_ink(from: Option<&Point>, points: &[Point], width: f32) -> f64 {
+    let mut prev = from.copied();
+    let mut length = 0.0f64;
+    for p in points {
+        if let Some(q) = prev {
+            let dx = f64::from(p.x) - f64::from(q.x);
+            let dy = f64::from(p.y) - f64::from(q.y);
+            length += (dx * dx + dy * dy).sqrt();
+        }
+        prev = Some(*p);
+    }
+    length * f64::from(width)
 }
 
 #[cfg(test)]
@@ -367,6 +403,36 @@ mod tests {
             l.apply(Author::Operator, &pts, now),
             Err(AnnotateError::UnknownStroke)
         );
+    }
+
+    #[test]
+    fn ink_is_bounded_and_given_back_by_undo() {
+        let now = Instant::now();
+        let mut l = AnnotationLayer::new();
+        let wide = |id| AnnotateMessage::StrokeBegin {
+            stroke_id: id,
+            color: Argb(0xFFFF0000),
+            width_centipx: 10_000, // 100 px
+            start: Point::new(0, 0),
+            monitor_id: 0,
+        };
+        let far = |id| AnnotateMessage::StrokePoints {
+            stroke_id: id,
+            points: vec![Point::new(1_000_000, 1_000_000)], // 1.4e6 px × 100 px
+        };
+        l.apply(Author::Customer, &wide(1), now).unwrap();
+        l.apply(Author::Customer, &far(1), now).unwrap();
+        l.apply(Author::Customer, &wide(2), now).unwrap();
+        assert_eq!(
+            l.apply(Author::Customer, &far(2), now),
+            Err(AnnotateError::Full)
+        );
+        l.apply(Author::Customer, &AnnotateMessage::Undo, now)
+            .unwrap(); // removes stroke 2
+        l.apply(Author::Customer, &AnnotateMessage::Undo, now)
+            .unwrap(); // removes stroke 1
+        l.apply(Author::Customer, &wide(3), now).unwrap();
+        assert_eq!(l.apply(Author::Customer, &far(3), now), Ok(()));
     }
 
     #[test]

@@ -158,7 +158,13 @@ impl<'a> Canvas<'a> {
             let sy1 = ((a.1.max(b.1) + pad).ceil() as i64).min(by1);
             for py in sy0..sy1 {
                 let row = (py - by0) as usize * bw;
-                for px in sx0..sx1 {
+                // Only the part of this row near the segment: work per segment
+                // is about length × width, not its bounding box, so a peer's
+                // long diagonal strokes cannot make rendering quadratic.
+                let (rx0, rx1) = row_span(a, b, py as f32 + 0.5, pad);
+                let rx0 = (rx0.floor() as i64).max(sx0);
+                let rx1 = (rx1.ceil() as i64 + 1).min(sx1);
+                for px in rx0..rx1 {
                     let d = distance_to_segment((px as f32 + 0.5, py as f32 + 0.5), a, b);
                     let c = (half_width + 0.5 - d).clamp(0.0, 1.0);
                     if c > 0.0 {
@@ -182,6 +188,23 @@ impl<'a> Canvas<'a> {
     }
 }
 
+/// The x range (of pixel centres) on the row at height `y` that can lie
+/// within `reach` of the segment `a`–`b`: the band around its line, clipped
+/// to its box. Conservative; exact coverage is computed per pixel.
+fn row_span(a: (f32, f32), b: (f32, f32), y: f32, reach: f32) -> (f32, f32) {
+    let (lo, hi) = (a.0.min(b.0) - reach, a.0.max(b.0) + reach);
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len = (dx * dx + dy * dy).sqrt();
+    // Horizontal (or a dot): the whole box row, at most length + 2·reach.
+    if dy.abs() < f32::EPSILON {
+        return (lo - 0.5, hi);
+    }
+    // |(x - ax)·dy - (y - ay)·dx| <= reach·len, solved for x.
+    let centre = a.0 + (y - a.1) * dx / dy;
+    let half = reach * len / dy.abs();
+    ((centre - half).max(lo) - 0.5, (centre + half).min(hi))
+}
+
 fn distance_to_segment(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> f32 {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len2 = dx * dx + dy * dy;
@@ -197,6 +220,34 @@ fn distance_to_segment(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_span_covers_every_pixel_near_the_segment() {
+        // Brute force: every pixel centre within reach is inside the span.
+        let segs = [
+            ((3.2, 4.7), (40.1, 90.3)),
+            ((50.0, 5.0), (5.0, 6.0)),
+            ((10.0, 10.0), (10.0, 80.0)),
+            ((7.0, 7.0), (7.0, 7.0)),
+        ];
+        for (a, b) in segs {
+            for reach in [1.5f32, 6.0] {
+                for py in 0..100 {
+                    let y = py as f32 + 0.5;
+                    let (x0, x1) = row_span(a, b, y, reach);
+                    for px in 0..100 {
+                        let x = px as f32 + 0.5;
+                        if distance_to_segment((x, y), a, b) <= reach {
+                            assert!(
+                                x >= x0 && x <= x1,
+                                "{a:?}-{b:?} r{reach} ({x},{y}) not in {x0}..{x1}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn segment_distance() {
