@@ -19,14 +19,14 @@ pub enum Author {
 /// How long a laser dot stays visible; it fades linearly to nothing.
 pub const LASER_FADE: Duration = Duration::from_millis(1500);
 /// Most strokes and labels kept at once (oldest refused beyond).
-pub const MAX_ITEMS: usize = 10_000;
+pub const MAX_ITEMS: usize = 2_000;
 /// Most stroke points kept in the whole layer.
 pub const MAX_TOTAL_POINTS: usize = 2_000_000;
 /// Most "ink" in the layer: the sum over strokes of pen width × length (plus
-/// a dot per stroke), in square monitor pixels — about 100 full-HD screens
+/// a dot per stroke), in square monitor pixels — about ten full-HD screens
 /// painted over. Rendering cost follows ink, so this bounds what a peer can
 /// make the other side's renderer do.
-pub const MAX_INK: f64 = 2.0e8;
+pub const MAX_INK: f64 = 2.0e7;
 /// Most laser dots kept (a trail); older ones are dropped first.
 pub const MAX_LASER_DOTS: usize = 256;
 
@@ -418,7 +418,7 @@ mod tests {
         };
         let far = |id| AnnotateMessage::StrokePoints {
             stroke_id: id,
-            points: vec![Point::new(1_000_000, 1_000_000)], // 1.4e6 px × 100 px
+            points: vec![Point::new(100_000, 100_000)], // 1.4e5 px × 100 px
         };
         l.apply(Author::Customer, &wide(1), now).unwrap();
         l.apply(Author::Customer, &far(1), now).unwrap();

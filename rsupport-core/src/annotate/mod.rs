@@ -13,6 +13,12 @@
 //! Coordinates are pixels of the shared monitor; a view that shows the
 //! monitor scaled renders with [`render_scaled`].
 //!
+//! Rendering costs in proportion to the ink drawn (see
+//! `benches/annotate_render.rs`); the layer's limits ([`MAX_ITEMS`],
+//! [`MAX_INK`], [`MAX_TOTAL_POINTS`]) bound what a peer can make the other
+//! side render. An overlay window should re-render only when
+//! [`AnnotationLayer::version`] changes or [`Annotator::poll_timeout`] passes.
+//!
 //! ```
 //! use std::time::Instant;
 //! use rsupport_capture::BgraFrame;

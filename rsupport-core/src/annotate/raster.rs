@@ -68,8 +68,12 @@ fn draw_stroke(canvas: &mut Canvas<'_>, s: &Stroke, scale: f32) {
 /// A frame being drawn on.
 pub(crate) struct Canvas<'a> {
     frame: &'a mut BgraFrame,
-    /// Scratch coverage buffer, reused between shapes.
+    /// Frame-sized coverage scratch, all zero between shapes: each shape
+    /// clears only what it touched, so its cost follows its ink, not its
+    /// bounding box.
     coverage: Vec<u8>,
+    /// Per row of the current shape: the touched x range.
+    spans: Vec<(i64, i64)>,
 }
 
 impl<'a> Canvas<'a> {
@@ -77,6 +81,7 @@ impl<'a> Canvas<'a> {
         Canvas {
             frame,
             coverage: Vec::new(),
+            spans: Vec::new(),
         }
     }
 
@@ -90,28 +95,29 @@ impl<'a> Canvas<'a> {
 
     /// Blends `color` at `(x, y)` with extra opacity `alpha` (0..=1).
     pub(crate) fn blend(&mut self, x: i64, y: i64, color: Argb, alpha: f32) {
-        let (Ok(x), Ok(y)) = (u32::try_from(x), u32::try_from(y)) else {
+        let (Ok(x), Ok(y)) = (usize::try_from(x), usize::try_from(y)) else {
             return;
         };
-        if x >= self.frame.width() || y >= self.frame.height() {
+        let a = f32::from(color.alpha()) * alpha.clamp(0.0, 1.0) + 0.5;
+        self.blend_a8(x, y, color, a as u32);
+    }
+
+    /// Source-over blend with opacity `a` in 0..=255, in integers (this is
+    /// the innermost loop of every shape).
+    fn blend_a8(&mut self, x: usize, y: usize, color: Argb, a: u32) {
+        let (w, h) = (self.frame.width() as usize, self.frame.height() as usize);
+        if a == 0 || x >= w || y >= h {
             return;
         }
-        let a = (f32::from(color.alpha()) / 255.0 * alpha).clamp(0.0, 1.0);
-        if a <= 0.0 {
-            return;
-        }
-        let i = (y as usize * self.frame.width() as usize + x as usize) * 4;
+        let a = a.min(255);
+        let inv = 255 - a;
+        let i = (y * w + x) * 4;
         let Some(px) = self.frame.pixels_mut().get_mut(i..i + 4) else {
             return;
         };
-        for (dst, src) in px
-            .iter_mut()
-            .zip([color.blue(), color.green(), color.red()])
-        {
-            *dst = (f32::from(src) * a + f32::from(*dst) * (1.0 - a)).round() as u8;
-        }
-        if let Some(da) = px.get_mut(3) {
-            *da = (255.0 * a + f32::from(*da) * (1.0 - a)).round() as u8;
+        let src = [color.blue(), color.green(), color.red(), 255];
+        for (dst, src) in px.iter_mut().zip(src) {
+            *dst = ((u32::from(src) * a + u32::from(*dst) * inv + 127) / 255) as u8;
         }
     }
 
@@ -141,10 +147,14 @@ impl<'a> Canvas<'a> {
         if bx1 <= bx0 || by1 <= by0 {
             return;
         }
-        let bw = (bx1 - bx0) as usize;
-        let bh = (by1 - by0) as usize;
-        self.coverage.clear();
-        self.coverage.resize(bw * bh, 0);
+        let width = self.frame.width() as usize;
+        let frame_len = width * self.frame.height() as usize;
+        if self.coverage.len() != frame_len {
+            self.coverage = vec![0; frame_len];
+        }
+        self.spans.clear();
+        self.spans
+            .resize((by1 - by0) as usize, (i64::MAX, i64::MIN));
         let segments = points.windows(2).map(|w| match w {
             [a, b] => (*a, *b),
             _ => (first, first),
@@ -157,34 +167,47 @@ impl<'a> Canvas<'a> {
             let sx1 = ((a.0.max(b.0) + pad).ceil() as i64).min(bx1);
             let sy1 = ((a.1.max(b.1) + pad).ceil() as i64).min(by1);
             for py in sy0..sy1 {
-                let row = (py - by0) as usize * bw;
                 // Only the part of this row near the segment: work per segment
                 // is about length × width, not its bounding box, so a peer's
                 // long diagonal strokes cannot make rendering quadratic.
                 let (rx0, rx1) = row_span(a, b, py as f32 + 0.5, pad);
                 let rx0 = (rx0.floor() as i64).max(sx0);
-                let rx1 = (rx1.ceil() as i64 + 1).min(sx1);
+                let rx1 = (rx1.ceil() as i64).saturating_add(1).min(sx1);
+                if rx0 >= rx1 {
+                    continue;
+                }
+                if let Some(span) = self.spans.get_mut((py - by0) as usize) {
+                    *span = (span.0.min(rx0), span.1.max(rx1));
+                }
+                let row = py as usize * width;
                 for px in rx0..rx1 {
                     let d = distance_to_segment((px as f32 + 0.5, py as f32 + 0.5), a, b);
                     let c = (half_width + 0.5 - d).clamp(0.0, 1.0);
                     if c > 0.0 {
-                        let v = (c * 255.0).round() as u8;
-                        if let Some(slot) = self.coverage.get_mut(row + (px - bx0) as usize) {
+                        let v = (c * 255.0 + 0.5) as u8;
+                        if let Some(slot) = self.coverage.get_mut(row + px as usize) {
                             *slot = (*slot).max(v);
                         }
                     }
                 }
             }
         }
-        let coverage = std::mem::take(&mut self.coverage);
-        for (i, &c) in coverage.iter().enumerate() {
-            if c > 0 {
-                let x = bx0 + (i % bw) as i64;
-                let y = by0 + (i / bw) as i64;
-                self.blend(x, y, color, f32::from(c) / 255.0 * opacity);
+        // Blend once per pixel and leave the scratch zeroed for the next shape.
+        let spans = std::mem::take(&mut self.spans);
+        // Opacity per unit of coverage, so each pixel costs one multiply.
+        let scale = f32::from(color.alpha()) / 255.0 * opacity.clamp(0.0, 1.0);
+        for (py, &(x0, x1)) in (by0..).zip(&spans) {
+            let py = py as usize;
+            for px in x0.max(0) as usize..x1.max(0) as usize {
+                let Some(c) = self.coverage.get_mut(py * width + px).map(std::mem::take) else {
+                    continue;
+                };
+                if c > 0 {
+                    self.blend_a8(px, py, color, (f32::from(c) * scale + 0.5) as u32);
+                }
             }
         }
-        self.coverage = coverage;
+        self.spans = spans;
     }
 }
 
