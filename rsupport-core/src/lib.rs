@@ -3,6 +3,8 @@
 //! - [`endpoint`]: `Operator`, `Customer` and `SessionHandle` — start here.
 //! - [`session`]: the sans-IO session state machines (control and consent,
 //!   chat, screen, input gating).
+//! - [`files`]: file transfer both ways with consent, resume and checksums.
+//! - [`annotate`]: the drawing layer and its rasteriser.
 //! - [`relay`]: the relay server (a sans-IO [`relay::Broker`] under a thin
 //!   tokio driver) and the client-side connection.
 //! - [`auth`], [`store`], [`audit`], [`invite`], [`tls`]: accounts and
@@ -12,10 +14,13 @@
 //! give messages, events and deadlines out; tokio drivers move bytes.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
+pub mod annotate;
 pub mod audit;
 pub mod auth;
 pub mod endpoint;
+pub mod files;
 pub mod invite;
 pub mod relay;
 pub mod session;
