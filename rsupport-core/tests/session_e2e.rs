@@ -167,3 +167,84 @@ async fn refused_consent_shows_and_injects_nothing() {
     assert!(injected.0.lock().unwrap().is_empty());
     assert_eq!(cu.stats().await.unwrap().frames_sent, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_travel_both_ways_and_drawings_reach_the_other_side() {
+    use rsupport_core::endpoint::Drawing;
+    use rsupport_core::files::FileEvent;
+    use rsupport_proto::annotate::Argb;
+
+    let target = start_relay(None).await;
+    let (_operator, mut op, mut cu) = paired(&target, platform(SharedInjector::default())).await;
+    grant(&mut op, &mut cu, ConnectionMode::ControlCustomer).await;
+
+    // Operator → customer: a folder with a 3 MiB file, asked and accepted.
+    let src = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::create_dir(src.path().join("drivers")).unwrap();
+    std::fs::write(src.path().join("drivers/setup.bin"), &data).unwrap();
+    op.send_files(src.path().join("drivers")).await.unwrap();
+    let offer = wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::OfferReceived {
+            transfer_id,
+            total_size,
+            ..
+        }) => Some((*transfer_id, *total_size)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(offer.1, data.len() as u64);
+    let dest = tempfile::tempdir().unwrap();
+    cu.accept_files(offer.0, dest.path()).await.unwrap();
+    wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::Finished { .. }) => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        std::fs::read(dest.path().join("drivers/setup.bin")).unwrap(),
+        data
+    );
+
+    // Customer → operator: declined, nothing written.
+    let log = src.path().join("log.txt");
+    std::fs::write(&log, b"error 42").unwrap();
+    cu.send_files(&log).await.unwrap();
+    let id = wait_for(&mut op, |e| match e {
+        SessionEvent::File(FileEvent::OfferReceived { transfer_id, .. }) => Some(*transfer_id),
+        _ => None,
+    })
+    .await;
+    op.decline_files(id, "not needed").unwrap();
+    wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::Declined { .. }) => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // Drawing: the operator's stroke appears in the customer's layer.
+    op.annotate(Drawing::Stroke {
+        color: Argb::new(255, 255, 0, 0),
+        width_px: 4.0,
+        points: vec![Point::new(10, 10), Point::new(100, 100)],
+        monitor_id: 0,
+    })
+    .unwrap();
+    wait_for(&mut cu, |e| {
+        matches!(e, SessionEvent::AnnotationsChanged).then_some(())
+    })
+    .await;
+    let layer = cu.annotation_layer().await.unwrap();
+    let mut frame = rsupport_capture::BgraFrame::filled(200, 200, [0, 0, 0, 255]);
+    rsupport_core::annotate::render(&layer, &mut frame, 0, std::time::Instant::now());
+    assert_eq!(
+        frame.pixel(55, 55),
+        Some([0, 0, 255, 255]),
+        "red ink on the diagonal"
+    );
+    assert_eq!(
+        frame.pixel(150, 20),
+        Some([0, 0, 0, 255]),
+        "untouched elsewhere"
+    );
+}

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::handle::{SessionCommand, SessionHandle, SessionStats};
+use super::handle::{Drawing, SessionCommand, SessionHandle, SessionStats};
 use super::platform::HostPlatform;
 use super::EndpointError;
 use crate::relay::{Incoming, RelayConnection};
@@ -25,6 +25,8 @@ use crate::session::{ControlEvent, Session, SessionConfig, SessionEvent, Session
 
 /// Keep-alive interval (well under the relay's idle timeout).
 const PING_EVERY: Duration = Duration::from_secs(30);
+/// File chunks sent per session per round of the task loop.
+const BULK_PER_ROUND: usize = 4;
 /// How long the task sleeps when nothing is scheduled.
 const IDLE_TICK: Duration = Duration::from_millis(500);
 
@@ -149,6 +151,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         let now = Instant::now();
         let mut deadline = now + IDLE_TICK;
         for slot in self.sessions.values() {
+            if slot.session.has_bulk_to_send() {
+                return now;
+            }
             if let Some(t) = slot.session.poll_timeout() {
                 deadline = deadline.min(t);
             }
@@ -230,6 +235,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 display_name: self.display_name.clone(),
                 policy,
                 gate: self.gate,
+                full_file_control: paired.full_file_control,
+                download_dir: platform.as_ref().and_then(|p| p.download_dir.clone()),
             },
             mapper,
         );
@@ -296,8 +303,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 slot.on_event(&event);
                 let _ = slot.events.send(event);
             }
+            // File data goes out a few chunks per round so that frames and
+            // input captured meanwhile are not stuck behind a large file.
+            let mut bulk = 0;
             while let Some(envelope) = slot.session.poll_transmit() {
                 self.conn.send_envelope(&envelope).await?;
+                if envelope.priority == rsupport_proto::envelope::Priority::Bulk {
+                    bulk += 1;
+                    if bulk >= BULK_PER_ROUND {
+                        break;
+                    }
+                }
             }
             if slot.session.is_ended() {
                 finished.push(*id);
@@ -381,6 +397,42 @@ impl Slot {
             SessionCommand::Framebuffer(reply) => {
                 let _ = reply.send(self.session.framebuffer().cloned());
             }
+            SessionCommand::OfferFiles { path, reply } => {
+                let r = self.session.files().offer_path(&path, Instant::now());
+                let _ = reply.send(r.map_err(|e| EndpointError::NotAllowed(e.to_string())));
+            }
+            SessionCommand::AcceptFiles {
+                transfer_id,
+                folder,
+                reply,
+            } => {
+                let ok = self
+                    .session
+                    .files()
+                    .accept_into(transfer_id, &folder, Instant::now());
+                let _ = reply.send(if ok {
+                    Ok(())
+                } else {
+                    Err(EndpointError::NotAllowed("no such offer".into()))
+                });
+            }
+            SessionCommand::DeclineFiles {
+                transfer_id,
+                reason,
+            } => {
+                self.session.files().decline(transfer_id, &reason);
+            }
+            SessionCommand::CancelFiles {
+                transfer_id,
+                reason,
+            } => self
+                .session
+                .files()
+                .cancel(transfer_id, &reason, Instant::now()),
+            SessionCommand::Annotate(drawing) => self.draw(drawing),
+            SessionCommand::AnnotationLayer(reply) => {
+                let _ = reply.send(self.session.annotator().layer().clone());
+            }
             SessionCommand::Stats(reply) => {
                 let _ = reply.send(SessionStats {
                     frames_sent: self.session.screen_host().frames_sent(),
@@ -388,6 +440,43 @@ impl Slot {
                     ignored_input: self.session.ignored_input(),
                 });
             }
+        }
+    }
+
+    fn draw(&mut self, drawing: Drawing) {
+        let now = Instant::now();
+        let annotator = self.session.annotator();
+        match drawing {
+            Drawing::Stroke {
+                color,
+                width_px,
+                points,
+                monitor_id,
+            } => {
+                if let Some((first, rest)) = points.split_first() {
+                    let id = annotator.begin_stroke(color, width_px, *first, monitor_id, now);
+                    for part in rest.chunks(rsupport_proto::limits::MAX_STROKE_POINTS) {
+                        annotator.extend_stroke(id, part, now);
+                    }
+                    annotator.end_stroke(id, now);
+                }
+            }
+            Drawing::Laser {
+                position,
+                color,
+                monitor_id,
+            } => annotator.laser(position, color, monitor_id, now),
+            Drawing::Label {
+                position,
+                text,
+                color,
+                size_px,
+                monitor_id,
+            } => {
+                annotator.label(position, &text, color, size_px, monitor_id, now);
+            }
+            Drawing::Undo => annotator.undo(now),
+            Drawing::Clear => annotator.clear(now),
         }
     }
 

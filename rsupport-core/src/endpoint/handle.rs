@@ -1,16 +1,65 @@
 //! [`SessionHandle`]: the application's grip on one live session.
 
+use std::path::PathBuf;
+
 use rsupport_capture::BgraFrame;
+use rsupport_proto::annotate::Argb;
 use rsupport_proto::input::InputMessage;
 use rsupport_proto::relay::{CustomerInfo, Paired};
 use rsupport_proto::screen::DisplaySettings;
 use rsupport_proto::session::SessionMessage;
+use rsupport_proto::Point;
 use rsupport_proto::{ConnectionMode, EndReason};
 use tokio::sync::{mpsc, oneshot};
 
 use super::connection::TaskCommand;
 use super::EndpointError;
+use crate::annotate::AnnotationLayer;
 use crate::session::{SessionEvent, Side};
+
+/// A drawing command for [`SessionHandle::annotate`]. Coordinates are
+/// pixels of the shared monitor.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Drawing {
+    /// A whole pen stroke through `points`.
+    Stroke {
+        /// Pen colour.
+        color: Argb,
+        /// Pen width in monitor pixels.
+        width_px: f32,
+        /// The path (at least one point).
+        points: Vec<Point>,
+        /// Monitor the coordinates refer to.
+        monitor_id: u32,
+    },
+    /// A laser dot that fades.
+    Laser {
+        /// Where.
+        position: Point,
+        /// Colour.
+        color: Argb,
+        /// Monitor.
+        monitor_id: u32,
+    },
+    /// A text label.
+    Label {
+        /// Top-left of the text.
+        position: Point,
+        /// The text.
+        text: String,
+        /// Colour.
+        color: Argb,
+        /// Font size in pixels.
+        size_px: u32,
+        /// Monitor.
+        monitor_id: u32,
+    },
+    /// Undo our last stroke or label.
+    Undo,
+    /// Remove all annotations, both parties'.
+    Clear,
+}
 
 /// Counters of one session, for status displays and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,6 +108,25 @@ pub(crate) enum SessionCommand {
         detail: String,
     },
     Framebuffer(oneshot::Sender<Option<BgraFrame>>),
+    OfferFiles {
+        path: PathBuf,
+        reply: oneshot::Sender<Result<u64, EndpointError>>,
+    },
+    AcceptFiles {
+        transfer_id: u64,
+        folder: PathBuf,
+        reply: oneshot::Sender<Result<(), EndpointError>>,
+    },
+    DeclineFiles {
+        transfer_id: u64,
+        reason: String,
+    },
+    CancelFiles {
+        transfer_id: u64,
+        reason: String,
+    },
+    Annotate(Drawing),
+    AnnotationLayer(oneshot::Sender<AnnotationLayer>),
     Stats(oneshot::Sender<SessionStats>),
 }
 
@@ -214,6 +282,67 @@ impl SessionHandle {
     /// Sends a message of a channel the application drives (files, print, annotations).
     pub fn send_channel_message(&self, message: SessionMessage) -> Result<(), EndpointError> {
         self.send(SessionCommand::Channel(message))
+    }
+
+    /// Offers a file or a folder (recursively) to the peer; returns the
+    /// transfer id. Progress and results arrive as [`SessionEvent::File`] events.
+    pub async fn send_files(&self, path: impl Into<PathBuf>) -> Result<u64, EndpointError> {
+        let path = path.into();
+        self.ask(|reply| SessionCommand::OfferFiles { path, reply })
+            .await
+    }
+
+    /// Accepts an offer, saving into `folder` (names are validated; nothing
+    /// is written outside it).
+    pub async fn accept_files(
+        &self,
+        transfer_id: u64,
+        folder: impl Into<PathBuf>,
+    ) -> Result<(), EndpointError> {
+        let folder = folder.into();
+        self.ask(|reply| SessionCommand::AcceptFiles {
+            transfer_id,
+            folder,
+            reply,
+        })
+        .await
+    }
+
+    /// Declines an offer.
+    pub fn decline_files(
+        &self,
+        transfer_id: u64,
+        reason: impl Into<String>,
+    ) -> Result<(), EndpointError> {
+        self.send(SessionCommand::DeclineFiles {
+            transfer_id,
+            reason: reason.into(),
+        })
+    }
+
+    /// Stops a transfer in either direction.
+    pub fn cancel_files(
+        &self,
+        transfer_id: u64,
+        reason: impl Into<String>,
+    ) -> Result<(), EndpointError> {
+        self.send(SessionCommand::CancelFiles {
+            transfer_id,
+            reason: reason.into(),
+        })
+    }
+
+    /// Draws on the shared screen (both parties see it).
+    pub fn annotate(&self, drawing: Drawing) -> Result<(), EndpointError> {
+        self.send(SessionCommand::Annotate(drawing))
+    }
+
+    /// A copy of the annotation layer, to render with
+    /// [`annotate::render`](crate::annotate::render) onto a frame or overlay.
+    pub async fn annotation_layer(&self) -> Result<AnnotationLayer, EndpointError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(SessionCommand::AnnotationLayer(reply))?;
+        answer.await.map_err(|_| EndpointError::SessionEnded)
     }
 
     /// Viewer: a copy of what we see of the peer's screen.

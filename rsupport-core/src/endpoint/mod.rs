@@ -60,7 +60,7 @@ mod target;
 
 pub use customer::Customer;
 pub use error::EndpointError;
-pub use handle::SessionHandle;
+pub use handle::{Drawing, SessionHandle, SessionStats};
 pub use operator::{Invitation, LobbyEvent, LoginInfo, Operator, OperatorOptions};
 pub use platform::HostPlatform;
 pub use target::RelayTarget;

@@ -15,6 +15,7 @@ pub struct HostPlatform {
     pub(crate) capturer: Box<dyn Capturer + Send>,
     pub(crate) injector: Box<dyn Injector + Send>,
     pub(crate) wallpaper: Option<Box<dyn WallpaperControl + Send>>,
+    pub(crate) download_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for HostPlatform {
@@ -37,7 +38,16 @@ impl HostPlatform {
             capturer,
             injector,
             wallpaper,
+            download_dir: None,
         }
+    }
+
+    /// Where files from an operator with "full file transfer control" are
+    /// saved without asking, in control/manage modes. Without it every
+    /// offer is asked about.
+    pub fn with_download_dir(mut self, folder: impl Into<std::path::PathBuf>) -> Self {
+        self.download_dir = Some(folder.into());
+        self
     }
 
     /// A scripted synthetic desktop whose input goes nowhere (recorded and

@@ -40,6 +40,8 @@ use super::chat::{Chat, ChatEvent};
 use super::control::{ControlChannel, ControlEvent, PeerViolation, SessionPolicy};
 use super::permissions::{Control, Sharing, Side};
 use super::screen::{HostScreenEvent, ScreenHost, ScreenViewer, ViewerError, ViewerScreenEvent};
+use crate::annotate::{Annotator, Author};
+use crate::files::{auto_accept_allowed, FileChannel, FileConfig, FileEvent, FsDestination, Party};
 
 /// Tile cache entries each side keeps (both sides must agree).
 pub const TILE_CACHE_ENTRIES: usize = 1024;
@@ -63,6 +65,12 @@ pub struct SessionConfig {
     pub policy: SessionPolicy,
     /// What local activity does to remote control (host side).
     pub gate: GateConfig,
+    /// The admin granted the operator "full file transfer control": file
+    /// offers to the customer skip the prompt in control/manage modes.
+    pub full_file_control: bool,
+    /// Where files are saved when an offer is accepted without asking
+    /// (customer side, with full file transfer control). `None`: always ask.
+    pub download_dir: Option<std::path::PathBuf>,
 }
 
 /// Something the application shows or acts on.
@@ -79,7 +87,11 @@ pub enum SessionEvent {
     ViewerScreen(ViewerScreenEvent),
     /// An informational notice from the peer (recording, transfer, time limit …).
     Notice(ControlMessage),
-    /// A message for a channel the application handles itself (files, print, annotations).
+    /// File transfer: offers to answer, progress, results.
+    File(FileEvent),
+    /// The annotation layer changed (re-render the overlay).
+    AnnotationsChanged,
+    /// A message for a channel the application handles itself (printing).
     Channel(SessionMessage),
 }
 
@@ -104,6 +116,9 @@ pub enum SessionError {
     /// A screen message for the wrong role, or a frame that does not decode.
     #[error("screen channel: {0}")]
     Screen(String),
+    /// A file message that breaks the transfer protocol.
+    #[error("files channel: {0}")]
+    Files(String),
 }
 
 /// The viewer may not send input now.
@@ -120,6 +135,10 @@ pub struct Session {
     host: ScreenHost,
     viewer: ScreenViewer,
     input: InputController,
+    files: FileChannel,
+    annotator: Annotator,
+    full_file_control: bool,
+    download_dir: Option<std::path::PathBuf>,
     was_hosting: bool,
     ignored_input: u64,
     seq: u64,
@@ -137,6 +156,19 @@ impl Session {
             host: ScreenHost::new(TILE_CACHE_ENTRIES),
             viewer: ScreenViewer::new(viewer_limits()),
             input: InputController::new(ControlGate::new(config.gate), mapper),
+            files: FileChannel::new(
+                match config.side {
+                    Side::Operator => Party::Operator,
+                    Side::Customer => Party::Customer,
+                },
+                FileConfig::default(),
+            ),
+            annotator: Annotator::new(match config.side {
+                Side::Operator => Author::Operator,
+                Side::Customer => Author::Customer,
+            }),
+            full_file_control: config.full_file_control,
+            download_dir: config.download_dir,
             was_hosting: false,
             ignored_input: 0,
             seq: 0,
@@ -212,6 +244,21 @@ impl Session {
     /// Host: monitors, windows, cursor and screenshot answers.
     pub fn host(&mut self) -> &mut ScreenHost {
         &mut self.host
+    }
+
+    /// File transfer: offer, accept, decline, cancel.
+    pub fn files(&mut self) -> &mut FileChannel {
+        &mut self.files
+    }
+
+    /// The drawing tool: strokes, laser, labels, undo, clear; and the layer to render.
+    pub fn annotator(&mut self) -> &mut Annotator {
+        &mut self.annotator
+    }
+
+    /// Whether a bulk (file) message is waiting to be sent.
+    pub fn has_bulk_to_send(&self) -> bool {
+        self.files.has_data_to_send()
     }
 
     /// Viewer: send input to the host, if control is granted now.
@@ -358,6 +405,17 @@ impl Session {
                     self.ignored_input += 1;
                 }
             }
+            SessionMessage::File(m) => self
+                .files
+                .handle(m, now)
+                .map_err(|e| SessionError::Files(e.to_string()))?,
+            SessionMessage::Annotate(m) => {
+                // A drawing the layer refuses (over its budget) is dropped,
+                // not fatal: annotations are best effort.
+                if self.annotator.handle(&m, now).is_ok() {
+                    self.events.push_back(SessionEvent::AnnotationsChanged);
+                }
+            }
             other => self.events.push_back(SessionEvent::Channel(other)),
         }
         Ok(())
@@ -365,16 +423,22 @@ impl Session {
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.control.poll_timeout(), self.input.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.control.poll_timeout(),
+            self.input.poll_timeout(),
+            self.files.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Advances time.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.control.handle_timeout(now);
         self.input.handle_timeout(now);
+        self.files.handle_timeout(now);
+        self.annotator.handle_timeout(now);
         self.drain_gate();
         self.sync();
     }
@@ -409,7 +473,15 @@ impl Session {
         if let Some(m) = self.chat.poll_transmit() {
             return Some(m.into());
         }
-        self.outbox.pop_front()
+        if let Some(m) = self.annotator.poll_transmit() {
+            return Some(m.into());
+        }
+        if let Some(m) = self.outbox.pop_front() {
+            return Some(m);
+        }
+        // Last, and one chunk per call: the driver interleaves file data
+        // with the screen and input it sends in between.
+        self.files.poll_transmit().map(Into::into)
     }
 
     /// The next event for the application.
@@ -445,6 +517,9 @@ impl Session {
         while let Some(e) = self.chat.poll_event() {
             self.events.push_back(SessionEvent::Chat(e));
         }
+        while let Some(e) = self.files.poll_event() {
+            self.events.push_back(SessionEvent::File(e));
+        }
         while let Some(e) = self.host.poll_event() {
             self.events.push_back(SessionEvent::HostScreen(e));
         }
@@ -455,6 +530,7 @@ impl Session {
 
     fn apply_sharing(&mut self, sharing: Sharing) {
         let side = self.control.side();
+        self.update_auto_accept(sharing);
         let hosting = sharing.mode().is_some_and(|m| side.hosts_in(m));
         if hosting && !self.was_hosting {
             self.host.restart();
@@ -481,6 +557,24 @@ impl Session {
         // Viewer side: nothing to gate locally, but a view-only host must
         // never be left with keys held from an earlier control mode.
         self.drain_gate();
+    }
+
+    /// Offers from the operator skip the customer's prompt only while the
+    /// admin's grant holds, the mode is control/manage and a folder is set.
+    fn update_auto_accept(&mut self, sharing: Sharing) {
+        let allowed = self.control.side() == Side::Customer
+            && sharing
+                .mode()
+                .is_some_and(|m| auto_accept_allowed(self.full_file_control, m));
+        match (&self.download_dir, allowed) {
+            (Some(dir), true) => {
+                let dir = dir.clone();
+                self.files.set_auto_accept(Some(Box::new(move || {
+                    Box::new(FsDestination::new(dir.clone()))
+                })));
+            }
+            _ => self.files.set_auto_accept(None),
+        }
     }
 
     /// Host: revoke control now (the user pressed "stop control").

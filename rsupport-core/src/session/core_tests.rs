@@ -37,6 +37,8 @@ fn session(side: Side, allowed: &[ConnectionMode]) -> Session {
             display_name: format!("{side:?}"),
             policy: SessionPolicy::allowing(allowed.iter().copied()),
             gate: GateConfig::default(),
+            full_file_control: false,
+            download_dir: None,
         },
         mapper(),
     )
