@@ -56,32 +56,44 @@ mod linux {
             x.number()
         );
 
+        let d = x.display();
+        let full = Mode::Full;
         let mut results = vec![
+            measure(&d, CaptureMethod::GetImage, full, frames, server_pid),
+            measure(&d, CaptureMethod::Shm, full, frames, server_pid),
             measure(
-                &x.display(),
-                CaptureMethod::GetImage,
-                None,
+                &d,
+                CaptureMethod::Shm,
+                Mode::Only(window),
                 frames,
                 server_pid,
             ),
-            measure(&x.display(), CaptureMethod::Shm, None, frames, server_pid),
             measure(
-                &x.display(),
+                &d,
                 CaptureMethod::Shm,
-                Some(window),
+                Mode::IncrementalIdle,
+                frames,
+                server_pid,
+            ),
+            measure(
+                &d,
+                CaptureMethod::Shm,
+                Mode::IncrementalTyping(window),
                 frames,
                 server_pid,
             ),
         ];
         results[2].label = "shm + app selection";
+        results[3].label = "shm incremental, idle";
+        results[4].label = "shm incr., 1 cell/fr";
         let base = results[0].fps;
         println!(
-            "{:<22} {:>9} {:>16} {:>16} {:>12}",
+            "{:<24} {:>9} {:>16} {:>16} {:>12}",
             "method", "frames/s", "client CPU ms/fr", "Xvfb CPU ms/fr", "vs GetImage"
         );
         for r in &results {
             println!(
-                "{:<22} {:>9.1} {:>16.2} {:>16.2} {:>11.2}x",
+                "{:<24} {:>9.1} {:>16.2} {:>16.2} {:>11.2}x",
                 r.label,
                 r.fps,
                 r.client_ms,
@@ -91,18 +103,42 @@ mod linux {
         }
     }
 
+    #[derive(Clone, Copy)]
+    enum Mode {
+        /// Every frame copied whole.
+        Full,
+        /// Application selection of one window (masking each frame).
+        Only(u32),
+        /// Incremental mode on a screen where nothing changes.
+        IncrementalIdle,
+        /// Incremental mode while one 10x18 "character cell" is drawn per frame
+        /// in this window (the drawing round trip is inside the timing).
+        IncrementalTyping(u32),
+    }
+
     fn measure(
         display: &str,
         method: CaptureMethod,
-        only: Option<u32>,
+        mode: Mode,
         frames: u32,
         server_pid: Option<u32>,
     ) -> Result {
         let mut cap = X11Capturer::connect_with(Some(display), method).expect("connect");
         assert_eq!(cap.method(), method, "{method:?} not available");
-        if let Some(w) = only {
-            cap.select_windows(WindowSelection::Only(vec![WindowId(u64::from(w))]))
-                .expect("select");
+        let mut typist = None;
+        match mode {
+            Mode::Full => {}
+            Mode::Only(w) => cap
+                .select_windows(WindowSelection::Only(vec![WindowId(u64::from(w))]))
+                .expect("select"),
+            Mode::IncrementalIdle => cap.set_incremental(true),
+            Mode::IncrementalTyping(w) => {
+                cap.set_incremental(true);
+                let (conn, _) = x11rb::connect(Some(display)).expect("connect");
+                let gc = conn.generate_id().unwrap();
+                conn.create_gc(gc, w, &CreateGCAux::new()).unwrap();
+                typist = Some((conn, gc, w, 0u32));
+            }
         }
         let mut frame = BgraFrame::filled(0, 0, [0; 4]);
         let mut dirty = DirtyRegion::new();
@@ -111,6 +147,23 @@ mod linux {
         }
         let (cpu0, srv0, t0) = (cpu_now(), server_cpu(server_pid), Instant::now());
         for _ in 0..frames {
+            if let Some((conn, gc, w, n)) = &mut typist {
+                *n += 1;
+                let colour = 0x40_40_40 + (n.wrapping_mul(0x01_03_07) & 0x3f_3f_3f);
+                conn.change_gc(
+                    *gc,
+                    &x11rb::protocol::xproto::ChangeGCAux::new().foreground(colour),
+                )
+                .unwrap();
+                let cell = Rectangle {
+                    x: (10 * (*n % 60)) as i16,
+                    y: (18 * (*n / 60 % 25)) as i16,
+                    width: 10,
+                    height: 18,
+                };
+                conn.poly_fill_rectangle(*w, *gc, &[cell]).unwrap();
+                conn.get_input_focus().unwrap().reply().unwrap();
+            }
             cap.capture(&mut frame, &mut dirty).expect("capture");
             std::hint::black_box(frame.pixels());
         }

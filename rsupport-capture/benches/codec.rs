@@ -4,6 +4,9 @@
 //! timings this prints one line per sequence with bytes per frame (after the
 //! key frame) so size regressions show up next to speed ones.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rsupport_capture::codec::synthetic::{Scenario, Sequence};
 use rsupport_capture::codec::{Decoder, Encoder, EncoderConfig, Limits};

@@ -224,6 +224,44 @@ fn damage_reports_the_changed_region() {
 }
 
 #[test]
+fn incremental_mode_copies_only_damage_and_stays_exact() {
+    let x = common::xvfb(640, 480);
+    let desk = Desk::open(&x, 0x30_30_30);
+    let win = desk.window(0, 0, 640, 480, 0x30_30_30);
+    desk.sync();
+    let mut cap = X11Capturer::connect(Some(&x.display())).unwrap();
+    cap.set_incremental(true);
+    let mut frame = BgraFrame::filled(0, 0, [0; 4]);
+    let mut dirty = DirtyRegion::new();
+    cap.capture(&mut frame, &mut dirty).unwrap();
+    assert!(dirty.is_full());
+
+    // Idle: nothing reported, nothing touched (a marker pixel survives).
+    frame.pixels_mut()[..4].copy_from_slice(&[1, 2, 3, 4]);
+    cap.capture(&mut frame, &mut dirty).unwrap();
+    assert!(dirty.is_unchanged());
+    assert_eq!(
+        frame.pixel(0, 0),
+        Some([1, 2, 3, 4]),
+        "idle capture rewrote pixels"
+    );
+    frame.pixels_mut()[..4].copy_from_slice(&bgra(0x30_30_30));
+
+    // Changes land exactly: the reused frame equals a fresh full capture.
+    for (i, (fx, fy)) in [(10i16, 10i16), (300, 200), (630, 470)]
+        .into_iter()
+        .enumerate()
+    {
+        desk.fill(win, fx, fy, 40, 30, 0x11_00_00 * (i as u32 + 1) + 0x55);
+        desk.sync();
+        cap.capture(&mut frame, &mut dirty).unwrap();
+        assert!(!dirty.is_full() && !dirty.rects().is_empty());
+        let (fresh, _) = grab(&mut X11Capturer::connect(Some(&x.display())).unwrap());
+        assert!(frame == fresh, "incremental frame differs after change {i}");
+    }
+}
+
+#[test]
 fn application_selection_masks_everything_but_the_chosen_window() {
     let x = common::xvfb(640, 480);
     let desk = Desk::open(&x, 0x10_50_10);
@@ -301,4 +339,53 @@ fn getimage_capture_works_when_shm_is_not_used() {
     assert_eq!(frame.pixel(10, 10), Some(bgra(0xfe_dc_ba)));
     assert_eq!(frame.pixel(40, 40), Some(bgra(0x01_02_03)));
     let _ = win;
+}
+
+#[test]
+fn reparented_clients_in_frames_are_found_and_masked_like_under_a_window_manager() {
+    let x = common::xvfb(640, 480);
+    let desk = Desk::open(&x, 0x10_10_10);
+    // What a reparenting window manager builds: frame windows with title-bar
+    // colour, each holding a client, and the EWMH client list on the root.
+    let frame = desk.window(100, 100, 220, 170, 0x80_80_80);
+    let client = desk.child(frame, 10, 30, 200, 130, 0xd0_20_20);
+    desk.name(client, "Report", "writer");
+    let frame2 = desk.window(250, 200, 150, 150, 0x70_70_70);
+    let client2 = desk.child(frame2, 5, 25, 140, 120, 0x20_20_d0);
+    desk.name(client2, "Mail", "mailer");
+    desk.set_client_list(&[client, client2]);
+    desk.sync();
+
+    let mut cap = X11Capturer::connect(Some(&x.display())).unwrap();
+    let windows = cap.windows().unwrap();
+    let ids: Vec<_> = windows.iter().map(|w| w.id).collect();
+    assert_eq!(
+        ids,
+        vec![WindowId(u64::from(client)), WindowId(u64::from(client2))],
+        "the EWMH list names the clients, not the frames"
+    );
+    assert_eq!(windows[0].rect, Rect::new(110, 130, 200, 130));
+    assert_eq!(windows[0].app, "writer");
+
+    cap.select_windows(WindowSelection::Only(vec![WindowId(u64::from(client))]))
+        .unwrap();
+    let (frame_px, _) = grab(&mut cap);
+    assert_eq!(
+        frame_px.pixel(120, 140),
+        Some(bgra(0xd0_20_20)),
+        "client shown"
+    );
+    assert_eq!(
+        frame_px.pixel(105, 105),
+        Some(MASK_BGRA),
+        "frame border masked"
+    );
+    // The second frame (stacked above) covers the client from (250, 200).
+    assert_eq!(
+        frame_px.pixel(260, 210),
+        Some(MASK_BGRA),
+        "covered part masked"
+    );
+    assert_eq!(frame_px.pixel(240, 210), Some(bgra(0xd0_20_20)));
+    assert_eq!(frame_px.pixel(500, 400), Some(MASK_BGRA), "desktop masked");
 }

@@ -655,6 +655,24 @@ fn chat_first_contact_reaches_the_addressed_operator() {
         rsupport_proto::relay::PairingOrigin::Contact
     );
 
+    // A waiting customer hears when the operator goes away.
+    let waiting = h.connect(Role::Customer);
+    h.broker.handle_message(
+        waiting,
+        RelayMessage::ContactOperator(rsupport_proto::relay::ContactOperator {
+            operator_id: operator_id.clone(),
+            customer: CustomerInfo::default(),
+            first_message: String::new(),
+        }),
+        h.now,
+    );
+    h.drain();
+    h.broker.handle_disconnect(aiko, h.now);
+    assert_eq!(
+        refused(&h.drain(), waiting),
+        Some(JoinRefusal::OperatorOffline)
+    );
+
     // Unknown or offline operator.
     let other = h.connect(Role::Customer);
     h.broker.handle_message(

@@ -25,6 +25,9 @@ const PW: &str = "Operator1";
 
 struct Relay {
     addr: SocketAddr,
+    /// The relay's database file (readable while it runs: SQLite WAL).
+    db: std::path::PathBuf,
+    _dir: tempfile::TempDir,
     fingerprint: [u8; 32],
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -37,7 +40,9 @@ async fn start_relay() -> Relay {
 async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> Relay {
     let (identity, _, _) = Identity::self_signed(&["localhost".into()]).unwrap();
     let fingerprint = identity.fingerprint();
-    let mut store = SqliteStore::in_memory().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.db");
+    let mut store = SqliteStore::open(&db).unwrap();
     let mut rng = StdRng::seed_from_u64(3);
     bootstrap_admin(
         &mut store,
@@ -82,6 +87,8 @@ async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> Relay {
     }));
     Relay {
         addr,
+        db,
+        _dir: dir,
         fingerprint,
         stop: Some(stop),
         task,
@@ -185,10 +192,10 @@ async fn paired_parties_exchange_opaque_envelopes_unchanged() {
     let (mut op, mut cu, sid) = pair(&relay).await;
     let sent = envelope(sid, Priority::Screen, 1, b"\x00sealed\xffbytes");
     cu.send_envelope(&sent).await.unwrap();
-    assert_eq!(op.recv().await.unwrap(), Incoming::Session(sent));
+    assert_eq!(op.recv().await.unwrap(), Incoming::Session(sent.clone()));
     let back = envelope(sid, Priority::Input, 7, &[9u8; 20_000]);
     op.send_envelope(&back).await.unwrap();
-    assert_eq!(cu.recv().await.unwrap(), Incoming::Session(back));
+    assert_eq!(cu.recv().await.unwrap(), Incoming::Session(back.clone()));
 
     // A session id that is not the sender's is never delivered.
     cu.send_envelope(&envelope(sid ^ 1, Priority::Chat, 2, b"stray"))
@@ -219,6 +226,19 @@ async fn paired_parties_exchange_opaque_envelopes_unchanged() {
             ..
         }
     ));
+
+    // The history has the session with the bytes forwarded each way (frame headers included).
+    let store = SqliteStore::open(&relay.db).unwrap();
+    let rows = store.query_audit(&Default::default(), 1000).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.kind == "session_ended")
+        .expect("session audited");
+    assert_eq!(row.session_id, sid);
+    assert_eq!(row.customer, "Bob");
+    assert_eq!(row.bytes_to_operator, (5 + sent.encode().len()) as u64);
+    assert_eq!(row.bytes_to_customer, (5 + back.encode().len()) as u64);
+    assert_eq!(row.end_reason, Some(EndReason::CustomerEnded));
 }
 
 /// The next session envelope, skipping relay messages (keep-alive pongs).

@@ -78,8 +78,13 @@ enum HeldKeyId {
 pub struct InputController {
     gate: ControlGate,
     mapper: CoordinateMapper,
+    /// What the viewer holds, as far as queued events go (for pairing).
     held_keys: Vec<(HeldKeyId, Keysym)>,
     held_buttons: Vec<MouseButton>,
+    /// What is down on the host: presses that left the queue and were not
+    /// released yet. A stop releases exactly these.
+    down_keys: Vec<Keysym>,
+    down_buttons: Vec<MouseButton>,
     out: VecDeque<InputEvent>,
     gate_events: VecDeque<GateEvent>,
 }
@@ -92,6 +97,8 @@ impl InputController {
             mapper,
             held_keys: Vec::new(),
             held_buttons: Vec::new(),
+            down_keys: Vec::new(),
+            down_buttons: Vec::new(),
             out: VecDeque::new(),
             gate_events: VecDeque::new(),
         }
@@ -239,9 +246,34 @@ impl InputController {
 
     // ---- outputs ----
 
-    /// The next event for the injector.
+    /// The next event for the injector. The controller assumes every event
+    /// it hands out is performed (that is what a later stop releases).
     pub fn poll_event(&mut self) -> Option<InputEvent> {
-        self.out.pop_front()
+        let event = self.out.pop_front()?;
+        match &event {
+            InputEvent::Key {
+                keysym,
+                pressed: true,
+            } if !self.down_keys.contains(keysym) => {
+                self.down_keys.push(*keysym);
+            }
+            InputEvent::Key {
+                keysym,
+                pressed: false,
+            } => self.down_keys.retain(|k| k != keysym),
+            InputEvent::Button {
+                button,
+                pressed: true,
+            } if !self.down_buttons.contains(button) => {
+                self.down_buttons.push(*button);
+            }
+            InputEvent::Button {
+                button,
+                pressed: false,
+            } => self.down_buttons.retain(|b| b != button),
+            _ => {}
+        }
+        Some(event)
     }
 
     /// The next gate event for the session (e.g. send `ControlRevoked`).
@@ -262,7 +294,7 @@ impl InputController {
         injector: &mut I,
     ) -> Result<usize, InjectError> {
         let mut n = 0;
-        while let Some(event) = self.out.pop_front() {
+        while let Some(event) = self.poll_event() {
             injector.inject(&event)?;
             n += 1;
         }
@@ -360,19 +392,30 @@ impl InputController {
         }
     }
 
+    /// A stop means now: drop whatever is still queued and release exactly
+    /// what is down on the host, last pressed first.
+    fn stop_now(&mut self) {
+        self.out.clear();
+        self.held_keys.clear();
+        self.held_buttons.clear();
+        for keysym in self.down_keys.iter().rev() {
+            self.out.push_back(InputEvent::Key {
+                keysym: *keysym,
+                pressed: false,
+            });
+        }
+        for button in &self.down_buttons {
+            self.out.push_back(InputEvent::Button {
+                button: *button,
+                pressed: false,
+            });
+        }
+    }
+
     fn drain_gate(&mut self) {
         while let Some(event) = self.gate.poll_event() {
             if let GateEvent::Stopped(_) = event {
-                // Stop means now: drop what is queued, except releases (the
-                // keys they release are no longer in the held set).
-                self.out.retain(|e| {
-                    matches!(
-                        e,
-                        InputEvent::Key { pressed: false, .. }
-                            | InputEvent::Button { pressed: false, .. }
-                    )
-                });
-                self.release_all();
+                self.stop_now();
             }
             self.gate_events.push_back(event);
         }

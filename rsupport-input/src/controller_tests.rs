@@ -205,12 +205,14 @@ fn every_stop_releases_held_keys_and_buttons() {
 }
 
 #[test]
-fn a_stop_drops_queued_presses_but_keeps_queued_releases() {
+fn a_stop_drops_queued_events_and_releases_only_what_is_down() {
     let now = Instant::now();
     let mut c = controller(GateConfig::default());
     c.grant();
     c.handle_input(now, &key("KeyB", Some('b'), true));
+    c.handle_input(now, &key("KeyD", Some('d'), true));
     drain(&mut c);
+    // Queued, not yet injected when the revoke comes.
     c.handle_input(now, &key("KeyB", Some('b'), false));
     c.handle_input(
         now,
@@ -224,14 +226,15 @@ fn a_stop_drops_queued_presses_but_keeps_queued_releases() {
         drain(&mut c),
         [
             InputEvent::Key {
-                keysym: sym('b'),
+                keysym: sym('d'),
                 pressed: false
             },
             InputEvent::Key {
-                keysym: sym('c'),
+                keysym: sym('b'),
                 pressed: false
             },
-        ]
+        ],
+        "b and d were down on the host; c never was"
     );
 }
 
@@ -332,4 +335,139 @@ fn held_keys_are_bounded_and_unknown_keys_dropped() {
             .count(),
         MAX_HELD_KEYS
     );
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Input(InputMessage),
+        Inject,
+        Grant,
+        Revoke,
+        Pause,
+        Resume,
+        ViewOnly,
+        Local,
+        Lost,
+        Wait(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let codes = prop::sample::select(vec!["ShiftLeft", "ControlLeft", "KeyA", "KeyB", ""]);
+        let syms = prop::sample::select(vec![None, Some('a'), Some('A'), Some('b')]);
+        let buttons = prop::sample::select(MouseButton::ALL.to_vec());
+        prop_oneof![
+            4 => (codes, syms, any::<bool>()).prop_map(|(c, s, p)| Op::Input(key(c, s, p))),
+            2 => (buttons, any::<bool>(), -50i32..700).prop_map(|(button, pressed, x)| {
+                Op::Input(InputMessage::PointerButton { button, pressed, position: Point::new(x, 10) })
+            }),
+            1 => prop::sample::select(SpecialKey::ALL.to_vec()).prop_map(|k| Op::Input(InputMessage::Special(k))),
+            1 => Just(Op::Input(InputMessage::ReleaseAll)),
+            3 => Just(Op::Inject),
+            1 => Just(Op::Grant),
+            1 => Just(Op::Revoke),
+            1 => Just(Op::Pause),
+            1 => Just(Op::Resume),
+            1 => Just(Op::ViewOnly),
+            1 => Just(Op::Local),
+            1 => Just(Op::Lost),
+            1 => (0u64..3000).prop_map(Op::Wait),
+        ]
+    }
+
+    /// What a real keyboard and mouse would be left in.
+    #[derive(Default)]
+    struct Host {
+        keys: Vec<Keysym>,
+        buttons: Vec<MouseButton>,
+    }
+
+    impl Host {
+        fn apply(&mut self, e: &InputEvent) -> Result<(), TestCaseError> {
+            match e {
+                InputEvent::Key {
+                    keysym,
+                    pressed: true,
+                } if !self.keys.contains(keysym) => self.keys.push(*keysym),
+                InputEvent::Key {
+                    keysym,
+                    pressed: false,
+                } => {
+                    prop_assert!(
+                        self.keys.contains(keysym),
+                        "release of {keysym:?}, which is not down"
+                    );
+                    self.keys.retain(|k| k != keysym);
+                }
+                InputEvent::Button {
+                    button,
+                    pressed: true,
+                } => {
+                    prop_assert!(!self.buttons.contains(button), "double press of {button:?}");
+                    self.buttons.push(*button);
+                }
+                InputEvent::Button {
+                    button,
+                    pressed: false,
+                } => {
+                    prop_assert!(
+                        self.buttons.contains(button),
+                        "release of {button:?}, which is not down"
+                    );
+                    self.buttons.retain(|b| b != button);
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+    }
+
+    proptest! {
+        /// Whatever the viewer sends and whatever the host's user does, the
+        /// host never sees an unpaired release, only releases come out while
+        /// control is stopped, and after the session ends nothing is down.
+        #[test]
+        fn nothing_stays_stuck(ops in prop::collection::vec(op(), 0..80)) {
+            let t0 = Instant::now();
+            let mut now = t0;
+            let mut c = controller(GateConfig { local_takeback: LocalTakeback::Suspend { grace: Duration::from_millis(1000) } });
+            let mut host = Host::default();
+            for op in ops {
+                let inject = matches!(op, Op::Inject);
+                match op {
+                    Op::Input(m) => { c.handle_input(now, &m); }
+                    Op::Inject => {}
+                    Op::Grant => c.grant(),
+                    Op::Revoke => c.revoke(RevokeCause::User),
+                    Op::Pause => c.pause(),
+                    Op::Resume => c.resume(),
+                    Op::ViewOnly => c.set_view_only(),
+                    Op::Local => c.handle_local_activity(now),
+                    Op::Lost => c.connection_lost(),
+                    Op::Wait(ms) => { now += Duration::from_millis(ms); c.handle_timeout(now); }
+                }
+                let stopped = c.state() != GateState::Controlling;
+                if inject || stopped {
+                    for e in drain(&mut c) {
+                        if stopped {
+                            prop_assert!(
+                                matches!(e, InputEvent::Key { pressed: false, .. } | InputEvent::Button { pressed: false, .. }),
+                                "{e:?} injected while {:?}", c.state()
+                            );
+                        }
+                        host.apply(&e)?;
+                    }
+                }
+            }
+            c.end();
+            for e in drain(&mut c) {
+                host.apply(&e)?;
+            }
+            prop_assert!(host.keys.is_empty(), "stuck keys {:?}", host.keys);
+            prop_assert!(host.buttons.is_empty(), "stuck buttons {:?}", host.buttons);
+        }
+    }
 }

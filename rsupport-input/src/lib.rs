@@ -13,6 +13,25 @@
 //!   X11 XTEST through pure-Rust x11rb, and a recorder for tests.
 //!
 //! See [`controller`] for the run loop.
+//!
+//! The same pipeline serves every connection mode: whichever party *hosts*
+//! (the customer, or the operator in "share operator screen" mode) runs an
+//! [`InputController`] in front of its injector and the viewer only sends
+//! wire [`InputMessage`](rsupport_proto::input::InputMessage)s; the host's
+//! gate, not the viewer, decides what is injected.
+//!
+//! # Platform notes
+//!
+//! - X11: [`X11Injector`](inject::X11Injector) (feature `x11`, default) or
+//!   [`EnigoInjector`](inject::EnigoInjector) (feature `enigo`, default).
+//!   Both are pure Rust; no system `-dev` package is needed to build.
+//! - Ctrl+Alt+Del: no backend has a secure-attention path yet (Windows needs
+//!   `SendSAS` from a service), so every backend presses the plain combination.
+//! - Local-input takeback: call [`InputController::handle_local_activity`]
+//!   for genuine local input (not the echo of injected events). On X11,
+//!   [`X11LocalActivity`](inject::X11LocalActivity) detects it with XInput 2
+//!   raw events from any device but the XTEST injection devices; other
+//!   platforms need the product to feed it.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]

@@ -2,6 +2,9 @@
 //! wire messages go through the controller and the injector, and an X
 //! client window asserts on what it received.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+#![cfg(feature = "x11")]
+
 mod support;
 
 use std::time::{Duration, Instant};

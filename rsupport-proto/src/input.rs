@@ -68,7 +68,9 @@ wire_enum! {
 }
 
 /// One input message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` hides keystrokes (key codes, keysyms, text): they never reach logs.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InputMessage {
     /// Move the pointer to an absolute position in the shared frame.
@@ -115,8 +117,8 @@ pub struct WheelDelta {
 /// A key going down or up.
 ///
 /// At least one of `code` and `keysym` is set; a decoder refuses a key with
-/// neither.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// neither. `Debug` hides which key it is.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct KeyInput {
     /// Physical key as a DOM `KeyboardEvent.code` string such as `"KeyA"`,
     /// `"IntlYen"` or `"Lang1"` (ASCII letters and digits, at most
@@ -138,6 +140,43 @@ impl KeyInput {
             keysym,
             pressed,
             repeat: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for KeyInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyInput")
+            .field("code", &"<redacted>")
+            .field("keysym", &"<redacted>")
+            .field("pressed", &self.pressed)
+            .field("repeat", &self.repeat)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for InputMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputMessage::PointerMove { position } => f
+                .debug_struct("PointerMove")
+                .field("position", position)
+                .finish(),
+            InputMessage::PointerButton {
+                button,
+                pressed,
+                position,
+            } => f
+                .debug_struct("PointerButton")
+                .field("button", button)
+                .field("pressed", pressed)
+                .field("position", position)
+                .finish(),
+            InputMessage::Wheel(w) => f.debug_tuple("Wheel").field(w).finish(),
+            InputMessage::Key(k) => f.debug_tuple("Key").field(k).finish(),
+            InputMessage::Text { text } => write!(f, "Text {{ <{} bytes> }}", text.len()),
+            InputMessage::Special(k) => f.debug_tuple("Special").field(k).finish(),
+            InputMessage::ReleaseAll => f.write_str("ReleaseAll"),
         }
     }
 }
@@ -400,6 +439,22 @@ pub(crate) mod tests {
                 value: 77
             })
         );
+    }
+
+    #[test]
+    fn debug_hides_keystrokes() {
+        let text = format!(
+            "{:?}",
+            InputMessage::Text {
+                text: "hunter2".into()
+            }
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+        let key = format!(
+            "{:?}",
+            InputMessage::Key(KeyInput::new("KeyH", Some(0x68), true))
+        );
+        assert!(!key.contains("KeyH") && !key.contains("104"), "{key}");
     }
 
     #[test]

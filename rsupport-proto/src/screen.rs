@@ -162,7 +162,7 @@ pub enum TileData {
     Cached(u64),
     /// Lossy JPEG (only when the viewer allowed lossy tiles).
     Jpeg(Bytes),
-    /// BGRA median-predictor residuals, `width * height * 4` bytes (see the schema).
+    /// Median-predictor residuals in B, G, R, A planes, `width * height * 4` bytes (see the schema).
     Predicted(Bytes),
 }
 
@@ -386,7 +386,7 @@ impl Wire for Tile {
                 let colors = p
                     .colors
                     .chunks_exact(4)
-                    .map(|c| [c[0], c[1], c[2], c[3]])
+                    .map(|c| <[u8; 4]>::try_from(c).unwrap_or_default())
                     .collect();
                 TileData::Palette(PaletteTile {
                     colors,

@@ -26,6 +26,10 @@ impl Xvfb {
 
     /// As [`Xvfb::start`] with a chosen screen size (depth 24).
     pub fn start_with_size(width: u32, height: u32) -> Xvfb {
+        // Threads of one test binary start servers one at a time: two threads
+        // probing together could both pick the same free display.
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         // Each process picks from its own band so parallel test binaries rarely collide;
         // the lock file check below settles the rest.
         let base = 90 + (std::process::id() % 200) * 4;
@@ -54,7 +58,13 @@ impl Xvfb {
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if Path::new(&socket).exists() {
-                    return Xvfb { child, display };
+                    // The socket may belong to a server another process started
+                    // on the same display a moment earlier: ours must still be alive.
+                    std::thread::sleep(Duration::from_millis(30));
+                    if let Ok(None) = child.try_wait() {
+                        return Xvfb { child, display };
+                    }
+                    break;
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // lost a race for this display; try the next

@@ -250,6 +250,28 @@ pub(crate) fn apply_copies(
         return Err(CodecError::OverLimit("copied area"));
     }
     let stride = frame.stride();
+    if let [c] = copies {
+        // One copy (the usual scroll or drag): move rows in place, in the
+        // order that never overwrites a source row before it is read.
+        let (w, h) = (c.width as usize * 4, c.height as usize);
+        let (sx, sy, dx, dy) = (
+            c.src_x as usize,
+            c.src_y as usize,
+            c.dst_x as usize,
+            c.dst_y as usize,
+        );
+        let fb = frame.pixels_mut();
+        let mut move_row = |r: usize| {
+            let src = (sy + r) * stride + sx * 4;
+            fb.copy_within(src..src + w, (dy + r) * stride + dx * 4);
+        };
+        if dy > sy {
+            (0..h).rev().for_each(&mut move_row);
+        } else {
+            (0..h).for_each(&mut move_row);
+        }
+        return Ok(());
+    }
     scratch.clear();
     for c in copies {
         let src = Area {

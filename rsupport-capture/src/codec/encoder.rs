@@ -24,6 +24,7 @@ use super::hash::hash_bytes;
 use super::motion::{self, Plane, TileGrid};
 use super::quantize::Quantizer;
 use super::tile_format::{self, Area, PaletteScratch, Scan};
+use crate::source::DirtyRegion;
 use crate::BgraFrame;
 
 /// Tile side, pixels.
@@ -60,7 +61,7 @@ impl Default for EncoderConfig {
             allow_lossy: false,
             jpeg_quality: 70,
             cache_entries: 1024,
-            zstd_level: 3,
+            zstd_level: 1,
             detect_motion: true,
             monitor_id: 0,
         }
@@ -240,6 +241,46 @@ impl Encoder {
         frame: &BgraFrame,
         captured_at_ms: u64,
     ) -> Result<FrameUpdate, EncodeError> {
+        self.encode_with_hint(frame, captured_at_ms, None)
+    }
+
+    /// As [`encode`](Self::encode), but compares only the tiles `damage` touches
+    /// (a capture source's dirty region, e.g. X11 DAMAGE): far less work when
+    /// little changed. Pixels changed outside `damage` are not sent, so the
+    /// region must be complete; a full region compares everything.
+    pub fn encode_damaged(
+        &mut self,
+        frame: &BgraFrame,
+        damage: &DirtyRegion,
+        captured_at_ms: u64,
+    ) -> Result<FrameUpdate, EncodeError> {
+        if damage.is_full() {
+            return self.encode_with_hint(frame, captured_at_ms, None);
+        }
+        let (w, h) = (frame.width() as i64, frame.height() as i64);
+        let cols = (w as usize).div_ceil(TILE);
+        let mut mask = vec![false; cols * (h as usize).div_ceil(TILE)];
+        for r in damage.rects() {
+            let (x0, y0) = (i64::from(r.x).clamp(0, w), i64::from(r.y).clamp(0, h));
+            let (x1, y1) = (r.right().clamp(0, w), r.bottom().clamp(0, h));
+            if x0 >= x1 || y0 >= y1 {
+                continue;
+            }
+            for row in (y0 as usize / TILE)..=((y1 as usize - 1) / TILE) {
+                for col in (x0 as usize / TILE)..=((x1 as usize - 1) / TILE) {
+                    mask[row * cols + col] = true;
+                }
+            }
+        }
+        self.encode_with_hint(frame, captured_at_ms, Some(mask))
+    }
+
+    fn encode_with_hint(
+        &mut self,
+        frame: &BgraFrame,
+        captured_at_ms: u64,
+        hint: Option<Vec<bool>>,
+    ) -> Result<FrameUpdate, EncodeError> {
         let (width, height) = (frame.width(), frame.height());
         if width == 0 || height == 0 || width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE {
             return Err(EncodeError::FrameSize { width, height });
@@ -252,7 +293,7 @@ impl Encoder {
             self.quantizer.apply(frame.pixels(), &mut source);
             &source
         };
-        let result = self.encode_source(src, width, height, captured_at_ms);
+        let result = self.encode_source(src, width, height, captured_at_ms, hint);
         self.quantized = source;
         result
     }
@@ -263,6 +304,7 @@ impl Encoder {
         width: u32,
         height: u32,
         captured_at_ms: u64,
+        hint: Option<Vec<bool>>,
     ) -> Result<FrameUpdate, EncodeError> {
         let (w, h) = (width as usize, height as usize);
         let stride = w * 4;
@@ -286,7 +328,7 @@ impl Encoder {
                 self.prev_source = src.to_vec();
             }
         } else {
-            self.find_dirty(src, model.pixels(), stride, w, h, cols);
+            self.find_dirty(src, model.pixels(), w, hint.as_deref());
         }
         stats.dirty_tiles = self.dirty.iter().filter(|d| **d).count();
 
@@ -373,30 +415,25 @@ impl Encoder {
     }
 
     /// Marks tiles whose source differs from the model, and updates change ages.
-    fn find_dirty(
-        &mut self,
-        src: &[u8],
-        model: &[u8],
-        stride: usize,
-        w: usize,
-        h: usize,
-        cols: usize,
-    ) {
+    fn find_dirty(&mut self, src: &[u8], model: &[u8], w: usize, candidates: Option<&[bool]>) {
+        let (stride, cols) = (w * 4, w.div_ceil(TILE));
+        let h = src.len() / stride;
         self.dirty.fill(false);
         for y in 0..h {
+            let band = (y / TILE) * cols;
             let row = y * stride..(y + 1) * stride;
-            if src[row.clone()] == model[row] {
+            if candidates.is_none() && src[row.clone()] == model[row] {
                 continue;
             }
-            let band = (y / TILE) * cols;
             for col in 0..cols {
-                if self.dirty[band + col] {
+                let t = band + col;
+                if self.dirty[t] || candidates.is_some_and(|c| !c[t] && !self.lossy[t]) {
                     continue;
                 }
                 let x1 = ((col + 1) * TILE).min(w);
                 let seg = y * stride + col * TILE * 4..y * stride + x1 * 4;
                 if src[seg.clone()] != model[seg] {
-                    self.dirty[band + col] = true;
+                    self.dirty[t] = true;
                 }
             }
         }

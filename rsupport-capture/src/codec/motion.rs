@@ -56,7 +56,13 @@ pub(crate) struct Bounds {
     pub(crate) y1: usize,
 }
 
+#[inline(always)]
+fn pixel_value(c: &[u8]) -> u64 {
+    u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])) + 1
+}
+
 /// Calls `anchor(x_start, hash)` for every anchor window of row `y` between `x0..x1`.
+#[inline]
 fn anchors_in_row(
     p: &Plane<'_>,
     y: usize,
@@ -69,27 +75,36 @@ fn anchors_in_row(
     }
     let pow = MUL.wrapping_pow(WINDOW as u32);
     let row = p.span(x0, y, x1 - x0);
-    let value = |i: usize| -> u64 {
-        let c = &row[i * 4..i * 4 + 4];
-        u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])) + 1
-    };
     let mut h = 0u64;
     let mut same_run = 0usize;
     let mut last = u64::MAX;
-    for i in 0..(x1 - x0) {
-        let v = value(i);
+    // Prime the first window, then roll: add the entering pixel, drop the leaving one.
+    for c in row[..WINDOW * 4].chunks_exact(4) {
+        let v = pixel_value(c);
         same_run = if v == last { same_run + 1 } else { 1 };
         last = v;
         h = h.wrapping_mul(MUL).wrapping_add(v);
-        if i >= WINDOW {
-            h = h.wrapping_sub(value(i - WINDOW).wrapping_mul(pow));
-        }
-        if i + 1 >= WINDOW && same_run < WINDOW {
+    }
+    let mut check = |i: usize, h: u64, same_run: usize| {
+        if same_run < WINDOW {
             let mixed = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
             if mixed >> (64 - ANCHOR_BITS) == 0 {
-                anchor(x0 + i + 1 - WINDOW, mixed);
+                anchor(x0 + i, mixed);
             }
         }
+    };
+    check(0, h, same_run);
+    let entering = row[WINDOW * 4..].chunks_exact(4);
+    let leaving = row.chunks_exact(4);
+    for (i, (e, l)) in entering.zip(leaving).enumerate() {
+        let v = pixel_value(e);
+        same_run = if v == last { same_run + 1 } else { 1 };
+        last = v;
+        h = h
+            .wrapping_mul(MUL)
+            .wrapping_add(v)
+            .wrapping_sub(pixel_value(l).wrapping_mul(pow));
+        check(i + 1, h, same_run);
     }
 }
 
@@ -99,29 +114,29 @@ const MAX_SAME: usize = 4;
 
 /// Offsets `(dx, dy)` (source = destination + offset), most voted first.
 pub(crate) fn vote_offsets(old: &Plane<'_>, new: &Plane<'_>, area: Bounds) -> Vec<(i32, i32)> {
-    // hash → up to MAX_SAME positions in the old frame; `None` once more occur.
-    let mut seen: HashMap<u64, Option<Vec<(u32, u32)>>> = HashMap::new();
+    // (hash, x, y) of every anchor of the old frame, sorted by hash for lookups.
+    let mut seen: Vec<(u64, u32, u32)> = Vec::new();
     for y in area.y0..area.y1 {
         anchors_in_row(old, y, area.x0, area.x1, |x, h| {
-            let e = seen.entry(h).or_insert_with(|| Some(Vec::new()));
-            if let Some(list) = e {
-                if list.len() == MAX_SAME {
-                    *e = None;
-                } else {
-                    list.push((x as u32, y as u32));
-                }
-            }
+            seen.push((h, x as u32, y as u32))
         });
     }
+    seen.sort_unstable();
     let mut votes: HashMap<(i32, i32), u32> = HashMap::new();
-    for y in (area.y0..area.y1).step_by(2) {
+    for y in (area.y0..area.y1).step_by(3) {
         anchors_in_row(new, y, area.x0, area.x1, |x, h| {
-            if let Some(Some(list)) = seen.get(&h) {
-                for &(ox, oy) in list {
-                    let d = (ox as i32 - x as i32, oy as i32 - y as i32);
-                    if d != (0, 0) {
-                        *votes.entry(d).or_insert(0) += 1;
-                    }
+            let from = seen.partition_point(|e| e.0 < h);
+            let same = seen[from..]
+                .iter()
+                .take_while(|e| e.0 == h)
+                .take(MAX_SAME + 1);
+            if same.clone().count() > MAX_SAME {
+                return;
+            }
+            for &(_, ox, oy) in same {
+                let d = (ox as i32 - x as i32, oy as i32 - y as i32);
+                if d != (0, 0) {
+                    *votes.entry(d).or_insert(0) += 1;
                 }
             }
         });

@@ -11,6 +11,7 @@
 //! | [`Scenario::WindowDrag`] | a 720×480 window moves 6 px right and 3 px down over a busy wallpaper |
 //! | [`Scenario::Video`] | a 640×360 video region shows new photo-like content |
 
+use crate::source::{DirtyRegion, Rect};
 use crate::BgraFrame;
 
 /// A workload to synthesise.
@@ -61,6 +62,7 @@ pub struct Sequence {
     canvas: BgraFrame,
     /// Typing: caret column and line. Drag: window position. Scrolling: offset.
     state: (i64, i64),
+    damage: DirtyRegion,
 }
 
 const WHITE: [u8; 4] = [255, 255, 255, 255];
@@ -164,6 +166,7 @@ impl Sequence {
             index: 0,
             canvas: BgraFrame::filled(width, height, WHITE),
             state: (0, 0),
+            damage: DirtyRegion::new(),
         };
         s.draw_base();
         s
@@ -181,11 +184,15 @@ impl Sequence {
 
     /// The next frame (the first call returns the starting screen).
     pub fn next_frame(&mut self) -> BgraFrame {
-        if self.index > 0 {
+        self.damage.clear();
+        if self.index == 0 {
+            self.damage.set_full();
+        } else {
             match self.scenario {
                 Scenario::Typing => self.type_char(),
                 Scenario::Scrolling => {
                     self.state.0 += 24;
+                    self.mark(250, 40, usize::MAX, usize::MAX);
                     self.draw_document();
                 }
                 Scenario::WindowDrag => self.drag(),
@@ -194,6 +201,26 @@ impl Sequence {
         }
         self.index += 1;
         self.canvas.clone()
+    }
+
+    /// What changed between the previous frame and the last one returned
+    /// (full for the first frame), as a capture source with damage
+    /// reporting would say.
+    pub fn damage(&self) -> &DirtyRegion {
+        &self.damage
+    }
+
+    /// Records a changed rectangle (clipped to the frame).
+    fn mark(&mut self, x: usize, y: usize, w: usize, h: usize) {
+        let (fw, fh) = (self.canvas.width(), self.canvas.height());
+        let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        let rect = Rect::new(
+            clamp(x).min(fw) as i32,
+            clamp(y).min(fh) as i32,
+            clamp(w).min(fw),
+            clamp(h).min(fh),
+        );
+        self.damage.add(rect, fw, fh);
     }
 
     fn size(&self) -> (usize, usize) {
@@ -297,6 +324,7 @@ impl Sequence {
     fn caret(&mut self, visible: bool) {
         let (col, line) = (self.state.0 as usize, self.state.1 as usize);
         let c = if visible { INK } else { WHITE };
+        self.mark(60 + col * CELL_W, 60 + line * CELL_H, CELL_W + 2, CELL_H);
         fill(
             &mut self.canvas,
             60 + col * CELL_W,
@@ -402,6 +430,7 @@ impl Sequence {
 
     /// A window: title bar, text content and an icon.
     fn draw_window(&mut self, x: usize, y: usize) {
+        self.mark(x, y, WIN_W, WIN_H);
         fill(&mut self.canvas, x, y, WIN_W, WIN_H, [90, 90, 90, 255]);
         fill(
             &mut self.canvas,
@@ -457,6 +486,7 @@ impl Sequence {
         let (w, h) = self.size();
         let (ox, oy) = (self.state.0 as usize, self.state.1 as usize);
         // Uncover the wallpaper where the window was.
+        self.mark(ox, oy, WIN_W + 6, WIN_H + 3);
         let seed = self.seed;
         for y in oy..(oy + WIN_H).min(h.saturating_sub(40)) {
             for x in ox..(ox + WIN_W).min(w) {
@@ -480,6 +510,7 @@ impl Sequence {
         let (w, _) = self.size();
         let (vx, vy) = (w.saturating_sub(800) / 2 + 80, 120 + 60);
         let t = self.index as usize;
+        self.mark(vx, vy, 640, 360);
         for r in 0..360usize {
             for c in 0..640usize {
                 let mut p = wallpaper(self.seed ^ self.index, c + t * 5, r + t * 3);
@@ -510,6 +541,32 @@ mod tests {
             other.next_frame(),
             Sequence::new(Scenario::Typing, 1024, 768, 5).next_frame()
         );
+    }
+
+    #[test]
+    fn damage_covers_every_change() {
+        for &s in Scenario::ALL {
+            let mut q = Sequence::new(s, 1280, 720, 3);
+            let mut prev = q.next_frame();
+            assert!(q.damage().is_full());
+            for _ in 0..4 {
+                let next = q.next_frame();
+                let inside = |x: u32, y: u32| {
+                    q.damage()
+                        .rects()
+                        .iter()
+                        .any(|r| r.contains(x as i32, y as i32))
+                };
+                for y in 0..720 {
+                    for x in 0..1280 {
+                        if prev.pixel(x, y) != next.pixel(x, y) {
+                            assert!(inside(x, y), "{s:?}: ({x}, {y}) changed outside the damage");
+                        }
+                    }
+                }
+                prev = next;
+            }
+        }
     }
 
     #[test]

@@ -260,7 +260,30 @@ proptest! {
             }
             frames.push(frame.clone());
         }
-        round_trip(config, frames);
+        round_trip(config.clone(), frames.clone());
+
+        // With damage hints: each frame's changed pixels as the capture reports them.
+        let mut enc = Encoder::new(config);
+        let mut dec = Decoder::new(Limits::default());
+        let mut prev: Option<BgraFrame> = None;
+        for f in frames {
+            let mut damage = crate::source::DirtyRegion::new();
+            match &prev {
+                Some(p) if p.width() == f.width() => {
+                    for y in 0..h {
+                        for x in 0..w {
+                            if p.pixel(x, y) != f.pixel(x, y) {
+                                damage.add(crate::source::Rect::new(x as i32, y as i32, 1, 1), w, h);
+                            }
+                        }
+                    }
+                }
+                _ => damage.set_full(),
+            }
+            dec.apply(&enc.encode_damaged(&f, &damage, 0).unwrap()).unwrap();
+            prop_assert!(dec.frame() == Some(&f));
+            prev = Some(f);
+        }
     }
 
     #[test]
@@ -433,4 +456,34 @@ fn copies_read_the_frame_before_any_copy() {
     ];
     dec.apply(&update(2, 1, false, swap, vec![])).unwrap();
     assert_eq!(dec.frame().unwrap().pixels(), &[2, 2, 2, 2, 1, 1, 1, 1]);
+}
+
+#[test]
+fn a_single_overlapping_copy_moves_rows_in_either_direction() {
+    let rows: Vec<Tile> = (0..4u8)
+        .map(|i| tile(0, u32::from(i), 2, 1, TileData::Solid([i + 1; 4])))
+        .collect();
+    let copy = |src_y, dst_y| CopyRect {
+        src_x: 0,
+        src_y,
+        dst_x: 0,
+        dst_y,
+        width: 2,
+        height: 3,
+    };
+    let column = |dec: &Decoder| -> Vec<u8> {
+        (0..4)
+            .map(|y| dec.frame().unwrap().pixel(1, y).unwrap()[0])
+            .collect()
+    };
+    let mut dec = Decoder::new(Limits::default());
+    dec.apply(&update(2, 4, true, vec![], rows.clone()))
+        .unwrap();
+    dec.apply(&update(2, 4, false, vec![copy(0, 1)], vec![]))
+        .unwrap();
+    assert_eq!(column(&dec), [1, 1, 2, 3]);
+    dec.apply(&update(2, 4, true, vec![], rows)).unwrap();
+    dec.apply(&update(2, 4, false, vec![copy(1, 0)], vec![]))
+        .unwrap();
+    assert_eq!(column(&dec), [2, 3, 4, 4]);
 }

@@ -30,8 +30,11 @@ pub fn bgra(rgb: u32) -> [u8; 4] {
 
 /// A drawing connection to a test display.
 pub struct Desk {
+    /// The drawing connection (separate from the capturer's).
     pub conn: RustConnection,
+    /// Root window of screen 0.
     pub root: Window,
+    /// Root depth (24 on Xvfb).
     pub depth: u8,
 }
 
@@ -78,6 +81,48 @@ impl Desk {
             .unwrap();
         self.conn.map_window(id).unwrap();
         id
+    }
+
+    /// Maps a child window inside `parent` (a client inside a WM frame).
+    pub fn child(&self, parent: Window, x: i16, y: i16, w: u16, h: u16, rgb: u32) -> Window {
+        let id = self.conn.generate_id().unwrap();
+        self.conn
+            .create_window(
+                self.depth,
+                id,
+                parent,
+                x,
+                y,
+                w,
+                h,
+                0,
+                WindowClass::INPUT_OUTPUT,
+                x11rb::COPY_FROM_PARENT,
+                &CreateWindowAux::new().background_pixel(rgb),
+            )
+            .unwrap();
+        self.conn.map_window(id).unwrap();
+        id
+    }
+
+    /// Publishes `_NET_CLIENT_LIST` on the root, as an EWMH window manager does.
+    pub fn set_client_list(&self, clients: &[Window]) {
+        let atom = self
+            .conn
+            .intern_atom(false, b"_NET_CLIENT_LIST")
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom;
+        self.conn
+            .change_property32(
+                PropMode::REPLACE,
+                self.root,
+                atom,
+                AtomEnum::WINDOW,
+                clients,
+            )
+            .unwrap();
     }
 
     /// Sets `_NET_WM_NAME` and `WM_CLASS` like a toolkit does.

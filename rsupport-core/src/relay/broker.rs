@@ -266,7 +266,27 @@ impl Broker {
         if let Some(contact) = c.contact {
             self.contacts.remove(&contact);
         }
-        self.contacts.retain(|_, ct| ct.operator_conn != conn);
+        // Customers waiting for this operator's answer hear that it left.
+        let orphaned: Vec<u64> = self
+            .contacts
+            .iter()
+            .filter(|(_, ct)| ct.operator_conn == conn)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in orphaned {
+            if let Some(ct) = self.contacts.remove(&id) {
+                if let Some(cc) = self.conns.get_mut(&ct.customer_conn) {
+                    cc.contact = None;
+                }
+                self.send(
+                    ct.customer_conn,
+                    RelayMessage::JoinRefused {
+                        reason: rsupport_proto::relay::JoinRefusal::OperatorOffline,
+                        retry_after_ms: 0,
+                    },
+                );
+            }
+        }
         for session_id in c.sessions {
             self.end_session(session_id, rsupport_proto::EndReason::PeerLost, now_ms);
         }
@@ -387,6 +407,16 @@ impl Broker {
                     req.request_id,
                     RequestError::NotAuthorized,
                     "log in as an admin first",
+                )),
+            ),
+            (
+                Phase::LoggedIn(_),
+                RelayMessage::JoinByCode { .. } | RelayMessage::ContactOperator(_),
+            ) => self.send(
+                conn,
+                RelayMessage::RequestResult(RequestResult::err(
+                    RequestError::NotAuthorized,
+                    "customers only",
                 )),
             ),
             (Phase::Customer | Phase::Anonymous, _) => self.send(

@@ -10,6 +10,7 @@ use enigo::{Axis, Button, Coordinate, Direction, Enigo, Key, Keyboard, Mouse, Se
 use rsupport_proto::input::{MouseButton, SpecialKey};
 
 use super::{InjectError, Injector, NotchAccumulator};
+use crate::coords::CoordinateMapper;
 use crate::event::InputEvent;
 use crate::keymap::special_sequence;
 use crate::keysym::Keysym;
@@ -21,6 +22,7 @@ fn backend(e: impl std::fmt::Display) -> InjectError {
 /// Injects input through enigo.
 pub struct EnigoInjector {
     enigo: Enigo,
+    logical: Option<CoordinateMapper>,
     scroll_x: NotchAccumulator,
     scroll_y: NotchAccumulator,
 }
@@ -53,9 +55,18 @@ impl EnigoInjector {
         let enigo = Enigo::new(settings).map_err(|e| InjectError::Connect(e.to_string()))?;
         Ok(EnigoInjector {
             enigo,
+            logical: None,
             scroll_x: NotchAccumulator::default(),
             scroll_y: NotchAccumulator::default(),
         })
+    }
+
+    /// Moves the pointer in logical (DPI-scaled) units, converting each
+    /// desktop point with `mapper`'s monitor layout — for platforms whose
+    /// pointer API works in logical points (macOS; DPI-unaware processes on
+    /// Windows). `None` (the default) passes physical pixels through.
+    pub fn set_logical_coordinates(&mut self, mapper: Option<CoordinateMapper>) {
+        self.logical = mapper;
     }
 
     fn key(&mut self, keysym: Keysym, pressed: bool) -> Result<(), InjectError> {
@@ -135,10 +146,20 @@ fn enigo_key(keysym: Keysym) -> Option<Key> {
 impl Injector for EnigoInjector {
     fn inject(&mut self, event: &InputEvent) -> Result<(), InjectError> {
         match event {
-            InputEvent::MoveTo(p) => self
-                .enigo
-                .move_mouse(p.x, p.y, Coordinate::Abs)
-                .map_err(backend),
+            InputEvent::MoveTo(p) => {
+                let (x, y) = match &self.logical {
+                    // Logical points of a sane desktop fit an i32 after rounding.
+                    #[allow(clippy::cast_possible_truncation)]
+                    Some(mapper) => {
+                        let (x, y) = mapper.to_logical(*p);
+                        (x.round() as i32, y.round() as i32)
+                    }
+                    None => (p.x, p.y),
+                };
+                self.enigo
+                    .move_mouse(x, y, Coordinate::Abs)
+                    .map_err(backend)
+            }
             InputEvent::Button { button, pressed } => {
                 let button = match button {
                     MouseButton::Left => Button::Left,

@@ -7,6 +7,8 @@
 //!   keycodes, fine-grained wheel.
 //! - [`EnigoInjector`] (feature `enigo`): the portable default (Windows,
 //!   macOS, and X11 through enigo's x11rb backend).
+//! - [`X11LocalActivity`] (feature `x11`): detects the local user's own
+//!   input (XInput 2 raw events from non-XTEST devices) for takeback.
 
 use crate::event::InputEvent;
 
@@ -14,11 +16,18 @@ use crate::event::InputEvent;
 mod enigo_backend;
 #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
 mod x11;
+#[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+mod x11_local;
 
+/// enigo's settings, for [`EnigoInjector::with_settings`].
+#[cfg(feature = "enigo")]
+pub use enigo::Settings as EnigoSettings;
 #[cfg(feature = "enigo")]
 pub use enigo_backend::EnigoInjector;
 #[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
 pub use x11::X11Injector;
+#[cfg(all(feature = "x11", unix, not(target_os = "macos")))]
+pub use x11_local::X11LocalActivity;
 
 /// Why an injector could not perform an event.
 #[derive(Debug, thiserror::Error)]

@@ -222,11 +222,7 @@ impl X11Injector {
             self.conn.flush().map_err(backend)?;
             std::thread::sleep(wait);
         }
-        // The server drops queued fake key events when the keymap changes
-        // under them: make sure earlier keys went through before remapping.
-        self.sync()?;
         self.set_keysyms(keycode, keysym)?;
-        self.sync()?;
         if let Some(spare) = self.spares.get_mut(slot) {
             spare.last_used = Some(Instant::now());
         }

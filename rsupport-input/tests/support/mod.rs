@@ -3,6 +3,7 @@
 //! key presses (translated to keysyms with the keyboard map in force).
 
 #![allow(dead_code)] // each test binary uses a different part
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -49,19 +50,20 @@ struct KeyMap {
 }
 
 impl KeyMap {
-    fn fetch(conn: &RustConnection) -> KeyMap {
+    /// `None` when the server is gone.
+    fn fetch(conn: &RustConnection) -> Option<KeyMap> {
         let setup = conn.setup();
         let (min_keycode, count) = (setup.min_keycode, setup.max_keycode - setup.min_keycode + 1);
         let reply = conn
             .get_keyboard_mapping(min_keycode, count)
-            .unwrap()
+            .ok()?
             .reply()
-            .unwrap();
-        KeyMap {
+            .ok()?;
+        Some(KeyMap {
             min_keycode,
             per_keycode: usize::from(reply.keysyms_per_keycode),
             mapping: reply.keysyms,
-        }
+        })
     }
 
     fn keysym(&self, keycode: u8, shift: bool) -> u32 {
@@ -121,7 +123,9 @@ impl Observer {
         let (tx, events) = mpsc::channel();
         let reader = Arc::clone(&conn);
         std::thread::spawn(move || {
-            let mut map = KeyMap::fetch(&reader);
+            let Some(mut map) = KeyMap::fetch(&reader) else {
+                return;
+            };
             // Ends when the connection closes (the server went away).
             while let Ok(event) = reader.wait_for_event() {
                 let now = Instant::now();
@@ -146,7 +150,10 @@ impl Observer {
                         }
                     }
                     Event::MappingNotify(e) if e.request == Mapping::KEYBOARD => {
-                        map = KeyMap::fetch(&reader);
+                        match KeyMap::fetch(&reader) {
+                            Some(m) => map = m,
+                            None => return,
+                        }
                         continue;
                     }
                     _ => continue,
@@ -165,7 +172,9 @@ impl Observer {
 
     /// The whole core keyboard map (to check it is restored).
     pub fn keyboard_mapping(&mut self) -> Vec<u32> {
-        KeyMap::fetch(&self.conn).mapping
+        KeyMap::fetch(&self.conn)
+            .expect("the X server is up")
+            .mapping
     }
 
     /// Keycodes down on the server (stuck keys).

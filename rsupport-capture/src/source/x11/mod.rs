@@ -94,6 +94,9 @@ pub struct X11Capturer {
     keep_desktop: Vec<Rect>,
     keep_frame: Vec<Rect>,
     keep_prev: Vec<Rect>,
+    /// Damage of the current capture in frame coordinates (scratch).
+    damaged: Vec<Rect>,
+    incremental: bool,
     spans: Vec<(usize, usize)>,
 }
 
@@ -184,6 +187,8 @@ impl X11Capturer {
             keep_desktop: Vec::new(),
             keep_frame: Vec::new(),
             keep_prev: Vec::new(),
+            damaged: Vec::new(),
+            incremental: false,
             spans: Vec::new(),
         };
         if prefer == CaptureMethod::Shm && extension_present(&cap.conn, "MIT-SHM") {
@@ -201,6 +206,19 @@ impl X11Capturer {
             }
         }
         Ok(cap)
+    }
+
+    /// Incremental mode: when DAMAGE is available, a capture copies only the
+    /// damaged rectangles into `frame`, and none at all (no image request either)
+    /// when nothing changed. An idle or mostly idle screen then costs almost nothing.
+    ///
+    /// Only for callers that pass the *same* frame to every capture and never
+    /// change its pixels in between (an encoder that reads the frame, say): any
+    /// other frame would keep stale pixels. Ignored while application selection
+    /// is active (masking needs the whole frame each time). Off by default.
+    pub fn set_incremental(&mut self, on: bool) {
+        self.incremental = on;
+        self.force_full = true;
     }
 
     /// The method in use.
@@ -234,6 +252,7 @@ impl X11Capturer {
         &mut self,
         frame: &mut BgraFrame,
         dirty: &mut DirtyRegion,
+        incremental: bool,
     ) -> Result<(), CaptureError> {
         let area = self.area;
         let (x, y) = (to_i16(area.x)?, to_i16(area.y)?);
@@ -257,7 +276,44 @@ impl X11Capturer {
             }
             None => None,
         };
+        let incremental = incremental && damage_cookie.is_some() && !dirty.is_full();
+        self.damaged.clear();
+        if let Some(cookie) = damage_cookie {
+            // In incremental mode this costs a round trip before the image request,
+            // which pays for itself: an idle screen needs no image at all.
+            let region = cookie.reply().map_err(backend)?;
+            let bounds = Rect::new(0, 0, area.width, area.height);
+            for r in region.rectangles {
+                let r = Rect::new(
+                    i32::from(r.x),
+                    i32::from(r.y),
+                    u32::from(r.width),
+                    u32::from(r.height),
+                );
+                if let Some(r) = r.relative_to(area.x, area.y).intersect(&bounds) {
+                    self.damaged.push(r);
+                }
+            }
+            for r in &self.damaged {
+                dirty.add(*r, area.width, area.height);
+            }
+        } else {
+            dirty.set_full();
+        }
+        if incremental && self.damaged.is_empty() {
+            return Ok(()); // nothing changed: the caller's frame is already right
+        }
 
+        let stride = area.width as usize * 4;
+        let copy = |src: &[u8], frame: &mut BgraFrame| {
+            if incremental {
+                for r in &self.damaged {
+                    copy_rect(frame.pixels_mut(), src, stride, *r);
+                }
+            } else {
+                copy_opaque(frame.pixels_mut(), src);
+            }
+        };
         match (&self.shm, self.method) {
             (Some(seg), CaptureMethod::Shm) => {
                 self.conn
@@ -278,7 +334,7 @@ impl X11Capturer {
                 let src = seg
                     .bytes(bytes)
                     .ok_or_else(|| CaptureError::Backend("SHM segment too small".into()))?;
-                copy_opaque(frame.pixels_mut(), src);
+                copy(src, frame);
             }
             _ => {
                 let reply = self
@@ -293,23 +349,8 @@ impl X11Capturer {
                         reply.data.len()
                     )));
                 }
-                copy_opaque(frame.pixels_mut(), &reply.data);
+                copy(&reply.data, frame);
             }
-        }
-
-        if let Some(cookie) = damage_cookie {
-            let region = cookie.reply().map_err(backend)?;
-            for r in region.rectangles {
-                let r = Rect::new(
-                    i32::from(r.x),
-                    i32::from(r.y),
-                    u32::from(r.width),
-                    u32::from(r.height),
-                );
-                dirty.add(r.relative_to(area.x, area.y), area.width, area.height);
-            }
-        } else {
-            dirty.set_full();
         }
         Ok(())
     }
@@ -409,7 +450,7 @@ impl Capturer for X11Capturer {
             self.conn.grab_server().map_err(backend)?;
             let result = self
                 .update_mask()
-                .and_then(|()| self.capture_pixels(frame, dirty));
+                .and_then(|()| self.capture_pixels(frame, dirty, false));
             self.conn.ungrab_server().map_err(backend)?;
             self.conn.flush().map_err(backend)?;
             result?;
@@ -427,7 +468,8 @@ impl Capturer for X11Capturer {
                 }
             }
         } else {
-            self.capture_pixels(frame, dirty)?;
+            let incremental = self.incremental;
+            self.capture_pixels(frame, dirty, incremental)?;
             self.keep_desktop.clear();
             self.keep_frame.clear();
         }
@@ -569,9 +611,40 @@ fn copy_opaque(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+/// Copies one rectangle (frame coordinates, inside the frame) of a packed
+/// BGRX image with `stride` bytes per row, making it opaque.
+fn copy_rect(dst: &mut [u8], src: &[u8], stride: usize, r: Rect) {
+    let (x0, w) = (r.x.max(0) as usize * 4, r.width as usize * 4);
+    for y in r.y.max(0) as usize..(r.y.max(0) as usize + r.height as usize) {
+        let range = y * stride + x0..y * stride + x0 + w;
+        if let (Some(d), Some(s)) = (dst.get_mut(range.clone()), src.get(range)) {
+            copy_opaque(d, s);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_rect_touches_only_the_rectangle() {
+        let src: Vec<u8> = (0..4 * 4 * 3).map(|i| i as u8).collect(); // 4x3
+        let mut dst = vec![0u8; src.len()];
+        copy_rect(&mut dst, &src, 16, Rect::new(1, 1, 2, 1));
+        for (i, (d, s)) in dst.iter().zip(&src).enumerate() {
+            let (px, py) = (i / 4 % 4, i / 16);
+            let inside = (1..3).contains(&px) && py == 1;
+            let want = if !inside {
+                0
+            } else if i % 4 == 3 {
+                255
+            } else {
+                *s
+            };
+            assert_eq!(*d, want, "byte {i}");
+        }
+    }
 
     #[test]
     fn copy_opaque_sets_alpha_only() {
