@@ -1,1 +1,3 @@
 //! rsupport-core
+
+pub mod print;
