@@ -46,17 +46,17 @@ pub use rsupport_proto::print::{DocumentFormat, PrintJobOffer, PrintMessage, Pri
 pub mod document;
 pub mod ipp;
 mod policy;
-// mod receiver;
+mod receiver;
 mod registration;
-// mod sender;
-// mod sink;
+mod sender;
+mod sink;
 
 pub use ipp::{parse_ipp_request, VirtualPrinter, VirtualPrinterConfig};
 pub use policy::PrintPolicy;
-// pub use receiver::{PrintReceiver, ReceiverEvent};
+pub use receiver::{PrintReceiver, ReceiverEvent};
 pub use registration::{CupsRegistration, PrinterRegistration};
-// pub use sender::{PrintSender, ReadRequest, SenderEvent};
-// pub use sink::{CupsQueueSink, PrintSink, SaveToDirectory, SinkJob, SinkOutcome};
+pub use sender::{PrintSender, ReadRequest, SenderEvent};
+pub use sink::{CupsQueueSink, PrintSink, SaveToDirectory, SinkJob, SinkOutcome, StageCallback};
 
 /// A boxed, sendable future: what the platform traits return so they stay
 /// usable as trait objects.
