@@ -64,8 +64,9 @@ pub mod tag {
     pub const MEMBER_NAME: u8 = 0x4A;
 }
 
-/// Most attributes (collection members included) one message may carry.
-pub const MAX_ATTRIBUTES: usize = 4096;
+/// Most attribute names plus values (collection members included) one
+/// message may carry.
+pub const MAX_ATTRIBUTES: usize = 8192;
 /// Deepest nesting of collections accepted.
 pub const MAX_COLLECTION_DEPTH: usize = 8;
 
@@ -320,6 +321,7 @@ impl Reader<'_> {
     /// One value with tag `t`; for a collection, also its members up to the
     /// matching endCollection.
     fn value(&mut self, t: u8, depth: usize, budget: &mut usize) -> Result<IppValue, IppError> {
+        take_budget(budget)?;
         let raw = self.sized()?;
         let int = |raw: &[u8], at: usize| -> Result<i32, IppError> {
             raw.get(at..at + 4)
@@ -501,5 +503,117 @@ impl IppEncoder {
         self.out.push(t);
         self.sized(name.as_bytes());
         self.sized(&raw);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> Vec<u8> {
+        let mut enc = IppEncoder::new((2, 0), 0x0002, 7);
+        enc.group(tag::OPERATION)
+            .single("attributes-charset", IppValue::Str(tag::CHARSET, "utf-8".into()))
+            .single("job-name", IppValue::name("請求書"))
+            .attribute(&IppAttribute::new(
+                "requested-attributes",
+                vec![IppValue::keyword("job-id"), IppValue::keyword("job-state")],
+            ));
+        enc.group(tag::JOB)
+            .single("copies", IppValue::Integer(2))
+            .single("sides-ok", IppValue::Boolean(true))
+            .single("pages", IppValue::Range(1, 5))
+            .single("res", IppValue::Resolution(300, 600, 3))
+            .single(
+                "media-col",
+                IppValue::Collection(vec![IppAttribute::new(
+                    "media-size",
+                    vec![IppValue::Collection(vec![
+                        IppAttribute::new("x-dimension", vec![IppValue::Integer(21000)]),
+                        IppAttribute::new("y-dimension", vec![IppValue::Integer(29700)]),
+                    ])],
+                )]),
+            );
+        let mut bytes = enc.finish();
+        bytes.extend_from_slice(b"%PDF-");
+        bytes
+    }
+
+    #[test]
+    fn round_trips_groups_values_and_nested_collections() {
+        let bytes = sample();
+        let req = parse_ipp_request(&bytes).unwrap();
+        assert_eq!((req.version, req.operation, req.request_id), ((2, 0), 2, 7));
+        assert_eq!(bytes.get(req.data_offset..), Some(&b"%PDF-"[..]));
+        assert_eq!(req.operation_str("job-name"), Some("請求書"));
+        assert_eq!(req.attribute(tag::OPERATION, "requested-attributes").unwrap().values.len(), 2);
+        let media = req.attribute(tag::JOB, "media-col").unwrap();
+        let IppValue::Collection(members) = &media.values[0] else { panic!("collection") };
+        let IppValue::Collection(size) = &members[0].values[0] else { panic!("nested") };
+        assert_eq!(size[1].values, vec![IppValue::Integer(29700)]);
+        // Re-encoding the decoded groups gives the same bytes.
+        let mut again = IppEncoder::new(req.version, req.operation, req.request_id);
+        for g in &req.groups {
+            again.group(g.tag);
+            for a in &g.attributes {
+                again.attribute(a);
+            }
+        }
+        assert_eq!(again.finish(), bytes[..req.data_offset].to_vec());
+    }
+
+    #[test]
+    fn every_truncation_is_incomplete_not_malformed() {
+        let bytes = sample();
+        let end = parse_ipp_request(&bytes).unwrap().data_offset;
+        for cut in 0..end {
+            assert_eq!(parse_ipp_request(&bytes[..cut]), Err(IppError::Incomplete), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn rejects_structural_errors_and_deep_nesting() {
+        // Attribute before any group.
+        let mut bad = vec![2, 0, 0, 2, 0, 0, 0, 1, tag::KEYWORD, 0, 1, b'a', 0, 0, tag::END];
+        assert!(matches!(parse_ipp_request(&bad), Err(IppError::Malformed(_))));
+        // Integer of the wrong width.
+        bad = vec![2, 0, 0, 2, 0, 0, 0, 1, tag::OPERATION, tag::INTEGER, 0, 1, b'n', 0, 2, 0, 1, tag::END];
+        assert!(matches!(parse_ipp_request(&bad), Err(IppError::Malformed(_))));
+        // Collections nested deeper than the cap.
+        let mut deep = vec![2, 0, 0, 2, 0, 0, 0, 1, tag::OPERATION, tag::BEGIN_COLLECTION, 0, 1, b'c', 0, 0];
+        for _ in 0..MAX_COLLECTION_DEPTH + 1 {
+            deep.extend_from_slice(&[tag::MEMBER_NAME, 0, 0, 0, 1, b'm', tag::BEGIN_COLLECTION, 0, 0, 0, 0]);
+        }
+        assert_eq!(parse_ipp_request(&deep), Err(IppError::TooLarge("collection depth")));
+    }
+
+    #[test]
+    fn attribute_count_is_capped() {
+        let mut enc = IppEncoder::new((2, 0), 2, 1);
+        enc.group(tag::OPERATION);
+        for i in 0..=MAX_ATTRIBUTES / 2 {
+            enc.single(&format!("a{i}"), IppValue::Integer(1));
+        }
+        assert_eq!(parse_ipp_request(&enc.finish()), Err(IppError::TooLarge("attribute count")));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_ipp_request(&bytes);
+        }
+
+        #[test]
+        fn never_panics_on_mutated_requests(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+            let mut bytes = sample();
+            for (at, v) in flips {
+                let n = bytes.len();
+                bytes[at % n] = v;
+            }
+            if let Ok(req) = parse_ipp_request(&bytes) {
+                prop_assert!(req.data_offset <= bytes.len());
+            }
+        }
     }
 }
