@@ -53,6 +53,7 @@ mod sink;
 
 pub use ipp::{parse_ipp_request, VirtualPrinter, VirtualPrinterConfig};
 pub use policy::PrintPolicy;
+pub use sender::DEFAULT_CHUNK;
 pub use receiver::{PrintReceiver, ReceiverEvent};
 pub use registration::{CupsRegistration, PrinterRegistration};
 pub use sender::{PrintSender, ReadRequest, SenderEvent};
@@ -83,6 +84,29 @@ pub struct VirtualPrinterJob {
     pub copies: u32,
     /// The spooled document.
     pub path: PathBuf,
+}
+
+impl VirtualPrinterJob {
+    /// A job as a platform [`VirtualPrinterSource`] reports it.
+    pub fn new(
+        id: u64,
+        name: impl Into<String>,
+        format: DocumentFormat,
+        size: u64,
+        pages: Option<u32>,
+        copies: u32,
+        path: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            format,
+            size,
+            pages,
+            copies: copies.max(1),
+            path: path.into(),
+        }
+    }
 }
 
 /// Where print jobs come from on the customer's machine. The Linux reference
