@@ -33,6 +33,14 @@ async fn lp_to_the_registered_queue_delivers_the_job() {
     assert_eq!(job.size, std::fs::metadata(&job.path).unwrap().len());
     assert_eq!(print_util::pdfinfo_pages(&job.path), 3);
 
+    // CUPS followed the job over IPP (Get-Job-Attributes) until it completed.
+    let finished = print_util::wait_for(Duration::from_secs(20), || {
+        let o = Command::new("lpstat").args(["-o", &queue]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().is_empty().then_some(())
+    })
+    .await;
+    assert!(finished.is_some(), "CUPS still lists the job as not completed");
+
     registration.uninstall().await.expect("lpadmin -x");
     let listed = Command::new("lpstat").arg("-v").output().unwrap();
     assert!(!String::from_utf8_lossy(&listed.stdout).contains(&queue), "queue removed");
