@@ -1,10 +1,12 @@
 //! The print channel state machines, customer and operator side, talking
 //! through the real wire encoding (SessionMessage encode/decode) in memory.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on any error
+
 use bytes::Bytes;
 use rsupport_core::print::{
-    DocumentFormat, PrintError, PrintMessage, PrintOutcome, PrintPolicy, PrintReceiver, PrintSender, PrintStage,
-    ReceiverEvent, SenderEvent, VirtualPrinterJob,
+    DocumentFormat, PrintError, PrintMessage, PrintOutcome, PrintPolicy, PrintReceiver,
+    PrintSender, PrintStage, ReceiverEvent, SenderEvent, VirtualPrinterJob,
 };
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::ConnectionMode;
@@ -79,15 +81,23 @@ impl Harness {
                 moved = true;
                 match &e {
                     ReceiverEvent::Offered(o) if accept => self.receiver.accept(o.job_id).unwrap(),
-                    ReceiverEvent::Offered(o) => self.receiver.decline(o.job_id, "operator is busy").unwrap(),
+                    ReceiverEvent::Offered(o) => {
+                        self.receiver.decline(o.job_id, "operator is busy").unwrap()
+                    }
                     ReceiverEvent::Write { offset, data, .. } => {
                         assert_eq!(*offset as usize, self.spool.len());
                         self.spool.extend_from_slice(data);
                     }
                     ReceiverEvent::Received(o) => {
-                        self.receiver.sink_progress(o.job_id, PrintStage::Queued).unwrap();
-                        self.receiver.sink_progress(o.job_id, PrintStage::Printing).unwrap();
-                        self.receiver.sink_finished(o.job_id, PrintOutcome::Printed, "office-laser", "done").unwrap();
+                        self.receiver
+                            .sink_progress(o.job_id, PrintStage::Queued)
+                            .unwrap();
+                        self.receiver
+                            .sink_progress(o.job_id, PrintStage::Printing)
+                            .unwrap();
+                        self.receiver
+                            .sink_finished(o.job_id, PrintOutcome::Printed, "office-laser", "done")
+                            .unwrap();
                     }
                     _ => {}
                 }
@@ -105,7 +115,9 @@ impl Harness {
 
     fn finished(&self) -> Option<(PrintOutcome, String)> {
         self.sender_events.iter().find_map(|e| match e {
-            SenderEvent::Finished { outcome, detail, .. } => Some((*outcome, detail.clone())),
+            SenderEvent::Finished {
+                outcome, detail, ..
+            } => Some((*outcome, detail.clone())),
             _ => None,
         })
     }
@@ -113,7 +125,15 @@ impl Harness {
 
 fn sample_job(size: u64) -> VirtualPrinterJob {
     // The state machines never touch the path: the driver reads the file.
-    VirtualPrinterJob::new(9, "Quarterly report", DocumentFormat::Pdf, size, Some(3), 1, std::env::temp_dir().join("x"))
+    VirtualPrinterJob::new(
+        9,
+        "Quarterly report",
+        DocumentFormat::Pdf,
+        size,
+        Some(3),
+        1,
+        std::env::temp_dir().join("x"),
+    )
 }
 
 #[test]
@@ -127,17 +147,44 @@ fn a_job_travels_with_progress_and_result() {
         _ => None,
     });
     let offered = offered.unwrap();
-    assert_eq!((offered.name.as_str(), offered.size, offered.pages, offered.copies), ("Quarterly report", 300_000, 3, 1));
-    assert_eq!(h.sender_events.first(), Some(&SenderEvent::Accepted { job_id: id }));
-    let stages: Vec<PrintStage> = h.sender_events.iter().filter_map(|e| match e {
-        SenderEvent::Progress { stage, .. } => Some(*stage),
-        _ => None,
-    }).collect();
+    assert_eq!(
+        (
+            offered.name.as_str(),
+            offered.size,
+            offered.pages,
+            offered.copies
+        ),
+        ("Quarterly report", 300_000, 3, 1)
+    );
+    assert_eq!(
+        h.sender_events.first(),
+        Some(&SenderEvent::Accepted { job_id: id })
+    );
+    let stages: Vec<PrintStage> = h
+        .sender_events
+        .iter()
+        .filter_map(|e| match e {
+            SenderEvent::Progress { stage, .. } => Some(*stage),
+            _ => None,
+        })
+        .collect();
     assert_eq!(stages.first(), Some(&PrintStage::Receiving));
-    assert!(stages.ends_with(&[PrintStage::Receiving, PrintStage::Queued, PrintStage::Printing]), "{stages:?}");
+    assert!(
+        stages.ends_with(&[
+            PrintStage::Receiving,
+            PrintStage::Queued,
+            PrintStage::Printing
+        ]),
+        "{stages:?}"
+    );
     assert_eq!(
         h.sender_events.last(),
-        Some(&SenderEvent::Finished { job_id: id, outcome: PrintOutcome::Printed, destination: "office-laser".into(), detail: "done".into() })
+        Some(&SenderEvent::Finished {
+            job_id: id,
+            outcome: PrintOutcome::Printed,
+            destination: "office-laser".into(),
+            detail: "done".into()
+        })
     );
     assert_eq!((h.sender.active_jobs(), h.receiver.active_jobs()), (0, 0));
 }
@@ -146,14 +193,27 @@ fn a_job_travels_with_progress_and_result() {
 fn printing_is_refused_outside_control_and_manage_modes() {
     let view = PrintPolicy::new(true, ConnectionMode::ViewCustomer);
     let mut h = Harness::new(view, allowed(), 10);
-    assert_eq!(h.sender.offer(&h.job()), Err(PrintError::NotAllowed), "the customer side refuses by itself");
+    assert_eq!(
+        h.sender.offer(&h.job()),
+        Err(PrintError::NotAllowed),
+        "the customer side refuses by itself"
+    );
 
     // A sender that thinks it may print meets an operator side that may not.
-    let mut h = Harness::new(allowed(), PrintPolicy::new(false, ConnectionMode::ManageCustomer), 10);
+    let mut h = Harness::new(
+        allowed(),
+        PrintPolicy::new(false, ConnectionMode::ManageCustomer),
+        10,
+    );
     h.sender.offer(&h.job()).unwrap();
     assert!(h.pump(true).is_empty());
     assert!(h.spool.is_empty());
-    assert!(!h.receiver_events.iter().any(|e| matches!(e, ReceiverEvent::Offered(_))), "never reaches the operator");
+    assert!(
+        !h.receiver_events
+            .iter()
+            .any(|e| matches!(e, ReceiverEvent::Offered(_))),
+        "never reaches the operator"
+    );
     assert_eq!(h.finished().unwrap().0, PrintOutcome::Declined);
 }
 
@@ -162,7 +222,10 @@ fn the_operator_can_decline() {
     let mut h = Harness::new(allowed(), allowed(), 1000);
     h.sender.offer(&h.job()).unwrap();
     h.pump(false);
-    assert_eq!(h.finished(), Some((PrintOutcome::Declined, "operator is busy".into())));
+    assert_eq!(
+        h.finished(),
+        Some((PrintOutcome::Declined, "operator is busy".into()))
+    );
     assert!(h.spool.is_empty());
 }
 
@@ -170,26 +233,56 @@ fn the_operator_can_decline() {
 fn corrupted_data_fails_the_checksum() {
     let mut h = Harness::new(allowed(), allowed(), 100_000);
     h.tamper = Box::new(|m| match m {
-        PrintMessage::Data { job_id, offset, data } if offset == 0 => {
+        PrintMessage::Data {
+            job_id,
+            offset,
+            data,
+        } if offset == 0 => {
             let mut bad = data.to_vec();
             bad[10] ^= 1;
-            PrintMessage::Data { job_id, offset, data: bad.into() }
+            PrintMessage::Data {
+                job_id,
+                offset,
+                data: bad.into(),
+            }
         }
         m => m,
     });
     h.sender.offer(&h.job()).unwrap();
     let errors = h.pump(true);
     assert_eq!(errors, [PrintError::Protocol("document checksum mismatch")]);
-    assert_eq!(h.finished(), Some((PrintOutcome::Failed, "document checksum mismatch".into())));
-    assert!(h.receiver_events.iter().any(|e| matches!(e, ReceiverEvent::Ended { outcome: PrintOutcome::Failed, .. })));
-    assert!(!h.receiver_events.iter().any(|e| matches!(e, ReceiverEvent::Received(_))), "never handed to a sink");
+    assert_eq!(
+        h.finished(),
+        Some((PrintOutcome::Failed, "document checksum mismatch".into()))
+    );
+    assert!(h.receiver_events.iter().any(|e| matches!(
+        e,
+        ReceiverEvent::Ended {
+            outcome: PrintOutcome::Failed,
+            ..
+        }
+    )));
+    assert!(
+        !h.receiver_events
+            .iter()
+            .any(|e| matches!(e, ReceiverEvent::Received(_))),
+        "never handed to a sink"
+    );
 }
 
 #[test]
 fn data_out_of_order_or_beyond_the_size_ends_the_job() {
     let mut h = Harness::new(allowed(), allowed(), 200_000);
     h.tamper = Box::new(|m| match m {
-        PrintMessage::Data { job_id, offset, data } if offset > 0 => PrintMessage::Data { job_id, offset: offset + 1, data },
+        PrintMessage::Data {
+            job_id,
+            offset,
+            data,
+        } if offset > 0 => PrintMessage::Data {
+            job_id,
+            offset: offset + 1,
+            data,
+        },
         m => m,
     });
     h.sender.offer(&h.job()).unwrap();
@@ -197,7 +290,15 @@ fn data_out_of_order_or_beyond_the_size_ends_the_job() {
     assert_eq!(h.finished().unwrap().0, PrintOutcome::Failed);
 
     let mut r = PrintReceiver::new(allowed());
-    assert!(r.handle_message(PrintMessage::Data { job_id: 5, offset: 0, data: Bytes::from_static(b"x") }).is_err(), "data for a job never offered");
+    assert!(
+        r.handle_message(PrintMessage::Data {
+            job_id: 5,
+            offset: 0,
+            data: Bytes::from_static(b"x")
+        })
+        .is_err(),
+        "data for a job never offered"
+    );
 }
 
 #[test]
@@ -209,26 +310,44 @@ fn either_side_can_cancel_mid_transfer() {
     h.receiver.handle_message(wire(m)).unwrap();
     h.receiver.poll_event();
     h.receiver.accept(id).unwrap();
-    h.sender.handle_message(wire(h.receiver.poll_transmit().unwrap())).unwrap();
+    h.sender
+        .handle_message(wire(h.receiver.poll_transmit().unwrap()))
+        .unwrap();
     let r = h.sender.poll_read().unwrap();
-    h.sender.handle_read(id, Bytes::copy_from_slice(&h.document[..r.len])).unwrap();
+    h.sender
+        .handle_read(id, Bytes::copy_from_slice(&h.document[..r.len]))
+        .unwrap();
     let first_chunk = h.sender.poll_transmit().unwrap();
     h.sender.cancel(id, "changed my mind").unwrap();
     assert!(h.pump(true).is_empty());
     // The chunk sent before the cancel arrives late and is ignored quietly.
     assert!(h.receiver.handle_message(wire(first_chunk)).is_ok());
-    assert!(h.receiver_events.iter().any(|e| matches!(e, ReceiverEvent::Ended { outcome: PrintOutcome::Cancelled, .. })));
+    assert!(h.receiver_events.iter().any(|e| matches!(
+        e,
+        ReceiverEvent::Ended {
+            outcome: PrintOutcome::Cancelled,
+            ..
+        }
+    )));
     assert_eq!(h.finished().unwrap().0, PrintOutcome::Cancelled);
 
     // Operator cancels: the customer stops reading and reports it.
     let mut h = Harness::new(allowed(), allowed(), 500_000);
     let id = h.sender.offer(&h.job()).unwrap();
-    h.receiver.handle_message(wire(h.sender.poll_transmit().unwrap())).unwrap();
-    assert!(matches!(h.receiver.poll_event(), Some(ReceiverEvent::Offered(_))));
+    h.receiver
+        .handle_message(wire(h.sender.poll_transmit().unwrap()))
+        .unwrap();
+    assert!(matches!(
+        h.receiver.poll_event(),
+        Some(ReceiverEvent::Offered(_))
+    ));
     h.receiver.accept(id).unwrap();
     h.receiver.cancel(id, "out of paper").unwrap();
     assert!(h.pump(true).is_empty());
-    assert_eq!(h.finished(), Some((PrintOutcome::Cancelled, "out of paper".into())));
+    assert_eq!(
+        h.finished(),
+        Some((PrintOutcome::Cancelled, "out of paper".into()))
+    );
     assert_eq!(h.sender.poll_read(), None);
     assert!(h.spool.is_empty());
 }
@@ -237,10 +356,16 @@ fn either_side_can_cancel_mid_transfer() {
 fn leaving_control_mode_cancels_jobs_in_flight() {
     let mut h = Harness::new(allowed(), allowed(), 500_000);
     let id = h.sender.offer(&h.job()).unwrap();
-    h.receiver.handle_message(wire(h.sender.poll_transmit().unwrap())).unwrap();
-    assert!(matches!(h.receiver.poll_event(), Some(ReceiverEvent::Offered(_))));
+    h.receiver
+        .handle_message(wire(h.sender.poll_transmit().unwrap()))
+        .unwrap();
+    assert!(matches!(
+        h.receiver.poll_event(),
+        Some(ReceiverEvent::Offered(_))
+    ));
     h.receiver.accept(id).unwrap();
-    h.receiver.set_policy(PrintPolicy::new(true, ConnectionMode::ViewCustomer));
+    h.receiver
+        .set_policy(PrintPolicy::new(true, ConnectionMode::ViewCustomer));
     h.pump(true);
     assert_eq!(h.finished().unwrap().0, PrintOutcome::Cancelled);
     assert_eq!(h.receiver.active_jobs(), 0);
@@ -249,19 +374,56 @@ fn leaving_control_mode_cancels_jobs_in_flight() {
     s.offer(&sample_job(10)).unwrap();
     s.poll_transmit();
     s.set_policy(PrintPolicy::new(true, ConnectionMode::ShowOperatorScreen));
-    assert!(matches!(s.poll_transmit(), Some(PrintMessage::Cancel { .. })));
-    assert!(matches!(s.poll_event(), Some(SenderEvent::Finished { outcome: PrintOutcome::Cancelled, .. })));
+    assert!(matches!(
+        s.poll_transmit(),
+        Some(PrintMessage::Cancel { .. })
+    ));
+    assert!(matches!(
+        s.poll_event(),
+        Some(SenderEvent::Finished {
+            outcome: PrintOutcome::Cancelled,
+            ..
+        })
+    ));
 }
 
 #[test]
 fn the_receiver_enforces_size_and_job_caps() {
     let policy = allowed().with_max_job_bytes(1000).with_max_active_jobs(1);
     let mut r = PrintReceiver::new(policy);
-    let offer = |job_id, size| PrintMessage::Offer(rsupport_core::print::PrintJobOffer { job_id, name: "a".into(), format: DocumentFormat::Pdf, size, pages: 0, copies: 1 });
+    let offer = |job_id, size| {
+        PrintMessage::Offer(rsupport_core::print::PrintJobOffer {
+            job_id,
+            name: "a".into(),
+            format: DocumentFormat::Pdf,
+            size,
+            pages: 0,
+            copies: 1,
+        })
+    };
     r.handle_message(offer(1, 2000)).unwrap();
-    assert!(matches!(r.poll_transmit(), Some(PrintMessage::Answer { accept: false, .. })), "too large");
+    assert!(
+        matches!(
+            r.poll_transmit(),
+            Some(PrintMessage::Answer { accept: false, .. })
+        ),
+        "too large"
+    );
     r.handle_message(offer(2, 10)).unwrap();
     r.handle_message(offer(3, 10)).unwrap();
-    assert!(matches!(r.poll_transmit(), Some(PrintMessage::Answer { job_id: 3, accept: false, .. })), "too many");
-    assert_eq!(r.handle_message(offer(2, 10)), Err(PrintError::Protocol("print job id reused")));
+    assert!(
+        matches!(
+            r.poll_transmit(),
+            Some(PrintMessage::Answer {
+                job_id: 3,
+                accept: false,
+                ..
+            })
+        ),
+        "too many"
+    );
+    assert_eq!(
+        r.handle_message(offer(2, 10)),
+        Err(PrintError::Protocol("print job id reused"))
+    );
 }

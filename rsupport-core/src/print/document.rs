@@ -1,6 +1,9 @@
 //! What a print document is: its format (from the MIME type or its first
 //! bytes) and its page count, found while the bytes stream past.
 
+// Peer-controlled input passes through here: no panicking shortcuts.
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use rsupport_proto::print::DocumentFormat;
 
 /// Format named by a MIME type; `None` for `application/octet-stream` and
@@ -151,6 +154,7 @@ fn is_pdf_page_entry(rest: &[u8]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -168,7 +172,11 @@ mod tests {
             2 0 obj<</Type /Page>>endobj 3 0 obj<</Type/Page/Parent 1 0 R>>endobj\n\
             4 0 obj<</Type\n/Page >>endobj 5 0 obj<</Type /PageLabel>>endobj";
         for chunk in [1, 2, 3, 7, 64, 4096] {
-            assert_eq!(count(doc, DocumentFormat::Pdf, chunk), Some(3), "chunk {chunk}");
+            assert_eq!(
+                count(doc, DocumentFormat::Pdf, chunk),
+                Some(3),
+                "chunk {chunk}"
+            );
         }
     }
 
@@ -178,16 +186,28 @@ mod tests {
         assert_eq!(count(atend, DocumentFormat::PostScript, 5), Some(2));
         let no_header = b"%!PS\n%%Page: 1 1\n%%Page: 2 2\n%%Page: 3 3\n";
         assert_eq!(count(no_header, DocumentFormat::PostScript, 3), Some(3));
-        assert_eq!(count(b"%!PS\nshowpage\n", DocumentFormat::PostScript, 3), None);
+        assert_eq!(
+            count(b"%!PS\nshowpage\n", DocumentFormat::PostScript, 3),
+            None
+        );
     }
 
     #[test]
     fn sniffs_formats() {
         assert_eq!(sniff_format(b"%PDF-1.7\n"), Some(DocumentFormat::Pdf));
-        assert_eq!(sniff_format(b"\x1b%-12345X@PJL\n%PDF-1.4"), Some(DocumentFormat::Pdf));
-        assert_eq!(sniff_format(b"%!PS-Adobe-3.0"), Some(DocumentFormat::PostScript));
+        assert_eq!(
+            sniff_format(b"\x1b%-12345X@PJL\n%PDF-1.4"),
+            Some(DocumentFormat::Pdf)
+        );
+        assert_eq!(
+            sniff_format(b"%!PS-Adobe-3.0"),
+            Some(DocumentFormat::PostScript)
+        );
         assert_eq!(sniff_format(b"GIF89a"), None);
-        assert_eq!(format_from_mime("application/PDF"), Some(DocumentFormat::Pdf));
+        assert_eq!(
+            format_from_mime("application/PDF"),
+            Some(DocumentFormat::Pdf)
+        );
         assert_eq!(format_from_mime("application/octet-stream"), None);
     }
 }

@@ -41,7 +41,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
-pub use rsupport_proto::print::{DocumentFormat, PrintJobOffer, PrintMessage, PrintOutcome, PrintStage};
+pub use rsupport_proto::print::{
+    DocumentFormat, PrintJobOffer, PrintMessage, PrintOutcome, PrintStage,
+};
 
 pub mod document;
 pub mod ipp;
@@ -53,9 +55,9 @@ mod sink;
 
 pub use ipp::{parse_ipp_request, VirtualPrinter, VirtualPrinterConfig};
 pub use policy::PrintPolicy;
-pub use sender::DEFAULT_CHUNK;
 pub use receiver::{PrintReceiver, ReceiverEvent};
 pub use registration::{CupsRegistration, PrinterRegistration};
+pub use sender::DEFAULT_CHUNK;
 pub use sender::{PrintSender, ReadRequest, SenderEvent};
 pub use sink::{CupsQueueSink, PrintSink, SaveToDirectory, SinkJob, SinkOutcome, StageCallback};
 

@@ -70,6 +70,7 @@ impl PrintPolicy {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -77,7 +78,10 @@ mod tests {
     fn only_control_and_manage_modes_with_admin_consent() {
         for &mode in ConnectionMode::ALL {
             let allowed = PrintPolicy::new(true, mode).allows();
-            let expected = matches!(mode, ConnectionMode::ControlCustomer | ConnectionMode::ManageCustomer);
+            let expected = matches!(
+                mode,
+                ConnectionMode::ControlCustomer | ConnectionMode::ManageCustomer
+            );
             assert_eq!(allowed, expected, "{mode:?}");
             assert!(!PrintPolicy::new(false, mode).allows(), "{mode:?}");
         }

@@ -3,6 +3,9 @@
 //! arrives in order, within the announced size and with the announced
 //! SHA-256, and reports progress and the final result to the customer.
 
+// Peer-controlled input passes through here: no panicking shortcuts.
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
@@ -53,7 +56,11 @@ pub enum ReceiverEvent {
 #[derive(Debug)]
 enum State {
     Offered,
-    Receiving { received: u64, reported: u64, hasher: Box<Sha256> },
+    Receiving {
+        received: u64,
+        reported: u64,
+        hasher: Box<Sha256>,
+    },
     Delivering,
 }
 
@@ -104,7 +111,12 @@ impl PrintReceiver {
                 .map(|(id, _)| *id)
                 .collect();
             for id in ids {
-                self.end(id, PrintOutcome::Cancelled, "printing is no longer allowed in this session", true);
+                self.end(
+                    id,
+                    PrintOutcome::Cancelled,
+                    "printing is no longer allowed in this session",
+                    true,
+                );
             }
         }
     }
@@ -114,7 +126,11 @@ impl PrintReceiver {
     pub fn handle_message(&mut self, msg: PrintMessage) -> Result<(), PrintError> {
         match msg {
             PrintMessage::Offer(offer) => self.on_offer(offer),
-            PrintMessage::Data { job_id, offset, data } => self.on_data(job_id, offset, data),
+            PrintMessage::Data {
+                job_id,
+                offset,
+                data,
+            } => self.on_data(job_id, offset, data),
             PrintMessage::DataEnd { job_id, sha256 } => self.on_data_end(job_id, sha256),
             PrintMessage::Cancel { job_id, reason } => {
                 if self.jobs.contains_key(&job_id) {
@@ -122,7 +138,9 @@ impl PrintReceiver {
                 }
                 Ok(())
             }
-            _ => Err(PrintError::Protocol("customer sent an operator-side print message")),
+            _ => Err(PrintError::Protocol(
+                "customer sent an operator-side print message",
+            )),
         }
     }
 
@@ -162,7 +180,10 @@ impl PrintReceiver {
 
     /// Accepts an offered job: data will follow.
     pub fn accept(&mut self, job_id: u64) -> Result<(), PrintError> {
-        let job = self.jobs.get_mut(&job_id).ok_or(PrintError::UnknownJob(job_id))?;
+        let job = self
+            .jobs
+            .get_mut(&job_id)
+            .ok_or(PrintError::UnknownJob(job_id))?;
         if !matches!(job.state, State::Offered) {
             return Err(PrintError::WrongState(job_id));
         }
@@ -185,7 +206,10 @@ impl PrintReceiver {
 
     /// Declines an offered job.
     pub fn decline(&mut self, job_id: u64, reason: &str) -> Result<(), PrintError> {
-        let job = self.jobs.get(&job_id).ok_or(PrintError::UnknownJob(job_id))?;
+        let job = self
+            .jobs
+            .get(&job_id)
+            .ok_or(PrintError::UnknownJob(job_id))?;
         if !matches!(job.state, State::Offered) {
             return Err(PrintError::WrongState(job_id));
         }
@@ -213,7 +237,12 @@ impl PrintReceiver {
             return self.unknown(job_id);
         };
         let size = job.offer.size;
-        let State::Receiving { received, reported, hasher } = &mut job.state else {
+        let State::Receiving {
+            received,
+            reported,
+            hasher,
+        } = &mut job.state
+        else {
             return self.violation(job_id, "data before the job was accepted");
         };
         if offset != *received {
@@ -233,7 +262,11 @@ impl PrintReceiver {
                 bytes_received: now_received,
             });
         }
-        self.events.push_back(ReceiverEvent::Write { job_id, offset, data });
+        self.events.push_back(ReceiverEvent::Write {
+            job_id,
+            offset,
+            data,
+        });
         Ok(())
     }
 
@@ -241,7 +274,10 @@ impl PrintReceiver {
         let Some(job) = self.jobs.get_mut(&job_id) else {
             return self.unknown(job_id);
         };
-        let State::Receiving { received, hasher, .. } = std::mem::replace(&mut job.state, State::Delivering) else {
+        let State::Receiving {
+            received, hasher, ..
+        } = std::mem::replace(&mut job.state, State::Delivering)
+        else {
             return self.violation(job_id, "data end before the job was accepted");
         };
         if received != job.offer.size {
@@ -264,7 +300,10 @@ impl PrintReceiver {
 
     /// The sink reached a stage (queued at the printer, printing).
     pub fn sink_progress(&mut self, job_id: u64, stage: PrintStage) -> Result<(), PrintError> {
-        let job = self.jobs.get(&job_id).ok_or(PrintError::UnknownJob(job_id))?;
+        let job = self
+            .jobs
+            .get(&job_id)
+            .ok_or(PrintError::UnknownJob(job_id))?;
         if !matches!(job.state, State::Delivering) {
             return Err(PrintError::WrongState(job_id));
         }
@@ -284,7 +323,10 @@ impl PrintReceiver {
         destination: &str,
         detail: &str,
     ) -> Result<(), PrintError> {
-        let job = self.jobs.get(&job_id).ok_or(PrintError::UnknownJob(job_id))?;
+        let job = self
+            .jobs
+            .get(&job_id)
+            .ok_or(PrintError::UnknownJob(job_id))?;
         if !matches!(job.state, State::Delivering) {
             return Err(PrintError::WrongState(job_id));
         }
@@ -333,7 +375,11 @@ impl PrintReceiver {
                 },
             });
         }
-        self.events.push_back(ReceiverEvent::Ended { job_id, outcome, detail });
+        self.events.push_back(ReceiverEvent::Ended {
+            job_id,
+            outcome,
+            detail,
+        });
     }
 
     fn remember_ended(&mut self, job_id: u64) {

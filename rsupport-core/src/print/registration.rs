@@ -113,6 +113,7 @@ pub(crate) async fn run(cmd: &mut Command) -> io::Result<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,9 @@
 //! `Offer`, then (once accepted) `Data` chunks and `DataEnd` with the
 //! document's SHA-256, and reports the operator's progress and result.
 
+// Peer-controlled input passes through here: no panicking shortcuts.
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
@@ -62,7 +65,11 @@ pub enum SenderEvent {
 #[derive(Debug)]
 enum State {
     AwaitingAnswer,
-    Sending { next: u64, read_pending: bool, hasher: Box<Sha256> },
+    Sending {
+        next: u64,
+        read_pending: bool,
+        hasher: Box<Sha256>,
+    },
     AwaitingResult,
 }
 
@@ -115,7 +122,11 @@ impl PrintSender {
         if !policy.allows() {
             let ids: Vec<u64> = self.jobs.keys().copied().collect();
             for id in ids {
-                self.cancel_with(id, PrintOutcome::Cancelled, "printing is no longer allowed in this session");
+                self.cancel_with(
+                    id,
+                    PrintOutcome::Cancelled,
+                    "printing is no longer allowed in this session",
+                );
             }
         }
     }
@@ -125,7 +136,9 @@ impl PrintSender {
         if !self.policy.allows() {
             return Err(PrintError::NotAllowed);
         }
-        if self.jobs.len() >= self.policy.max_active_jobs() || job.size > self.policy.max_job_bytes() {
+        if self.jobs.len() >= self.policy.max_active_jobs()
+            || job.size > self.policy.max_job_bytes()
+        {
             return Err(PrintError::NotAllowed);
         }
         let id = self.next_id;
@@ -184,7 +197,11 @@ impl PrintSender {
     /// the protocol; the job concerned has been cancelled.
     pub fn handle_message(&mut self, msg: PrintMessage) -> Result<(), PrintError> {
         match msg {
-            PrintMessage::Answer { job_id, accept, reason } => {
+            PrintMessage::Answer {
+                job_id,
+                accept,
+                reason,
+            } => {
                 let Some(job) = self.jobs.get_mut(&job_id) else {
                     return Ok(()); // answer to a job we cancelled meanwhile
                 };
@@ -192,7 +209,11 @@ impl PrintSender {
                     return self.violation(job_id, "answer twice");
                 }
                 if accept {
-                    job.state = State::Sending { next: 0, read_pending: false, hasher: Box::default() };
+                    job.state = State::Sending {
+                        next: 0,
+                        read_pending: false,
+                        hasher: Box::default(),
+                    };
                     self.events.push_back(SenderEvent::Accepted { job_id });
                     if job.size == 0 {
                         self.finish_data(job_id);
@@ -208,18 +229,36 @@ impl PrintSender {
                 }
                 Ok(())
             }
-            PrintMessage::Progress { job_id, stage, bytes_received } => {
+            PrintMessage::Progress {
+                job_id,
+                stage,
+                bytes_received,
+            } => {
                 if let Some(job) = self.jobs.get(&job_id) {
                     if bytes_received > job.size {
                         return self.violation(job_id, "progress beyond the document size");
                     }
-                    self.events.push_back(SenderEvent::Progress { job_id, stage, bytes_received });
+                    self.events.push_back(SenderEvent::Progress {
+                        job_id,
+                        stage,
+                        bytes_received,
+                    });
                 }
                 Ok(())
             }
-            PrintMessage::Result { job_id, outcome, destination, detail } => {
+            PrintMessage::Result {
+                job_id,
+                outcome,
+                destination,
+                detail,
+            } => {
                 if self.jobs.remove(&job_id).is_some() {
-                    self.events.push_back(SenderEvent::Finished { job_id, outcome, destination, detail });
+                    self.events.push_back(SenderEvent::Finished {
+                        job_id,
+                        outcome,
+                        destination,
+                        detail,
+                    });
                 }
                 Ok(())
             }
@@ -235,7 +274,9 @@ impl PrintSender {
                 Ok(())
             }
             // Customer → operator messages never come this way.
-            _ => Err(PrintError::Protocol("operator sent a customer-side print message")),
+            _ => Err(PrintError::Protocol(
+                "operator sent a customer-side print message",
+            )),
         }
     }
 
@@ -252,31 +293,48 @@ impl PrintSender {
             return None;
         }
         let chunk = self.chunk as u64;
-        self.jobs.iter_mut().find_map(|(id, job)| match &mut job.state {
-            State::Sending { next, read_pending, .. } if !*read_pending && *next < job.size => {
-                *read_pending = true;
-                Some(ReadRequest {
-                    job_id: *id,
-                    offset: *next,
-                    len: (job.size - *next).min(chunk) as usize,
-                })
-            }
-            _ => None,
-        })
+        self.jobs
+            .iter_mut()
+            .find_map(|(id, job)| match &mut job.state {
+                State::Sending {
+                    next, read_pending, ..
+                } if !*read_pending && *next < job.size => {
+                    *read_pending = true;
+                    Some(ReadRequest {
+                        job_id: *id,
+                        offset: *next,
+                        len: (job.size - *next).min(chunk) as usize,
+                    })
+                }
+                _ => None,
+            })
     }
 
     /// Data the driver read for the pending [`ReadRequest`] of `job_id`.
     pub fn handle_read(&mut self, job_id: u64, data: Bytes) -> Result<(), PrintError> {
         let chunk = self.chunk;
-        let job = self.jobs.get_mut(&job_id).ok_or(PrintError::UnknownJob(job_id))?;
-        let State::Sending { next, read_pending, hasher } = &mut job.state else {
+        let job = self
+            .jobs
+            .get_mut(&job_id)
+            .ok_or(PrintError::UnknownJob(job_id))?;
+        let State::Sending {
+            next,
+            read_pending,
+            hasher,
+        } = &mut job.state
+        else {
             return Err(PrintError::WrongState(job_id));
         };
         let remaining = job.size - *next;
-        if !*read_pending || data.is_empty() || data.len() > chunk || data.len() as u64 > remaining {
+        if !*read_pending || data.is_empty() || data.len() > chunk || data.len() as u64 > remaining
+        {
             // The file changed under us or the driver misread: the checksum
             // would fail on the other side anyway.
-            self.cancel_with(job_id, PrintOutcome::Failed, "the spooled document changed while sending");
+            self.cancel_with(
+                job_id,
+                PrintOutcome::Failed,
+                "the spooled document changed while sending",
+            );
             return Err(PrintError::WrongState(job_id));
         }
         hasher.update(&data);
@@ -284,7 +342,11 @@ impl PrintSender {
         *next += data.len() as u64;
         *read_pending = false;
         let done = *next == job.size;
-        self.transmit.push_back(PrintMessage::Data { job_id, offset, data });
+        self.transmit.push_back(PrintMessage::Data {
+            job_id,
+            offset,
+            data,
+        });
         if done {
             self.finish_data(job_id);
         }
@@ -293,9 +355,12 @@ impl PrintSender {
 
     fn finish_data(&mut self, job_id: u64) {
         if let Some(job) = self.jobs.get_mut(&job_id) {
-            if let State::Sending { hasher, .. } = std::mem::replace(&mut job.state, State::AwaitingResult) {
+            if let State::Sending { hasher, .. } =
+                std::mem::replace(&mut job.state, State::AwaitingResult)
+            {
                 let sha256: [u8; 32] = hasher.finalize().into();
-                self.transmit.push_back(PrintMessage::DataEnd { job_id, sha256 });
+                self.transmit
+                    .push_back(PrintMessage::DataEnd { job_id, sha256 });
             }
         }
     }

@@ -30,7 +30,12 @@ pub struct SinkJob {
 
 impl SinkJob {
     /// A job for the document at `path`.
-    pub fn new(title: impl Into<String>, format: DocumentFormat, path: impl Into<PathBuf>, copies: u32) -> Self {
+    pub fn new(
+        title: impl Into<String>,
+        format: DocumentFormat,
+        path: impl Into<PathBuf>,
+        copies: u32,
+    ) -> Self {
         Self {
             title: title.into(),
             format,
@@ -68,7 +73,11 @@ pub type StageCallback<'a> = &'a (dyn Fn(PrintStage) + Send + Sync);
 pub trait PrintSink: Send + Sync {
     /// Delivers `job`, calling `stage` as it progresses. Dropping the future
     /// cancels the delivery where the sink can.
-    fn deliver<'a>(&'a self, job: &'a SinkJob, stage: StageCallback<'a>) -> BoxFuture<'a, SinkOutcome>;
+    fn deliver<'a>(
+        &'a self,
+        job: &'a SinkJob,
+        stage: StageCallback<'a>,
+    ) -> BoxFuture<'a, SinkOutcome>;
 }
 
 /// Prints to a CUPS queue with `lp`, then follows the job with `lpstat`
@@ -84,7 +93,10 @@ impl CupsQueueSink {
     /// A sink printing to `queue`.
     pub fn new(queue: &str) -> io::Result<Self> {
         if !is_safe_queue_name(queue) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "unsafe CUPS queue name"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "unsafe CUPS queue name",
+            ));
         }
         Ok(Self {
             queue: queue.to_owned(),
@@ -116,7 +128,9 @@ impl CupsQueueSink {
         let mut printing = false;
         loop {
             match self.poll(&request).await {
-                Ok(Poll::Pending { printing: now_printing }) => {
+                Ok(Poll::Pending {
+                    printing: now_printing,
+                }) => {
                     if now_printing && !printing {
                         printing = true;
                         stage(PrintStage::Printing);
@@ -132,7 +146,10 @@ impl CupsQueueSink {
                 Err(e) => return SinkOutcome::failed(&self.queue, e.to_string()),
             }
             if started.elapsed() > self.give_up_after {
-                return SinkOutcome::failed(&self.queue, "the printer did not finish the job in time");
+                return SinkOutcome::failed(
+                    &self.queue,
+                    "the printer did not finish the job in time",
+                );
             }
             tokio::time::sleep(self.poll_every).await;
         }
@@ -150,13 +167,18 @@ impl CupsQueueSink {
                 printing: printer.contains(request),
             });
         }
-        let done = run(Command::new("lpstat").args(["-W", "completed", "-l", "-o", &self.queue])).await?;
+        let done =
+            run(Command::new("lpstat").args(["-W", "completed", "-l", "-o", &self.queue])).await?;
         Ok(Poll::Done(completed_outcome(&self.queue, request, &done)))
     }
 }
 
 impl PrintSink for CupsQueueSink {
-    fn deliver<'a>(&'a self, job: &'a SinkJob, stage: StageCallback<'a>) -> BoxFuture<'a, SinkOutcome> {
+    fn deliver<'a>(
+        &'a self,
+        job: &'a SinkJob,
+        stage: StageCallback<'a>,
+    ) -> BoxFuture<'a, SinkOutcome> {
         Box::pin(self.print(job, stage))
     }
 }
@@ -223,7 +245,11 @@ fn completed_outcome(queue: &str, request: &str, listing: &str) -> SinkOutcome {
     SinkOutcome {
         outcome,
         destination: queue.to_owned(),
-        detail: if alerts.is_empty() { "completed".into() } else { alerts },
+        detail: if alerts.is_empty() {
+            "completed".into()
+        } else {
+            alerts
+        },
     }
 }
 
@@ -244,10 +270,19 @@ impl SaveToDirectory {
         let stem = safe_stem(&job.title);
         let ext = extension_of(job.format);
         for n in 1..1000u32 {
-            let name = if n == 1 { format!("{stem}.{ext}") } else { format!("{stem} ({n}).{ext}") };
+            let name = if n == 1 {
+                format!("{stem}.{ext}")
+            } else {
+                format!("{stem} ({n}).{ext}")
+            };
             let path = self.dir.join(name);
             // create_new: never overwrite an earlier job or follow a planted link.
-            match tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await {
+            match tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .await
+            {
                 Ok(mut out) => {
                     let mut input = tokio::fs::File::open(&job.path).await?;
                     let copied = tokio::io::copy(&mut input, &mut out).await;
@@ -261,12 +296,19 @@ impl SaveToDirectory {
                 Err(e) => return Err(e),
             }
         }
-        Err(io::Error::new(io::ErrorKind::AlreadyExists, "too many files with this name"))
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "too many files with this name",
+        ))
     }
 }
 
 impl PrintSink for SaveToDirectory {
-    fn deliver<'a>(&'a self, job: &'a SinkJob, stage: StageCallback<'a>) -> BoxFuture<'a, SinkOutcome> {
+    fn deliver<'a>(
+        &'a self,
+        job: &'a SinkJob,
+        stage: StageCallback<'a>,
+    ) -> BoxFuture<'a, SinkOutcome> {
         Box::pin(async move {
             stage(PrintStage::Queued);
             match self.save(job).await {
@@ -275,7 +317,10 @@ impl PrintSink for SaveToDirectory {
                     destination: path.display().to_string(),
                     detail: "saved".into(),
                 },
-                Err(e) => SinkOutcome::failed(&self.dir.display().to_string(), format!("could not save: {e}")),
+                Err(e) => SinkOutcome::failed(
+                    &self.dir.display().to_string(),
+                    format!("could not save: {e}"),
+                ),
             }
         })
     }
@@ -286,7 +331,13 @@ impl PrintSink for SaveToDirectory {
 pub(crate) fn safe_stem(title: &str) -> String {
     let cleaned: String = title
         .chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
     let mut stem = super::sender::truncate(trimmed, 80);
@@ -304,6 +355,7 @@ pub(crate) fn safe_stem(title: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -320,13 +372,25 @@ mod tests {
 
     #[test]
     fn reads_lp_and_lpstat_output() {
-        assert_eq!(parse_request_id("request id is pdf-42 (1 file(s))\n").as_deref(), Some("pdf-42"));
+        assert_eq!(
+            parse_request_id("request id is pdf-42 (1 file(s))\n").as_deref(),
+            Some("pdf-42")
+        );
         assert_eq!(parse_request_id("nothing"), None);
         let listing = "pdf-41   root  1024   Sat\n\tStatus:\n\tAlerts: job-canceled-by-user\n\
                        pdf-42   root  1024   Sat\n\tStatus:\n\tAlerts: processing-to-stop-point\n\tqueued for pdf\n\
                        pdf-43   root  1024   Sat\n\tAlerts: aborted-by-system\n";
-        assert_eq!(completed_outcome("pdf", "pdf-42", listing).outcome, PrintOutcome::Printed);
-        assert_eq!(completed_outcome("pdf", "pdf-41", listing).outcome, PrintOutcome::Cancelled);
-        assert_eq!(completed_outcome("pdf", "pdf-43", listing).outcome, PrintOutcome::Failed);
+        assert_eq!(
+            completed_outcome("pdf", "pdf-42", listing).outcome,
+            PrintOutcome::Printed
+        );
+        assert_eq!(
+            completed_outcome("pdf", "pdf-41", listing).outcome,
+            PrintOutcome::Cancelled
+        );
+        assert_eq!(
+            completed_outcome("pdf", "pdf-43", listing).outcome,
+            PrintOutcome::Failed
+        );
     }
 }

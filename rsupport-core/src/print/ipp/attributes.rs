@@ -65,7 +65,10 @@ pub fn printer_attributes(
         attr("uri-authentication-supported", keywords(&["none"])),
         attr("printer-name", vec![IppValue::name(&id.name)]),
         attr("printer-info", vec![IppValue::text(&id.name)]),
-        attr("printer-make-and-model", vec![IppValue::text(&id.make_and_model)]),
+        attr(
+            "printer-make-and-model",
+            vec![IppValue::text(&id.make_and_model)],
+        ),
         attr("printer-location", vec![IppValue::text("rsupport session")]),
         attr(
             "printer-state",
@@ -76,7 +79,9 @@ pub fn printer_attributes(
         attr("printer-is-accepting-jobs", vec![IppValue::Boolean(true)]),
         attr(
             "queued-job-count",
-            vec![IppValue::Integer(i32::try_from(queued_jobs).unwrap_or(i32::MAX))],
+            vec![IppValue::Integer(
+                i32::try_from(queued_jobs).unwrap_or(i32::MAX),
+            )],
         ),
         attr(
             "printer-up-time",
@@ -88,10 +93,19 @@ pub fn printer_attributes(
         attr("ipp-features-supported", keywords(&["ipp-everywhere"])),
         attr(
             "operations-supported",
-            operations.iter().map(|o| IppValue::Enum(i32::from(*o))).collect(),
+            operations
+                .iter()
+                .map(|o| IppValue::Enum(i32::from(*o)))
+                .collect(),
         ),
-        attr("charset-configured", vec![IppValue::Str(tag::CHARSET, "utf-8".into())]),
-        attr("charset-supported", vec![IppValue::Str(tag::CHARSET, "utf-8".into())]),
+        attr(
+            "charset-configured",
+            vec![IppValue::Str(tag::CHARSET, "utf-8".into())],
+        ),
+        attr(
+            "charset-supported",
+            vec![IppValue::Str(tag::CHARSET, "utf-8".into())],
+        ),
         attr(
             "natural-language-configured",
             vec![IppValue::Str(tag::LANGUAGE, "en".into())],
@@ -102,12 +116,21 @@ pub fn printer_attributes(
         ),
         attr(
             "document-format-supported",
-            SUPPORTED_FORMATS.iter().map(|f| IppValue::mime(f)).collect(),
+            SUPPORTED_FORMATS
+                .iter()
+                .map(|f| IppValue::mime(f))
+                .collect(),
         ),
-        attr("document-format-default", vec![IppValue::mime("application/pdf")]),
+        attr(
+            "document-format-default",
+            vec![IppValue::mime("application/pdf")],
+        ),
         attr("pdl-override-supported", keywords(&["attempted"])),
         attr("compression-supported", keywords(&["none"])),
-        attr("multiple-document-jobs-supported", vec![IppValue::Boolean(false)]),
+        attr(
+            "multiple-document-jobs-supported",
+            vec![IppValue::Boolean(false)],
+        ),
         attr("multiple-operation-time-out", vec![IppValue::Integer(60)]),
         attr("color-supported", vec![IppValue::Boolean(true)]),
         attr("pages-per-minute", vec![IppValue::Integer(60)]),
@@ -116,18 +139,36 @@ pub fn printer_attributes(
         attr("copies-default", vec![IppValue::Integer(1)]),
         attr("finishings-supported", vec![IppValue::Enum(3)]),
         attr("finishings-default", vec![IppValue::Enum(3)]),
-        attr("orientation-requested-supported", (3..=6).map(IppValue::Enum).collect()),
+        attr(
+            "orientation-requested-supported",
+            (3..=6).map(IppValue::Enum).collect(),
+        ),
         attr("orientation-requested-default", vec![IppValue::Enum(3)]),
-        attr("print-quality-supported", (3..=5).map(IppValue::Enum).collect()),
+        attr(
+            "print-quality-supported",
+            (3..=5).map(IppValue::Enum).collect(),
+        ),
         attr("print-quality-default", vec![IppValue::Enum(4)]),
-        attr("print-color-mode-supported", keywords(&["color", "monochrome", "auto"])),
+        attr(
+            "print-color-mode-supported",
+            keywords(&["color", "monochrome", "auto"]),
+        ),
         attr("print-color-mode-default", keywords(&["auto"])),
-        attr("sides-supported", keywords(&["one-sided", "two-sided-long-edge", "two-sided-short-edge"])),
+        attr(
+            "sides-supported",
+            keywords(&["one-sided", "two-sided-long-edge", "two-sided-short-edge"]),
+        ),
         attr("sides-default", keywords(&["one-sided"])),
         attr("output-bin-supported", keywords(&["face-down"])),
         attr("output-bin-default", keywords(&["face-down"])),
-        attr("printer-resolution-supported", vec![IppValue::Resolution(300, 300, 3)]),
-        attr("printer-resolution-default", vec![IppValue::Resolution(300, 300, 3)]),
+        attr(
+            "printer-resolution-supported",
+            vec![IppValue::Resolution(300, 300, 3)],
+        ),
+        attr(
+            "printer-resolution-default",
+            vec![IppValue::Resolution(300, 300, 3)],
+        ),
         attr("media-supported", keywords(&media_names)),
         attr("media-ready", keywords(&media_names)),
         attr("media-default", keywords(&media_names[..1])),
@@ -145,7 +186,10 @@ pub fn printer_attributes(
             "media-col-database",
             MEDIA.iter().map(|m| media_col(m.1, m.2)).collect(),
         ),
-        attr("media-col-ready", MEDIA.iter().map(|m| media_col(m.1, m.2)).collect()),
+        attr(
+            "media-col-ready",
+            MEDIA.iter().map(|m| media_col(m.1, m.2)).collect(),
+        ),
         attr("media-col-default", vec![media_col(MEDIA[0].1, MEDIA[0].2)]),
         attr("media-bottom-margin-supported", vec![IppValue::Integer(0)]),
         attr("media-left-margin-supported", vec![IppValue::Integer(0)]),
@@ -153,10 +197,23 @@ pub fn printer_attributes(
         attr("media-top-margin-supported", vec![IppValue::Integer(0)]),
         attr(
             "job-creation-attributes-supported",
-            keywords(&["copies", "media", "media-col", "sides", "print-color-mode", "print-quality"]),
+            keywords(&[
+                "copies",
+                "media",
+                "media-col",
+                "sides",
+                "print-color-mode",
+                "print-quality",
+            ]),
         ),
-        attr("which-jobs-supported", keywords(&["completed", "not-completed"])),
+        attr(
+            "which-jobs-supported",
+            keywords(&["completed", "not-completed"]),
+        ),
         attr("job-ids-supported", vec![IppValue::Boolean(false)]),
-        attr("printer-get-attributes-supported", keywords(&["document-format"])),
+        attr(
+            "printer-get-attributes-supported",
+            keywords(&["document-format"]),
+        ),
     ]
 }

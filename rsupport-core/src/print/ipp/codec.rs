@@ -6,6 +6,9 @@
 //! tells a truncated message ([`IppError::Incomplete`], read more and retry)
 //! apart from a malformed one. It never panics, whatever the input.
 
+// Peer-controlled input passes through here: no panicking shortcuts.
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use std::fmt;
 
 /// Value and delimiter tags used by the printer (RFC 8010 §3.5).
@@ -299,8 +302,7 @@ impl Reader<'_> {
         Ok(out)
     }
     fn u8(&mut self) -> Result<u8, IppError> {
-        self.take(1)
-            .map(|b| b.first().copied().unwrap_or_default())
+        self.take(1).map(|b| b.first().copied().unwrap_or_default())
     }
     fn u16(&mut self) -> Result<u16, IppError> {
         let b = self.take(2)?;
@@ -376,7 +378,11 @@ impl Reader<'_> {
 
     /// Members of a collection: memberAttrName, then value(s), until
     /// endCollection.
-    fn collection(&mut self, depth: usize, budget: &mut usize) -> Result<Vec<IppAttribute>, IppError> {
+    fn collection(
+        &mut self,
+        depth: usize,
+        budget: &mut usize,
+    ) -> Result<Vec<IppAttribute>, IppError> {
         let mut members: Vec<IppAttribute> = Vec::new();
         loop {
             let t = self.u8()?;
@@ -460,7 +466,8 @@ impl IppEncoder {
         // so truncating is only a guard against misuse.
         let n = bytes.len().min(usize::from(u16::MAX));
         self.out.extend_from_slice(&(n as u16).to_be_bytes());
-        self.out.extend_from_slice(bytes.get(..n).unwrap_or_default());
+        self.out
+            .extend_from_slice(bytes.get(..n).unwrap_or_default());
     }
 
     fn value(&mut self, name: &str, value: &IppValue) {
@@ -507,6 +514,7 @@ impl IppEncoder {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -514,7 +522,10 @@ mod tests {
     fn sample() -> Vec<u8> {
         let mut enc = IppEncoder::new((2, 0), 0x0002, 7);
         enc.group(tag::OPERATION)
-            .single("attributes-charset", IppValue::Str(tag::CHARSET, "utf-8".into()))
+            .single(
+                "attributes-charset",
+                IppValue::Str(tag::CHARSET, "utf-8".into()),
+            )
             .single("job-name", IppValue::name("請求書"))
             .attribute(&IppAttribute::new(
                 "requested-attributes",
@@ -547,10 +558,20 @@ mod tests {
         assert_eq!((req.version, req.operation, req.request_id), ((2, 0), 2, 7));
         assert_eq!(bytes.get(req.data_offset..), Some(&b"%PDF-"[..]));
         assert_eq!(req.operation_str("job-name"), Some("請求書"));
-        assert_eq!(req.attribute(tag::OPERATION, "requested-attributes").unwrap().values.len(), 2);
+        assert_eq!(
+            req.attribute(tag::OPERATION, "requested-attributes")
+                .unwrap()
+                .values
+                .len(),
+            2
+        );
         let media = req.attribute(tag::JOB, "media-col").unwrap();
-        let IppValue::Collection(members) = &media.values[0] else { panic!("collection") };
-        let IppValue::Collection(size) = &members[0].values[0] else { panic!("nested") };
+        let IppValue::Collection(members) = &media.values[0] else {
+            panic!("collection")
+        };
+        let IppValue::Collection(size) = &members[0].values[0] else {
+            panic!("nested")
+        };
         assert_eq!(size[1].values, vec![IppValue::Integer(29700)]);
         // Re-encoding the decoded groups gives the same bytes.
         let mut again = IppEncoder::new(req.version, req.operation, req.request_id);
@@ -568,24 +589,100 @@ mod tests {
         let bytes = sample();
         let end = parse_ipp_request(&bytes).unwrap().data_offset;
         for cut in 0..end {
-            assert_eq!(parse_ipp_request(&bytes[..cut]), Err(IppError::Incomplete), "cut at {cut}");
+            assert_eq!(
+                parse_ipp_request(&bytes[..cut]),
+                Err(IppError::Incomplete),
+                "cut at {cut}"
+            );
         }
     }
 
     #[test]
     fn rejects_structural_errors_and_deep_nesting() {
         // Attribute before any group.
-        let mut bad = vec![2, 0, 0, 2, 0, 0, 0, 1, tag::KEYWORD, 0, 1, b'a', 0, 0, tag::END];
-        assert!(matches!(parse_ipp_request(&bad), Err(IppError::Malformed(_))));
+        let mut bad = vec![
+            2,
+            0,
+            0,
+            2,
+            0,
+            0,
+            0,
+            1,
+            tag::KEYWORD,
+            0,
+            1,
+            b'a',
+            0,
+            0,
+            tag::END,
+        ];
+        assert!(matches!(
+            parse_ipp_request(&bad),
+            Err(IppError::Malformed(_))
+        ));
         // Integer of the wrong width.
-        bad = vec![2, 0, 0, 2, 0, 0, 0, 1, tag::OPERATION, tag::INTEGER, 0, 1, b'n', 0, 2, 0, 1, tag::END];
-        assert!(matches!(parse_ipp_request(&bad), Err(IppError::Malformed(_))));
+        bad = vec![
+            2,
+            0,
+            0,
+            2,
+            0,
+            0,
+            0,
+            1,
+            tag::OPERATION,
+            tag::INTEGER,
+            0,
+            1,
+            b'n',
+            0,
+            2,
+            0,
+            1,
+            tag::END,
+        ];
+        assert!(matches!(
+            parse_ipp_request(&bad),
+            Err(IppError::Malformed(_))
+        ));
         // Collections nested deeper than the cap.
-        let mut deep = vec![2, 0, 0, 2, 0, 0, 0, 1, tag::OPERATION, tag::BEGIN_COLLECTION, 0, 1, b'c', 0, 0];
+        let mut deep = vec![
+            2,
+            0,
+            0,
+            2,
+            0,
+            0,
+            0,
+            1,
+            tag::OPERATION,
+            tag::BEGIN_COLLECTION,
+            0,
+            1,
+            b'c',
+            0,
+            0,
+        ];
         for _ in 0..MAX_COLLECTION_DEPTH + 1 {
-            deep.extend_from_slice(&[tag::MEMBER_NAME, 0, 0, 0, 1, b'm', tag::BEGIN_COLLECTION, 0, 0, 0, 0]);
+            deep.extend_from_slice(&[
+                tag::MEMBER_NAME,
+                0,
+                0,
+                0,
+                1,
+                b'm',
+                tag::BEGIN_COLLECTION,
+                0,
+                0,
+                0,
+                0,
+            ]);
         }
-        assert_eq!(parse_ipp_request(&deep), Err(IppError::TooLarge("collection depth")));
+        assert_eq!(
+            parse_ipp_request(&deep),
+            Err(IppError::TooLarge("collection depth"))
+        );
     }
 
     #[test]
@@ -595,7 +692,10 @@ mod tests {
         for i in 0..=MAX_ATTRIBUTES / 2 {
             enc.single(&format!("a{i}"), IppValue::Integer(1));
         }
-        assert_eq!(parse_ipp_request(&enc.finish()), Err(IppError::TooLarge("attribute count")));
+        assert_eq!(
+            parse_ipp_request(&enc.finish()),
+            Err(IppError::TooLarge("attribute count"))
+        );
     }
 
     proptest! {

@@ -3,6 +3,9 @@
 //! keep-alive. Request heads are parsed without IO and with hard caps; bodies
 //! are read through [`BodyReader`], which never buffers more than one read.
 
+// Peer-controlled input passes through here: no panicking shortcuts.
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use std::io;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt};
@@ -80,7 +83,9 @@ pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, BadRequest> {
         let value = value.trim();
         match name.trim().to_ascii_lowercase().as_str() {
             "content-length" => {
-                let parsed = value.parse().map_err(|_| BadRequest("bad Content-Length"))?;
+                let parsed = value
+                    .parse()
+                    .map_err(|_| BadRequest("bad Content-Length"))?;
                 if length.is_some_and(|l| l != parsed) {
                     return Err(BadRequest("conflicting Content-Length"));
                 }
@@ -125,7 +130,10 @@ pub async fn read_request_head<R: AsyncBufRead + Unpin>(
             return if head.is_empty() {
                 Ok(None)
             } else {
-                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated request head"))
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "truncated request head",
+                ))
             };
         }
         let trimmed = line.strip_suffix(b"\n").unwrap_or(&line);
@@ -142,7 +150,10 @@ pub async fn read_request_head<R: AsyncBufRead + Unpin>(
 }
 
 /// Reads up to and including `\n`, failing past `max` bytes. Empty at EOF.
-async fn read_line_bounded<R: AsyncBufRead + Unpin>(reader: &mut R, max: usize) -> io::Result<Vec<u8>> {
+async fn read_line_bounded<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
     loop {
         let buf = reader.fill_buf().await?;
@@ -206,7 +217,11 @@ impl BodyReader {
                 BodyState::Length(left) => {
                     let n = limited_read(reader, buf, left).await?;
                     let left = left - n as u64;
-                    self.state = if left == 0 { BodyState::Done } else { BodyState::Length(left) };
+                    self.state = if left == 0 {
+                        BodyState::Done
+                    } else {
+                        BodyState::Length(left)
+                    };
                     return Ok(n);
                 }
                 BodyState::Chunked(Some(0)) => {
@@ -233,7 +248,10 @@ impl BodyReader {
                                 return Ok(0);
                             }
                         }
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, "trailer too long"));
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "trailer too long",
+                        ));
                     }
                     self.state = BodyState::Chunked(Some(size));
                 }
@@ -242,7 +260,10 @@ impl BodyReader {
     }
 
     /// Reads and discards the rest of the body.
-    pub async fn drain<R: AsyncBufRead + AsyncRead + Unpin>(&mut self, reader: &mut R) -> io::Result<u64> {
+    pub async fn drain<R: AsyncBufRead + AsyncRead + Unpin>(
+        &mut self,
+        reader: &mut R,
+    ) -> io::Result<u64> {
         let mut scratch = [0u8; 8192];
         let mut total = 0u64;
         loop {
@@ -259,7 +280,11 @@ fn eof() -> io::Error {
     io::Error::new(io::ErrorKind::UnexpectedEof, "body ended early")
 }
 
-async fn limited_read<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut [u8], left: u64) -> io::Result<usize> {
+async fn limited_read<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut [u8],
+    left: u64,
+) -> io::Result<usize> {
     let max = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
     let Some(target) = buf.get_mut(..max) else {
         return Ok(0);
@@ -278,7 +303,10 @@ async fn expect_crlf<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result<()> 
     } else if line.is_empty() {
         Err(eof())
     } else {
-        Err(io::Error::new(io::ErrorKind::InvalidData, "missing CRLF after chunk"))
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "missing CRLF after chunk",
+        ))
     }
 }
 
@@ -310,10 +338,12 @@ pub fn ipp_response(body: &[u8], keep_alive: bool) -> Vec<u8> {
 
 /// A complete HTTP error response (the connection is closed after it).
 pub fn error_response(code: u16, reason: &str) -> Vec<u8> {
-    format!("HTTP/1.1 {code} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
+    format!("HTTP/1.1 {code} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .into_bytes()
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -334,8 +364,14 @@ mod tests {
 
     #[test]
     fn refuses_smuggling_and_garbage() {
-        assert!(parse_request_head(b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n").is_err());
-        assert!(parse_request_head(b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n").is_err());
+        assert!(parse_request_head(
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n"
+        )
+        .is_err());
+        assert!(parse_request_head(
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n"
+        )
+        .is_err());
         assert!(parse_request_head(b"POST / HTTP/2\r\n").is_err());
         assert!(parse_request_head(b"garbage").is_err());
         assert!(parse_request_head(&[0xff, 0xfe]).is_err());

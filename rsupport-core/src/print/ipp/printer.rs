@@ -2,6 +2,9 @@
 //! which attributes, and the job table. The server in [`super::server`]
 //! moves the bytes and streams document data to the spool.
 
+// Peer-controlled input passes through here: no panicking shortcuts.
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -35,7 +38,10 @@ pub enum JobState {
 
 impl JobState {
     fn is_finished(self) -> bool {
-        matches!(self, JobState::Canceled | JobState::Aborted | JobState::Completed)
+        matches!(
+            self,
+            JobState::Canceled | JobState::Aborted | JobState::Completed
+        )
     }
     fn reason(self) -> &'static str {
         match self {
@@ -152,7 +158,8 @@ impl IppPrinter {
                 match self.jobs.get(&id).map(|j| j.state) {
                     None => reply(status::NOT_FOUND, "no such job"),
                     Some(JobState::Pending) => {
-                        if req.attribute(tag::OPERATION, "last-document")
+                        if req
+                            .attribute(tag::OPERATION, "last-document")
                             .and_then(IppAttribute::first)
                             != Some(&IppValue::Boolean(true))
                         {
@@ -181,7 +188,9 @@ impl IppPrinter {
                 };
                 match self.jobs.get(&id).map(|j| j.state) {
                     None => reply(status::NOT_FOUND, "no such job"),
-                    Some(s) if s.is_finished() => reply(status::NOT_POSSIBLE, "job already finished"),
+                    Some(s) if s.is_finished() => {
+                        reply(status::NOT_POSSIBLE, "job already finished")
+                    }
                     Some(_) => {
                         self.set_state(id, JobState::Canceled, now);
                         reply(status::OK, "job canceled")
@@ -277,7 +286,10 @@ impl IppPrinter {
             .filter(|j| j.state.is_finished())
             .map(|j| j.id)
             .collect();
-        for id in finished.iter().take(finished.len().saturating_sub(KEEP_FINISHED_JOBS)) {
+        for id in finished
+            .iter()
+            .take(finished.len().saturating_sub(KEEP_FINISHED_JOBS))
+        {
             self.jobs.remove(id);
         }
     }
@@ -292,28 +304,40 @@ impl IppPrinter {
     }
 
     fn job_attributes(&self, job: &IppJob) -> Vec<IppAttribute> {
-        let secs = |d: Duration| IppValue::Integer(i32::try_from(d.as_secs()).unwrap_or(i32::MAX).max(1));
+        let secs =
+            |d: Duration| IppValue::Integer(i32::try_from(d.as_secs()).unwrap_or(i32::MAX).max(1));
         let mut attrs = vec![
             IppAttribute::new("job-id", vec![IppValue::Integer(job.id as i32)]),
             IppAttribute::new(
                 "job-uri",
-                vec![IppValue::uri(&format!("{}/jobs/{}", self.identity.uri, job.id))],
+                vec![IppValue::uri(&format!(
+                    "{}/jobs/{}",
+                    self.identity.uri, job.id
+                ))],
             ),
             IppAttribute::new("job-printer-uri", vec![IppValue::uri(&self.identity.uri)]),
             IppAttribute::new("job-name", vec![IppValue::name(&job.name)]),
             IppAttribute::new("job-originating-user-name", vec![IppValue::name(&job.user)]),
             IppAttribute::new("job-state", vec![IppValue::Enum(job.state as i32)]),
-            IppAttribute::new("job-state-reasons", vec![IppValue::keyword(job.state.reason())]),
+            IppAttribute::new(
+                "job-state-reasons",
+                vec![IppValue::keyword(job.state.reason())],
+            ),
             IppAttribute::new("copies", vec![IppValue::Integer(job.copies as i32)]),
             IppAttribute::new(
                 "job-k-octets",
-                vec![IppValue::Integer(i32::try_from(job.octets.div_ceil(1024)).unwrap_or(i32::MAX))],
+                vec![IppValue::Integer(
+                    i32::try_from(job.octets.div_ceil(1024)).unwrap_or(i32::MAX),
+                )],
             ),
             IppAttribute::new("time-at-creation", vec![secs(job.created)]),
         ];
         attrs.push(IppAttribute::new(
             "time-at-completed",
-            vec![job.finished.map(secs).unwrap_or(IppValue::OutOfBand(tag::NO_VALUE))],
+            vec![job
+                .finished
+                .map(secs)
+                .unwrap_or(IppValue::OutOfBand(tag::NO_VALUE))],
         ));
         attrs
     }
@@ -365,13 +389,13 @@ impl IppPrinter {
             .values()
             .filter(|j| j.state == JobState::Processing)
             .count();
-        let queued = self.jobs.values().filter(|j| !j.state.is_finished()).count();
-        let attrs = super::attributes::printer_attributes(
-            &self.identity,
-            processing > 0,
-            queued,
-            now,
-        );
+        let queued = self
+            .jobs
+            .values()
+            .filter(|j| !j.state.is_finished())
+            .count();
+        let attrs =
+            super::attributes::printer_attributes(&self.identity, processing > 0, queued, now);
         let wanted = requested(req);
         let mut enc = response_start(req, status::OK, "ok");
         enc.group(tag::PRINTER);
@@ -408,12 +432,15 @@ impl Requested {
 }
 
 fn requested(req: &IppRequest) -> Requested {
-    Requested(req.attribute(tag::OPERATION, "requested-attributes").map(|a| {
-        a.values
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect()
-    }))
+    Requested(
+        req.attribute(tag::OPERATION, "requested-attributes")
+            .map(|a| {
+                a.values
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            }),
+    )
 }
 
 fn job_id_of(req: &IppRequest) -> Option<u32> {
@@ -439,17 +466,30 @@ fn check_document_format(req: &IppRequest) -> Result<(), (u16, &'static str)> {
 fn check_job_request(req: &IppRequest) -> Result<(), (u16, &'static str)> {
     check_document_format(req)?;
     match req.operation_str("compression") {
-        Some(c) if c != "none" => Err((status::COMPRESSION_NOT_SUPPORTED, "compression not supported")),
+        Some(c) if c != "none" => Err((
+            status::COMPRESSION_NOT_SUPPORTED,
+            "compression not supported",
+        )),
         _ => Ok(()),
     }
 }
 
 fn response_start(req: &IppRequest, code: u16, message: &str) -> IppEncoder {
-    let version = if matches!(req.version.0, 1 | 2) { req.version } else { (2, 0) };
+    let version = if matches!(req.version.0, 1 | 2) {
+        req.version
+    } else {
+        (2, 0)
+    };
     let mut enc = IppEncoder::new(version, code, req.request_id);
     enc.group(tag::OPERATION)
-        .single("attributes-charset", IppValue::Str(tag::CHARSET, "utf-8".into()))
-        .single("attributes-natural-language", IppValue::Str(tag::LANGUAGE, "en".into()))
+        .single(
+            "attributes-charset",
+            IppValue::Str(tag::CHARSET, "utf-8".into()),
+        )
+        .single(
+            "attributes-natural-language",
+            IppValue::Str(tag::LANGUAGE, "en".into()),
+        )
         .single("status-message", IppValue::text(message));
     enc
 }

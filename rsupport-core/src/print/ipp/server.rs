@@ -2,6 +2,9 @@
 //! IPP over HTTP/1.1, streams document data to a spool file and hands each
 //! finished job out as a [`VirtualPrinterJob`].
 
+// Peer-controlled input passes through here: no panicking shortcuts.
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -188,7 +191,9 @@ async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> 
             Ok(head) => head,
             Err(http::BadRequest(why)) => {
                 tracing::debug!(why, "bad HTTP request to the virtual printer");
-                return wr.write_all(&http::error_response(400, "Bad Request")).await;
+                return wr
+                    .write_all(&http::error_response(400, "Bad Request"))
+                    .await;
             }
         };
         if head.method != "POST" {
@@ -202,7 +207,11 @@ async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> 
         let mut body = BodyReader::new(head.body);
         let (req, leftover) = match read_ipp_header(&mut reader, &mut body).await? {
             Ok(parsed) => parsed,
-            Err(code) => return wr.write_all(&http::error_response(code, "Bad Request")).await,
+            Err(code) => {
+                return wr
+                    .write_all(&http::error_response(code, "Bad Request"))
+                    .await
+            }
         };
         let handled = shared.with_printer(|p| p.handle(&req, shared.now()));
         let (response, keep_alive) = match handled {
@@ -216,7 +225,8 @@ async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> 
                 (bytes, head.keep_alive && whole_body_read)
             }
         };
-        wr.write_all(&http::ipp_response(&response, keep_alive)).await?;
+        wr.write_all(&http::ipp_response(&response, keep_alive))
+            .await?;
         if !keep_alive {
             return Ok(());
         }
@@ -268,21 +278,31 @@ async fn receive_document(
         .join(format!("rsupport-print-{}-{}.spool", shared.port, job_id));
     let spooled = spool(shared, &path, leftover, reader, body).await;
     let whole_body_read = body.is_done();
-    let declared = shared.with_printer(|p| p.job(job_id).map(|j| (j.mime.clone(), j.name.clone(), j.copies)));
+    let declared = shared.with_printer(|p| {
+        p.job(job_id)
+            .map(|j| (j.mime.clone(), j.name.clone(), j.copies))
+    });
     let Some((mime, name, copies)) = declared else {
         let _ = tokio::fs::remove_file(&path).await;
-        return (super::printer::simple_response(req, status::NOT_FOUND, "job vanished"), whole_body_read);
+        return (
+            super::printer::simple_response(req, status::NOT_FOUND, "job vanished"),
+            whole_body_read,
+        );
     };
     let outcome = spooled.and_then(|s| {
         let format = format_from_mime(&mime)
             .or_else(|| sniff_format(&s.head))
-            .ok_or((status::DOCUMENT_FORMAT_ERROR, "document is neither PDF nor PostScript"))?;
+            .ok_or((
+                status::DOCUMENT_FORMAT_ERROR,
+                "document is neither PDF nor PostScript",
+            ))?;
         Ok((s, format))
     });
     let now = shared.now();
     match outcome {
         Ok((s, format)) => {
-            let response = shared.with_printer(|p| p.finish_document(req, job_id, s.size, Ok(()), now));
+            let response =
+                shared.with_printer(|p| p.finish_document(req, job_id, s.size, Ok(()), now));
             let canceled = shared.with_printer(|p| {
                 p.job(job_id).map(|j| j.state) != Some(super::printer::JobState::Completed)
             });
@@ -308,7 +328,8 @@ async fn receive_document(
         }
         Err((code, why)) => {
             let _ = tokio::fs::remove_file(&path).await;
-            let response = shared.with_printer(|p| p.finish_document(req, job_id, 0, Err((code, why)), now));
+            let response =
+                shared.with_printer(|p| p.finish_document(req, job_id, 0, Err((code, why)), now));
             (response, whole_body_read)
         }
     }
@@ -347,7 +368,8 @@ async fn spool(
             }
             if s.head.len() < 1024 {
                 let take = (1024 - s.head.len()).min(piece.len());
-                s.head.extend_from_slice(piece.get(..take).unwrap_or_default());
+                s.head
+                    .extend_from_slice(piece.get(..take).unwrap_or_default());
             }
             s.pages.feed(&piece);
             file.write_all(&piece).await.map_err(io_err)?;
