@@ -9,20 +9,21 @@
 mod print_util;
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use rsupport_core::print::{
-    CupsQueueSink, CupsRegistration, PrintMessage, PrintOutcome, PrintPolicy, PrintReceiver,
-    PrintSender, PrintSink, PrintStage, PrinterRegistration, ReceiverEvent, SaveToDirectory,
-    SenderEvent, SinkJob, VirtualPrinter, VirtualPrinterConfig, VirtualPrinterJob,
+    run_customer, run_operator, BoxFuture, CupsQueueSink, CupsRegistration, CustomerPrintEvent,
+    DocumentFormat, OperatorCommand, OperatorPrintEvent, PrintMessage, PrintOutcome, PrintPolicy,
+    PrintReceiver, PrintSender, PrintSink, PrintStage, PrinterRegistration, ReceiverEvent,
+    SaveToDirectory, SenderEvent, VirtualPrinter, VirtualPrinterConfig, VirtualPrinterJob,
+    VirtualPrinterSource,
 };
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::ConnectionMode;
+use tokio::sync::mpsc;
 
 const CUPS_PDF_PPD: &str = "/usr/share/ppd/cups-pdf/CUPS-PDF_opt.ppd";
 
@@ -83,72 +84,95 @@ impl Drop for PdfQueue {
     }
 }
 
-/// Runs the customer and operator state machines against each other until
-/// the job has a result, printing through `sink`. Returns the customer's
-/// final event and the stages it saw.
-async fn carry_job(
-    job: &VirtualPrinterJob,
-    operator_spool: &Path,
-    sink: &dyn PrintSink,
+/// Carries messages one way through the real wire encoding, as the session
+/// connection will.
+fn forward(mut from: mpsc::Receiver<PrintMessage>, to: mpsc::Sender<PrintMessage>) {
+    tokio::spawn(async move {
+        while let Some(m) = from.recv().await {
+            if to.send(wire(m)).await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Runs both drivers (customer with `source`, operator with `sink`), the
+/// operator accepting every offer, until the customer sees one job finish.
+/// Returns that final event and the stages the customer saw.
+async fn one_job_through_the_drivers<S: VirtualPrinterSource + 'static>(
+    source: S,
+    sink: Arc<dyn PrintSink>,
+    operator_spool: PathBuf,
 ) -> (SenderEvent, Vec<PrintStage>) {
     let policy = PrintPolicy::new(true, ConnectionMode::ControlCustomer);
-    let mut sender = PrintSender::new(policy);
-    let mut receiver = PrintReceiver::new(policy);
-    let id = sender.offer(job).unwrap();
-    let mut document = std::fs::File::open(&job.path).unwrap();
-    let mut spool = std::fs::File::create(operator_spool).unwrap();
-    let mut stages = Vec::new();
-    loop {
-        while let Some(m) = sender.poll_transmit() {
-            receiver.handle_message(wire(m)).unwrap();
-        }
-        if let Some(r) = sender.poll_read() {
-            use std::io::{Read, Seek, SeekFrom};
-            document.seek(SeekFrom::Start(r.offset)).unwrap();
-            let mut buf = vec![0; r.len];
-            document.read_exact(&mut buf).unwrap();
-            sender.handle_read(r.job_id, Bytes::from(buf)).unwrap();
-        }
-        while let Some(e) = receiver.poll_event() {
-            match e {
-                ReceiverEvent::Offered(o) => receiver.accept(o.job_id).unwrap(),
-                ReceiverEvent::Write { data, .. } => spool.write_all(&data).unwrap(),
-                ReceiverEvent::Received(o) => {
-                    spool.sync_all().unwrap();
-                    let seen = Arc::new(Mutex::new(Vec::new()));
-                    let record = seen.clone();
-                    let on_stage = move |s: PrintStage| record.lock().unwrap().push(s);
-                    let sink_job = SinkJob::new(o.name.clone(), o.format, operator_spool, o.copies);
-                    let done = tokio::time::timeout(
-                        Duration::from_secs(60),
-                        sink.deliver(&sink_job, &on_stage),
-                    )
+    let (c_out_tx, c_out_rx) = mpsc::channel(16);
+    let (c_in_tx, c_in_rx) = mpsc::channel(16);
+    let (o_out_tx, o_out_rx) = mpsc::channel(16);
+    let (o_in_tx, o_in_rx) = mpsc::channel(16);
+    forward(c_out_rx, o_in_tx);
+    forward(o_out_rx, c_in_tx);
+    let (c_events_tx, mut c_events) = mpsc::unbounded_channel();
+    let (o_events_tx, mut o_events) = mpsc::unbounded_channel();
+    let (commands_tx, commands_rx) = mpsc::channel(16);
+    let customer = tokio::spawn(run_customer(
+        source,
+        PrintSender::new(policy),
+        c_in_rx,
+        c_out_tx,
+        c_events_tx,
+    ));
+    let operator = tokio::spawn(run_operator(
+        PrintReceiver::new(policy),
+        sink,
+        operator_spool.clone(),
+        o_in_rx,
+        o_out_tx,
+        commands_rx,
+        o_events_tx,
+    ));
+    // The operator's product: accept every offer.
+    let product = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some(e) = o_events.recv().await {
+            if let OperatorPrintEvent::Channel(ReceiverEvent::Offered(o)) = &e {
+                commands_tx
+                    .send(OperatorCommand::Accept(o.job_id))
                     .await
-                    .expect("sink finished within 60 s");
-                    for s in seen.lock().unwrap().drain(..) {
-                        receiver.sink_progress(o.job_id, s).unwrap();
-                    }
-                    receiver
-                        .sink_finished(o.job_id, done.outcome, &done.destination, &done.detail)
-                        .unwrap();
-                }
-                other => panic!("unexpected {other:?}"),
+                    .unwrap();
             }
+            seen.push(e);
         }
-        while let Some(m) = receiver.poll_transmit() {
-            sender.handle_message(wire(m)).unwrap();
+        seen
+    });
+    let mut stages = Vec::new();
+    let finished = loop {
+        match tokio::time::timeout(Duration::from_secs(60), c_events.recv())
+            .await
+            .expect("job finishes within 60 s")
+            .unwrap()
+        {
+            CustomerPrintEvent::Channel(SenderEvent::Progress { stage, .. }) => stages.push(stage),
+            CustomerPrintEvent::Channel(e @ SenderEvent::Finished { .. }) => break e,
+            CustomerPrintEvent::NotSent { reason, .. } => panic!("not sent: {reason}"),
+            _ => {}
         }
-        while let Some(e) = sender.poll_event() {
-            match e {
-                SenderEvent::Progress { stage, .. } => stages.push(stage),
-                SenderEvent::Finished { job_id, .. } => {
-                    assert_eq!(job_id, id);
-                    return (e, stages);
-                }
-                SenderEvent::Accepted { .. } => {}
-                other => panic!("unexpected {other:?}"),
-            }
-        }
+    };
+    customer.abort();
+    operator.abort();
+    product.abort();
+    assert!(
+        std::fs::read_dir(&operator_spool).unwrap().next().is_none(),
+        "operator spool cleaned up"
+    );
+    (finished, stages)
+}
+
+/// A platform-style source fed by the test: jobs pushed into a channel.
+struct ChannelSource(mpsc::UnboundedReceiver<VirtualPrinterJob>);
+
+impl VirtualPrinterSource for ChannelSource {
+    fn next_job(&mut self) -> BoxFuture<'_, Option<VirtualPrinterJob>> {
+        Box::pin(self.0.recv())
     }
 }
 
@@ -160,7 +184,7 @@ async fn lp_on_the_customer_side_comes_out_of_the_operators_pdf_printer() {
     let tag = std::process::id();
 
     // Customer side: the virtual printer, registered as a CUPS queue.
-    let mut printer = VirtualPrinter::start(VirtualPrinterConfig::new(
+    let printer = VirtualPrinter::start(VirtualPrinterConfig::new(
         "rsupport remote",
         dir.join("customer-spool"),
     ))
@@ -189,14 +213,10 @@ async fn lp_on_the_customer_side_comes_out_of_the_operators_pdf_printer() {
         String::from_utf8_lossy(&lp.stderr)
     );
 
-    let job = tokio::time::timeout(Duration::from_secs(60), printer.next_job())
-        .await
-        .expect("job arrives")
-        .unwrap();
-    assert_eq!((job.name.as_str(), job.pages), (title.as_str(), Some(5)));
-
-    let sink = CupsQueueSink::new(&operator_queue.0).unwrap();
-    let (finished, stages) = carry_job(&job, &dir.join("operator-spool.pdf"), &sink).await;
+    let sink = Arc::new(CupsQueueSink::new(&operator_queue.0).unwrap());
+    let customer_spool = dir.join("customer-spool");
+    let (finished, stages) =
+        one_job_through_the_drivers(printer, sink, dir.join("operator-spool")).await;
     let SenderEvent::Finished {
         outcome,
         destination,
@@ -211,6 +231,10 @@ async fn lp_on_the_customer_side_comes_out_of_the_operators_pdf_printer() {
     assert!(
         stages.contains(&PrintStage::Receiving) && stages.contains(&PrintStage::Queued),
         "{stages:?}"
+    );
+    assert!(
+        std::fs::read_dir(&customer_spool).unwrap().next().is_none(),
+        "customer spool cleaned up"
     );
 
     // cups-pdf wrote a new PDF with the same pages (CUPS may have rewritten
@@ -240,7 +264,6 @@ async fn lp_on_the_customer_side_comes_out_of_the_operators_pdf_printer() {
     assert!(done.is_some(), "customer-side CUPS job still pending");
 
     registration.uninstall().await.unwrap();
-    let _ = std::fs::remove_file(&job.path);
     let _ = std::fs::remove_file(&produced);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -248,45 +271,56 @@ async fn lp_on_the_customer_side_comes_out_of_the_operators_pdf_printer() {
 #[tokio::test]
 async fn without_a_printer_the_job_is_saved_under_a_safe_name() {
     let dir = print_util::temp_dir("print-save");
-    let doc = dir.join("incoming.spool");
-    std::fs::write(&doc, print_util::make_pdf(2)).unwrap();
-    let sink = SaveToDirectory::new(dir.join("saved"));
-    let job = VirtualPrinterJob::new(
-        1,
-        "../../etc/Quarterly: report.pdf",
-        rsupport_core::print::DocumentFormat::Pdf,
-        std::fs::metadata(&doc).unwrap().len(),
-        Some(2),
-        1,
-        &doc,
-    );
-    let (finished, _) = carry_job(&job, &dir.join("operator.spool"), &sink).await;
-    let SenderEvent::Finished {
-        outcome,
-        destination,
-        ..
-    } = finished
-    else {
-        unreachable!()
-    };
-    assert_eq!(outcome, PrintOutcome::Saved);
-    let saved = PathBuf::from(&destination);
+    let sink: Arc<dyn PrintSink> = Arc::new(SaveToDirectory::new(dir.join("saved")));
+    let mut destinations = Vec::new();
+    for n in 0..2 {
+        let doc = dir.join(format!("incoming-{n}.spool"));
+        std::fs::write(&doc, print_util::make_pdf(2)).unwrap();
+        let size = std::fs::metadata(&doc).unwrap().len();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tx.send(VirtualPrinterJob::new(
+            1,
+            "../../etc/Quarterly: report.pdf",
+            DocumentFormat::Pdf,
+            size,
+            Some(2),
+            1,
+            &doc,
+        ))
+        .unwrap();
+        let (finished, _) = one_job_through_the_drivers(
+            ChannelSource(rx),
+            sink.clone(),
+            dir.join("operator-spool"),
+        )
+        .await;
+        let SenderEvent::Finished {
+            outcome,
+            destination,
+            ..
+        } = finished
+        else {
+            unreachable!()
+        };
+        assert_eq!(outcome, PrintOutcome::Saved);
+        assert!(
+            !doc.exists(),
+            "the customer driver deletes the spool file when the job ends"
+        );
+        destinations.push(PathBuf::from(destination));
+    }
+    let saved = &destinations[0];
     assert_eq!(
         saved.parent(),
         Some(dir.join("saved").as_path()),
         "stays inside the directory"
     );
     assert_eq!(saved.file_name().unwrap(), "_.._etc_Quarterly_ report.pdf");
-    assert_eq!(print_util::pdfinfo_pages(&saved), 2);
-    // A second job with the same title does not overwrite the first.
-    let (second, _) = carry_job(&job, &dir.join("operator2.spool"), &sink).await;
-    let SenderEvent::Finished {
-        destination: second,
-        ..
-    } = second
-    else {
-        unreachable!()
-    };
-    assert_ne!(second, destination);
+    assert_eq!(print_util::pdfinfo_pages(saved), 2);
+    assert_ne!(
+        destinations[0], destinations[1],
+        "a second job with the same title does not overwrite the first"
+    );
+    assert_eq!(print_util::pdfinfo_pages(&destinations[1]), 2);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -46,6 +46,7 @@ pub use rsupport_proto::print::{
 };
 
 pub mod document;
+pub mod driver;
 pub mod ipp;
 mod policy;
 mod receiver;
@@ -53,6 +54,9 @@ mod registration;
 mod sender;
 mod sink;
 
+pub use driver::{
+    run_customer, run_operator, CustomerPrintEvent, OperatorCommand, OperatorPrintEvent,
+};
 pub use ipp::{parse_ipp_request, VirtualPrinter, VirtualPrinterConfig};
 pub use policy::PrintPolicy;
 pub use receiver::{PrintReceiver, ReceiverEvent};
