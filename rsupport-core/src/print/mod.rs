@@ -12,27 +12,50 @@
 //! | operator | [`PrintReceiver`]: accept/decline, verify, progress, result | sans-IO |
 //! | operator | [`PrintSink`]: where jobs go | [`CupsQueueSink`] (`lp`), [`SaveToDirectory`] |
 //!
-//! # Run loop (customer side)
+//! # Wiring it into a session
 //!
-//! ```text
-//! let mut printer = VirtualPrinter::start(VirtualPrinterConfig::new("rsupport", spool)).await?;
+//! The state machines do no IO. [`run_customer`] and [`run_operator`] are the
+//! tokio drivers: they exchange [`PrintMessage`]s with the peer through two
+//! channels (the session layer wraps them as `SessionMessage::Print` on the
+//! connection, bulk priority), move document bytes between spool files and
+//! the state machines, and report to the product through an event channel.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use rsupport_core::print::*;
+//! use rsupport_proto::ConnectionMode;
+//! use tokio::sync::mpsc;
+//!
+//! # async fn customer() -> std::io::Result<()> {
+//! // Customer: a printer applications can print to.
+//! let printer = VirtualPrinter::start(VirtualPrinterConfig::new("Remote printer", "/var/tmp/rsupport-print")).await?;
 //! let registration = CupsRegistration::install("rsupport-remote", printer.uri()).await?;
-//! loop {
-//!     select! {
-//!         job = printer.next_job() => { sender.offer(&job?, now)?; }
-//!         msg = from_operator      => { sender.handle_message(msg?)?; }
-//!     }
-//!     while let Some(m) = sender.poll_transmit() { to_operator.send(m) }
-//!     while let Some(r) = sender.poll_read() { sender.handle_read(r.job_id, read(r))? }
-//!     while let Some(e) = sender.poll_event() { show(e) }
-//! }
+//! let policy = PrintPolicy::new(true, ConnectionMode::ControlCustomer);
+//! let (to_operator, _outgoing) = mpsc::channel(16);       // → session connection
+//! let (_incoming, from_operator) = mpsc::channel(16);     // ← session connection
+//! let (events, _product_events) = mpsc::unbounded_channel();
+//! run_customer(printer, PrintSender::new(policy), from_operator, to_operator, events).await;
+//! drop(registration); // removes the CUPS queue
+//! # Ok(()) }
+//!
+//! # async fn operator() {
+//! // Operator: print on the default office printer (or SaveToDirectory).
+//! let sink: Arc<dyn PrintSink> = Arc::new(CupsQueueSink::new("office").unwrap());
+//! let policy = PrintPolicy::new(true, ConnectionMode::ControlCustomer);
+//! let (to_customer, _outgoing) = mpsc::channel(16);
+//! let (_incoming, from_customer) = mpsc::channel(16);
+//! let (_commands, commands) = mpsc::channel(16);          // Accept / Decline / Cancel / SetPolicy
+//! let (events, _product_events) = mpsc::unbounded_channel(); // Offered → ask the operator
+//! run_operator(PrintReceiver::new(policy), sink, "/var/tmp/rsupport-received".into(),
+//!              from_customer, to_customer, commands, events).await;
+//! # }
 //! ```
 //!
-//! The operator side mirrors it with [`PrintReceiver`]: `handle_message`,
-//! then `poll_transmit`, and `poll_event` yields [`ReceiverEvent::Write`]
-//! (append to the spool file) and [`ReceiverEvent::Received`] (hand the file
-//! to a [`PrintSink`] and report its stages and outcome back with
-//! `sink_progress` / `sink_finished`).
+//! Drivers for other runtimes follow the same loop: feed `handle_message`,
+//! drain `poll_transmit`, serve `poll_read` (customer) or act on
+//! `poll_event` (operator: [`ReceiverEvent::Write`] appends to the spool,
+//! [`ReceiverEvent::Received`] hands the file to a [`PrintSink`] whose
+//! stages and outcome go back through `sink_progress` / `sink_finished`).
 //!
 //! Printing is allowed only while the session is in a control or manage
 //! mode and the administrator allows it ([`PrintPolicy`]); both sides check.
