@@ -99,15 +99,21 @@ impl PageCounter {
 
     /// Looks for markers starting at positions `0..until` of `buf`.
     fn scan(&mut self, buf: &[u8], until: usize) {
-        let mut i = 0;
-        while i < until {
+        let head = buf.get(..until).unwrap_or(buf);
+        // Only '/' and '%' can start a marker: skip everything else quickly.
+        for (i, b) in head
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| matches!(b, b'/' | b'%'))
+        {
             let rest = buf.get(i..).unwrap_or_default();
-            match rest.first() {
-                Some(b'/') if is_pdf_page_entry(rest) => self.pdf_pages += 1,
-                Some(b'%') if line_start(buf, i) => self.ps_comment(rest),
-                _ => {}
+            if *b == b'/' {
+                if is_pdf_page_entry(rest) {
+                    self.pdf_pages = self.pdf_pages.saturating_add(1);
+                }
+            } else if line_start(buf, i) {
+                self.ps_comment(rest);
             }
-            i += 1;
         }
     }
 
