@@ -12,6 +12,7 @@ packages=(
   cups-filters            # pdftopdf/pdftops: CUPS converts jobs with them
   printer-driver-cups-pdf # cups-pdf backend: the operator-side "printer" in tests
   ghostscript             # cups-pdf turns PostScript back into PDF with it
+  poppler-utils           # pdfinfo: the tests count output pages independently
 )
 
 SUDO=""

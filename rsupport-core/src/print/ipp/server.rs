@@ -29,6 +29,16 @@ const MAX_IPP_HEADER: usize = 256 * 1024;
 const MAX_CONNECTIONS: usize = 16;
 /// Size of one read from the socket while spooling.
 const SPOOL_READ: usize = 64 * 1024;
+/// A client silent this long (between requests or mid-body) is dropped, so
+/// stalled connections cannot use up the connection slots.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `fut`, failing with `TimedOut` after [`IDLE_TIMEOUT`].
+async fn idle_limited<T>(fut: impl std::future::Future<Output = io::Result<T>>) -> io::Result<T> {
+    tokio::time::timeout(IDLE_TIMEOUT, fut)
+        .await
+        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "client went quiet")))
+}
 
 /// How to run the virtual printer.
 #[derive(Debug, Clone)]
@@ -184,7 +194,7 @@ async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> 
     let (rd, mut wr) = stream.into_split();
     let mut reader = BufReader::new(rd);
     loop {
-        let Some(head) = http::read_request_head(&mut reader).await? else {
+        let Some(head) = idle_limited(http::read_request_head(&mut reader)).await? else {
             return Ok(());
         };
         let head = match http::parse_request_head(&head) {
@@ -216,7 +226,7 @@ async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> 
         let handled = shared.with_printer(|p| p.handle(&req, shared.now()));
         let (response, keep_alive) = match handled {
             Handled::Respond(bytes) => {
-                body.drain(&mut reader).await?;
+                idle_limited(body.drain(&mut reader)).await?;
                 (bytes, head.keep_alive)
             }
             Handled::ReceiveDocument { job_id } => {
@@ -248,7 +258,7 @@ async fn read_ipp_header(
                 return Ok(Ok((req, leftover)));
             }
             Err(IppError::Incomplete) if buf.len() < MAX_IPP_HEADER => {
-                let n = body.read(reader, &mut chunk).await?;
+                let n = idle_limited(body.read(reader, &mut chunk)).await?;
                 if n == 0 {
                     return Ok(Err(400));
                 }
@@ -374,10 +384,12 @@ async fn spool(
             s.pages.feed(&piece);
             file.write_all(&piece).await.map_err(io_err)?;
         }
-        let n = body.read(reader, &mut buf).await.map_err(|e| {
-            tracing::debug!(error = %e, "document upload broke off");
-            (status::BAD_REQUEST, "document data ended early")
-        })?;
+        let n = idle_limited(body.read(reader, &mut buf))
+            .await
+            .map_err(|e| {
+                tracing::debug!(error = %e, "document upload broke off");
+                (status::BAD_REQUEST, "document data ended early")
+            })?;
         if n == 0 {
             break;
         }
