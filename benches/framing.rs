@@ -17,8 +17,13 @@ fn framed_stream(payload_len: usize, frames: usize) -> BytesMut {
     .encode();
     let mut wire = BytesMut::new();
     for _ in 0..frames {
-        encode_frame(FrameKind::Session, &envelope, &FrameLimits::default(), &mut wire)
-            .expect("under the cap");
+        encode_frame(
+            FrameKind::Session,
+            &envelope,
+            &FrameLimits::default(),
+            &mut wire,
+        )
+        .expect("under the cap");
     }
     wire
 }
@@ -29,18 +34,22 @@ fn decode_frames_and_envelopes(c: &mut Criterion) {
         let frames = (4 * 1024 * 1024 / payload_len).clamp(16, 4096);
         let wire = framed_stream(payload_len, frames);
         group.throughput(Throughput::Bytes(wire.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(payload_len), &wire, |b, wire| {
-            b.iter(|| {
-                let mut buf = wire.clone();
-                let mut decoder = FrameDecoder::default();
-                let mut total = 0usize;
-                while let Ok(Some(frame)) = decoder.decode(&mut buf) {
-                    let env = Envelope::decode(frame.body).expect("valid envelope");
-                    total += env.payload.len();
-                }
-                assert_eq!(total, payload_len * frames);
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(payload_len),
+            &wire,
+            |b, wire| {
+                b.iter(|| {
+                    let mut buf = wire.clone();
+                    let mut decoder = FrameDecoder::default();
+                    let mut total = 0usize;
+                    while let Ok(Some(frame)) = decoder.decode(&mut buf) {
+                        let env = Envelope::decode(frame.body).expect("valid envelope");
+                        total += env.payload.len();
+                    }
+                    assert_eq!(total, payload_len * frames);
+                });
+            },
+        );
     }
     group.finish();
 }

@@ -121,7 +121,9 @@ mod tests {
     fn from_bgra_checks_length() {
         assert!(BgraFrame::from_bgra(2, 2, vec![0; 16]).is_ok());
         assert_eq!(
-            BgraFrame::from_bgra(2, 2, vec![0; 15]).unwrap_err().expected,
+            BgraFrame::from_bgra(2, 2, vec![0; 15])
+                .unwrap_err()
+                .expected,
             16
         );
     }

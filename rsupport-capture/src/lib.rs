@@ -3,6 +3,13 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod codec;
 pub mod frame;
+pub mod source;
 
+pub use codec::{Decoder, Encoder, EncoderConfig};
 pub use frame::BgraFrame;
+pub use source::{
+    CaptureArea, CaptureError, Capturer, DirtyRegion, MonitorInfo, Rect, SyntheticSource,
+    WallpaperControl, WindowSelection,
+};

@@ -224,21 +224,51 @@ pub(crate) mod tests {
 
     pub(crate) fn annotate_message() -> impl Strategy<Value = AnnotateMessage> {
         prop_oneof![
-            (any::<u64>(), any::<u32>(), 1..=MAX_WIDTH_CENTIPX, point(), any::<u32>()).prop_map(
-                |(stroke_id, c, width_centipx, start, monitor_id)| AnnotateMessage::StrokeBegin {
-                    stroke_id, color: Argb(c), width_centipx, start, monitor_id
-                }
+            (
+                any::<u64>(),
+                any::<u32>(),
+                1..=MAX_WIDTH_CENTIPX,
+                point(),
+                any::<u32>()
+            )
+                .prop_map(|(stroke_id, c, width_centipx, start, monitor_id)| {
+                    AnnotateMessage::StrokeBegin {
+                        stroke_id,
+                        color: Argb(c),
+                        width_centipx,
+                        start,
+                        monitor_id,
+                    }
+                }),
+            (any::<u64>(), proptest::collection::vec(point(), 0..20)).prop_map(
+                |(stroke_id, points)| AnnotateMessage::StrokePoints { stroke_id, points }
             ),
-            (any::<u64>(), proptest::collection::vec(point(), 0..20))
-                .prop_map(|(stroke_id, points)| AnnotateMessage::StrokePoints { stroke_id, points }),
             any::<u64>().prop_map(|stroke_id| AnnotateMessage::StrokeEnd { stroke_id }),
-            (point(), any::<u32>(), any::<u32>())
-                .prop_map(|(position, c, monitor_id)| AnnotateMessage::Laser { position, color: Argb(c), monitor_id }),
-            (any::<u64>(), point(), text(16), any::<u32>(), 1..=MAX_LABEL_SIZE_PX, any::<u32>()).prop_map(
-                |(label_id, position, text, c, size_px, monitor_id)| AnnotateMessage::TextLabel {
-                    label_id, position, text, color: Argb(c), size_px, monitor_id
+            (point(), any::<u32>(), any::<u32>()).prop_map(|(position, c, monitor_id)| {
+                AnnotateMessage::Laser {
+                    position,
+                    color: Argb(c),
+                    monitor_id,
                 }
-            ),
+            }),
+            (
+                any::<u64>(),
+                point(),
+                text(16),
+                any::<u32>(),
+                1..=MAX_LABEL_SIZE_PX,
+                any::<u32>()
+            )
+                .prop_map(|(label_id, position, text, c, size_px, monitor_id)| {
+                    AnnotateMessage::TextLabel {
+                        label_id,
+                        position,
+                        text,
+                        color: Argb(c),
+                        size_px,
+                        monitor_id,
+                    }
+                }),
             Just(AnnotateMessage::Undo),
             Just(AnnotateMessage::Clear),
         ]
@@ -255,7 +285,10 @@ pub(crate) mod tests {
     fn argb_components() {
         let c = Argb::new(0x80, 0x11, 0x22, 0x33);
         assert_eq!(c.0, 0x8011_2233);
-        assert_eq!((c.alpha(), c.red(), c.green(), c.blue()), (0x80, 0x11, 0x22, 0x33));
+        assert_eq!(
+            (c.alpha(), c.red(), c.green(), c.blue()),
+            (0x80, 0x11, 0x22, 0x33)
+        );
     }
 
     #[test]

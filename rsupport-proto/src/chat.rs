@@ -83,9 +83,16 @@ pub(crate) mod tests {
 
     pub(crate) fn chat_message() -> impl Strategy<Value = ChatMessage> {
         prop_oneof![
-            (any::<u64>(), text(64), any::<u64>(), text(16)).prop_map(|(id, text, sent_at_ms, sender_name)| {
-                ChatMessage::Text(ChatText { id, text, sent_at_ms, sender_name })
-            }),
+            (any::<u64>(), text(64), any::<u64>(), text(16)).prop_map(
+                |(id, text, sent_at_ms, sender_name)| {
+                    ChatMessage::Text(ChatText {
+                        id,
+                        text,
+                        sent_at_ms,
+                        sender_name,
+                    })
+                }
+            ),
             any::<bool>().prop_map(|typing| ChatMessage::Typing { typing }),
             any::<u64>().prop_map(|up_to_id| ChatMessage::Read { up_to_id }),
         ]
@@ -108,7 +115,10 @@ pub(crate) mod tests {
         });
         assert!(matches!(
             ChatMessage::from_pb(m.to_pb()),
-            Err(DecodeError::TooLong { field: "chat.text", .. })
+            Err(DecodeError::TooLong {
+                field: "chat.text",
+                ..
+            })
         ));
     }
 

@@ -148,7 +148,10 @@ impl Point {
 impl Wire for Point {
     type Pb = pb::Point;
     fn to_pb(&self) -> pb::Point {
-        pb::Point { x: self.x, y: self.y }
+        pb::Point {
+            x: self.x,
+            y: self.y,
+        }
     }
     fn from_pb(pb: pb::Point) -> Result<Self, DecodeError> {
         Ok(Point { x: pb.x, y: pb.y })
@@ -171,7 +174,12 @@ pub struct Rect {
 impl Rect {
     /// A rectangle at `(x, y)` of `width` × `height`.
     pub const fn new(x: i32, y: i32, width: u32, height: u32) -> Self {
-        Rect { x, y, width, height }
+        Rect {
+            x,
+            y,
+            width,
+            height,
+        }
     }
 
     /// Whether `p` lies inside (left/top edges inclusive, right/bottom exclusive).

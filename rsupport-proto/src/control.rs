@@ -223,7 +223,11 @@ impl Wire for ControlMessage {
                 })
             }
             Body::TransferNotice(t) => {
-                check_str("transfer_notice.to_operator_name", &t.to_operator_name, MAX_NAME)?;
+                check_str(
+                    "transfer_notice.to_operator_name",
+                    &t.to_operator_name,
+                    MAX_NAME,
+                )?;
                 check_str("transfer_notice.note", &t.note, MAX_NOTE)?;
                 ControlMessage::TransferNotice {
                     to_operator_name: t.to_operator_name,
@@ -265,23 +269,55 @@ pub(crate) mod tests {
 
     pub(crate) fn control_message() -> impl Strategy<Value = ControlMessage> {
         prop_oneof![
-            (any::<u32>(), one_of(ConnectionMode::ALL), text(32)).prop_map(|(request_id, mode, reason)| {
-                ControlMessage::ModeRequest { request_id, mode, reason }
-            }),
-            (any::<u32>(), one_of(ConsentDecision::ALL), proptest::option::of(one_of(ConnectionMode::ALL)))
-                .prop_map(|(request_id, decision, mode)| ControlMessage::ModeAnswer { request_id, decision, mode }),
+            (any::<u32>(), one_of(ConnectionMode::ALL), text(32)).prop_map(
+                |(request_id, mode, reason)| {
+                    ControlMessage::ModeRequest {
+                        request_id,
+                        mode,
+                        reason,
+                    }
+                }
+            ),
+            (
+                any::<u32>(),
+                one_of(ConsentDecision::ALL),
+                proptest::option::of(one_of(ConnectionMode::ALL))
+            )
+                .prop_map(|(request_id, decision, mode)| ControlMessage::ModeAnswer {
+                    request_id,
+                    decision,
+                    mode
+                }),
             any::<bool>().prop_map(|paused| ControlMessage::PauseState { paused }),
             one_of(RevokeCause::ALL).prop_map(|cause| ControlMessage::ControlRevoked { cause }),
             any::<u32>().prop_map(|request_id| ControlMessage::ControlRequest { request_id }),
-            (proptest::collection::vec(text(12), 0..4), any::<u32>()).prop_map(|(features, tile_cache_entries)| {
-                ControlMessage::Capabilities(Capabilities { features, tile_cache_entries })
+            (proptest::collection::vec(text(12), 0..4), any::<u32>()).prop_map(
+                |(features, tile_cache_entries)| {
+                    ControlMessage::Capabilities(Capabilities {
+                        features,
+                        tile_cache_entries,
+                    })
+                }
+            ),
+            (text(16), text(32)).prop_map(|(to_operator_name, note)| {
+                ControlMessage::TransferNotice {
+                    to_operator_name,
+                    note,
+                }
             }),
-            (text(16), text(32)).prop_map(|(to_operator_name, note)| ControlMessage::TransferNotice { to_operator_name, note }),
-            (text(16), any::<bool>()).prop_map(|(operator_name, joined)| ControlMessage::InviteNotice { operator_name, joined }),
+            (text(16), any::<bool>()).prop_map(|(operator_name, joined)| {
+                ControlMessage::InviteNotice {
+                    operator_name,
+                    joined,
+                }
+            }),
             any::<bool>().prop_map(|recording| ControlMessage::RecordingNotice { recording }),
             any::<u64>().prop_map(|remaining_ms| ControlMessage::TimeWarning { remaining_ms }),
-            (one_of(EndReason::ALL), text(32)).prop_map(|(reason, detail)| ControlMessage::End { reason, detail }),
-            any::<u64>().prop_map(|expected_downtime_ms| ControlMessage::RebootNotice { expected_downtime_ms }),
+            (one_of(EndReason::ALL), text(32))
+                .prop_map(|(reason, detail)| ControlMessage::End { reason, detail }),
+            any::<u64>().prop_map(|expected_downtime_ms| ControlMessage::RebootNotice {
+                expected_downtime_ms
+            }),
         ]
     }
 

@@ -140,7 +140,10 @@ mod tests {
         let body = env.encode();
         let range = body.as_ptr() as usize..body.as_ptr() as usize + body.len();
         let back = Envelope::decode(body.clone()).unwrap();
-        assert!(range.contains(&(back.payload.as_ptr() as usize)), "payload was copied");
+        assert!(
+            range.contains(&(back.payload.as_ptr() as usize)),
+            "payload was copied"
+        );
         assert_eq!(back, env);
     }
 

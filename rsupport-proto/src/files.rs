@@ -335,21 +335,59 @@ pub(crate) mod tests {
 
     pub(crate) fn file_message() -> impl Strategy<Value = FileMessage> {
         prop_oneof![
-            (any::<u64>(), proptest::collection::vec(entry(), 0..5))
-                .prop_map(|(transfer_id, entries)| FileMessage::Offer(FileOffer { transfer_id, entries })),
-            (any::<u64>(), any::<bool>(), text(16))
-                .prop_map(|(transfer_id, accept, reason)| FileMessage::Answer { transfer_id, accept, reason }),
-            (any::<u64>(), any::<u32>(), any::<u64>())
-                .prop_map(|(transfer_id, entry, offset)| FileMessage::Resume { transfer_id, entry, offset }),
-            (any::<u64>(), any::<u32>(), 0u64..1 << 50, bytes(64))
-                .prop_map(|(transfer_id, entry, offset, data)| FileMessage::Chunk(FileChunk { transfer_id, entry, offset, data })),
-            (any::<u64>(), any::<u32>(), any::<[u8; 32]>())
-                .prop_map(|(transfer_id, entry, sha256)| FileMessage::EntryDone { transfer_id, entry, sha256 }),
-            (any::<u64>(), any::<u32>(), proptest::option::of(text(16)))
-                .prop_map(|(transfer_id, entry, error)| FileMessage::EntryResult { transfer_id, entry, error }),
-            (any::<u64>(), any::<u32>(), any::<u64>())
-                .prop_map(|(transfer_id, entry, offset)| FileMessage::Ack { transfer_id, entry, offset }),
-            (any::<u64>(), text(16)).prop_map(|(transfer_id, reason)| FileMessage::Cancel { transfer_id, reason }),
+            (any::<u64>(), proptest::collection::vec(entry(), 0..5)).prop_map(
+                |(transfer_id, entries)| FileMessage::Offer(FileOffer {
+                    transfer_id,
+                    entries
+                })
+            ),
+            (any::<u64>(), any::<bool>(), text(16)).prop_map(|(transfer_id, accept, reason)| {
+                FileMessage::Answer {
+                    transfer_id,
+                    accept,
+                    reason,
+                }
+            }),
+            (any::<u64>(), any::<u32>(), any::<u64>()).prop_map(|(transfer_id, entry, offset)| {
+                FileMessage::Resume {
+                    transfer_id,
+                    entry,
+                    offset,
+                }
+            }),
+            (any::<u64>(), any::<u32>(), 0u64..1 << 50, bytes(64)).prop_map(
+                |(transfer_id, entry, offset, data)| FileMessage::Chunk(FileChunk {
+                    transfer_id,
+                    entry,
+                    offset,
+                    data
+                })
+            ),
+            (any::<u64>(), any::<u32>(), any::<[u8; 32]>()).prop_map(
+                |(transfer_id, entry, sha256)| FileMessage::EntryDone {
+                    transfer_id,
+                    entry,
+                    sha256
+                }
+            ),
+            (any::<u64>(), any::<u32>(), proptest::option::of(text(16))).prop_map(
+                |(transfer_id, entry, error)| FileMessage::EntryResult {
+                    transfer_id,
+                    entry,
+                    error
+                }
+            ),
+            (any::<u64>(), any::<u32>(), any::<u64>()).prop_map(|(transfer_id, entry, offset)| {
+                FileMessage::Ack {
+                    transfer_id,
+                    entry,
+                    offset,
+                }
+            }),
+            (any::<u64>(), text(16)).prop_map(|(transfer_id, reason)| FileMessage::Cancel {
+                transfer_id,
+                reason
+            }),
         ]
     }
 
@@ -385,7 +423,10 @@ pub(crate) mod tests {
         let bad = offer_pb(vec![pb_entry(0, 10), pb_entry(1, 5)], 16);
         assert!(matches!(
             FileMessage::from_pb(bad),
-            Err(DecodeError::Invalid { field: "file_offer.total_size", .. })
+            Err(DecodeError::Invalid {
+                field: "file_offer.total_size",
+                ..
+            })
         ));
         let overflow = offer_pb(vec![pb_entry(0, u64::MAX), pb_entry(1, 1)], 0);
         assert!(FileMessage::from_pb(overflow).is_err());
@@ -396,7 +437,10 @@ pub(crate) mod tests {
         let bad = offer_pb(vec![pb_entry(1, 0)], 0);
         assert!(matches!(
             FileMessage::from_pb(bad),
-            Err(DecodeError::Invalid { field: "file_entry.index", .. })
+            Err(DecodeError::Invalid {
+                field: "file_entry.index",
+                ..
+            })
         ));
     }
 
@@ -406,7 +450,10 @@ pub(crate) mod tests {
         e.path = "a/".repeat(MAX_PATH);
         assert!(matches!(
             FileMessage::from_pb(offer_pb(vec![e], 0)),
-            Err(DecodeError::TooLong { field: "file_entry.path", .. })
+            Err(DecodeError::TooLong {
+                field: "file_entry.path",
+                ..
+            })
         ));
         let chunk = pb::FileMessage {
             body: Some(Body::Chunk(pb::FileChunk {
@@ -418,7 +465,10 @@ pub(crate) mod tests {
         };
         assert!(matches!(
             FileMessage::from_pb(chunk),
-            Err(DecodeError::TooLong { field: "file_chunk.data", .. })
+            Err(DecodeError::TooLong {
+                field: "file_chunk.data",
+                ..
+            })
         ));
     }
 

@@ -260,20 +260,57 @@ pub(crate) mod tests {
 
     pub(crate) fn print_message() -> impl Strategy<Value = PrintMessage> {
         prop_oneof![
-            (any::<u64>(), text(16), one_of(DocumentFormat::ALL), any::<u64>(), any::<u32>(), 1u32..99)
+            (
+                any::<u64>(),
+                text(16),
+                one_of(DocumentFormat::ALL),
+                any::<u64>(),
+                any::<u32>(),
+                1u32..99
+            )
                 .prop_map(|(job_id, name, format, size, pages, copies)| {
-                    PrintMessage::Offer(PrintJobOffer { job_id, name, format, size, pages, copies })
+                    PrintMessage::Offer(PrintJobOffer {
+                        job_id,
+                        name,
+                        format,
+                        size,
+                        pages,
+                        copies,
+                    })
                 }),
-            (any::<u64>(), any::<bool>(), text(16))
-                .prop_map(|(job_id, accept, reason)| PrintMessage::Answer { job_id, accept, reason }),
-            (any::<u64>(), any::<u64>(), bytes(64))
-                .prop_map(|(job_id, offset, data)| PrintMessage::Data { job_id, offset, data }),
-            (any::<u64>(), any::<[u8; 32]>()).prop_map(|(job_id, sha256)| PrintMessage::DataEnd { job_id, sha256 }),
-            (any::<u64>(), one_of(PrintStage::ALL), any::<u64>())
-                .prop_map(|(job_id, stage, bytes_received)| PrintMessage::Progress { job_id, stage, bytes_received }),
-            (any::<u64>(), one_of(PrintOutcome::ALL), text(16), text(16))
-                .prop_map(|(job_id, outcome, destination, detail)| PrintMessage::Result { job_id, outcome, destination, detail }),
-            (any::<u64>(), text(16)).prop_map(|(job_id, reason)| PrintMessage::Cancel { job_id, reason }),
+            (any::<u64>(), any::<bool>(), text(16)).prop_map(|(job_id, accept, reason)| {
+                PrintMessage::Answer {
+                    job_id,
+                    accept,
+                    reason,
+                }
+            }),
+            (any::<u64>(), any::<u64>(), bytes(64)).prop_map(|(job_id, offset, data)| {
+                PrintMessage::Data {
+                    job_id,
+                    offset,
+                    data,
+                }
+            }),
+            (any::<u64>(), any::<[u8; 32]>())
+                .prop_map(|(job_id, sha256)| PrintMessage::DataEnd { job_id, sha256 }),
+            (any::<u64>(), one_of(PrintStage::ALL), any::<u64>()).prop_map(
+                |(job_id, stage, bytes_received)| PrintMessage::Progress {
+                    job_id,
+                    stage,
+                    bytes_received
+                }
+            ),
+            (any::<u64>(), one_of(PrintOutcome::ALL), text(16), text(16)).prop_map(
+                |(job_id, outcome, destination, detail)| PrintMessage::Result {
+                    job_id,
+                    outcome,
+                    destination,
+                    detail
+                }
+            ),
+            (any::<u64>(), text(16))
+                .prop_map(|(job_id, reason)| PrintMessage::Cancel { job_id, reason }),
         ]
     }
 

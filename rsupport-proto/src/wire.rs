@@ -48,7 +48,11 @@ fn check_len(field: &'static str, len: usize, max: usize) -> Result<(), DecodeEr
 }
 
 /// Rejects a repeated field with more than `max` elements.
-pub(crate) fn check_count<T>(field: &'static str, items: &[T], max: usize) -> Result<(), DecodeError> {
+pub(crate) fn check_count<T>(
+    field: &'static str,
+    items: &[T],
+    max: usize,
+) -> Result<(), DecodeError> {
     if items.len() > max {
         Err(DecodeError::TooMany {
             field,
@@ -142,7 +146,9 @@ pub(crate) mod strategies {
     }
 
     /// Any value of a `wire_enum!` type.
-    pub(crate) fn one_of<T: Copy + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strategy<Value = T> {
+    pub(crate) fn one_of<T: Copy + std::fmt::Debug + 'static>(
+        all: &'static [T],
+    ) -> impl Strategy<Value = T> {
         proptest::sample::select(all)
     }
 

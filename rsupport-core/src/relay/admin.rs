@@ -1,0 +1,441 @@
+//! Admin commands (accounts, lockouts, settings, audit) and the one-time
+//! bootstrap of the first admin.
+
+use rand::RngCore;
+use rsupport_proto::relay::admin::{
+    AdminCommand, AdminReply, AdminRequest, AdminResponse, AuditPage, AuditQuery,
+};
+use rsupport_proto::relay::{RelayMessage, RequestError, RequestResult, Secret};
+use rsupport_proto::{ConnectionMode, EndReason, Role};
+
+use super::broker::{Broker, ConnId};
+use crate::auth::{check_policy, totp, Account, Argon2Params, PasswordHasher};
+use crate::store::{Store, StoreError};
+
+/// Largest relay frame body we let an audit page grow to (the frame cap is 64 KiB).
+const MAX_AUDIT_PAGE_BYTES: usize = 56 * 1024;
+/// Most rows per audit page, whatever the admin asks.
+const MAX_AUDIT_PAGE_ROWS: u32 = 1000;
+
+/// Why the first admin could not be created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BootstrapError {
+    /// An admin exists already: bootstrap is closed for good.
+    #[error("an admin account already exists; bootstrap is closed")]
+    AdminExists,
+    /// The password does not meet the policy.
+    #[error("weak password: {0}")]
+    WeakPassword(#[from] crate::auth::PolicyError),
+    /// The user name is not acceptable.
+    #[error("invalid user name")]
+    InvalidUsername,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// User names: 1–64 characters of letters, digits and `._-@`.
+pub fn valid_username(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+}
+
+/// A new account with a fresh operator ID, all connection modes, and a
+/// password the user must change at first login.
+pub fn new_account(
+    store: &dyn Store,
+    username: &str,
+    display_name: &str,
+    password: &str,
+    role: Role,
+    hasher: &PasswordHasher,
+    rng: &mut dyn RngCore,
+    now_ms: u64,
+) -> Result<Account, StoreError> {
+    let mut operator_id = String::new();
+    for _ in 0..32 {
+        operator_id = format!("{:09}", rng.next_u64() % 1_000_000_000);
+        if store.find_account_by_operator_id(&operator_id)?.is_none() {
+            break;
+        }
+    }
+    Ok(Account {
+        username: username.to_owned(),
+        display_name: if display_name.is_empty() {
+            username
+        } else {
+            display_name
+        }
+        .to_owned(),
+        role,
+        operator_id,
+        password_hash: Secret::new(hasher.hash(password, rng)),
+        enabled: true,
+        failed_logins: 0,
+        blocked_until_ms: 0,
+        allowed_modes: ConnectionMode::ALL.to_vec(),
+        full_file_control: false,
+        totp_secret: None,
+        totp_last_step: 0,
+        must_change_password: true,
+        created_ms: now_ms,
+    })
+}
+
+/// Creates the first admin. Refused once any admin exists, so there is no
+/// setup path left open after it. The bootstrap password need not be changed.
+pub fn bootstrap_admin(
+    store: &mut dyn Store,
+    username: &str,
+    password: &str,
+    params: Argon2Params,
+    rng: &mut dyn RngCore,
+    now_ms: u64,
+) -> Result<Account, BootstrapError> {
+    if store.list_accounts()?.iter().any(|a| a.role == Role::Admin) {
+        return Err(BootstrapError::AdminExists);
+    }
+    if !valid_username(username) {
+        return Err(BootstrapError::InvalidUsername);
+    }
+    check_policy(password)?;
+    let hasher = PasswordHasher::new(params, rng);
+    let mut account = new_account(
+        &*store,
+        username,
+        username,
+        password,
+        Role::Admin,
+        &hasher,
+        rng,
+        now_ms,
+    )?;
+    account.must_change_password = false;
+    store.insert_account(&account)?;
+    store.append_audit(&rsupport_proto::relay::admin::AuditRecord {
+        at_ms: now_ms,
+        kind: "admin_bootstrapped".into(),
+        operator_username: username.to_owned(),
+        source: "local".into(),
+        ..Default::default()
+    })?;
+    Ok(account)
+}
+
+fn store_error(e: &StoreError) -> RequestResult {
+    match e {
+        StoreError::AlreadyExists => RequestResult::err(RequestError::AlreadyExists, "name taken"),
+        StoreError::NotFound => RequestResult::err(RequestError::NotFound, "no such account"),
+        _ => RequestResult::err(RequestError::Internal, "store error"),
+    }
+}
+
+impl Broker {
+    fn admin_reply(&mut self, conn: ConnId, request_id: u64, reply: AdminReply) {
+        self.send(
+            conn,
+            RelayMessage::AdminResponse(AdminResponse { request_id, reply }),
+        );
+    }
+
+    /// Loads `username`, applies `change`, stores it, audits `kind`.
+    fn update_account(
+        &mut self,
+        conn: ConnId,
+        admin: &str,
+        username: &str,
+        kind: &str,
+        now_ms: u64,
+        change: impl FnOnce(&mut Account, &mut Self) -> Result<String, RequestResult>,
+    ) -> RequestResult {
+        let mut account = match self.store.find_account(username) {
+            Ok(Some(a)) => a,
+            Ok(None) => return RequestResult::err(RequestError::NotFound, "no such account"),
+            Err(e) => return store_error(&e),
+        };
+        let detail = match change(&mut account, self) {
+            Ok(d) => d,
+            Err(r) => return r,
+        };
+        if let Err(e) = self.store.update_account(username, &account) {
+            return store_error(&e);
+        }
+        self.audit(now_ms, kind, username, conn, |r| {
+            r.detail = if detail.is_empty() {
+                format!("by {admin}")
+            } else {
+                format!("{detail}; by {admin}")
+            }
+        });
+        RequestResult::ok()
+    }
+
+    /// Closes every connection logged in as `username`.
+    fn kick(&mut self, username: &str, detail: &str) {
+        for conn in self.online.get(username).cloned().unwrap_or_default() {
+            self.close(conn, rsupport_proto::CloseReason::Unauthorized, detail);
+        }
+    }
+
+    pub(crate) fn handle_admin(&mut self, conn: ConnId, req: AdminRequest, now_ms: u64) {
+        let Some(admin) = self.principal(conn).map(|p| p.username.clone()) else {
+            return;
+        };
+        let id = req.request_id;
+        let result = match req.command {
+            AdminCommand::CreateAccount {
+                username,
+                display_name,
+                password,
+                role,
+            } => {
+                if !valid_username(&username) || role == Role::Customer {
+                    RequestResult::err(RequestError::InvalidArgument, "bad user name or role")
+                } else if let Err(e) = check_policy(password.expose()) {
+                    RequestResult::err(RequestError::WeakPassword, e.to_string())
+                } else {
+                    let made = new_account(
+                        &*self.store,
+                        &username,
+                        &display_name,
+                        password.expose(),
+                        role,
+                        &self.hasher,
+                        &mut *self.rng,
+                        now_ms,
+                    )
+                    .and_then(|a| self.store.insert_account(&a));
+                    match made {
+                        Ok(()) => {
+                            self.audit(now_ms, "account_created", &username, conn, |r| {
+                                r.detail =
+                                    format!("role={}; by {admin}", crate::auth::role_name(role))
+                            });
+                            RequestResult::ok()
+                        }
+                        Err(e) => store_error(&e),
+                    }
+                }
+            }
+            AdminCommand::SetAccountEnabled { username, enabled } => {
+                if username == admin && !enabled {
+                    RequestResult::err(RequestError::InvalidArgument, "cannot disable yourself")
+                } else {
+                    let r = self.update_account(
+                        conn,
+                        &admin,
+                        &username,
+                        if enabled {
+                            "account_enabled"
+                        } else {
+                            "account_disabled"
+                        },
+                        now_ms,
+                        |a, _| {
+                            a.enabled = enabled;
+                            Ok(String::new())
+                        },
+                    );
+                    if r.is_ok() && !enabled {
+                        self.kick(&username, "account disabled");
+                    }
+                    r
+                }
+            }
+            AdminCommand::RenameAccount {
+                username,
+                new_username,
+                new_display_name,
+            } => {
+                if !new_username.is_empty() && !valid_username(&new_username) {
+                    RequestResult::err(RequestError::InvalidArgument, "bad user name")
+                } else {
+                    let r = self.update_account(
+                        conn,
+                        &admin,
+                        &username,
+                        "account_renamed",
+                        now_ms,
+                        |a, _| {
+                            if !new_username.is_empty() {
+                                a.username = new_username.clone();
+                            }
+                            if !new_display_name.is_empty() {
+                                a.display_name = new_display_name.clone();
+                            }
+                            Ok(format!("new name {}", a.username))
+                        },
+                    );
+                    if r.is_ok() && !new_username.is_empty() && new_username != username {
+                        // Sessions keep running; the renamed user logs in again under the new name.
+                        self.kick(&username, "account renamed");
+                    }
+                    r
+                }
+            }
+            AdminCommand::ResetPassword {
+                username,
+                new_password,
+            } => {
+                if let Err(e) = check_policy(new_password.expose()) {
+                    RequestResult::err(RequestError::WeakPassword, e.to_string())
+                } else {
+                    self.update_account(
+                        conn,
+                        &admin,
+                        &username,
+                        "password_reset",
+                        now_ms,
+                        |a, b| {
+                            a.password_hash =
+                                Secret::new(b.hasher.hash(new_password.expose(), &mut *b.rng));
+                            a.must_change_password = true;
+                            a.failed_logins = 0;
+                            Ok(String::new())
+                        },
+                    )
+                }
+            }
+            AdminCommand::SetAllowedModes { username, modes } => {
+                self.update_account(conn, &admin, &username, "modes_changed", now_ms, |a, _| {
+                    let mut m = modes.clone();
+                    m.dedup();
+                    a.allowed_modes = m;
+                    Ok(a.allowed_modes
+                        .iter()
+                        .map(|m| crate::auth::mode_name(*m))
+                        .collect::<Vec<_>>()
+                        .join(","))
+                })
+            }
+            AdminCommand::SetFullFileControl { username, enabled } => self.update_account(
+                conn,
+                &admin,
+                &username,
+                "file_control_changed",
+                now_ms,
+                |a, _| {
+                    a.full_file_control = enabled;
+                    Ok(format!("full_file_control={enabled}"))
+                },
+            ),
+            AdminCommand::UnblockAccount { username } => {
+                self.update_account(conn, &admin, &username, "unblocked", now_ms, |a, _| {
+                    a.blocked_until_ms = 0;
+                    a.failed_logins = 0;
+                    Ok("admin unblock".into())
+                })
+            }
+            AdminCommand::SetTotp {
+                username,
+                secret_base32,
+            } => {
+                let secret = secret_base32.expose();
+                let decoded = if secret.is_empty() {
+                    Some(Vec::new())
+                } else {
+                    totp::decode_base32(secret)
+                };
+                match decoded {
+                    Some(bytes) if bytes.is_empty() || bytes.len() >= 10 => self.update_account(
+                        conn,
+                        &admin,
+                        &username,
+                        "totp_changed",
+                        now_ms,
+                        |a, _| {
+                            a.totp_secret = (!bytes.is_empty()).then(|| Secret::new(bytes));
+                            a.totp_last_step = 0;
+                            Ok(format!("enabled={}", a.totp_secret.is_some()))
+                        },
+                    ),
+                    _ => RequestResult::err(
+                        RequestError::InvalidArgument,
+                        "secret must be base32, at least 80 bits",
+                    ),
+                }
+            }
+            AdminCommand::EndSession { session_id } => {
+                if self.sessions.contains_key(&session_id) {
+                    self.end_session(session_id, EndReason::AdminEnded, now_ms);
+                    RequestResult::ok()
+                } else {
+                    RequestResult::err(RequestError::NotFound, "no such session")
+                }
+            }
+            AdminCommand::UpdateSettings(changes) => {
+                let mut next = self.settings.clone();
+                next.apply(&changes);
+                match next.validate() {
+                    Err(why) => RequestResult::err(RequestError::InvalidArgument, why),
+                    Ok(()) => match self.store.save_settings(&changes) {
+                        Ok(()) => {
+                            self.settings = next;
+                            self.audit(now_ms, "settings_changed", &admin, conn, |r| {
+                                r.detail = format!("{changes:?}")
+                            });
+                            RequestResult::ok()
+                        }
+                        Err(e) => store_error(&e),
+                    },
+                }
+            }
+            AdminCommand::ListAccounts => {
+                let reply = match self.store.list_accounts() {
+                    Ok(list) => AdminReply::Accounts(list.iter().map(Account::summary).collect()),
+                    Err(e) => AdminReply::Result(store_error(&e)),
+                };
+                return self.admin_reply(conn, id, reply);
+            }
+            AdminCommand::GetSettings => {
+                let s = self.settings.to_wire();
+                return self.admin_reply(conn, id, AdminReply::Settings(s));
+            }
+            AdminCommand::QueryAudit(q) => {
+                let reply = self.audit_page(&q);
+                return self.admin_reply(conn, id, reply);
+            }
+            _ => RequestResult::err(RequestError::InvalidArgument, "unknown command"),
+        };
+        self.admin_reply(conn, id, AdminReply::Result(result));
+    }
+
+    fn audit_page(&self, q: &AuditQuery) -> AdminReply {
+        let rows = match q.limit {
+            0 => self.config.audit_page_rows,
+            n => n,
+        }
+        .min(MAX_AUDIT_PAGE_ROWS);
+        // One extra row tells whether the page is truncated.
+        match self.store.query_audit(q, rows as usize + 1) {
+            Err(e) => AdminReply::Result(store_error(&e)),
+            Ok(mut records) => {
+                let mut truncated = records.len() > rows as usize;
+                records.truncate(rows as usize);
+                // Keep the response inside one relay frame.
+                while !records.is_empty() {
+                    let page = AdminReply::Audit(AuditPage {
+                        records: records.clone(),
+                        truncated,
+                    });
+                    let size = RelayMessage::AdminResponse(AdminResponse {
+                        request_id: 0,
+                        reply: page,
+                    })
+                    .encode()
+                    .len();
+                    if size <= MAX_AUDIT_PAGE_BYTES {
+                        break;
+                    }
+                    let keep = records.len() / 2;
+                    records.truncate(keep);
+                    truncated = true;
+                }
+                AdminReply::Audit(AuditPage { records, truncated })
+            }
+        }
+    }
+}

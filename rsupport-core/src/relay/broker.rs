@@ -1,0 +1,528 @@
+//! The sans-IO relay broker: accounts, codes, pairing and limits.
+//!
+//! The broker never touches a socket or a clock. The driver feeds it
+//! connection events and decoded [`RelayMessage`]s with the current time, and
+//! drains [`Output`]s (messages to send, routes to install, connections to
+//! close) and the next deadline:
+//!
+//! ```text
+//! loop {
+//!     match next_event(until = broker.poll_timeout()) {
+//!         Connected(id, info) => broker.handle_connect(id, info, now),
+//!         Message(id, msg)    => broker.handle_message(id, msg, now),
+//!         Disconnected(id)    => broker.handle_disconnect(id, now),
+//!         Timer               => broker.handle_timeout(now),
+//!     }
+//!     while let Some(out) = broker.poll_output() { apply(out) }
+//! }
+//! ```
+//!
+//! Session payloads do not pass through the broker: on pairing it emits
+//! [`Output::Route`] and the driver forwards `Session` frames itself,
+//! counting bytes in the shared [`TrafficMeter`].
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rand::RngCore;
+use rsupport_proto::relay::admin::AuditRecord;
+use rsupport_proto::relay::{HelloAck, RelayMessage, RequestError, RequestResult};
+use rsupport_proto::{negotiate, CloseReason, Role};
+
+use super::config::{RelayConfig, Settings};
+use super::limiter::FailureLimiter;
+use super::pairing::{Contact, PendingCode, Session};
+use crate::auth::PasswordHasher;
+use crate::store::Store;
+
+/// A connection, numbered by the driver.
+pub type ConnId = u64;
+
+/// What the driver knows about a new connection.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Peer address (for rate limits and the audit log).
+    pub source: IpAddr,
+    /// The peer presented a client certificate that verified against the client CA.
+    pub client_cert: bool,
+}
+
+/// Bytes forwarded in one session, counted by the driver.
+#[derive(Debug, Default)]
+pub struct TrafficMeter {
+    /// Bytes delivered to the operator.
+    pub to_operator: AtomicU64,
+    /// Bytes delivered to the customer.
+    pub to_customer: AtomicU64,
+}
+
+impl TrafficMeter {
+    /// Adds `n` bytes in one direction.
+    pub fn add(&self, to_operator: bool, n: u64) {
+        let c = if to_operator {
+            &self.to_operator
+        } else {
+            &self.to_customer
+        };
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// What the broker asks the driver to do.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Output {
+    /// Send a relay-control message.
+    Send {
+        /// To whom.
+        conn: ConnId,
+        /// What.
+        message: RelayMessage,
+    },
+    /// Forward `Session` frames with `session_id` from `conn` to `peer`.
+    Route {
+        /// The sender.
+        conn: ConnId,
+        /// The session.
+        session_id: u64,
+        /// The receiver.
+        peer: ConnId,
+        /// Where to count forwarded bytes.
+        meter: Arc<TrafficMeter>,
+        /// Whether `peer` is the operator side.
+        peer_is_operator: bool,
+    },
+    /// Stop forwarding `session_id` from `conn`.
+    Unroute {
+        /// The sender.
+        conn: ConnId,
+        /// The session.
+        session_id: u64,
+    },
+    /// Send `Close` and hang up. The driver reports `handle_disconnect` afterwards.
+    Close {
+        /// Whom.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+        /// Detail for the peer (never secrets).
+        detail: String,
+    },
+}
+
+/// A logged-in operator or admin.
+#[derive(Debug, Clone)]
+pub(crate) struct Principal {
+    pub(crate) username: String,
+    pub(crate) role: Role,
+    pub(crate) display_name: String,
+    pub(crate) must_change_password: bool,
+}
+
+#[derive(Debug)]
+pub(crate) enum Phase {
+    /// Waiting for `Hello` until the deadline.
+    AwaitingHello { deadline_ms: u64 },
+    /// A customer's program.
+    Customer,
+    /// An operator or admin program before login.
+    Anonymous,
+    /// Logged in.
+    LoggedIn(Principal),
+    /// Close requested; ignore further input.
+    Closing,
+}
+
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) info: ConnInfo,
+    pub(crate) phase: Phase,
+    /// Sessions this connection takes part in.
+    pub(crate) sessions: HashSet<u64>,
+    /// A customer's pending chat-first contact.
+    pub(crate) contact: Option<u64>,
+}
+
+/// The relay's protocol state machine. See the module docs for the run loop.
+pub struct Broker {
+    pub(crate) config: RelayConfig,
+    pub(crate) settings: Settings,
+    pub(crate) store: Box<dyn Store>,
+    pub(crate) rng: Box<dyn RngCore + Send>,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) conns: HashMap<ConnId, Conn>,
+    /// Online operators: user name → connections (newest last).
+    pub(crate) online: HashMap<String, Vec<ConnId>>,
+    /// Unused codes by SHA-256 of the code, so lookups reveal nothing by timing.
+    pub(crate) codes: HashMap<[u8; 32], PendingCode>,
+    pub(crate) sessions: HashMap<u64, Session>,
+    pub(crate) contacts: HashMap<u64, Contact>,
+    pub(crate) limiter: FailureLimiter,
+    pub(crate) next_id: u64,
+    out: VecDeque<Output>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("conns", &self.conns.len())
+            .field("sessions", &self.sessions.len())
+            .field("codes", &self.codes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// A broker over `store`, with `rng` for codes, ids and salts.
+    /// Run-time settings are the config defaults with the store's overrides on top.
+    pub fn new(
+        config: RelayConfig,
+        store: Box<dyn Store>,
+        mut rng: Box<dyn RngCore + Send>,
+    ) -> Self {
+        let mut settings = config.settings.clone();
+        match store.load_settings() {
+            Ok(stored) => settings.apply(&stored),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load stored settings; using config defaults")
+            }
+        }
+        let hasher = PasswordHasher::new(config.argon2, &mut *rng);
+        let limiter = FailureLimiter::new(
+            config.code_failures_per_source,
+            config.code_failure_budget,
+            config.code_failure_window_ms,
+        );
+        Broker {
+            config,
+            settings,
+            store,
+            rng,
+            hasher,
+            conns: HashMap::new(),
+            online: HashMap::new(),
+            codes: HashMap::new(),
+            sessions: HashMap::new(),
+            contacts: HashMap::new(),
+            limiter,
+            next_id: 1,
+            out: VecDeque::new(),
+        }
+    }
+
+    // ---- getters ----------------------------------------------------------
+
+    /// The run-time settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Running sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Open connections.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The store (for tools and tests).
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    // ---- inputs -----------------------------------------------------------
+
+    /// A connection finished its TLS handshake.
+    pub fn handle_connect(&mut self, conn: ConnId, info: ConnInfo, now_ms: u64) {
+        let deadline_ms = now_ms.saturating_add(self.config.handshake_timeout_ms);
+        self.conns.insert(
+            conn,
+            Conn {
+                info,
+                phase: Phase::AwaitingHello { deadline_ms },
+                sessions: HashSet::new(),
+                contact: None,
+            },
+        );
+    }
+
+    /// A connection is gone (the peer hung up, or the driver closed it).
+    pub fn handle_disconnect(&mut self, conn: ConnId, now_ms: u64) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        if let Phase::LoggedIn(p) = &c.phase {
+            if let Some(list) = self.online.get_mut(&p.username) {
+                list.retain(|&x| x != conn);
+                if list.is_empty() {
+                    self.online.remove(&p.username);
+                }
+            }
+        }
+        if let Some(contact) = c.contact {
+            self.contacts.remove(&contact);
+        }
+        self.contacts.retain(|_, ct| ct.operator_conn != conn);
+        for session_id in c.sessions {
+            self.end_session(session_id, rsupport_proto::EndReason::PeerLost, now_ms);
+        }
+    }
+
+    /// A decoded relay-control message from `conn`.
+    pub fn handle_message(&mut self, conn: ConnId, message: RelayMessage, now_ms: u64) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        match (&c.phase, message) {
+            (Phase::Closing, _) => {}
+            (_, RelayMessage::Ping { nonce }) => self.send(conn, RelayMessage::Pong { nonce }),
+            (_, RelayMessage::Pong { .. }) => {}
+            (_, RelayMessage::Close { .. }) => self.close(conn, CloseReason::Normal, ""),
+            (Phase::AwaitingHello { .. }, RelayMessage::Hello(h)) => {
+                match negotiate(h.min_version, h.max_version) {
+                    Ok(version) => {
+                        let phase = if h.role == Role::Customer {
+                            Phase::Customer
+                        } else {
+                            Phase::Anonymous
+                        };
+                        if let Some(c) = self.conns.get_mut(&conn) {
+                            c.phase = phase;
+                        }
+                        self.send(
+                            conn,
+                            RelayMessage::HelloAck(HelloAck {
+                                version,
+                                relay_name: self.config.name.clone(),
+                                now_ms,
+                            }),
+                        );
+                    }
+                    Err(e) => self.close(conn, CloseReason::VersionMismatch, &e.to_string()),
+                }
+            }
+            (Phase::AwaitingHello { .. }, _) => {
+                self.close(conn, CloseReason::UnexpectedMessage, "Hello expected")
+            }
+            (_, RelayMessage::Hello(_)) => {
+                self.close(conn, CloseReason::UnexpectedMessage, "second Hello")
+            }
+            (_, RelayMessage::Login(l)) => self.handle_login(conn, l, now_ms),
+            (
+                Phase::LoggedIn(_),
+                RelayMessage::ChangePassword {
+                    old_password,
+                    new_password,
+                },
+            ) => self.handle_change_password(
+                conn,
+                old_password.expose(),
+                new_password.expose(),
+                now_ms,
+            ),
+            (Phase::LoggedIn(p), RelayMessage::AdminRequest(req)) => {
+                if p.role == Role::Admin && !p.must_change_password {
+                    self.handle_admin(conn, req, now_ms);
+                } else {
+                    let username = p.username.clone();
+                    self.audit(now_ms, "admin_denied", &username, conn, |r| {
+                        r.detail = "non-admin sent an admin request".into()
+                    });
+                    self.send(
+                        conn,
+                        RelayMessage::AdminResponse(rsupport_proto::relay::AdminResponse::error(
+                            req.request_id,
+                            RequestError::NotAuthorized,
+                            "admin role required",
+                        )),
+                    );
+                }
+            }
+            (Phase::LoggedIn(p), _) if p.must_change_password => self.send(
+                conn,
+                RelayMessage::RequestResult(RequestResult::err(
+                    RequestError::NotAuthorized,
+                    "change your password first",
+                )),
+            ),
+            (Phase::LoggedIn(_), RelayMessage::IssueCode { ttl_secs }) => {
+                self.handle_issue_code(conn, ttl_secs, now_ms)
+            }
+            (Phase::LoggedIn(_), RelayMessage::CancelCode { code }) => {
+                self.handle_cancel_code(conn, code.expose(), now_ms)
+            }
+            (Phase::LoggedIn(_), RelayMessage::ContactAnswer { contact_id, accept }) => {
+                self.handle_contact_answer(conn, contact_id, accept, now_ms)
+            }
+            (Phase::Customer, RelayMessage::JoinByCode { code, customer }) => {
+                self.handle_join(conn, code.expose(), customer, now_ms)
+            }
+            (Phase::Customer, RelayMessage::ContactOperator(c)) => {
+                self.handle_contact(conn, c, now_ms)
+            }
+            (
+                Phase::Customer | Phase::LoggedIn(_),
+                RelayMessage::LeaveSession { session_id, reason },
+            ) => self.handle_leave(conn, session_id, reason, now_ms),
+            (
+                Phase::Customer | Phase::LoggedIn(_),
+                RelayMessage::Resume { .. }
+                | RelayMessage::TransferSession(_)
+                | RelayMessage::InviteOperator(_)
+                | RelayMessage::SessionOfferAnswer { .. },
+            ) => self.send(
+                conn,
+                RelayMessage::RequestResult(RequestResult::err(
+                    RequestError::InvalidArgument,
+                    "not supported by this relay version",
+                )),
+            ),
+            (Phase::Customer | Phase::Anonymous, RelayMessage::AdminRequest(req)) => self.send(
+                conn,
+                RelayMessage::AdminResponse(rsupport_proto::relay::AdminResponse::error(
+                    req.request_id,
+                    RequestError::NotAuthorized,
+                    "log in as an admin first",
+                )),
+            ),
+            (Phase::Customer | Phase::Anonymous, _) => self.send(
+                conn,
+                RelayMessage::RequestResult(RequestResult::err(
+                    RequestError::NotAuthorized,
+                    "not allowed",
+                )),
+            ),
+            // relay → party messages sent the wrong way.
+            (_, _) => self.close(
+                conn,
+                CloseReason::UnexpectedMessage,
+                "relay-to-party message",
+            ),
+        }
+    }
+
+    /// Time passed: expire codes, handshakes and contacts; warn and end sessions.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        let late: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| matches!(c.phase, Phase::AwaitingHello { deadline_ms } if deadline_ms <= now_ms))
+            .map(|(&id, _)| id)
+            .collect();
+        for conn in late {
+            self.close(conn, CloseReason::Timeout, "no Hello in time");
+        }
+        self.expire_codes(now_ms);
+        self.expire_contacts(now_ms);
+        self.check_session_limits(now_ms);
+        self.limiter.prune(now_ms);
+    }
+
+    /// The relay is shutting down: end every session and close every connection.
+    pub fn shutdown(&mut self, now_ms: u64) {
+        let ids: Vec<u64> = self.sessions.keys().copied().collect();
+        for id in ids {
+            self.end_session(id, rsupport_proto::EndReason::RelayShutdown, now_ms);
+        }
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.close(conn, CloseReason::Shutdown, "relay shutting down");
+        }
+    }
+
+    // ---- outputs ----------------------------------------------------------
+
+    /// The next thing for the driver to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Broker::handle_timeout`] should be called next (ms since epoch).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let hello = self.conns.values().filter_map(|c| match c.phase {
+            Phase::AwaitingHello { deadline_ms } => Some(deadline_ms),
+            _ => None,
+        });
+        let codes = self.codes.values().map(|c| c.expires_at_ms);
+        let contacts = self.contacts.values().map(|c| c.expires_at_ms);
+        let sessions = self.sessions.values().filter_map(Session::next_deadline);
+        hello.chain(codes).chain(contacts).chain(sessions).min()
+    }
+
+    // ---- helpers for the handler modules -----------------------------------
+
+    pub(crate) fn send(&mut self, conn: ConnId, message: RelayMessage) {
+        self.out.push_back(Output::Send { conn, message });
+    }
+
+    pub(crate) fn push(&mut self, output: Output) {
+        self.out.push_back(output);
+    }
+
+    pub(crate) fn reply(&mut self, conn: ConnId, result: RequestResult) {
+        self.send(conn, RelayMessage::RequestResult(result));
+    }
+
+    /// Asks the driver to close `conn`; further input from it is ignored.
+    pub(crate) fn close(&mut self, conn: ConnId, reason: CloseReason, detail: &str) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if matches!(c.phase, Phase::Closing) {
+                return;
+            }
+            c.phase = Phase::Closing;
+            self.out.push_back(Output::Close {
+                conn,
+                reason,
+                detail: detail.to_owned(),
+            });
+        }
+    }
+
+    pub(crate) fn principal(&self, conn: ConnId) -> Option<&Principal> {
+        match &self.conns.get(&conn)?.phase {
+            Phase::LoggedIn(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn source(&self, conn: ConnId) -> String {
+        self.conns
+            .get(&conn)
+            .map(|c| c.info.source.to_string())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn fresh_id(&mut self) -> u64 {
+        // Random high bits make ids unguessable across restarts; the counter keeps them unique.
+        let id = (self.rng.next_u64() & 0xffff_ffff_0000_0000) | (self.next_id & 0xffff_ffff);
+        self.next_id += 1;
+        id.max(1)
+    }
+
+    /// Writes an audit record (`fill` sets the fields beyond time, kind, operator and source).
+    pub(crate) fn audit(
+        &mut self,
+        now_ms: u64,
+        kind: &str,
+        operator: &str,
+        conn: ConnId,
+        fill: impl FnOnce(&mut AuditRecord),
+    ) {
+        let mut r = AuditRecord {
+            at_ms: now_ms,
+            kind: kind.to_owned(),
+            operator_username: operator.to_owned(),
+            source: self.source(conn),
+            ..AuditRecord::default()
+        };
+        fill(&mut r);
+        tracing::info!(kind, operator, source = %r.source, session = r.session_id, "audit");
+        if let Err(e) = self.store.append_audit(&r) {
+            tracing::error!(error = %e, kind, "cannot write audit record");
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The relay server: a sans-IO [`Broker`] under a thin tokio driver
+//! ([`serve`]), plus the client-side [`RelayConnection`].
+//!
+//! # The broker without sockets
+//!
+//! ```
+//! use rand::{rngs::StdRng, SeedableRng};
+//! use rsupport_core::relay::{Broker, ConnInfo, Output, RelayConfig};
+//! use rsupport_core::store::SqliteStore;
+//! use rsupport_proto::relay::{Hello, RelayMessage};
+//! use rsupport_proto::{Role, PROTOCOL_VERSION};
+//!
+//! let store = SqliteStore::in_memory()?;
+//! let mut broker = Broker::new(RelayConfig::default(), Box::new(store), Box::new(StdRng::seed_from_u64(1)));
+//! let now = 1_700_000_000_000; // virtual clock, ms
+//! broker.handle_connect(1, ConnInfo { source: "192.0.2.1".parse()?, client_cert: false }, now);
+//! broker.handle_message(1, RelayMessage::Hello(Hello {
+//!     min_version: PROTOCOL_VERSION,
+//!     max_version: PROTOCOL_VERSION,
+//!     role: Role::Customer,
+//!     software: "doc".into(),
+//! }), now);
+//! assert!(matches!(broker.poll_output(), Some(Output::Send { conn: 1, message: RelayMessage::HelloAck(_) })));
+//! // Without a Hello the connection would be closed at this deadline:
+//! assert_eq!(broker.poll_timeout(), None);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Running a relay
+//!
+//! `serve(listener, ServeConfig { relay, tls, store, rng }, shutdown)` runs
+//! until `shutdown` completes; see `examples/relay.rs` for a complete program
+//! (configuration file, self-signed certificate on first start, admin tool).
+
+mod admin;
+mod broker;
+mod client;
+pub mod config;
+mod limiter;
+mod login;
+mod pairing;
+mod queue;
+mod server;
+
+pub use admin::{bootstrap_admin, new_account, valid_username, BootstrapError};
+pub use broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
+pub use client::{connect, ClientError, Incoming, RelayConnection};
+pub use config::{RelayConfig, Settings};
+pub use limiter::FailureLimiter;
+pub use server::{now_ms, serve, ServeConfig};

@@ -1,0 +1,531 @@
+//! Session codes, chat-first contact, pairing, licence limits and session end.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rand::RngCore;
+use rsupport_proto::relay::{
+    CodeIssued, ContactOperator, ContactRequest, CustomerInfo, JoinRefusal, Paired, PairingOrigin,
+    RelayMessage, RequestError, RequestResult, Secret,
+};
+use rsupport_proto::{ConnectionMode, EndReason, Role};
+use sha2::{Digest, Sha256};
+
+use super::broker::{Broker, ConnId, Output, TrafficMeter};
+
+/// An issued, unused session code.
+#[derive(Debug)]
+pub(crate) struct PendingCode {
+    pub(crate) username: String,
+    pub(crate) expires_at_ms: u64,
+    /// The issuing connection (for the audit source).
+    pub(crate) issuer: ConnId,
+}
+
+/// A chat-first contact waiting for the operator's answer.
+#[derive(Debug)]
+pub(crate) struct Contact {
+    pub(crate) customer_conn: ConnId,
+    pub(crate) operator_conn: ConnId,
+    pub(crate) customer: CustomerInfo,
+    pub(crate) expires_at_ms: u64,
+}
+
+/// A running session between one operator connection and one customer connection.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) operator_conn: ConnId,
+    pub(crate) customer_conn: ConnId,
+    pub(crate) operator_username: String,
+    pub(crate) customer: CustomerInfo,
+    pub(crate) modes: Vec<ConnectionMode>,
+    pub(crate) started_ms: u64,
+    /// Licence end, if the relay limits session time.
+    pub(crate) deadline_ms: Option<u64>,
+    pub(crate) warn_at_ms: Option<u64>,
+    pub(crate) meter: Arc<TrafficMeter>,
+}
+
+impl Session {
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        self.warn_at_ms.or(self.deadline_ms)
+    }
+}
+
+/// SHA-256 of a code: the key codes are stored and looked up under.
+fn code_key(code: &str) -> [u8; 32] {
+    Sha256::digest(code.as_bytes()).into()
+}
+
+fn customer_label(c: &CustomerInfo) -> String {
+    match (c.name.is_empty(), c.description.is_empty()) {
+        (false, false) => format!("{} ({})", c.name, c.description),
+        (false, true) => c.name.clone(),
+        _ => c.description.clone(),
+    }
+}
+
+impl Broker {
+    pub(crate) fn handle_issue_code(&mut self, conn: ConnId, ttl_secs: u32, now_ms: u64) {
+        let Some(p) = self.principal(conn) else {
+            return;
+        };
+        let username = p.username.clone();
+        let default_ttl = self.settings.code_ttl_ms;
+        let ttl_ms = if ttl_secs == 0 {
+            default_ttl
+        } else {
+            (u64::from(ttl_secs) * 1000).min(default_ttl)
+        };
+        // Draw until unused (collisions are rare; the bound keeps this finite).
+        let mut code = String::new();
+        for _ in 0..16 {
+            code = (0..self.settings.code_length)
+                .map(|_| char::from(b'0' + (self.rng.next_u32() % 10) as u8))
+                .collect();
+            if !self.codes.contains_key(&code_key(&code)) {
+                break;
+            }
+        }
+        let expires_at_ms = now_ms.saturating_add(ttl_ms);
+        self.codes.insert(
+            code_key(&code),
+            PendingCode {
+                username: username.clone(),
+                expires_at_ms,
+                issuer: conn,
+            },
+        );
+        self.audit(now_ms, "code_issued", &username, conn, |r| {
+            r.detail = format!("expires_at_ms={expires_at_ms}")
+        });
+        let join_link = self.settings.join_link(&code);
+        self.send(
+            conn,
+            RelayMessage::CodeIssued(CodeIssued {
+                code: Secret::new(code),
+                expires_at_ms,
+                join_link,
+            }),
+        );
+    }
+
+    pub(crate) fn handle_cancel_code(&mut self, conn: ConnId, code: &str, now_ms: u64) {
+        let Some(p) = self.principal(conn) else {
+            return;
+        };
+        let username = p.username.clone();
+        let key = code_key(code);
+        if self.codes.get(&key).is_some_and(|c| c.username == username) {
+            self.codes.remove(&key);
+            self.audit(now_ms, "code_cancelled", &username, conn, |_| {});
+            self.reply(conn, RequestResult::ok());
+        } else {
+            self.reply(
+                conn,
+                RequestResult::err(RequestError::NotFound, "no such code"),
+            );
+        }
+    }
+
+    fn refuse(&mut self, conn: ConnId, reason: JoinRefusal, retry_after_ms: u64) {
+        self.send(
+            conn,
+            RelayMessage::JoinRefused {
+                reason,
+                retry_after_ms,
+            },
+        );
+    }
+
+    fn customer_busy(&self, conn: ConnId) -> bool {
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| !c.sessions.is_empty() || c.contact.is_some())
+    }
+
+    pub(crate) fn handle_join(
+        &mut self,
+        conn: ConnId,
+        code: &str,
+        customer: CustomerInfo,
+        now_ms: u64,
+    ) {
+        if self.customer_busy(conn) {
+            self.reply(
+                conn,
+                RequestResult::err(RequestError::InvalidArgument, "already in a session"),
+            );
+            return;
+        }
+        let Some(source) = self.conns.get(&conn).map(|c| c.info.source) else {
+            return;
+        };
+        // Rate limits first: when spent, not even the right code is looked at.
+        if let Err(retry) = self.limiter.check(source, now_ms) {
+            self.audit(now_ms, "code_rate_limited", "", conn, |_| {});
+            self.refuse(conn, JoinRefusal::RateLimited, retry);
+            return;
+        }
+        let key = code_key(code.trim());
+        let valid = self
+            .codes
+            .get(&key)
+            .is_some_and(|c| c.expires_at_ms > now_ms);
+        if !valid {
+            self.limiter.record_failure(source, now_ms);
+            self.audit(now_ms, "code_failed", "", conn, |r| {
+                r.customer = customer_label(&customer)
+            });
+            self.refuse(conn, JoinRefusal::InvalidCode, 0);
+            return;
+        }
+        let Some(username) = self.codes.get(&key).map(|c| c.username.clone()) else {
+            return;
+        };
+        let Some(&operator_conn) = self.online.get(&username).and_then(|l| l.last()) else {
+            // The code stays valid: the operator may come back before it expires.
+            self.refuse(conn, JoinRefusal::OperatorOffline, 0);
+            return;
+        };
+        if self.sessions.len() >= self.settings.max_concurrent_sessions as usize {
+            self.audit(now_ms, "licence_limit", &username, conn, |_| {});
+            self.refuse(conn, JoinRefusal::LicenceLimit, 0);
+            return;
+        }
+        self.codes.remove(&key);
+        self.audit(now_ms, "code_used", &username, conn, |r| {
+            r.customer = customer_label(&customer)
+        });
+        self.pair(
+            operator_conn,
+            conn,
+            customer,
+            PairingOrigin::SessionCode,
+            now_ms,
+        );
+    }
+
+    pub(crate) fn handle_contact(&mut self, conn: ConnId, c: ContactOperator, now_ms: u64) {
+        if self.customer_busy(conn) {
+            self.reply(
+                conn,
+                RequestResult::err(RequestError::InvalidArgument, "already in a session"),
+            );
+            return;
+        }
+        let account = self
+            .store
+            .find_account_by_operator_id(&c.operator_id)
+            .ok()
+            .flatten();
+        let operator_conn = account
+            .filter(|a| a.enabled)
+            .and_then(|a| self.online.get(&a.username).and_then(|l| l.last().copied()));
+        let Some(operator_conn) = operator_conn else {
+            self.refuse(conn, JoinRefusal::OperatorOffline, 0);
+            return;
+        };
+        if self.sessions.len() >= self.settings.max_concurrent_sessions as usize {
+            self.refuse(conn, JoinRefusal::LicenceLimit, 0);
+            return;
+        }
+        let contact_id = self.fresh_id();
+        let operator = self
+            .principal(operator_conn)
+            .map(|p| p.username.clone())
+            .unwrap_or_default();
+        self.audit(now_ms, "contact_requested", &operator, conn, |r| {
+            r.customer = customer_label(&c.customer)
+        });
+        self.contacts.insert(
+            contact_id,
+            Contact {
+                customer_conn: conn,
+                operator_conn,
+                customer: c.customer.clone(),
+                expires_at_ms: now_ms.saturating_add(self.config.contact_timeout_ms),
+            },
+        );
+        if let Some(cc) = self.conns.get_mut(&conn) {
+            cc.contact = Some(contact_id);
+        }
+        self.send(
+            operator_conn,
+            RelayMessage::ContactRequest(ContactRequest {
+                contact_id,
+                customer: c.customer,
+                first_message: c.first_message,
+            }),
+        );
+    }
+
+    pub(crate) fn handle_contact_answer(
+        &mut self,
+        conn: ConnId,
+        contact_id: u64,
+        accept: bool,
+        now_ms: u64,
+    ) {
+        if !self
+            .contacts
+            .get(&contact_id)
+            .is_some_and(|c| c.operator_conn == conn)
+        {
+            self.reply(
+                conn,
+                RequestResult::err(RequestError::NotFound, "no such contact"),
+            );
+            return;
+        }
+        let Some(contact) = self.contacts.remove(&contact_id) else {
+            return;
+        };
+        if let Some(cc) = self.conns.get_mut(&contact.customer_conn) {
+            cc.contact = None;
+        }
+        if !accept {
+            self.refuse(contact.customer_conn, JoinRefusal::Declined, 0);
+        } else if self.sessions.len() >= self.settings.max_concurrent_sessions as usize {
+            self.refuse(contact.customer_conn, JoinRefusal::LicenceLimit, 0);
+            self.reply(
+                conn,
+                RequestResult::err(RequestError::LimitReached, "licence session limit"),
+            );
+        } else {
+            self.pair(
+                conn,
+                contact.customer_conn,
+                contact.customer,
+                PairingOrigin::Contact,
+                now_ms,
+            );
+        }
+    }
+
+    fn pair(
+        &mut self,
+        operator_conn: ConnId,
+        customer_conn: ConnId,
+        customer: CustomerInfo,
+        origin: PairingOrigin,
+        now_ms: u64,
+    ) {
+        let Some(p) = self.principal(operator_conn).cloned() else {
+            return;
+        };
+        // Read the account now, so an admin's latest mode changes apply.
+        let account = self.store.find_account(&p.username).ok().flatten();
+        let (modes, full_file_control) = account
+            .map(|a| (a.allowed_modes, a.full_file_control))
+            .unwrap_or_default();
+        let session_id = self.fresh_id();
+        let limit = self.settings.max_session_ms;
+        let deadline_ms = (limit > 0).then(|| now_ms.saturating_add(limit));
+        let warn_at_ms = deadline_ms
+            .map(|d| d.saturating_sub(self.settings.time_warning_ms))
+            .filter(|&w| w > now_ms);
+        let meter = Arc::new(TrafficMeter::default());
+        self.sessions.insert(
+            session_id,
+            Session {
+                operator_conn,
+                customer_conn,
+                operator_username: p.username.clone(),
+                customer: customer.clone(),
+                modes: modes.clone(),
+                started_ms: now_ms,
+                deadline_ms,
+                warn_at_ms,
+                meter: meter.clone(),
+            },
+        );
+        for c in [operator_conn, customer_conn] {
+            if let Some(cc) = self.conns.get_mut(&c) {
+                cc.sessions.insert(session_id);
+            }
+        }
+        self.push(Output::Route {
+            conn: operator_conn,
+            session_id,
+            peer: customer_conn,
+            meter: meter.clone(),
+            peer_is_operator: false,
+        });
+        self.push(Output::Route {
+            conn: customer_conn,
+            session_id,
+            peer: operator_conn,
+            meter,
+            peer_is_operator: true,
+        });
+        let label = customer_label(&customer);
+        self.audit(now_ms, "session_started", &p.username, customer_conn, |r| {
+            r.session_id = session_id;
+            r.customer = label;
+            r.modes = modes.clone();
+            r.started_ms = now_ms;
+        });
+        let time_limit_ms = limit;
+        for (to, peer_role, peer_name) in [
+            (operator_conn, Role::Customer, customer.name.clone()),
+            (customer_conn, Role::Operator, p.display_name.clone()),
+        ] {
+            let mut token = vec![0u8; 32];
+            self.rng.fill_bytes(&mut token);
+            self.send(
+                to,
+                RelayMessage::Paired(Paired {
+                    session_id,
+                    peer_role,
+                    peer_name,
+                    customer: customer.clone(),
+                    time_limit_ms,
+                    resume_token: Secret::new(Bytes::from(token)),
+                    origin,
+                    allowed_modes: modes.clone(),
+                    full_file_control,
+                }),
+            );
+        }
+    }
+
+    pub(crate) fn handle_leave(
+        &mut self,
+        conn: ConnId,
+        session_id: u64,
+        reason: EndReason,
+        now_ms: u64,
+    ) {
+        let member = self
+            .sessions
+            .get(&session_id)
+            .is_some_and(|s| s.operator_conn == conn || s.customer_conn == conn);
+        if !member {
+            self.reply(
+                conn,
+                RequestResult::err(RequestError::NotFound, "no such session"),
+            );
+            return;
+        }
+        let is_operator = self
+            .sessions
+            .get(&session_id)
+            .is_some_and(|s| s.operator_conn == conn);
+        // A party may give its own reason, but not claim to be the other side or the relay.
+        let reason = match reason {
+            EndReason::ConsentDenied | EndReason::ProtocolError => reason,
+            _ if is_operator => EndReason::OperatorEnded,
+            _ => EndReason::CustomerEnded,
+        };
+        self.end_session(session_id, reason, now_ms);
+    }
+
+    /// Ends a session: tells both sides, removes routes, writes the audit row.
+    pub(crate) fn end_session(&mut self, session_id: u64, reason: EndReason, now_ms: u64) {
+        let Some(s) = self.sessions.remove(&session_id) else {
+            return;
+        };
+        let duration_ms = now_ms.saturating_sub(s.started_ms);
+        for c in [s.operator_conn, s.customer_conn] {
+            if let Some(cc) = self.conns.get_mut(&c) {
+                cc.sessions.remove(&session_id);
+                self.push(Output::Unroute {
+                    conn: c,
+                    session_id,
+                });
+                self.send(
+                    c,
+                    RelayMessage::SessionEnded {
+                        session_id,
+                        reason,
+                        duration_ms,
+                    },
+                );
+            }
+        }
+        let label = customer_label(&s.customer);
+        let (to_op, to_cu) = (
+            s.meter.to_operator.load(Ordering::Relaxed),
+            s.meter.to_customer.load(Ordering::Relaxed),
+        );
+        self.audit(
+            now_ms,
+            "session_ended",
+            &s.operator_username,
+            s.customer_conn,
+            |r| {
+                r.session_id = session_id;
+                r.customer = label;
+                r.modes = s.modes;
+                r.started_ms = s.started_ms;
+                r.ended_ms = now_ms;
+                r.bytes_to_operator = to_op;
+                r.bytes_to_customer = to_cu;
+                r.end_reason = Some(reason);
+                r.detail = format!("duration_ms={duration_ms}");
+            },
+        );
+    }
+
+    pub(crate) fn expire_codes(&mut self, now_ms: u64) {
+        let expired: Vec<[u8; 32]> = self
+            .codes
+            .iter()
+            .filter(|(_, c)| c.expires_at_ms <= now_ms)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in expired {
+            if let Some(c) = self.codes.remove(&k) {
+                self.audit(now_ms, "code_expired", &c.username, c.issuer, |_| {});
+            }
+        }
+    }
+
+    pub(crate) fn expire_contacts(&mut self, now_ms: u64) {
+        let expired: Vec<u64> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.expires_at_ms <= now_ms)
+            .map(|(k, _)| *k)
+            .collect();
+        for id in expired {
+            if let Some(c) = self.contacts.remove(&id) {
+                if let Some(cc) = self.conns.get_mut(&c.customer_conn) {
+                    cc.contact = None;
+                }
+                self.refuse(c.customer_conn, JoinRefusal::Declined, 0);
+            }
+        }
+    }
+
+    pub(crate) fn check_session_limits(&mut self, now_ms: u64) {
+        let mut warn = Vec::new();
+        let mut end = Vec::new();
+        for (&id, s) in &mut self.sessions {
+            if let Some(d) = s.deadline_ms.filter(|&d| d <= now_ms) {
+                let _ = d;
+                end.push(id);
+            } else if s.warn_at_ms.is_some_and(|w| w <= now_ms) {
+                s.warn_at_ms = None;
+                let remaining = s.deadline_ms.map_or(0, |d| d.saturating_sub(now_ms));
+                warn.push((id, s.operator_conn, s.customer_conn, remaining));
+            }
+        }
+        for (session_id, a, b, remaining_ms) in warn {
+            for c in [a, b] {
+                self.send(
+                    c,
+                    RelayMessage::TimeLimitWarning {
+                        session_id,
+                        remaining_ms,
+                    },
+                );
+            }
+        }
+        for id in end {
+            self.end_session(id, EndReason::TimeLimit, now_ms);
+        }
+    }
+}

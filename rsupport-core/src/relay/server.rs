@@ -1,0 +1,445 @@
+//! The tokio driver: accepts TCP, runs TLS, cuts frames, hands relay-control
+//! messages to the broker thread and forwards session frames directly
+//! between paired connections through their priority queues.
+//!
+//! Threads and tasks:
+//! - one accept loop (the `serve` future itself);
+//! - per connection, a reader task and a writer task;
+//! - one broker thread owning the [`Broker`] and its synchronous [`Store`]
+//!   (SQLite, argon2), fed by a channel, so slow database or hashing work
+//!   never blocks the async runtime.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use rand::RngCore;
+use rsupport_proto::envelope::Envelope;
+use rsupport_proto::framing::{Frame, FrameDecoder, FrameKind, FrameLimits};
+use rsupport_proto::relay::RelayMessage;
+use rsupport_proto::CloseReason;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
+use super::config::RelayConfig;
+use super::queue::{Next, OutQueue, Pushed};
+use crate::store::Store;
+
+/// Bodies below this are copied into the write batch (coalescing small
+/// frames into one TLS record); larger ones are written from their own buffer.
+const COALESCE_BELOW: usize = 8 * 1024;
+/// How long a closing connection may take to deliver its last frames.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long shutdown waits for connections to say goodbye.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Everything [`serve`] needs.
+pub struct ServeConfig {
+    /// Relay settings and limits.
+    pub relay: RelayConfig,
+    /// TLS; `None` serves plain TCP, for benchmarks and tests on loopback only.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Accounts, settings and audit history.
+    pub store: Box<dyn Store>,
+    /// Randomness for codes, ids and salts.
+    pub rng: Box<dyn RngCore + Send>,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("relay", &self.relay)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch, from the system clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[derive(Debug, Clone)]
+struct Route {
+    peer: Weak<ConnShared>,
+    meter: Arc<TrafficMeter>,
+    peer_is_operator: bool,
+}
+
+/// State shared between a connection's tasks and the broker thread.
+#[derive(Debug)]
+struct ConnShared {
+    queue: OutQueue,
+    routes: Mutex<HashMap<u64, Route>>,
+}
+
+impl ConnShared {
+    fn route(&self, session_id: u64) -> Option<Route> {
+        self.routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&session_id)
+            .cloned()
+    }
+}
+
+enum Event {
+    Connected(ConnId, ConnInfo, Arc<ConnShared>),
+    Message(ConnId, RelayMessage),
+    Disconnected(ConnId),
+    Shutdown,
+}
+
+/// Runs the relay on `listener` until `shutdown` completes, then ends every
+/// session, says `Close(Shutdown)` to every connection and returns.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let ServeConfig {
+        relay,
+        tls,
+        store,
+        rng,
+    } = config;
+    let (events, rx) = mpsc::channel::<Event>();
+    let broker = Broker::new(relay.clone(), store, rng);
+    let broker_thread = std::thread::Builder::new()
+        .name("relay-broker".into())
+        .spawn(move || run_broker(broker, rx))?;
+    let relay = Arc::new(relay);
+    let permits = Arc::new(Semaphore::new(relay.max_connections));
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let next_id = AtomicU64::new(1);
+    let live = Arc::new(tokio::sync::Notify::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (tcp, addr) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and similar: back off briefly, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    tracing::warn!(%addr, "connection cap reached; refusing");
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                let id = next_id.fetch_add(1, Ordering::Relaxed);
+                let (events, relay, acceptor, live) = (events.clone(), relay.clone(), acceptor.clone(), live.clone());
+                tokio::spawn(async move {
+                    let handshake = Duration::from_millis(relay.handshake_timeout_ms);
+                    match acceptor {
+                        Some(acceptor) => match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
+                            Ok(Ok(tls)) => {
+                                let client_cert = tls.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
+                                run_connection(tls, id, addr, client_cert, relay, events).await;
+                            }
+                            Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+                        },
+                        None => run_connection(tcp, id, addr, false, relay, events).await,
+                    }
+                    drop(permit);
+                    live.notify_one();
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = events.send(Event::Shutdown);
+    // Wait until every connection has finished (or the grace period ends).
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while permits.available_permits() < relay.max_connections {
+        if tokio::time::timeout_at(deadline, live.notified())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown grace period over; dropping remaining connections");
+            break;
+        }
+    }
+    drop(events);
+    let _ = tokio::task::spawn_blocking(move || broker_thread.join()).await;
+    Ok(())
+}
+
+fn run_broker(mut broker: Broker, rx: mpsc::Receiver<Event>) {
+    let mut conns: HashMap<ConnId, Arc<ConnShared>> = HashMap::new();
+    loop {
+        let wait = broker.poll_timeout().map_or(Duration::from_secs(1), |t| {
+            Duration::from_millis(t.saturating_sub(now_ms()))
+        });
+        match rx.recv_timeout(wait) {
+            Ok(Event::Connected(id, info, shared)) => {
+                conns.insert(id, shared);
+                broker.handle_connect(id, info, now_ms());
+            }
+            Ok(Event::Message(id, msg)) => broker.handle_message(id, msg, now_ms()),
+            Ok(Event::Disconnected(id)) => {
+                broker.handle_disconnect(id, now_ms());
+                conns.remove(&id);
+            }
+            Ok(Event::Shutdown) => broker.shutdown(now_ms()),
+            Err(mpsc::RecvTimeoutError::Timeout) => broker.handle_timeout(now_ms()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        while let Some(out) = broker.poll_output() {
+            apply(&conns, out);
+        }
+    }
+}
+
+fn apply(conns: &HashMap<ConnId, Arc<ConnShared>>, out: Output) {
+    match out {
+        Output::Send { conn, message } => {
+            if let Some(c) = conns.get(&conn) {
+                let body = message.encode();
+                let frame = Frame::new(FrameKind::Relay, body);
+                c.queue.push(0, frame.header(), frame.body);
+            }
+        }
+        Output::Close {
+            conn,
+            reason,
+            detail,
+        } => {
+            if let Some(c) = conns.get(&conn) {
+                c.queue.close(reason, &detail);
+            }
+        }
+        Output::Route {
+            conn,
+            session_id,
+            peer,
+            meter,
+            peer_is_operator,
+        } => {
+            if let (Some(c), Some(p)) = (conns.get(&conn), conns.get(&peer)) {
+                let route = Route {
+                    peer: Arc::downgrade(p),
+                    meter,
+                    peer_is_operator,
+                };
+                c.routes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(session_id, route);
+            }
+        }
+        Output::Unroute { conn, session_id } => {
+            if let Some(c) = conns.get(&conn) {
+                c.routes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&session_id);
+            }
+        }
+    }
+}
+
+async fn run_connection<S>(
+    stream: S,
+    id: ConnId,
+    addr: SocketAddr,
+    client_cert: bool,
+    relay: Arc<RelayConfig>,
+    events: mpsc::Sender<Event>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let shared = Arc::new(ConnShared {
+        queue: OutQueue::new(relay.queue_soft_bytes, relay.queue_hard_bytes),
+        routes: Mutex::new(HashMap::new()),
+    });
+    let info = ConnInfo {
+        source: addr.ip(),
+        client_cert,
+    };
+    if events
+        .send(Event::Connected(id, info, shared.clone()))
+        .is_err()
+    {
+        return;
+    }
+    let (rd, wr) = tokio::io::split(stream);
+    let reader = tokio::spawn(read_loop(rd, id, shared.clone(), relay, events.clone()));
+    let writer = write_loop(wr, &shared);
+    tokio::pin!(writer);
+    tokio::select! {
+        _ = &mut writer => {}
+        _ = shared.queue.wait_closing() => {
+            // Let the writer deliver what is queued and the `Close`; a peer
+            // that does not read (a slow consumer) is dropped after the grace.
+            let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
+        }
+    }
+    // The writer ends after a close or a write error; stop the reader too.
+    shared.queue.close(CloseReason::Normal, "");
+    reader.abort();
+    let _ = events.send(Event::Disconnected(id));
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, shared: &ConnShared) {
+    let mut batch = BytesMut::with_capacity(0);
+    loop {
+        match shared.queue.next() {
+            Next::Frame(f) => {
+                batch.extend_from_slice(&f.header);
+                if f.body.len() < COALESCE_BELOW {
+                    batch.extend_from_slice(&f.body);
+                } else {
+                    if wr.write_all(&batch).await.is_err() || wr.write_all(&f.body).await.is_err() {
+                        return;
+                    }
+                    batch.clear();
+                }
+                if batch.len() >= 64 * 1024 {
+                    if wr.write_all(&batch).await.is_err() {
+                        return;
+                    }
+                    batch.clear();
+                }
+            }
+            Next::Idle => {
+                if !batch.is_empty() && wr.write_all(&batch).await.is_err() {
+                    return;
+                }
+                batch.clear();
+                if wr.flush().await.is_err() {
+                    return;
+                }
+                // Idle connections keep no write buffer.
+                if batch.capacity() > 64 * 1024 {
+                    batch = BytesMut::new();
+                }
+                shared.queue.wait_ready().await;
+            }
+            Next::Close(reason, detail) => {
+                let close = RelayMessage::Close { reason, detail }.encode();
+                let frame = Frame::new(FrameKind::Relay, close);
+                batch.extend_from_slice(&frame.header());
+                batch.extend_from_slice(&frame.body);
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    let _ = wr.write_all(&batch).await;
+                    let _ = wr.shutdown().await;
+                })
+                .await;
+                return;
+            }
+        }
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut rd: R,
+    id: ConnId,
+    shared: Arc<ConnShared>,
+    relay: Arc<RelayConfig>,
+    events: mpsc::Sender<Event>,
+) {
+    let idle = Duration::from_millis(relay.idle_timeout_ms);
+    let slow = Duration::from_millis(relay.slow_consumer_timeout_ms);
+    let mut decoder = FrameDecoder::new(FrameLimits::default());
+    let mut buf = BytesMut::new();
+    loop {
+        let read = tokio::select! {
+            r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
+            _ = shared.queue.wait_closing() => return,
+        };
+        match read {
+            Err(_) => return shared.queue.close(CloseReason::Timeout, "idle"),
+            Ok(Err(_)) | Ok(Ok(0)) => return shared.queue.close(CloseReason::Normal, ""),
+            Ok(Ok(_)) => {}
+        }
+        loop {
+            let frame = match decoder.decode(&mut buf) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return shared.queue.close(e.close_reason(), "bad frame"),
+            };
+            match frame.kind {
+                FrameKind::Relay => match RelayMessage::decode(frame.body) {
+                    Ok(m) => {
+                        if events.send(Event::Message(id, m)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => return shared.queue.close(e.close_reason(), "bad relay message"),
+                },
+                FrameKind::Session => {
+                    let env = match Envelope::decode(frame.body.clone()) {
+                        Ok(env) => env,
+                        Err(e) => return shared.queue.close(e.close_reason(), "bad envelope"),
+                    };
+                    if let Some(peer) = forward(&shared, &env, &frame) {
+                        // Backpressure: stop reading until the receiver drains,
+                        // and close it if it does not within the grace period.
+                        tokio::select! {
+                            waited = tokio::time::timeout(slow, peer.queue.wait_room()) => {
+                                if waited.is_err() {
+                                    peer.queue.close(CloseReason::SlowConsumer, "receiver too slow");
+                                }
+                            }
+                            _ = shared.queue.wait_closing() => return,
+                        }
+                    }
+                }
+                _ => {
+                    return shared
+                        .queue
+                        .close(CloseReason::Malformed, "unknown frame kind")
+                }
+            }
+        }
+        // Do not keep a large read buffer on an idle connection.
+        if buf.is_empty() && buf.capacity() > 64 * 1024 {
+            buf = BytesMut::new();
+        }
+    }
+}
+
+/// Queues `frame` for the sender's peer in `env.session_id`. Returns the
+/// peer when the sender should wait for it to drain.
+fn forward(shared: &ConnShared, env: &Envelope, frame: &Frame) -> Option<Arc<ConnShared>> {
+    // Frames for a session this connection is not in are dropped: the session
+    // may have just ended, and a stranger's id must never reach anyone.
+    let route = shared.route(env.session_id)?;
+    let peer = route.peer.upgrade()?;
+    let pushed = peer.queue.push(
+        env.priority.rank(),
+        frame.header(),
+        Bytes::clone(&frame.body),
+    );
+    match pushed {
+        Pushed::Queued => {
+            route
+                .meter
+                .add(route.peer_is_operator, frame.wire_len() as u64);
+            None
+        }
+        Pushed::Throttle => {
+            route
+                .meter
+                .add(route.peer_is_operator, frame.wire_len() as u64);
+            Some(peer)
+        }
+        Pushed::Overflow | Pushed::Closed => None,
+    }
+}

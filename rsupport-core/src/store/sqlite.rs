@@ -1,0 +1,393 @@
+//! The embedded SQLite store with versioned migrations (`PRAGMA user_version`).
+
+use std::path::Path;
+
+use rsupport_proto::relay::admin::{AuditQuery, AuditRecord, RelaySettings};
+use rsupport_proto::relay::Secret;
+use rsupport_proto::EndReason;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{Store, StoreError};
+use crate::auth::{mode_from_name, mode_name, role_from_name, role_name, Account};
+
+/// Migrations in order; `user_version` counts how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, settings, audit.
+    "CREATE TABLE accounts (
+        username TEXT PRIMARY KEY NOT NULL,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        operator_id TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        failed_logins INTEGER NOT NULL,
+        blocked_until_ms INTEGER NOT NULL,
+        allowed_modes TEXT NOT NULL,
+        full_file_control INTEGER NOT NULL,
+        totp_secret BLOB,
+        totp_last_step INTEGER NOT NULL,
+        must_change_password INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        operator_username TEXT NOT NULL,
+        source TEXT NOT NULL,
+        session_id INTEGER NOT NULL,
+        customer TEXT NOT NULL,
+        modes TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        ended_ms INTEGER NOT NULL,
+        bytes_to_operator INTEGER NOT NULL,
+        bytes_to_customer INTEGER NOT NULL,
+        end_reason TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_at ON audit (at_ms);
+    CREATE INDEX audit_operator ON audit (operator_username, at_ms);",
+];
+
+/// Accounts, settings and audit history in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    db: Connection,
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        if f.code == rusqlite::ErrorCode::ConstraintViolation {
+            return StoreError::AlreadyExists;
+        }
+    }
+    StoreError::Backend(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::migrate(Connection::open(path).map_err(backend)?)
+    }
+
+    /// A private in-memory database (tests, throw-away relays).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::migrate(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn migrate(db: Connection) -> Result<Self, StoreError> {
+        db.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        db.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend)?;
+        let version: u32 = db
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(backend)?;
+        let supported = MIGRATIONS.len() as u32;
+        if version > supported {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            // Each migration and its version bump commit together.
+            let tx = db.unchecked_transaction().map_err(backend)?;
+            tx.execute_batch(sql).map_err(backend)?;
+            tx.pragma_update(None, "user_version", i as u32 + 1)
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+        }
+        Ok(SqliteStore { db })
+    }
+
+    /// The schema version after migration.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        self.db
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(backend)
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "username, display_name, role, operator_id, password_hash, enabled, \
+    failed_logins, blocked_until_ms, allowed_modes, full_file_control, totp_secret, totp_last_step, \
+    must_change_password, created_ms";
+
+fn modes_to_text(modes: &[rsupport_proto::ConnectionMode]) -> String {
+    modes
+        .iter()
+        .map(|m| mode_name(*m))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn modes_from_text(s: &str) -> Vec<rsupport_proto::ConnectionMode> {
+    s.split(',').filter_map(mode_from_name).collect()
+}
+
+fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
+    let role: String = r.get(2)?;
+    let modes: String = r.get(8)?;
+    let totp: Option<Vec<u8>> = r.get(10)?;
+    Ok(Account {
+        username: r.get(0)?,
+        display_name: r.get(1)?,
+        role: role_from_name(&role).unwrap_or(rsupport_proto::Role::Operator),
+        operator_id: r.get(3)?,
+        password_hash: Secret::new(r.get(4)?),
+        enabled: r.get(5)?,
+        failed_logins: r.get(6)?,
+        blocked_until_ms: r.get::<_, i64>(7)? as u64,
+        allowed_modes: modes_from_text(&modes),
+        full_file_control: r.get(9)?,
+        totp_secret: totp.map(Secret::new),
+        totp_last_step: r.get::<_, i64>(11)? as u64,
+        must_change_password: r.get(12)?,
+        created_ms: r.get::<_, i64>(13)? as u64,
+    })
+}
+
+fn end_reason_name(r: Option<EndReason>) -> String {
+    r.map(|r| format!("{r:?}")).unwrap_or_default()
+}
+
+fn end_reason_from_name(s: &str) -> Option<EndReason> {
+    EndReason::ALL
+        .iter()
+        .copied()
+        .find(|r| format!("{r:?}") == s)
+}
+
+fn audit_from_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    let modes: String = r.get(7)?;
+    let end: String = r.get(12)?;
+    Ok(AuditRecord {
+        id: r.get::<_, i64>(0)? as u64,
+        at_ms: r.get::<_, i64>(1)? as u64,
+        kind: r.get(2)?,
+        operator_username: r.get(3)?,
+        source: r.get(4)?,
+        session_id: r.get::<_, i64>(5)? as u64,
+        customer: r.get(6)?,
+        modes: modes_from_text(&modes),
+        started_ms: r.get::<_, i64>(8)? as u64,
+        ended_ms: r.get::<_, i64>(9)? as u64,
+        bytes_to_operator: r.get::<_, i64>(10)? as u64,
+        bytes_to_customer: r.get::<_, i64>(11)? as u64,
+        end_reason: end_reason_from_name(&end),
+        detail: r.get(13)?,
+    })
+}
+
+/// SQLite integers are signed; times and counters stay far below `i64::MAX`.
+fn i(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Store for SqliteStore {
+    fn find_account(&self, username: &str) -> Result<Option<Account>, StoreError> {
+        self.db
+            .query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = ?1"),
+                [username],
+                account_from_row,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn find_account_by_operator_id(
+        &self,
+        operator_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        self.db
+            .query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE operator_id = ?1"),
+                [operator_id],
+                account_from_row,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn insert_account(&mut self, a: &Account) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"),
+                params![
+                    a.username,
+                    a.display_name,
+                    role_name(a.role),
+                    a.operator_id,
+                    a.password_hash.expose(),
+                    a.enabled,
+                    a.failed_logins,
+                    i(a.blocked_until_ms),
+                    modes_to_text(&a.allowed_modes),
+                    a.full_file_control,
+                    a.totp_secret.as_ref().map(|s| s.expose().clone()),
+                    i(a.totp_last_step),
+                    a.must_change_password,
+                    i(a.created_ms),
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn update_account(&mut self, username: &str, a: &Account) -> Result<(), StoreError> {
+        let n = self
+            .db
+            .execute(
+                "UPDATE accounts SET username=?1, display_name=?2, role=?3, operator_id=?4, password_hash=?5,
+                 enabled=?6, failed_logins=?7, blocked_until_ms=?8, allowed_modes=?9, full_file_control=?10,
+                 totp_secret=?11, totp_last_step=?12, must_change_password=?13, created_ms=?14
+                 WHERE username=?15",
+                params![
+                    a.username,
+                    a.display_name,
+                    role_name(a.role),
+                    a.operator_id,
+                    a.password_hash.expose(),
+                    a.enabled,
+                    a.failed_logins,
+                    i(a.blocked_until_ms),
+                    modes_to_text(&a.allowed_modes),
+                    a.full_file_control,
+                    a.totp_secret.as_ref().map(|s| s.expose().clone()),
+                    i(a.totp_last_step),
+                    a.must_change_password,
+                    i(a.created_ms),
+                    username,
+                ],
+            )
+            .map_err(backend)?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY username"
+            ))
+            .map_err(backend)?;
+        let rows = stmt.query_map([], account_from_row).map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn load_settings(&self) -> Result<RelaySettings, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT key, value FROM settings")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(backend)?;
+        let mut s = RelaySettings::default();
+        for row in rows {
+            let (k, v) = row.map_err(backend)?;
+            match k.as_str() {
+                "max_failed_logins" => s.max_failed_logins = v.parse().ok(),
+                "lockout_ms" => s.lockout_ms = v.parse().ok(),
+                "code_length" => s.code_length = v.parse().ok(),
+                "code_ttl_ms" => s.code_ttl_ms = v.parse().ok(),
+                "max_concurrent_sessions" => s.max_concurrent_sessions = v.parse().ok(),
+                "max_session_ms" => s.max_session_ms = v.parse().ok(),
+                "time_warning_ms" => s.time_warning_ms = v.parse().ok(),
+                "join_url_template" => s.join_url_template = Some(v),
+                _ => {} // Written by a newer build; ignored.
+            }
+        }
+        Ok(s)
+    }
+
+    fn save_settings(&mut self, c: &RelaySettings) -> Result<(), StoreError> {
+        let pairs: [(&str, Option<String>); 8] = [
+            (
+                "max_failed_logins",
+                c.max_failed_logins.map(|v| v.to_string()),
+            ),
+            ("lockout_ms", c.lockout_ms.map(|v| v.to_string())),
+            ("code_length", c.code_length.map(|v| v.to_string())),
+            ("code_ttl_ms", c.code_ttl_ms.map(|v| v.to_string())),
+            (
+                "max_concurrent_sessions",
+                c.max_concurrent_sessions.map(|v| v.to_string()),
+            ),
+            ("max_session_ms", c.max_session_ms.map(|v| v.to_string())),
+            ("time_warning_ms", c.time_warning_ms.map(|v| v.to_string())),
+            ("join_url_template", c.join_url_template.clone()),
+        ];
+        let tx = self.db.unchecked_transaction().map_err(backend)?;
+        for (k, v) in pairs {
+            if let Some(v) = v {
+                tx.execute(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    params![k, v],
+                )
+                .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn append_audit(&mut self, r: &AuditRecord) -> Result<u64, StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO audit (at_ms, kind, operator_username, source, session_id, customer, modes,
+                 started_ms, ended_ms, bytes_to_operator, bytes_to_customer, end_reason, detail)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                params![
+                    i(r.at_ms),
+                    r.kind,
+                    r.operator_username,
+                    r.source,
+                    i(r.session_id),
+                    r.customer,
+                    modes_to_text(&r.modes),
+                    i(r.started_ms),
+                    i(r.ended_ms),
+                    i(r.bytes_to_operator),
+                    i(r.bytes_to_customer),
+                    end_reason_name(r.end_reason),
+                    r.detail,
+                ],
+            )
+            .map_err(backend)?;
+        Ok(self.db.last_insert_rowid() as u64)
+    }
+
+    fn query_audit(&self, q: &AuditQuery, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let to = if q.to_ms == 0 { i64::MAX } else { i(q.to_ms) };
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT id, at_ms, kind, operator_username, source, session_id, customer, modes,
+                 started_ms, ended_ms, bytes_to_operator, bytes_to_customer, end_reason, detail
+                 FROM audit WHERE at_ms >= ?1 AND at_ms < ?2 AND id > ?3
+                 AND (?4 = '' OR operator_username = ?4)
+                 ORDER BY id LIMIT ?5",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    i(q.from_ms),
+                    to,
+                    i(q.after_id),
+                    q.operator_username,
+                    i(limit as u64)
+                ],
+                audit_from_row,
+            )
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+}

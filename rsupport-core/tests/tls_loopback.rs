@@ -1,0 +1,347 @@
+//! The relay over real TLS on loopback: certificate pinning, a full pairing
+//! with forwarding, bad input closing only the offending connection, and
+//! graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rsupport_core::auth::{Argon2Params, PasswordHasher};
+use rsupport_core::relay::{
+    bootstrap_admin, connect, new_account, serve, ClientError, Incoming, RelayConfig,
+    RelayConnection, ServeConfig,
+};
+use rsupport_core::store::{SqliteStore, Store};
+use rsupport_core::tls::{client_config, server_config, Identity, Trust};
+use rsupport_proto::envelope::{Envelope, PayloadProtection, Priority};
+use rsupport_proto::relay::{CustomerInfo, Login, LoginStatus, RelayMessage, Secret};
+use rsupport_proto::{CloseReason, EndReason, Role};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+const PW: &str = "Operator1";
+
+struct Relay {
+    addr: SocketAddr,
+    fingerprint: [u8; 32],
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start_relay() -> Relay {
+    start_relay_with(|_| {}).await
+}
+
+async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> Relay {
+    let (identity, _, _) = Identity::self_signed(&["localhost".into()]).unwrap();
+    let fingerprint = identity.fingerprint();
+    let mut store = SqliteStore::in_memory().unwrap();
+    let mut rng = StdRng::seed_from_u64(3);
+    bootstrap_admin(
+        &mut store,
+        "root",
+        "Admin1234",
+        Argon2Params::insecure_fast(),
+        &mut rng,
+        0,
+    )
+    .unwrap();
+    let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
+    let mut op = new_account(
+        &store,
+        "aiko",
+        "Aiko",
+        PW,
+        Role::Operator,
+        &hasher,
+        &mut rng,
+        0,
+    )
+    .unwrap();
+    op.must_change_password = false;
+    store.insert_account(&op).unwrap();
+
+    let mut relay = RelayConfig::default();
+    relay.argon2 = Argon2Params::insecure_fast();
+    relay.handshake_timeout_ms = 300;
+    relay.idle_timeout_ms = 600;
+    tune(&mut relay);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = ServeConfig {
+        relay,
+        tls: Some(server_config(identity, None).unwrap()),
+        store: Box::new(store),
+        rng: Box::new(StdRng::seed_from_u64(4)),
+    };
+    let task = tokio::spawn(serve(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    Relay {
+        addr,
+        fingerprint,
+        stop: Some(stop),
+        task,
+    }
+}
+
+type Conn = RelayConnection<tokio_rustls::client::TlsStream<TcpStream>>;
+
+async fn client(relay: &Relay, role: Role) -> Conn {
+    let tls = client_config(Trust::Fingerprint(relay.fingerprint), None).unwrap();
+    let mut c = connect(relay.addr, "localhost", tls).await.unwrap();
+    c.hello(role, "test").await.unwrap();
+    c
+}
+
+async fn operator(relay: &Relay) -> Conn {
+    let mut c = client(relay, Role::Operator).await;
+    c.send(&RelayMessage::Login(Login {
+        username: "aiko".into(),
+        password: PW.into(),
+        totp: Secret::default(),
+    }))
+    .await
+    .unwrap();
+    match c.recv_relay().await.unwrap() {
+        RelayMessage::LoginResult(r) => assert_eq!(r.status, LoginStatus::Ok),
+        other => panic!("{other:?}"),
+    }
+    c
+}
+
+/// An operator and a customer paired through a session code.
+async fn pair(relay: &Relay) -> (Conn, Conn, u64) {
+    let mut op = operator(relay).await;
+    op.send(&RelayMessage::IssueCode { ttl_secs: 0 })
+        .await
+        .unwrap();
+    let code = match op.recv_relay().await.unwrap() {
+        RelayMessage::CodeIssued(c) => c.code,
+        other => panic!("{other:?}"),
+    };
+    let mut cu = client(relay, Role::Customer).await;
+    cu.send(&RelayMessage::JoinByCode {
+        code,
+        customer: CustomerInfo {
+            name: "Bob".into(),
+            ..Default::default()
+        },
+    })
+    .await
+    .unwrap();
+    let RelayMessage::Paired(p1) = cu.recv_relay().await.unwrap() else {
+        panic!()
+    };
+    let RelayMessage::Paired(p2) = op.recv_relay().await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(p1.session_id, p2.session_id);
+    (op, cu, p1.session_id)
+}
+
+fn envelope(session_id: u64, priority: Priority, seq: u64, payload: &[u8]) -> Envelope {
+    Envelope {
+        session_id,
+        priority,
+        protection: PayloadProtection::Sealed,
+        seq,
+        payload: Bytes::copy_from_slice(payload),
+    }
+}
+
+async fn expect_closed(c: &mut Conn, want: CloseReason) {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), c.recv())
+            .await
+            .expect("closed in time")
+        {
+            Err(ClientError::Closed { reason, .. }) => return assert_eq!(reason, want),
+            Err(e) => panic!("expected Close({want:?}), got {e}"),
+            Ok(_) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn fingerprint_pinning_accepts_the_relay_and_rejects_another_certificate() {
+    let relay = start_relay().await;
+    let _ok = client(&relay, Role::Customer).await;
+
+    let (other, _, _) = Identity::self_signed(&["localhost".into()]).unwrap();
+    let tls = client_config(Trust::Fingerprint(other.fingerprint()), None).unwrap();
+    assert!(matches!(
+        connect(relay.addr, "localhost", tls).await,
+        Err(ClientError::Io(_))
+    ));
+}
+
+#[tokio::test]
+async fn paired_parties_exchange_opaque_envelopes_unchanged() {
+    let relay = start_relay().await;
+    let (mut op, mut cu, sid) = pair(&relay).await;
+    let sent = envelope(sid, Priority::Screen, 1, b"\x00sealed\xffbytes");
+    cu.send_envelope(&sent).await.unwrap();
+    assert_eq!(op.recv().await.unwrap(), Incoming::Session(sent));
+    let back = envelope(sid, Priority::Input, 7, &[9u8; 20_000]);
+    op.send_envelope(&back).await.unwrap();
+    assert_eq!(cu.recv().await.unwrap(), Incoming::Session(back));
+
+    // A session id that is not the sender's is never delivered.
+    cu.send_envelope(&envelope(sid ^ 1, Priority::Chat, 2, b"stray"))
+        .await
+        .unwrap();
+    cu.send(&RelayMessage::Ping { nonce: 5 }).await.unwrap();
+    assert_eq!(
+        cu.recv().await.unwrap(),
+        Incoming::Relay(RelayMessage::Pong { nonce: 5 })
+    );
+    op.send(&RelayMessage::Ping { nonce: 6 }).await.unwrap();
+    assert_eq!(
+        op.recv().await.unwrap(),
+        Incoming::Relay(RelayMessage::Pong { nonce: 6 }),
+        "no stray frame arrived first"
+    );
+
+    cu.send(&RelayMessage::LeaveSession {
+        session_id: sid,
+        reason: EndReason::CustomerEnded,
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        op.recv_relay().await.unwrap(),
+        RelayMessage::SessionEnded {
+            reason: EndReason::CustomerEnded,
+            ..
+        }
+    ));
+}
+
+/// The next session envelope, skipping relay messages (keep-alive pongs).
+async fn recv_session(c: &mut Conn) -> Envelope {
+    loop {
+        if let Incoming::Session(e) = c.recv().await.unwrap() {
+            return e;
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_input_closes_only_the_offending_connection() {
+    let relay = start_relay().await;
+    let (mut op, mut cu, sid) = pair(&relay).await;
+
+    let attacks = async {
+        // Garbage: an unknown frame kind.
+        let mut garbage = client(&relay, Role::Customer).await;
+        garbage.send_raw(b"\x7fnot a frame").await.unwrap();
+        expect_closed(&mut garbage, CloseReason::Malformed).await;
+
+        // An oversized frame announced in the header.
+        let mut big = client(&relay, Role::Customer).await;
+        big.send_raw(&[0x02, 0xff, 0xff, 0xff, 0xff]).await.unwrap();
+        expect_closed(&mut big, CloseReason::TooLarge).await;
+
+        // A relay frame whose body is not a RelayMessage.
+        let mut bad = client(&relay, Role::Customer).await;
+        bad.send_raw(&[0x01, 0, 0, 0, 3, 0xff, 0xff, 0xff])
+            .await
+            .unwrap();
+        expect_closed(&mut bad, CloseReason::Malformed).await;
+
+        // A slow handshake: TCP connected, no TLS bytes: dropped after the handshake timeout.
+        let mut slow = TcpStream::connect(relay.addr).await.unwrap();
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(&mut slow, &mut byte),
+        )
+        .await
+        .expect("closed in time");
+        assert!(matches!(n, Ok(0) | Err(_)));
+
+        // Half-open after Hello: closed by the idle timeout.
+        let mut silent = client(&relay, Role::Customer).await;
+        expect_closed(&mut silent, CloseReason::Timeout).await;
+    };
+    // Meanwhile the paired parties stay alive by pinging, as real clients do.
+    let keepalive = async {
+        for nonce in 0.. {
+            cu.send(&RelayMessage::Ping { nonce }).await.unwrap();
+            op.send(&RelayMessage::Ping { nonce }).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        _ = attacks => {}
+        _ = keepalive => {}
+    }
+
+    // The paired session kept working throughout.
+    let e = envelope(sid, Priority::Control, 1, b"still here");
+    cu.send_envelope(&e).await.unwrap();
+    assert_eq!(recv_session(&mut op).await, e);
+}
+
+#[tokio::test]
+async fn shutdown_ends_sessions_and_says_goodbye() {
+    let mut relay = start_relay().await;
+    let (mut op, mut cu, _sid) = pair(&relay).await;
+    relay.stop.take().unwrap().send(()).unwrap();
+    for c in [&mut op, &mut cu] {
+        assert!(matches!(
+            c.recv_relay().await.unwrap(),
+            RelayMessage::SessionEnded {
+                reason: EndReason::RelayShutdown,
+                ..
+            }
+        ));
+        expect_closed(c, CloseReason::Shutdown).await;
+    }
+    tokio::time::timeout(Duration::from_secs(10), relay.task)
+        .await
+        .expect("serve returns")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_slow_consumer_is_closed_instead_of_growing_memory() {
+    let relay = start_relay_with(|c| {
+        c.idle_timeout_ms = 30_000;
+        c.slow_consumer_timeout_ms = 500;
+    })
+    .await;
+    let (mut op, mut cu, sid) = pair(&relay).await;
+    // The operator stops reading; the customer sends 32 MiB of bulk data. The
+    // relay pauses the customer at the soft limit, then gives up on the operator.
+    let chunk = vec![1u8; 256 * 1024];
+    for seq in 0..128u64 {
+        cu.send_envelope(&envelope(sid, Priority::Bulk, seq, &chunk))
+            .await
+            .unwrap();
+    }
+    loop {
+        match cu.recv().await.unwrap() {
+            Incoming::Relay(RelayMessage::SessionEnded { reason, .. }) => {
+                break assert_eq!(reason, EndReason::PeerLost)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The operator finds its connection gone (a `Close` cannot get through a full socket).
+    loop {
+        match op.recv().await {
+            Ok(_) => {}
+            Err(ClientError::Closed { reason, .. }) => {
+                break assert_eq!(reason, CloseReason::SlowConsumer)
+            }
+            Err(ClientError::Eof | ClientError::Io(_)) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
