@@ -142,7 +142,8 @@ impl VirtualPrinterJob {
 /// is [`VirtualPrinter`]; other platforms plug in their own printer driver
 /// or port monitor here.
 pub trait VirtualPrinterSource: Send {
-    /// The next job; `None` when the source has stopped.
+    /// The next job; `None` when the source has stopped. Must be
+    /// cancel-safe: [`run_customer`] polls it inside `select!`.
     fn next_job(&mut self) -> BoxFuture<'_, Option<VirtualPrinterJob>>;
 }
 
