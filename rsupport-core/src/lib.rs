@@ -1,5 +1,5 @@
 //! rsupport-core: the relay server (broker, store, accounts, TLS), remote
-//! printing ([`print`]) and, later, the session state machines.
+//! printing ([`print`](mod@print)) and, later, the session state machines.
 //!
 //! The protocol logic is sans-IO: [`relay::Broker`] takes messages and `now`
 //! in and gives messages, routes and deadlines out; the tokio driver in
