@@ -5,6 +5,7 @@
 //!   chat, screen, input gating).
 //! - [`files`]: file transfer both ways with consent, resume and checksums.
 //! - [`annotate`]: the drawing layer and its rasteriser.
+//! - [`print`](mod@print): remote printing (virtual IPP printer, CUPS queues).
 //! - [`relay`]: the relay server (a sans-IO [`relay::Broker`] under a thin
 //!   tokio driver) and the client-side connection.
 //! - [`auth`], [`store`], [`audit`], [`invite`], [`tls`]: accounts and
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod endpoint;
 pub mod files;
 pub mod invite;
+pub mod print;
 pub mod relay;
 pub mod session;
 pub mod store;
