@@ -5,7 +5,7 @@
 //! cargo run --release -p rsupport-capture --example encode_corpus -- <folder of PNGs>
 //! cargo run --release -p rsupport-capture --example encode_corpus -- --synthetic typing --frames 120
 //! options: --depth 24|16|256|16c|4   --lossy   --cache <entries>   --no-motion   --zstd <level>
-//!          --size 1920x1080 (synthetic)   --damage (synthetic: pass the generator's damage rectangles)
+//!          --verbose (per-frame stats on stderr)   --size 1920x1080 (synthetic)   --damage (pass damage rectangles: the generator's, or a folder's frames.tsv)
 //! ```
 //!
 //! Frames are read in file-name order. Byte and time figures cover the delta
@@ -22,18 +22,21 @@ use std::time::Instant;
 
 use rsupport_capture::codec::synthetic::{Scenario, Sequence};
 use rsupport_capture::codec::{Decoder, Encoder, EncoderConfig, Limits};
+use rsupport_capture::source::{DirtyRegion, Rect};
 use rsupport_capture::BgraFrame;
 use rsupport_proto::ColorDepth;
 
 enum Input {
-    Folder(Vec<PathBuf>),
+    /// PNG paths in order, and per frame the damage rectangles from the
+    /// capture's `frames.tsv` (`None` = whole frame).
+    Folder(Vec<PathBuf>, Option<Vec<Option<Vec<Rect>>>>),
     Synthetic(Sequence, usize),
 }
 
 impl Input {
     fn next(&mut self) -> Result<Option<BgraFrame>, String> {
         match self {
-            Input::Folder(paths) => {
+            Input::Folder(paths, _) => {
                 if paths.is_empty() {
                     return Ok(None);
                 }
@@ -79,13 +82,14 @@ fn mean(values: &[f64]) -> f64 {
     }
 }
 
-fn parse_args() -> Result<(Input, EncoderConfig, String, bool), String> {
+fn parse_args() -> Result<(Input, EncoderConfig, String, bool, bool), String> {
     let mut args = std::env::args().skip(1);
     let mut config = EncoderConfig::default();
     let mut folder = None;
     let mut synthetic = None;
     let mut frames = 60usize;
     let mut damage = false;
+    let mut verbose = false;
     let (mut width, mut height) = (1920u32, 1080u32);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -102,6 +106,7 @@ fn parse_args() -> Result<(Input, EncoderConfig, String, bool), String> {
             }
             "--lossy" => config.allow_lossy = true,
             "--damage" => damage = true,
+            "--verbose" => verbose = true,
             "--zstd" => config.zstd_level = value()?.parse().map_err(|e| format!("--zstd: {e}"))?,
             "--no-motion" => config.detect_motion = false,
             "--cache" => {
@@ -129,6 +134,7 @@ fn parse_args() -> Result<(Input, EncoderConfig, String, bool), String> {
             config,
             format!("synthetic:{}", s.name()),
             damage,
+            verbose,
         ));
     }
     let folder = folder.ok_or(
@@ -140,12 +146,41 @@ fn parse_args() -> Result<(Input, EncoderConfig, String, bool), String> {
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
         .collect();
     paths.sort();
+    let hints = if damage {
+        Some(read_damage(&folder.join("frames.tsv"))?)
+    } else {
+        None
+    };
     Ok((
-        Input::Folder(paths),
+        Input::Folder(paths, hints),
         config,
         folder.display().to_string(),
-        false,
+        damage,
+        verbose,
     ))
+}
+
+/// Reads `frame<TAB>ms<TAB>dirty` lines, `dirty` being `full` or
+/// space-separated `x,y,w,h` rectangles (the capture recorder's format).
+fn read_damage(path: &std::path::Path) -> Result<Vec<Option<Vec<Rect>>>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        let dirty = line.split('\t').nth(2).unwrap_or("full").trim();
+        if dirty == "full" {
+            out.push(None);
+            continue;
+        }
+        let mut rects = Vec::new();
+        for r in dirty.split_whitespace() {
+            let v: Vec<i64> = r.split(',').filter_map(|n| n.parse().ok()).collect();
+            if let [x, y, w, h] = v[..] {
+                rects.push(Rect::new(x as i32, y as i32, w as u32, h as u32));
+            }
+        }
+        out.push(Some(rects));
+    }
+    Ok(out)
 }
 
 /// CPU time of this thread, ms: unlike wall time it does not grow when other
@@ -183,7 +218,7 @@ impl Series {
 }
 
 fn main() -> Result<(), String> {
-    let (mut input, config, source, use_damage) = parse_args()?;
+    let (mut input, config, source, use_damage, verbose) = parse_args()?;
     let mut encoder = Encoder::new(config.clone());
     let mut limits = Limits::default();
     limits.cache_entries = config.cache_entries;
@@ -203,6 +238,18 @@ fn main() -> Result<(), String> {
     while let Some(frame) = input.next()? {
         let damage = match (&input, use_damage) {
             (Input::Synthetic(seq, _), true) => Some(seq.damage().clone()),
+            (Input::Folder(_, Some(list)), true) => {
+                let mut d = DirtyRegion::new();
+                match list.get(count) {
+                    Some(Some(rects)) => {
+                        for r in rects {
+                            d.add(*r, frame.width(), frame.height());
+                        }
+                    }
+                    _ => d.set_full(),
+                }
+                Some(d)
+            }
             _ => None,
         };
         let (update, e_wall, e_cpu) = timed(|| match &damage {
@@ -211,6 +258,12 @@ fn main() -> Result<(), String> {
         });
         let update = update.map_err(|e| e.to_string())?;
         let size = update.encode().len();
+        if verbose {
+            eprintln!(
+                "frame {count}: {size} bytes, {e_cpu:.3} ms cpu, {:?}",
+                encoder.last_stats()
+            );
+        }
         let (applied, d_wall, d_cpu) = timed(|| decoder.apply(&update));
         applied.map_err(|e| format!("frame {count}: {e}"))?;
         let out = decoder.frame().ok_or("no frame after decoding")?;

@@ -389,3 +389,89 @@ fn reparented_clients_in_frames_are_found_and_masked_like_under_a_window_manager
     assert_eq!(frame_px.pixel(240, 210), Some(bgra(0xd0_20_20)));
     assert_eq!(frame_px.pixel(500, 400), Some(MASK_BGRA), "desktop masked");
 }
+
+#[test]
+fn platform_capturer_picks_x11_from_display() {
+    let x = common::xvfb(320, 240);
+    let desk = Desk::open(&x, 0x0a_0b_0c);
+    let _ = desk;
+    // Only this test touches DISPLAY in this binary; the others pass it explicitly.
+    std::env::set_var("DISPLAY", x.display());
+    let mut cap = rsupport_capture::source::platform_capturer().unwrap();
+    let mut frame = BgraFrame::filled(0, 0, [0; 4]);
+    cap.capture(&mut frame, &mut DirtyRegion::new()).unwrap();
+    assert_eq!((frame.width(), frame.height()), (320, 240));
+    assert_eq!(frame.pixel(5, 5), Some(bgra(0x0a_0b_0c)));
+}
+
+#[test]
+fn a_randr_screen_resize_is_followed() {
+    let x = common::xvfb(640, 480);
+    let desk = Desk::open(&x, 0x22_44_66);
+    let c = &desk.conn;
+    c.randr_query_version(1, 5).unwrap().reply().unwrap();
+    let mut cap = X11Capturer::connect(Some(&x.display())).unwrap();
+    let (before, _) = grab(&mut cap);
+    assert_eq!((before.width(), before.height()), (640, 480));
+
+    // What `xrandr --fb 320x240` does after switching the CRTC to a smaller mode.
+    let res = c
+        .randr_get_screen_resources(desk.root)
+        .unwrap()
+        .reply()
+        .unwrap();
+    let crtc = res.crtcs[0];
+    let info = c.randr_get_crtc_info(crtc, 0).unwrap().reply().unwrap();
+    let mode = c
+        .randr_create_mode(
+            desk.root,
+            randr::ModeInfo {
+                id: 0,
+                width: 320,
+                height: 240,
+                dot_clock: 6_000_000,
+                hsync_start: 330,
+                hsync_end: 340,
+                htotal: 350,
+                hskew: 0,
+                vsync_start: 245,
+                vsync_end: 250,
+                vtotal: 260,
+                name_len: 7,
+                mode_flags: randr::ModeFlag::from(0u32),
+            },
+            b"320x240",
+        )
+        .unwrap()
+        .reply()
+        .unwrap()
+        .mode;
+    c.randr_add_output_mode(info.outputs[0], mode)
+        .unwrap()
+        .check()
+        .unwrap();
+    c.randr_set_crtc_config(
+        crtc,
+        0,
+        res.config_timestamp,
+        0,
+        0,
+        mode,
+        info.rotation,
+        &info.outputs,
+    )
+    .unwrap()
+    .reply()
+    .unwrap();
+    c.randr_set_screen_size(desk.root, 320, 240, 80, 60)
+        .unwrap()
+        .check()
+        .unwrap();
+    desk.sync();
+
+    let (after, dirty) = grab(&mut cap);
+    assert_eq!(cap.screen(), Rect::new(0, 0, 320, 240));
+    assert_eq!((after.width(), after.height()), (320, 240));
+    assert!(dirty.is_full());
+    assert_eq!(after.pixel(300, 200), Some(bgra(0x22_44_66)));
+}

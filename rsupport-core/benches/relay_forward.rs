@@ -20,7 +20,9 @@ use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsupport_core::auth::{Argon2Params, PasswordHasher};
-use rsupport_core::relay::{new_account, serve, RelayConfig, RelayConnection, ServeConfig};
+use rsupport_core::relay::{
+    new_account, serve, AccountSpec, RelayConfig, RelayConnection, ServeConfig,
+};
 use rsupport_core::store::{SqliteStore, Store};
 use rsupport_core::tls::{client_config, server_config, Identity, Trust};
 use rsupport_proto::envelope::{Envelope, PayloadProtection, Priority};
@@ -67,10 +69,12 @@ fn bench_store() -> SqliteStore {
     let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
     let mut a = new_account(
         &store,
-        "op",
-        "Op",
-        "Operator1",
-        Role::Operator,
+        AccountSpec {
+            username: "op",
+            display_name: "Op",
+            password: "Operator1",
+            role: Role::Operator,
+        },
         &hasher,
         &mut rng,
         0,

@@ -1,6 +1,8 @@
 //! Optional client certificates: with `require_client_cert_for_operators`,
 //! an operator needs a certificate from the configured CA; customers need none.
 
+#![allow(clippy::unwrap_used)]
+
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rcgen::{
@@ -8,7 +10,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use rsupport_core::auth::{Argon2Params, PasswordHasher};
-use rsupport_core::relay::{connect, new_account, serve, RelayConfig, ServeConfig};
+use rsupport_core::relay::{connect, new_account, serve, AccountSpec, RelayConfig, ServeConfig};
 use rsupport_core::store::{SqliteStore, Store};
 use rsupport_core::tls::{client_config, server_config, Identity, Trust};
 use rsupport_proto::relay::{Login, LoginStatus, RelayMessage, Secret};
@@ -60,10 +62,12 @@ async fn operators_need_a_client_certificate_when_required() {
     let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
     let mut op = new_account(
         &store,
-        "aiko",
-        "Aiko",
-        "Operator1",
-        Role::Operator,
+        AccountSpec {
+            username: "aiko",
+            display_name: "Aiko",
+            password: "Operator1",
+            role: Role::Operator,
+        },
         &hasher,
         &mut rng,
         0,

@@ -2,6 +2,8 @@
 //! with forwarding, bad input closing only the offending connection, and
 //! graceful shutdown.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsupport_core::auth::{Argon2Params, PasswordHasher};
 use rsupport_core::relay::{
-    bootstrap_admin, connect, new_account, serve, ClientError, Incoming, RelayConfig,
+    bootstrap_admin, connect, new_account, serve, AccountSpec, ClientError, Incoming, RelayConfig,
     RelayConnection, ServeConfig,
 };
 use rsupport_core::store::{SqliteStore, Store};
@@ -56,10 +58,12 @@ async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> Relay {
     let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
     let mut op = new_account(
         &store,
-        "aiko",
-        "Aiko",
-        PW,
-        Role::Operator,
+        AccountSpec {
+            username: "aiko",
+            display_name: "Aiko",
+            password: PW,
+            role: Role::Operator,
+        },
         &hasher,
         &mut rng,
         0,
@@ -197,6 +201,20 @@ async fn paired_parties_exchange_opaque_envelopes_unchanged() {
     op.send_envelope(&back).await.unwrap();
     assert_eq!(cu.recv().await.unwrap(), Incoming::Session(back.clone()));
 
+    // Split halves work from different tasks.
+    let (mut op_rx, mut op_tx) = op.into_split();
+    let echo = tokio::spawn(async move {
+        let Incoming::Session(e) = op_rx.recv().await.unwrap() else {
+            panic!()
+        };
+        op_tx.send_envelope(&e).await.unwrap();
+        (op_rx, op_tx)
+    });
+    let ping = envelope(sid, Priority::Chat, 3, b"echo me");
+    cu.send_envelope(&ping).await.unwrap();
+    assert_eq!(cu.recv().await.unwrap(), Incoming::Session(ping.clone()));
+    let (mut op_rx, mut op_tx) = echo.await.unwrap();
+
     // A session id that is not the sender's is never delivered.
     cu.send_envelope(&envelope(sid ^ 1, Priority::Chat, 2, b"stray"))
         .await
@@ -206,9 +224,9 @@ async fn paired_parties_exchange_opaque_envelopes_unchanged() {
         cu.recv().await.unwrap(),
         Incoming::Relay(RelayMessage::Pong { nonce: 5 })
     );
-    op.send(&RelayMessage::Ping { nonce: 6 }).await.unwrap();
+    op_tx.send(&RelayMessage::Ping { nonce: 6 }).await.unwrap();
     assert_eq!(
-        op.recv().await.unwrap(),
+        op_rx.recv().await.unwrap(),
         Incoming::Relay(RelayMessage::Pong { nonce: 6 }),
         "no stray frame arrived first"
     );
@@ -220,11 +238,11 @@ async fn paired_parties_exchange_opaque_envelopes_unchanged() {
     .await
     .unwrap();
     assert!(matches!(
-        op.recv_relay().await.unwrap(),
-        RelayMessage::SessionEnded {
+        op_rx.recv().await.unwrap(),
+        Incoming::Relay(RelayMessage::SessionEnded {
             reason: EndReason::CustomerEnded,
             ..
-        }
+        })
     ));
 
     // The history has the session with the bytes forwarded each way (frame headers included).
@@ -236,8 +254,14 @@ async fn paired_parties_exchange_opaque_envelopes_unchanged() {
         .expect("session audited");
     assert_eq!(row.session_id, sid);
     assert_eq!(row.customer, "Bob");
-    assert_eq!(row.bytes_to_operator, (5 + sent.encode().len()) as u64);
-    assert_eq!(row.bytes_to_customer, (5 + back.encode().len()) as u64);
+    assert_eq!(
+        row.bytes_to_operator,
+        (10 + sent.encode().len() + ping.encode().len()) as u64
+    );
+    assert_eq!(
+        row.bytes_to_customer,
+        (10 + back.encode().len() + ping.encode().len()) as u64
+    );
     assert_eq!(row.end_reason, Some(EndReason::CustomerEnded));
 }
 
@@ -345,13 +369,11 @@ async fn a_slow_consumer_is_closed_instead_of_growing_memory() {
             .await
             .unwrap();
     }
-    loop {
-        match cu.recv().await.unwrap() {
-            Incoming::Relay(RelayMessage::SessionEnded { reason, .. }) => {
-                break assert_eq!(reason, EndReason::PeerLost)
-            }
-            other => panic!("{other:?}"),
+    match cu.recv().await.unwrap() {
+        Incoming::Relay(RelayMessage::SessionEnded { reason, .. }) => {
+            assert_eq!(reason, EndReason::PeerLost)
         }
+        other => panic!("{other:?}"),
     }
     // The operator finds its connection gone (a `Close` cannot get through a full socket).
     loop {
@@ -364,4 +386,35 @@ async fn a_slow_consumer_is_closed_instead_of_growing_memory() {
             Err(e) => panic!("{e}"),
         }
     }
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_refused_and_others_keep_working() {
+    let relay = start_relay_with(|c| c.max_connections = 2).await;
+    let mut first = client(&relay, Role::Customer).await;
+    let _second = client(&relay, Role::Customer).await;
+    let tls = client_config(Trust::Fingerprint(relay.fingerprint), None).unwrap();
+    let third = async {
+        let mut c = connect(relay.addr, "localhost", tls.clone()).await?;
+        c.hello(Role::Customer, "t").await.map(|_| ())
+    };
+    assert!(third.await.is_err(), "the third connection is dropped");
+    first.send(&RelayMessage::Ping { nonce: 1 }).await.unwrap();
+    assert_eq!(
+        first.recv().await.unwrap(),
+        Incoming::Relay(RelayMessage::Pong { nonce: 1 })
+    );
+    // A slot frees when a connection leaves.
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Ok(mut c) = connect(relay.addr, "localhost", tls.clone()).await {
+            if c.hello(Role::Customer, "t").await.is_ok() {
+                again = Some(c);
+                break;
+            }
+        }
+    }
+    assert!(again.is_some(), "a freed slot is reusable");
 }

@@ -171,8 +171,20 @@ pub enum TileData {
 pub struct PaletteTile {
     /// BGRA colours, 1 to [`MAX_PALETTE`].
     pub colors: Vec<[u8; 4]>,
-    /// `(index byte, run length varint)` pairs covering the tile in row-major order.
-    pub runs: Bytes,
+    /// Which colour each pixel has.
+    pub indices: PaletteIndices,
+}
+
+/// The pixels of a [`PaletteTile`] as palette indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PaletteIndices {
+    /// `(index byte, run length varint)` pairs covering the tile in row-major
+    /// order: best for flat areas with long runs.
+    Runs(Bytes),
+    /// One index byte per pixel, row-major (`width * height` bytes): best for
+    /// anti-aliased text, whose runs are short.
+    PerPixel(Bytes),
 }
 
 /// A cursor image.
@@ -352,7 +364,14 @@ impl Wire for Tile {
                     .copied()
                     .collect::<Vec<u8>>()
                     .into(),
-                runs: p.runs.clone(),
+                runs: match &p.indices {
+                    PaletteIndices::Runs(b) => b.clone(),
+                    PaletteIndices::PerPixel(_) => Bytes::new(),
+                },
+                indices: match &p.indices {
+                    PaletteIndices::PerPixel(b) => b.clone(),
+                    PaletteIndices::Runs(_) => Bytes::new(),
+                },
             }),
             TileData::Raw(b) => Data::Raw(b.clone()),
             TileData::Cached(id) => Data::Cached(*id),
@@ -383,15 +402,30 @@ impl Wire for Tile {
                     });
                 }
                 check_bytes("tile.palette.runs", &p.runs, MAX_TILE_BYTES)?;
+                let indices = match (p.runs.is_empty(), p.indices.is_empty()) {
+                    (false, true) => PaletteIndices::Runs(p.runs),
+                    (true, false) => {
+                        if p.indices.len() as u64 != u64::from(pb.width) * u64::from(pb.height) {
+                            return Err(DecodeError::Invalid {
+                                field: "tile.palette.indices",
+                                reason: "length is not width * height",
+                            });
+                        }
+                        PaletteIndices::PerPixel(p.indices)
+                    }
+                    _ => {
+                        return Err(DecodeError::Invalid {
+                            field: "tile.palette",
+                            reason: "needs exactly one of runs and indices",
+                        })
+                    }
+                };
                 let colors = p
                     .colors
                     .chunks_exact(4)
                     .map(|c| <[u8; 4]>::try_from(c).unwrap_or_default())
                     .collect();
-                TileData::Palette(PaletteTile {
-                    colors,
-                    runs: p.runs,
-                })
+                TileData::Palette(PaletteTile { colors, indices })
             }
             Data::Raw(b) => {
                 check_pixels("tile.raw", &b, pb.width, pb.height)?;

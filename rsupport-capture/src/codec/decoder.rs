@@ -7,7 +7,9 @@
 //! palette indices, run lengths and cache ids are checked.
 
 use bytes::Bytes;
-use rsupport_proto::screen::{CopyRect, FrameUpdate, TileBatch, TileCompression, TileData};
+use rsupport_proto::screen::{
+    CopyRect, FrameUpdate, PaletteIndices, TileBatch, TileCompression, TileData,
+};
 
 use super::cache::TileCache;
 use super::error::CodecError;
@@ -163,9 +165,15 @@ impl Decoder {
             }
             match &tile.data {
                 TileData::Solid(c) => tile_format::fill_solid(*c, fb, stride, area)?,
-                TileData::Palette(p) => {
-                    tile_format::decode_palette(&p.colors, &p.runs, fb, stride, area)?
-                }
+                TileData::Palette(p) => match &p.indices {
+                    PaletteIndices::Runs(runs) => {
+                        tile_format::decode_palette(&p.colors, runs, fb, stride, area)?
+                    }
+                    PaletteIndices::PerPixel(idx) => {
+                        tile_format::decode_indices(&p.colors, idx, fb, stride, area)?
+                    }
+                    _ => return Err(CodecError::Corrupt("unknown palette layout")),
+                },
                 TileData::Raw(b) => tile_format::blit(b, fb, stride, area)?,
                 TileData::Predicted(b) => tile_format::decode_predicted(b, fb, stride, area)?,
                 TileData::Jpeg(b) => tile_format::decode_jpeg(b, fb, stride, area)?,

@@ -75,4 +75,13 @@ pub enum EncodeError {
     /// zstd failed (out of memory).
     #[error("compression failed")]
     Compression,
+    /// The compressed tiles exceed what a frame update may carry
+    /// (`rsupport_proto::screen::MAX_TILE_BYTES`), as an incompressible frame
+    /// far above 4K can. The next update is a key frame; a reduced colour
+    /// depth or lossy tiles make such frames fit.
+    #[error("frame update of {bytes} bytes is over the protocol cap")]
+    TooLarge {
+        /// Compressed size.
+        bytes: usize,
+    },
 }

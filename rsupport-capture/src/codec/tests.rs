@@ -487,3 +487,58 @@ fn a_single_overlapping_copy_moves_rows_in_either_direction() {
         .unwrap();
     assert_eq!(column(&dec), [2, 3, 4, 4]);
 }
+
+#[test]
+fn settings_and_refresh_start_over_with_a_key_frame() {
+    let mut seq = Sequence::new(Scenario::Typing, 320, 240, 5);
+    let mut enc = Encoder::new(lossless());
+    assert!(enc.encode(&seq.next_frame(), 0).unwrap().key_frame);
+    assert!(!enc.encode(&seq.next_frame(), 0).unwrap().key_frame);
+    // The viewer lost its state (decode error): refresh gives a self-contained frame.
+    enc.request_key_frame();
+    let update = enc.encode(&seq.next_frame(), 0).unwrap();
+    assert!(update.key_frame);
+    let mut fresh = Decoder::new(Limits::default());
+    fresh.apply(&update).unwrap();
+
+    let settings = rsupport_proto::screen::DisplaySettings {
+        color_depth: ColorDepth::Colors16,
+        ..Default::default()
+    };
+    enc.apply_settings(&settings);
+    let frame = seq.next_frame();
+    let update = enc.encode(&frame, 0).unwrap();
+    assert!(update.key_frame, "a new depth starts with a key frame");
+    fresh.apply(&update).unwrap();
+    let mut expected = frame.pixels().to_vec();
+    quantize::Quantizer::new(ColorDepth::Colors16).apply(frame.pixels(), &mut expected);
+    assert!(fresh.frame().unwrap().pixels() == expected.as_slice());
+    // Same settings again change nothing.
+    enc.apply_settings(&settings);
+    assert!(!enc.encode(&seq.next_frame(), 0).unwrap().key_frame);
+}
+
+#[test]
+fn an_incompressible_update_over_the_cap_is_refused_not_sent() {
+    let (w, h) = (2100u32, 2100u32);
+    let mut frame = BgraFrame::filled(w, h, [0; 4]);
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    for p in frame.pixels_mut().chunks_exact_mut(8) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        p.copy_from_slice(&s.to_le_bytes());
+    }
+    let mut enc = Encoder::new(lossless());
+    assert!(matches!(
+        enc.encode(&frame, 0),
+        Err(EncodeError::TooLarge { .. })
+    ));
+    // Something that fits afterwards goes out as a key frame.
+    let small = BgraFrame::filled(w, h, [1, 2, 3, 255]);
+    let update = enc.encode(&small, 0).unwrap();
+    assert!(update.key_frame);
+    let mut dec = Decoder::new(Limits::default());
+    dec.apply(&update).unwrap();
+    assert!(dec.frame() == Some(&small));
+}

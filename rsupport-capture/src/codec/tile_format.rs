@@ -148,6 +148,57 @@ pub(crate) fn scan(src: &[u8], stride: usize, area: Area, scratch: &mut PaletteS
     }
 }
 
+/// One palette index byte per pixel of `area`, using the table of the
+/// [`scan`] that just found this area's palette.
+pub(crate) fn palette_indices(
+    src: &[u8],
+    stride: usize,
+    area: Area,
+    scratch: &mut PaletteScratch,
+    palette: &[[u8; 4]],
+) -> Vec<u8> {
+    let mut table: Vec<u32> = palette.iter().map(|c| u32::from_le_bytes(*c)).collect();
+    let mut out = Vec::with_capacity(area.pixels());
+    let (mut last, mut last_index) = (None, 0u8);
+    for r in 0..area.h {
+        for c in src[area.row_range(stride, r)].chunks_exact(4) {
+            let color = px(c);
+            if last != Some(color) {
+                // Every colour is already in the table, so this never adds one.
+                last_index = scratch.index_of(color, &mut table).unwrap_or(0);
+                last = Some(color);
+            }
+            out.push(last_index);
+        }
+    }
+    out
+}
+
+/// Writes one palette colour per index byte into `area` of `dst`.
+pub(crate) fn decode_indices(
+    colors: &[[u8; 4]],
+    indices: &[u8],
+    dst: &mut [u8],
+    stride: usize,
+    area: Area,
+) -> Result<(), CodecError> {
+    if indices.len() != area.pixels() {
+        return Err(CodecError::Corrupt("index count"));
+    }
+    for (r, row_idx) in indices.chunks_exact(area.w).enumerate() {
+        let row = dst
+            .get_mut(area.row_range(stride, r))
+            .ok_or(CodecError::OutOfBounds("tile"))?;
+        for (p, &i) in row.chunks_exact_mut(4).zip(row_idx) {
+            let color = colors
+                .get(usize::from(i))
+                .ok_or(CodecError::Corrupt("palette index out of range"))?;
+            p.copy_from_slice(color);
+        }
+    }
+    Ok(())
+}
+
 /// The JPEG-LS median predictor of one channel.
 #[inline(always)]
 fn med(a: u8, b: u8, c: u8) -> u8 {
@@ -433,6 +484,32 @@ mod tests {
     }
 
     #[test]
+    fn per_pixel_indices_round_trip_and_are_checked() {
+        let (w, h) = (9, 6);
+        let src = noisy(w, h, 7);
+        let area = Area {
+            x: 2,
+            y: 1,
+            w: 6,
+            h: 4,
+        };
+        let mut scratch = PaletteScratch::default();
+        let Scan::Palette { colors, .. } = scan(&src, w * 4, area, &mut scratch) else {
+            panic!("7 colours make a palette")
+        };
+        let idx = palette_indices(&src, w * 4, area, &mut scratch, &colors);
+        let mut dst = vec![0u8; w * h * 4];
+        decode_indices(&colors, &idx, &mut dst, w * 4, area).unwrap();
+        for r in 0..area.h {
+            assert_eq!(dst[area.row_range(w * 4, r)], src[area.row_range(w * 4, r)]);
+        }
+        let mut bad = idx.clone();
+        bad[3] = colors.len() as u8;
+        assert!(decode_indices(&colors, &bad, &mut dst, w * 4, area).is_err());
+        assert!(decode_indices(&colors, &idx[1..], &mut dst, w * 4, area).is_err());
+    }
+
+    #[test]
     fn scan_tells_solid_from_many() {
         let src = vec![7u8; 16 * 16 * 4];
         let area = Area {
@@ -503,6 +580,22 @@ mod tests {
         )
         .is_err());
         assert!(decode_palette(&colors, &[0, 4], &mut dst, 8, area).is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn corrupted_jpeg_tiles_never_panic(flips in proptest::collection::vec((0usize..4096, 0u8..=255), 1..8)) {
+            let (w, h) = (16, 16);
+            let src: Vec<u8> = (0..w * h * 4).map(|i| (i * 7) as u8).collect();
+            let area = Area { x: 0, y: 0, w, h };
+            let mut jpeg = encode_jpeg(&src, w * 4, area, 80).unwrap();
+            for (at, x) in flips {
+                let i = at % jpeg.len();
+                jpeg[i] ^= x;
+            }
+            let mut dst = vec![0u8; w * h * 4];
+            let _ = decode_jpeg(&jpeg, &mut dst, w * 4, area);
+        }
     }
 
     #[test]

@@ -89,6 +89,29 @@ pub trait Capturer {
     fn poll_cursor(&mut self) -> Result<CursorUpdate, CaptureError>;
 }
 
+/// The capturer that fits this machine: the X11 backend when `$DISPLAY` names an
+/// X server (Linux), otherwise xcap when built with the `xcap` feature (Windows,
+/// macOS, Wayland). [`CaptureError::Unsupported`] when neither applies.
+pub fn platform_capturer() -> Result<Box<dyn Capturer + Send>, CaptureError> {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) {
+        match X11Capturer::connect(None) {
+            Ok(c) => return Ok(Box::new(c)),
+            // Under Wayland, XWayland may refuse or show only X clients: try xcap.
+            Err(e) if !cfg!(feature = "xcap") => return Err(e),
+            Err(_) => {}
+        }
+    }
+    #[cfg(feature = "xcap")]
+    {
+        return Ok(Box::new(XcapCapturer::new()));
+    }
+    #[allow(unreachable_code)]
+    Err(CaptureError::Unsupported(
+        "no X display and built without the `xcap` feature",
+    ))
+}
+
 /// Hides the desktop wallpaper for the length of a session (a solid background
 /// compresses far better) and puts the previous one back afterwards.
 ///

@@ -43,14 +43,24 @@ pub fn valid_username(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
+/// What an admin chooses for a new account.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountSpec<'a> {
+    /// Login name.
+    pub username: &'a str,
+    /// Display name (empty = the login name).
+    pub display_name: &'a str,
+    /// Initial password (already checked against the policy by the caller).
+    pub password: &'a str,
+    /// Operator or admin.
+    pub role: Role,
+}
+
 /// A new account with a fresh operator ID, all connection modes, and a
 /// password the user must change at first login.
 pub fn new_account(
     store: &dyn Store,
-    username: &str,
-    display_name: &str,
-    password: &str,
-    role: Role,
+    spec: AccountSpec<'_>,
     hasher: &PasswordHasher,
     rng: &mut dyn RngCore,
     now_ms: u64,
@@ -62,6 +72,12 @@ pub fn new_account(
             break;
         }
     }
+    let AccountSpec {
+        username,
+        display_name,
+        password,
+        role,
+    } = spec;
     Ok(Account {
         username: username.to_owned(),
         display_name: if display_name.is_empty() {
@@ -103,16 +119,13 @@ pub fn bootstrap_admin(
     }
     check_policy(password)?;
     let hasher = PasswordHasher::new(params, rng);
-    let mut account = new_account(
-        &*store,
+    let spec = AccountSpec {
         username,
-        username,
+        display_name: username,
         password,
-        Role::Admin,
-        &hasher,
-        rng,
-        now_ms,
-    )?;
+        role: Role::Admin,
+    };
+    let mut account = new_account(&*store, spec, &hasher, rng, now_ms)?;
     account.must_change_password = false;
     store.insert_account(&account)?;
     store.append_audit(&rsupport_proto::relay::admin::AuditRecord {
@@ -197,17 +210,15 @@ impl Broker {
                 } else if let Err(e) = check_policy(password.expose()) {
                     RequestResult::err(RequestError::WeakPassword, e.to_string())
                 } else {
-                    let made = new_account(
-                        &*self.store,
-                        &username,
-                        &display_name,
-                        password.expose(),
+                    let spec = AccountSpec {
+                        username: &username,
+                        display_name: &display_name,
+                        password: password.expose(),
                         role,
-                        &self.hasher,
-                        &mut *self.rng,
-                        now_ms,
-                    )
-                    .and_then(|a| self.store.insert_account(&a));
+                    };
+                    let made =
+                        new_account(&*self.store, spec, &self.hasher, &mut *self.rng, now_ms)
+                            .and_then(|a| self.store.insert_account(&a));
                     match made {
                         Ok(()) => {
                             self.audit(now_ms, "account_created", &username, conn, |r| {

@@ -159,7 +159,9 @@ pub struct Broker {
     pub(crate) codes: HashMap<[u8; 32], PendingCode>,
     pub(crate) sessions: HashMap<u64, Session>,
     pub(crate) contacts: HashMap<u64, Contact>,
+    pub(crate) offers: HashMap<u64, super::transfer::Offer>,
     pub(crate) limiter: FailureLimiter,
+    pub(crate) login_limiter: FailureLimiter,
     pub(crate) next_id: u64,
     out: VecDeque<Output>,
 }
@@ -195,7 +197,13 @@ impl Broker {
             config.code_failure_budget,
             config.code_failure_window_ms,
         );
+        let login_limiter = FailureLimiter::new(
+            config.login_failures_per_source,
+            config.login_failure_budget,
+            config.code_failure_window_ms,
+        );
         Broker {
+            login_limiter,
             config,
             settings,
             store,
@@ -206,6 +214,7 @@ impl Broker {
             codes: HashMap::new(),
             sessions: HashMap::new(),
             contacts: HashMap::new(),
+            offers: HashMap::new(),
             limiter,
             next_id: 1,
             out: VecDeque::new(),
@@ -266,6 +275,8 @@ impl Broker {
         if let Some(contact) = c.contact {
             self.contacts.remove(&contact);
         }
+        self.offers
+            .retain(|_, o| o.from_conn != conn && o.to_conn != conn);
         // Customers waiting for this operator's answer hear that it left.
         let orphaned: Vec<u64> = self
             .contacts
@@ -388,12 +399,15 @@ impl Broker {
                 Phase::Customer | Phase::LoggedIn(_),
                 RelayMessage::LeaveSession { session_id, reason },
             ) => self.handle_leave(conn, session_id, reason, now_ms),
+            (Phase::LoggedIn(_), RelayMessage::TransferSession(h)) => {
+                self.handle_transfer(conn, h, now_ms)
+            }
+            (Phase::LoggedIn(_), RelayMessage::SessionOfferAnswer { offer_id, accept }) => {
+                self.handle_offer_answer(conn, offer_id, accept, now_ms)
+            }
             (
                 Phase::Customer | Phase::LoggedIn(_),
-                RelayMessage::Resume { .. }
-                | RelayMessage::TransferSession(_)
-                | RelayMessage::InviteOperator(_)
-                | RelayMessage::SessionOfferAnswer { .. },
+                RelayMessage::Resume { .. } | RelayMessage::InviteOperator(_),
             ) => self.send(
                 conn,
                 RelayMessage::RequestResult(RequestResult::err(
@@ -448,8 +462,10 @@ impl Broker {
         }
         self.expire_codes(now_ms);
         self.expire_contacts(now_ms);
+        self.expire_offers(now_ms);
         self.check_session_limits(now_ms);
         self.limiter.prune(now_ms);
+        self.login_limiter.prune(now_ms);
     }
 
     /// The relay is shutting down: end every session and close every connection.
@@ -480,7 +496,13 @@ impl Broker {
         let codes = self.codes.values().map(|c| c.expires_at_ms);
         let contacts = self.contacts.values().map(|c| c.expires_at_ms);
         let sessions = self.sessions.values().filter_map(Session::next_deadline);
-        hello.chain(codes).chain(contacts).chain(sessions).min()
+        let offers = self.offers.values().map(|o| o.expires_at_ms);
+        hello
+            .chain(codes)
+            .chain(contacts)
+            .chain(sessions)
+            .chain(offers)
+            .min()
     }
 
     // ---- helpers for the handler modules -----------------------------------

@@ -15,7 +15,7 @@ use rsupport_proto::relay::{Hello, HelloAck, RelayMessage};
 use rsupport_proto::{
     CloseReason, DecodeError, FrameError, Role, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_rustls::client::TlsStream;
 
@@ -153,6 +153,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RelayConnection<S> {
         }
     }
 
+    /// Splits into a reader and a writer that can live in different tasks
+    /// (e.g. one task receiving while another sends input and screen frames).
+    /// Bytes already buffered stay with the reader.
+    pub fn into_split(self) -> (RelayReader<ReadHalf<S>>, RelayWriter<WriteHalf<S>>) {
+        let (rd, wr) = tokio::io::split(self.stream);
+        (
+            RelayReader {
+                stream: rd,
+                read_buf: self.read_buf,
+                decoder: self.decoder,
+            },
+            RelayWriter {
+                stream: wr,
+                write_buf: self.write_buf,
+                limits: self.limits,
+            },
+        )
+    }
+
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
         &self.stream
@@ -161,6 +180,65 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RelayConnection<S> {
     /// Takes the stream back (bytes already buffered are lost).
     pub fn into_inner(self) -> S {
         self.stream
+    }
+}
+
+/// The receiving half of a split [`RelayConnection`].
+#[derive(Debug)]
+pub struct RelayReader<R> {
+    stream: R,
+    read_buf: BytesMut,
+    decoder: FrameDecoder,
+}
+
+impl<R: AsyncRead + Unpin> RelayReader<R> {
+    /// The next item from the relay; a `Close` becomes [`ClientError::Closed`].
+    pub async fn recv(&mut self) -> Result<Incoming, ClientError> {
+        loop {
+            if let Some(frame) = self.decoder.decode(&mut self.read_buf)? {
+                return match frame.kind {
+                    FrameKind::Relay => match RelayMessage::decode(frame.body)? {
+                        RelayMessage::Close { reason, detail } => {
+                            Err(ClientError::Closed { reason, detail })
+                        }
+                        m => Ok(Incoming::Relay(m)),
+                    },
+                    _ => Ok(Incoming::Session(Envelope::decode(frame.body)?)),
+                };
+            }
+            if self.stream.read_buf(&mut self.read_buf).await? == 0 {
+                return Err(ClientError::Eof);
+            }
+        }
+    }
+}
+
+/// The sending half of a split [`RelayConnection`].
+#[derive(Debug)]
+pub struct RelayWriter<W> {
+    stream: W,
+    write_buf: BytesMut,
+    limits: FrameLimits,
+}
+
+impl<W: AsyncWrite + Unpin> RelayWriter<W> {
+    async fn send_frame(&mut self, kind: FrameKind, body: &[u8]) -> Result<(), ClientError> {
+        self.write_buf.clear();
+        encode_frame(kind, body, &self.limits, &mut self.write_buf)?;
+        self.stream.write_all(&self.write_buf).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Sends a relay-control message.
+    pub async fn send(&mut self, message: &RelayMessage) -> Result<(), ClientError> {
+        self.send_frame(FrameKind::Relay, &message.encode()).await
+    }
+
+    /// Sends a session envelope to the paired peer.
+    pub async fn send_envelope(&mut self, envelope: &Envelope) -> Result<(), ClientError> {
+        self.send_frame(FrameKind::Session, &envelope.encode())
+            .await
     }
 }
 

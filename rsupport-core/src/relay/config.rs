@@ -53,6 +53,11 @@ pub struct RelayConfig {
     pub code_failure_budget: u32,
     /// Rate-limit window, ms.
     pub code_failure_window_ms: u64,
+    /// Failed logins allowed per source address per window (on top of the
+    /// per-account lockout; stops password spraying across many accounts).
+    pub login_failures_per_source: u32,
+    /// Failed logins allowed relay-wide per window.
+    pub login_failure_budget: u32,
     /// How long a chat-first contact request waits for the operator, ms.
     pub contact_timeout_ms: u64,
     /// Audit rows per page when the admin does not say.
@@ -83,6 +88,8 @@ impl Default for RelayConfig {
             code_failures_per_source: 10,
             code_failure_budget: 200,
             code_failure_window_ms: 10 * 60 * 1000,
+            login_failures_per_source: 30,
+            login_failure_budget: 1000,
             contact_timeout_ms: 2 * 60 * 1000,
             audit_page_rows: 200,
             settings: Settings::default(),

@@ -80,14 +80,18 @@ impl FailureLimiter {
         Ok(())
     }
 
-    /// Counts one failure from `source`.
-    pub fn record_failure(&mut self, source: IpAddr, now_ms: u64) {
+    /// Counts one failure from `source`. Returns whether this failure spent
+    /// the source's allowance or the relay-wide budget (worth one audit row;
+    /// the refusals that follow are not audited one by one, so a flood cannot
+    /// fill the audit history).
+    pub fn record_failure(&mut self, source: IpAddr, now_ms: u64) -> bool {
         self.global.failures = self.global.failures.saturating_add(1);
         let w = self.sources.entry(source).or_insert(Window {
             start_ms: now_ms,
             failures: 0,
         });
         w.failures = w.failures.saturating_add(1);
+        w.failures == self.per_source || self.global.failures == self.budget
     }
 
     /// Forgets sources whose window has ended.

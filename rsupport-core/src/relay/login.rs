@@ -18,6 +18,18 @@ impl Broker {
         }
     }
 
+    /// Counts a failed login against the source's allowance.
+    fn note_source_failure(&mut self, conn: ConnId, now_ms: u64) {
+        let Some(source) = self.conns.get(&conn).map(|c| c.info.source) else {
+            return;
+        };
+        if self.login_limiter.record_failure(source, now_ms) {
+            self.audit(now_ms, "login_rate_limited", "", conn, |r| {
+                r.detail = "failed-login allowance of this source or the relay spent".into()
+            });
+        }
+    }
+
     /// Counts a failed password or TOTP; blocks the account at the limit.
     /// Returns the status to report.
     fn count_failure(
@@ -27,6 +39,7 @@ impl Broker {
         now_ms: u64,
         what: &str,
     ) -> LoginStatus {
+        self.note_source_failure(conn, now_ms);
         account.failed_logins += 1;
         let failures = account.failed_logins;
         let username = account.username.clone();
@@ -59,6 +72,20 @@ impl Broker {
             self.login_reply(conn, LoginResult::failed(LoginStatus::NotAllowed));
             return;
         }
+        // Before any password work: a source that keeps failing is cut off,
+        // so neither password spraying nor hashing floods get far.
+        let source = c.info.source;
+        if self.login_limiter.check(source, now_ms).is_err() {
+            self.close(
+                conn,
+                rsupport_proto::CloseReason::RateLimited,
+                "too many failed logins",
+            );
+            return;
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
         if self.config.require_client_cert_for_operators && !c.info.client_cert {
             self.audit(now_ms, "login_failed", &login.username, conn, |r| {
                 r.detail = "no client certificate".into()
@@ -77,6 +104,7 @@ impl Broker {
         let Some(mut account) = account else {
             // Same work as a real check, so timing does not reveal which names exist.
             self.hasher.verify_dummy(login.password.expose());
+            self.note_source_failure(conn, now_ms);
             self.audit(now_ms, "login_failed", &login.username, conn, |r| {
                 r.detail = "unknown user".into()
             });

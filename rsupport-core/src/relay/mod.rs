@@ -41,10 +41,11 @@ mod login;
 mod pairing;
 mod queue;
 mod server;
+mod transfer;
 
-pub use admin::{bootstrap_admin, new_account, valid_username, BootstrapError};
+pub use admin::{bootstrap_admin, new_account, valid_username, AccountSpec, BootstrapError};
 pub use broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
-pub use client::{connect, ClientError, Incoming, RelayConnection};
+pub use client::{connect, ClientError, Incoming, RelayConnection, RelayReader, RelayWriter};
 pub use config::{RelayConfig, Settings};
 pub use limiter::FailureLimiter;
 pub use server::{now_ms, serve, ServeConfig};

@@ -164,7 +164,6 @@ impl Broker {
         };
         // Rate limits first: when spent, not even the right code is looked at.
         if let Err(retry) = self.limiter.check(source, now_ms) {
-            self.audit(now_ms, "code_rate_limited", "", conn, |_| {});
             self.refuse(conn, JoinRefusal::RateLimited, retry);
             return;
         }
@@ -174,10 +173,15 @@ impl Broker {
             .get(&key)
             .is_some_and(|c| c.expires_at_ms > now_ms);
         if !valid {
-            self.limiter.record_failure(source, now_ms);
+            let limit_reached = self.limiter.record_failure(source, now_ms);
             self.audit(now_ms, "code_failed", "", conn, |r| {
                 r.customer = customer_label(&customer)
             });
+            if limit_reached {
+                self.audit(now_ms, "code_rate_limited", "", conn, |r| {
+                    r.detail = "failure allowance of this source or the relay spent".into()
+                });
+            }
             self.refuse(conn, JoinRefusal::InvalidCode, 0);
             return;
         }
@@ -268,10 +272,10 @@ impl Broker {
         accept: bool,
         now_ms: u64,
     ) {
-        if !self
+        if self
             .contacts
             .get(&contact_id)
-            .is_some_and(|c| c.operator_conn == conn)
+            .is_none_or(|c| c.operator_conn != conn)
         {
             self.reply(
                 conn,

@@ -2,7 +2,10 @@
 
 use super::admin::*;
 use super::*;
+use crate::limits::{MAX_MODES, MAX_SECRET};
+use crate::pb::{self, relay_message::Body};
 use crate::wire::strategies::*;
+use crate::wire::Wire;
 use proptest::prelude::*;
 
 fn secret(max: usize) -> impl Strategy<Value = Secret<String>> {

@@ -22,9 +22,20 @@ fn tile() -> impl Strategy<Value = Tile> {
                 any::<[u8; 4]>().prop_map(TileData::Solid),
                 (
                     proptest::collection::vec(any::<[u8; 4]>(), 1..=8),
-                    bytes(16)
+                    bytes(16).prop_filter("runs are non-empty", |b| !b.is_empty())
                 )
-                    .prop_map(|(colors, runs)| TileData::Palette(PaletteTile { colors, runs })),
+                    .prop_map(|(colors, runs)| TileData::Palette(PaletteTile {
+                        colors,
+                        indices: PaletteIndices::Runs(runs)
+                    })),
+                (
+                    proptest::collection::vec(any::<[u8; 4]>(), 1..=8),
+                    proptest::collection::vec(any::<u8>(), (w * h) as usize)
+                )
+                    .prop_map(|(colors, idx)| TileData::Palette(PaletteTile {
+                        colors,
+                        indices: PaletteIndices::PerPixel(Bytes::from(idx))
+                    })),
                 pixels(w, h).prop_map(TileData::Raw),
                 pixels(w, h).prop_map(TileData::Predicted),
                 (1u64..).prop_map(TileData::Cached),
@@ -240,7 +251,8 @@ fn bad_palettes_and_cache_ids_are_refused() {
     let mut t = raw_tile(1, 1, 4);
     t.data = Some(Data::Palette(pb::PaletteTile {
         colors: Bytes::from(vec![0; 4 * 257]),
-        runs: Bytes::new(),
+        runs: Bytes::from_static(&[0, 1]),
+        indices: Bytes::new(),
     }));
     assert!(matches!(
         Tile::from_pb(t.clone()),
@@ -248,12 +260,35 @@ fn bad_palettes_and_cache_ids_are_refused() {
     ));
     t.data = Some(Data::Palette(pb::PaletteTile {
         colors: Bytes::from(vec![0; 6]),
-        runs: Bytes::new(),
+        runs: Bytes::from_static(&[0, 1]),
+        indices: Bytes::new(),
     }));
     assert!(matches!(
         Tile::from_pb(t.clone()),
         Err(DecodeError::Invalid { .. })
     ));
+    // Runs and per-pixel indices: exactly one, and indices cover the tile.
+    for (runs, indices) in [
+        (&[][..], &[][..]),
+        (&[0, 1][..], &[0][..]),
+        (&[][..], &[0, 0][..]),
+    ] {
+        t.data = Some(Data::Palette(pb::PaletteTile {
+            colors: Bytes::from(vec![0; 4]),
+            runs: Bytes::copy_from_slice(runs),
+            indices: Bytes::copy_from_slice(indices),
+        }));
+        assert!(matches!(
+            Tile::from_pb(t.clone()),
+            Err(DecodeError::Invalid { .. })
+        ));
+    }
+    t.data = Some(Data::Palette(pb::PaletteTile {
+        colors: Bytes::from(vec![0; 4]),
+        runs: Bytes::new(),
+        indices: Bytes::from_static(&[0]),
+    }));
+    assert!(Tile::from_pb(t.clone()).is_ok());
     t.data = Some(Data::Cached(0));
     assert!(matches!(
         Tile::from_pb(t),

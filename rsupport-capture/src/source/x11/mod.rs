@@ -21,7 +21,9 @@ use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::randr::{self, ConnectionExt as _};
 use x11rb::protocol::shm::ConnectionExt as _;
 use x11rb::protocol::xfixes::{self, ConnectionExt as _};
-use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder, Window};
+use x11rb::protocol::xproto::{
+    ChangeWindowAttributesAux, ConnectionExt as _, EventMask, ImageFormat, ImageOrder, Window,
+};
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
@@ -152,6 +154,12 @@ impl X11Capturer {
                 .ok()
                 .and_then(|c| c.reply().ok())
                 .is_some();
+        // Root ConfigureNotify tells us when RandR resizes the screen.
+        conn.change_window_attributes(
+            root,
+            &ChangeWindowAttributesAux::new().event_mask(EventMask::STRUCTURE_NOTIFY),
+        )
+        .map_err(backend)?;
         if has_xfixes {
             conn.xfixes_select_cursor_input(root, xfixes::CursorNotifyMask::DISPLAY_CURSOR)
                 .map_err(backend)?;
@@ -241,8 +249,19 @@ impl X11Capturer {
     /// growing when nobody else reads it.
     fn drain_events(&mut self) -> Result<(), CaptureError> {
         while let Some(event) = self.conn.poll_for_event().map_err(backend)? {
-            if let Event::XfixesCursorNotify(_) = event {
-                self.cursor_changed = true;
+            match event {
+                Event::XfixesCursorNotify(_) => self.cursor_changed = true,
+                Event::ConfigureNotify(e) if e.window == self.root => {
+                    let screen = Rect::new(0, 0, u32::from(e.width), u32::from(e.height));
+                    if screen != self.screen {
+                        self.screen = screen;
+                        // Keep what is still on screen; a vanished area falls back
+                        // to the whole screen rather than failing every capture.
+                        self.area = self.area.intersect(&screen).unwrap_or(screen);
+                        self.force_full = true;
+                    }
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -303,6 +322,9 @@ impl X11Capturer {
         if incremental && self.damaged.is_empty() {
             return Ok(()); // nothing changed: the caller's frame is already right
         }
+        if incremental && self.method == CaptureMethod::Shm && self.fetch_damaged_only(frame)? {
+            return Ok(());
+        }
 
         let stride = area.width as usize * 4;
         let copy = |src: &[u8], frame: &mut BgraFrame| {
@@ -353,6 +375,66 @@ impl X11Capturer {
             }
         }
         Ok(())
+    }
+
+    /// Incremental SHM path for a few damaged rectangles: one `shm::GetImage` per
+    /// rectangle, packed one after another in the segment, so the server copies
+    /// only what changed. Returns false (nothing done) when the rectangles are
+    /// too many or too large for the segment; the caller then fetches the area.
+    fn fetch_damaged_only(&self, frame: &mut BgraFrame) -> Result<bool, CaptureError> {
+        const MAX_RECTS: usize = 32;
+        let Some(seg) = &self.shm else {
+            return Ok(false);
+        };
+        let total: usize = self.damaged.iter().map(|r| r.area() as usize * 4).sum();
+        if self.damaged.len() > MAX_RECTS || total > seg.len() || total > area_bytes(self.area) / 2
+        {
+            return Ok(false);
+        }
+        let mut cookies = Vec::with_capacity(self.damaged.len());
+        let mut offset = 0usize;
+        for r in &self.damaged {
+            let cookie = self
+                .conn
+                .shm_get_image(
+                    self.root,
+                    to_i16(self.area.x + r.x)?,
+                    to_i16(self.area.y + r.y)?,
+                    to_u16(r.width)?,
+                    to_u16(r.height)?,
+                    !0,
+                    ImageFormat::Z_PIXMAP.into(),
+                    seg.seg(),
+                    u32::try_from(offset).map_err(backend)?,
+                )
+                .map_err(backend)?;
+            cookies.push(cookie);
+            offset += r.area() as usize * 4;
+        }
+        for cookie in cookies {
+            cookie.reply().map_err(backend)?;
+        }
+        let packed = seg
+            .bytes(total)
+            .ok_or_else(|| CaptureError::Backend("SHM segment too small".into()))?;
+        let stride = frame.stride();
+        let mut offset = 0usize;
+        for r in &self.damaged {
+            let row_bytes = r.width as usize * 4;
+            for (i, src) in packed
+                .get(offset..offset + r.area() as usize * 4)
+                .unwrap_or_default()
+                .chunks_exact(row_bytes.max(4))
+                .enumerate()
+            {
+                let start = (r.y as usize + i) * stride + r.x as usize * 4;
+                if let Some(dst) = frame.pixels_mut().get_mut(start..start + row_bytes) {
+                    copy_opaque(dst, src);
+                }
+            }
+            offset += r.area() as usize * 4;
+        }
+        Ok(true)
     }
 
     fn update_mask(&mut self) -> Result<(), CaptureError> {

@@ -1,0 +1,248 @@
+//! Shared harness for the broker tests: a broker on a virtual clock over a
+//! real (in-memory) SQLite store.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::IpAddr;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rsupport_core::auth::Argon2Params;
+use rsupport_core::relay::{bootstrap_admin, Broker, ConnId, ConnInfo, Output, RelayConfig};
+use rsupport_core::store::{SqliteStore, Store};
+use rsupport_proto::relay::admin::{
+    AdminCommand, AdminReply, AdminRequest, AuditQuery, RelaySettings,
+};
+use rsupport_proto::relay::{CustomerInfo, Paired};
+use rsupport_proto::relay::{
+    Hello, JoinRefusal, Login, LoginStatus, RelayMessage, RequestError, Secret,
+};
+use rsupport_proto::{CloseReason, EndReason, Role, PROTOCOL_VERSION};
+
+pub const MIN: u64 = 60_000;
+pub const T0: u64 = 1_700_000_000_000;
+pub const ADMIN_PW: &str = "Admin1234";
+pub const OP_PW: &str = "Operator1";
+
+pub fn config() -> RelayConfig {
+    let mut c = RelayConfig::default();
+    c.argon2 = Argon2Params::insecure_fast();
+    c
+}
+
+pub struct Harness {
+    pub broker: Broker,
+    pub next_conn: ConnId,
+    pub now: u64,
+}
+
+impl Harness {
+    pub fn new(store: Box<dyn Store>, config: RelayConfig) -> Self {
+        Harness {
+            broker: Broker::new(config, store, Box::new(StdRng::seed_from_u64(7))),
+            next_conn: 1,
+            now: T0,
+        }
+    }
+
+    /// A fresh relay with an admin `root` and an operator `aiko`.
+    pub fn with_accounts() -> Self {
+        let mut store = SqliteStore::in_memory().unwrap();
+        bootstrap_admin(
+            &mut store,
+            "root",
+            ADMIN_PW,
+            Argon2Params::insecure_fast(),
+            &mut StdRng::seed_from_u64(1),
+            T0,
+        )
+        .unwrap();
+        let mut h = Harness::new(Box::new(store), config());
+        let admin = h.login("root", ADMIN_PW);
+        h.admin_ok(
+            admin,
+            AdminCommand::CreateAccount {
+                username: "aiko".into(),
+                display_name: "Aiko".into(),
+                password: OP_PW.into(),
+                role: Role::Operator,
+            },
+        );
+        h
+    }
+
+    pub fn drain(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.broker.poll_output()).collect()
+    }
+
+    pub fn sent_to(&mut self, conn: ConnId) -> Vec<RelayMessage> {
+        self.drain()
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Send { conn: c, message } if c == conn => Some(message),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn connect_from(&mut self, role: Role, source: &str) -> ConnId {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        let source: IpAddr = source.parse().unwrap();
+        self.broker.handle_connect(
+            id,
+            ConnInfo {
+                source,
+                client_cert: false,
+            },
+            self.now,
+        );
+        self.broker.handle_message(
+            id,
+            RelayMessage::Hello(Hello {
+                min_version: PROTOCOL_VERSION,
+                max_version: PROTOCOL_VERSION,
+                role,
+                software: "test".into(),
+            }),
+            self.now,
+        );
+        assert!(matches!(
+            self.sent_to(id).as_slice(),
+            [RelayMessage::HelloAck(_)]
+        ));
+        id
+    }
+
+    pub fn connect(&mut self, role: Role) -> ConnId {
+        self.connect_from(role, "192.0.2.1")
+    }
+
+    pub fn try_login(
+        &mut self,
+        conn: ConnId,
+        user: &str,
+        pw: &str,
+    ) -> rsupport_proto::relay::LoginResult {
+        self.broker.handle_message(
+            conn,
+            RelayMessage::Login(Login {
+                username: user.into(),
+                password: pw.into(),
+                totp: Secret::default(),
+            }),
+            self.now,
+        );
+        match self.sent_to(conn).pop() {
+            Some(RelayMessage::LoginResult(r)) => r,
+            other => panic!("expected LoginResult, got {other:?}"),
+        }
+    }
+
+    /// Logs in (changing the initial password to the same policy-valid one if required).
+    pub fn login(&mut self, user: &str, pw: &str) -> ConnId {
+        let conn = self.connect(Role::Operator);
+        let r = self.try_login(conn, user, pw);
+        assert_eq!(r.status, LoginStatus::Ok, "{user}");
+        if r.must_change_password {
+            self.broker.handle_message(
+                conn,
+                RelayMessage::ChangePassword {
+                    old_password: pw.into(),
+                    new_password: pw.into(),
+                },
+                self.now,
+            );
+            assert!(
+                matches!(self.sent_to(conn).as_slice(), [RelayMessage::RequestResult(r)] if r.is_ok())
+            );
+        }
+        conn
+    }
+
+    pub fn admin(&mut self, conn: ConnId, command: AdminCommand) -> AdminReply {
+        self.broker.handle_message(
+            conn,
+            RelayMessage::AdminRequest(AdminRequest {
+                request_id: 9,
+                command,
+            }),
+            self.now,
+        );
+        match self.sent_to(conn).pop() {
+            Some(RelayMessage::AdminResponse(r)) => {
+                assert_eq!(r.request_id, 9);
+                r.reply
+            }
+            other => panic!("expected AdminResponse, got {other:?}"),
+        }
+    }
+
+    pub fn admin_ok(&mut self, conn: ConnId, command: AdminCommand) {
+        match self.admin(conn, command) {
+            AdminReply::Result(r) => assert!(r.is_ok(), "{r:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    pub fn issue_code(&mut self, op: ConnId) -> String {
+        self.broker
+            .handle_message(op, RelayMessage::IssueCode { ttl_secs: 0 }, self.now);
+        match self.sent_to(op).pop() {
+            Some(RelayMessage::CodeIssued(c)) => c.code.into_inner(),
+            other => panic!("expected CodeIssued, got {other:?}"),
+        }
+    }
+
+    /// Customer joins with `code`; returns every output.
+    pub fn join(&mut self, customer: ConnId, code: &str) -> Vec<Output> {
+        self.broker.handle_message(
+            customer,
+            RelayMessage::JoinByCode {
+                code: code.into(),
+                customer: CustomerInfo {
+                    name: "Bob".into(),
+                    ..Default::default()
+                },
+            },
+            self.now,
+        );
+        self.drain()
+    }
+
+    pub fn audit_kinds(&self) -> Vec<String> {
+        self.broker
+            .store()
+            .query_audit(&AuditQuery::default(), 10_000)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.kind)
+            .collect()
+    }
+}
+
+pub fn refused(outputs: &[Output], conn: ConnId) -> Option<JoinRefusal> {
+    outputs.iter().find_map(|o| match o {
+        Output::Send {
+            conn: c,
+            message: RelayMessage::JoinRefused { reason, .. },
+        } if *c == conn => Some(*reason),
+        _ => None,
+    })
+}
+
+pub fn paired(outputs: &[Output], conn: ConnId) -> Option<Paired> {
+    outputs.iter().find_map(|o| match o {
+        Output::Send {
+            conn: c,
+            message: RelayMessage::Paired(p),
+        } if *c == conn => Some(p.clone()),
+        _ => None,
+    })
+}
+
+impl Harness {
+    pub fn admin_conn(&mut self) -> ConnId {
+        self.login("root", ADMIN_PW)
+    }
+}
