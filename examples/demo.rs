@@ -19,7 +19,9 @@ use rsupport::core::auth::{Argon2Params, PasswordHasher};
 use rsupport::core::endpoint::{
     Customer, HostPlatform, LobbyEvent, Operator, OperatorOptions, RelayTarget, SessionHandle,
 };
-use rsupport::core::relay::{bootstrap_admin, new_account, serve, RelayConfig, ServeConfig};
+use rsupport::core::relay::{
+    bootstrap_admin, new_account, serve, AccountSpec, RelayConfig, ServeConfig,
+};
 use rsupport::core::session::screen::ViewerScreenEvent;
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport::core::store::{SqliteStore, Store};
@@ -233,10 +235,12 @@ async fn start_relay(state: &Path) -> Result<(RelayTarget, PathBuf), Error> {
     let hasher = PasswordHasher::new(params, &mut rng);
     let mut account = new_account(
         &store,
-        OPERATOR,
-        "Aiko Sato",
-        OPERATOR_PASSWORD,
-        Role::Operator,
+        AccountSpec {
+            username: OPERATOR,
+            display_name: "Aiko Sato",
+            password: OPERATOR_PASSWORD,
+            role: Role::Operator,
+        },
         &hasher,
         &mut rng,
         now_ms(),

@@ -14,7 +14,7 @@ use rsupport_core::auth::{Argon2Params, PasswordHasher};
 use rsupport_core::endpoint::{
     Customer, HostPlatform, LobbyEvent, Operator, OperatorOptions, RelayTarget, SessionHandle,
 };
-use rsupport_core::relay::{new_account, serve, RelayConfig, ServeConfig};
+use rsupport_core::relay::{new_account, serve, AccountSpec, RelayConfig, ServeConfig};
 use rsupport_core::session::{ControlEvent, SessionEvent};
 use rsupport_core::store::{SqliteStore, Store};
 use rsupport_core::tls::{fingerprint_hex, server_config, Identity};
@@ -39,10 +39,12 @@ pub async fn start_relay(database: Option<&Path>) -> RelayTarget {
     let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
     let mut op = new_account(
         &store,
-        OPERATOR,
-        "Aiko",
-        PASSWORD,
-        Role::Operator,
+        AccountSpec {
+            username: OPERATOR,
+            display_name: "Aiko",
+            password: PASSWORD,
+            role: Role::Operator,
+        },
         &hasher,
         &mut rng,
         0,
