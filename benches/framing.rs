@@ -1,3 +1,4 @@
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 //! Framing and envelope throughput: what every byte of a session pays on the
 //! way through the relay (frame split + envelope decode, zero-copy payload).
 

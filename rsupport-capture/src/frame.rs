@@ -111,7 +111,28 @@ impl BgraFrame {
     pub fn into_pixels(self) -> Vec<u8> {
         self.pixels
     }
+
+    /// Encodes the frame as an opaque PNG (screenshots, saved views).
+    pub fn to_png(&self) -> Result<Vec<u8>, PngError> {
+        let mut rgba = self.pixels.clone();
+        for px in rgba.chunks_exact_mut(4) {
+            px.swap(0, 2);
+            px[3] = 0xFF;
+        }
+        let image = image::RgbaImage::from_raw(self.width, self.height, rgba)
+            .ok_or_else(|| PngError("pixel buffer does not match the size".into()))?;
+        let mut out = std::io::Cursor::new(Vec::new());
+        image
+            .write_to(&mut out, image::ImageFormat::Png)
+            .map_err(|e| PngError(e.to_string()))?;
+        Ok(out.into_inner())
+    }
 }
+
+/// PNG encoding failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("png encoding failed: {0}")]
+pub struct PngError(String);
 
 #[cfg(test)]
 mod tests {
@@ -126,6 +147,17 @@ mod tests {
                 .expected,
             16
         );
+    }
+
+    #[test]
+    fn png_round_trips_colours() {
+        let mut f = BgraFrame::filled(4, 3, [10, 20, 30, 0]);
+        f.pixels_mut()[0..4].copy_from_slice(&[1, 2, 3, 255]);
+        let png = f.to_png().unwrap();
+        let back = image::load_from_memory(&png).unwrap().to_rgba8();
+        assert_eq!(back.dimensions(), (4, 3));
+        assert_eq!(back.get_pixel(0, 0).0, [3, 2, 1, 255]);
+        assert_eq!(back.get_pixel(3, 2).0, [30, 20, 10, 255]);
     }
 
     #[test]

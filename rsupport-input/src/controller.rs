@@ -363,13 +363,17 @@ impl InputController {
                     pressed: true,
                 });
             }
-            // Release what was pressed, whatever keysym the release carries.
+            // Release what was pressed, whatever keysym the release carries —
+            // unless another held key produced the same keysym: the host has
+            // one key down for both, and it stays down until the last goes up.
             (false, Some(i)) => {
                 let (_, keysym) = self.held_keys.remove(i);
-                self.out.push_back(InputEvent::Key {
-                    keysym,
-                    pressed: false,
-                });
+                if !self.held_keys.iter().any(|(_, k)| *k == keysym) {
+                    self.out.push_back(InputEvent::Key {
+                        keysym,
+                        pressed: false,
+                    });
+                }
             }
             (false, None) => {}
         }
@@ -379,6 +383,10 @@ impl InputController {
     /// Releases every held key (last pressed first) and button.
     fn release_all(&mut self) {
         while let Some((_, keysym)) = self.held_keys.pop() {
+            // Two held keys with one keysym are one key down on the host.
+            if self.held_keys.iter().any(|(_, k)| *k == keysym) {
+                continue;
+            }
             self.out.push_back(InputEvent::Key {
                 keysym,
                 pressed: false,

@@ -471,3 +471,28 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn two_codes_with_one_keysym_release_once() {
+    // Two physical keys that produce the same keysym are one key down on the
+    // host: releasing both (or ReleaseAll) must release it exactly once.
+    let mut c = controller(GateConfig::default());
+    c.grant();
+    let now = Instant::now();
+    for code in ["KeyA", "Digit1"] {
+        c.handle_input(
+            now,
+            &InputMessage::Key(KeyInput {
+                code: code.into(),
+                keysym: Some(u32::from('a')),
+                pressed: true,
+                repeat: false,
+            }),
+        );
+    }
+    c.handle_input(now, &InputMessage::ReleaseAll);
+    let releases = std::iter::from_fn(|| c.poll_event())
+        .filter(|e| matches!(e, InputEvent::Key { pressed: false, .. }))
+        .count();
+    assert_eq!(releases, 1);
+}

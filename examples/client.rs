@@ -1,0 +1,121 @@
+//! The customer's side on a terminal: join with a session code (or contact
+//! an operator by ID), decide every consent request, chat, pause, end.
+//!
+//! ```text
+//! cargo run --example client -- --relay 127.0.0.1:7443 --fingerprint AB:CD:… --code 12345678
+//! cargo run --example client -- … --operator-id 123456789 --message "my printer is broken"
+//! ```
+//!
+//! The real X display is shared when `DISPLAY` is set (and `--synthetic` is
+//! not given); nothing is shown or injected before you answer `y`.
+//! Typed lines are chat; `/pause`, `/resume`, `/revoke` and `/end` act on
+//! the session.
+
+mod common;
+
+use clap::Parser;
+use common::{stdin_lines, RelayArgs};
+use rsupport::capture::source::X11Capturer;
+use rsupport::core::endpoint::{Customer, HostPlatform};
+use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
+use rsupport::input::inject::X11Injector;
+use rsupport::proto::relay::CustomerInfo;
+use rsupport::proto::EndReason;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Parser, Debug)]
+#[command(about = "rsupport customer client (terminal)")]
+struct Cli {
+    #[command(flatten)]
+    relay: RelayArgs,
+    /// The session code the operator gave you.
+    #[arg(long, conflicts_with = "operator_id")]
+    code: Option<String>,
+    /// Or contact this operator by ID (chat first).
+    #[arg(long)]
+    operator_id: Option<String>,
+    /// First chat line for a contact.
+    #[arg(long, default_value = "Hello, I need help")]
+    message: String,
+    /// Your name, shown to the operator.
+    #[arg(long, default_value = "Customer")]
+    name: String,
+    /// Share a synthetic desktop instead of the real screen.
+    #[arg(long)]
+    synthetic: bool,
+}
+
+fn platform(synthetic: bool) -> Result<HostPlatform, Error> {
+    if synthetic {
+        return Ok(HostPlatform::synthetic());
+    }
+    let display = std::env::var("DISPLAY").map_err(|_| "no DISPLAY; use --synthetic")?;
+    Ok(HostPlatform::new(
+        Box::new(X11Capturer::connect(Some(&display))?),
+        Box::new(X11Injector::connect(Some(&display))?),
+        None,
+    ))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let cli = Cli::parse();
+    let customer = Customer::connect(&cli.relay.target()?, platform(cli.synthetic)?).await?;
+    let info = CustomerInfo {
+        name: cli.name.clone(),
+        hostname: std::env::var("HOSTNAME").unwrap_or_default(),
+        os: std::env::consts::OS.into(),
+        ..Default::default()
+    };
+    let mut session = match (&cli.code, &cli.operator_id) {
+        (Some(code), _) => customer.join(code, info).await?,
+        (None, Some(id)) => customer.contact(id, info, &cli.message).await?,
+        (None, None) => return Err("give --code or --operator-id".into()),
+    };
+    println!("connected to {}", session.peer_name());
+    let mut lines = stdin_lines();
+    let mut pending_consent: Option<u32> = None;
+    loop {
+        tokio::select! {
+            event = session.next_event() => {
+                let Some(event) = event else { break };
+                match event {
+                    SessionEvent::Control(ControlEvent::ConsentRequested { request_id, mode, reason }) => {
+                        println!("The operator asks for {mode:?}: {reason}. Allow? [y/N]");
+                        pending_consent = Some(request_id);
+                    }
+                    SessionEvent::Control(ControlEvent::ConsentTimedOut { .. }) => {
+                        println!("(no answer in time: refused)");
+                        pending_consent = None;
+                    }
+                    SessionEvent::Control(ControlEvent::SharingChanged(s)) => println!("sharing: {s:?}"),
+                    SessionEvent::Control(ControlEvent::Ended { reason, .. }) => {
+                        println!("session ended: {reason:?}");
+                        break;
+                    }
+                    SessionEvent::Chat(ChatEvent::Received(l)) => println!("{}: {}", l.sender_name, l.text),
+                    SessionEvent::Notice(n) => println!("notice: {n:?}"),
+                    _ => {}
+                }
+            }
+            line = lines.recv() => {
+                let Some(line) = line else { break };
+                let line = line.trim();
+                let result = match (pending_consent.take(), line) {
+                    (Some(id), answer) => session.decide(id, answer.eq_ignore_ascii_case("y")).await,
+                    (None, "/pause") => session.set_paused(true).await,
+                    (None, "/resume") => session.set_paused(false).await,
+                    (None, "/revoke") => session.revoke_control(),
+                    (None, "/end") => session.end(EndReason::CustomerEnded, ""),
+                    (None, "") => Ok(()),
+                    (None, text) => session.send_chat(text).await.map(|_| ()),
+                };
+                if let Err(e) = result {
+                    println!("not done: {e}");
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The operator's side on a terminal: log in, give the customer a code,
+//! ask for a mode, chat, drive input and save what you see.
+//!
+//! ```text
+//! RSUPPORT_PASSWORD=… cargo run --example operator -- \
+//!     --relay 127.0.0.1:7443 --fingerprint AB:CD:… --username aiko --mode control --screenshot view.png
+//! ```
+//!
+//! Typed lines are chat; lines starting with `/` are commands:
+//! `/mode view|control|manage|share|show`, `/move X Y`, `/click X Y`,
+//! `/type TEXT`, `/key CODE` (DOM code, e.g. `Enter`), `/cad` (Ctrl+Alt+Del),
+//! `/shot FILE.png`, `/depth 24|16|256|16c|4`, `/end`.
+
+mod common;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use common::{secret, stdin_lines, RelayArgs};
+use rsupport::core::endpoint::{LobbyEvent, Operator, OperatorOptions, SessionHandle};
+use rsupport::core::session::screen::{default_settings, ViewerScreenEvent};
+use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
+use rsupport::proto::input::{InputMessage, KeyInput, MouseButton, SpecialKey};
+use rsupport::proto::{ColorDepth, ConnectionMode, EndReason, Point};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Parser, Debug)]
+#[command(about = "rsupport operator console (terminal)")]
+struct Cli {
+    #[command(flatten)]
+    relay: RelayArgs,
+    /// Operator user name (password from RSUPPORT_PASSWORD or stdin).
+    #[arg(long)]
+    username: String,
+    /// Mode to request once the customer joins.
+    #[arg(long, default_value = "view")]
+    mode: String,
+    /// Save the customer's screen to this PNG after the first frames, then continue.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// Accept chat-first contacts automatically (otherwise asked on the terminal).
+    #[arg(long)]
+    accept_contacts: bool,
+}
+
+fn mode(name: &str) -> Option<ConnectionMode> {
+    Some(match name {
+        "view" => ConnectionMode::ViewCustomer,
+        "control" => ConnectionMode::ControlCustomer,
+        "manage" => ConnectionMode::ManageCustomer,
+        "share" => ConnectionMode::ShareOperatorScreen,
+        "show" => ConnectionMode::ShowOperatorScreen,
+        _ => return None,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let cli = Cli::parse();
+    let first_mode = mode(&cli.mode).ok_or("unknown --mode")?;
+    let password = secret("RSUPPORT_PASSWORD", "password")?;
+    let totp = std::env::var("RSUPPORT_TOTP").ok();
+    let mut operator = Operator::connect(&cli.relay.target()?, OperatorOptions::default()).await?;
+    let login = operator
+        .login(&cli.username, &password, totp.as_deref())
+        .await?;
+    println!(
+        "logged in as {} — customers can contact operator ID {}",
+        login.display_name, login.operator_id
+    );
+    let invitation = operator.issue_code().await?;
+    println!(
+        "session code: {}  {}",
+        invitation.code(),
+        invitation.join_link()
+    );
+    let mut lines = stdin_lines();
+
+    let mut session = loop {
+        match operator
+            .next_event()
+            .await
+            .ok_or("relay connection closed")?
+        {
+            LobbyEvent::SessionStarted(s) => break s,
+            LobbyEvent::ContactRequest(c) => {
+                println!(
+                    "contact from {} ({}): {}",
+                    c.customer.name, c.customer.description, c.first_message
+                );
+                let accept = cli.accept_contacts || {
+                    println!("accept? [y/N]");
+                    lines.recv().await.is_some_and(|l| l.trim() == "y")
+                };
+                operator.answer_contact(c.contact_id, accept)?;
+            }
+            _ => {}
+        }
+    };
+    println!(
+        "customer {} joined ({})",
+        session.customer().name,
+        session.customer().description
+    );
+    session.request_mode(first_mode, "to help you").await?;
+    let mut screenshot = cli.screenshot.clone();
+
+    loop {
+        tokio::select! {
+            event = session.next_event() => {
+                let Some(event) = event else { break };
+                if !on_event(&session, &event, &mut screenshot).await? {
+                    break;
+                }
+            }
+            line = lines.recv() => {
+                let Some(line) = line else { break };
+                if !on_line(&mut session, line.trim()).await? {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prints an event; returns false when the session is over.
+async fn on_event(
+    session: &SessionHandle,
+    event: &SessionEvent,
+    screenshot: &mut Option<PathBuf>,
+) -> Result<bool, Error> {
+    match event {
+        SessionEvent::Chat(ChatEvent::Received(l)) => println!("{}: {}", l.sender_name, l.text),
+        SessionEvent::Control(ControlEvent::SharingChanged(s)) => println!("sharing: {s:?}"),
+        SessionEvent::Control(ControlEvent::ModeRefused { mode, decision }) => {
+            println!("the customer refused {mode:?} ({decision:?})")
+        }
+        SessionEvent::Control(ControlEvent::Ended { reason, .. }) => {
+            println!("session ended: {reason:?}");
+            return Ok(false);
+        }
+        SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { .. }) => {
+            if let Some(path) = screenshot.take() {
+                if let Some(frame) = session.framebuffer().await? {
+                    save_png(&frame, &path)?;
+                    println!(
+                        "saved {}x{} to {}",
+                        frame.width(),
+                        frame.height(),
+                        path.display()
+                    );
+                }
+            }
+        }
+        SessionEvent::ViewerScreen(ViewerScreenEvent::Screenshot(shot)) => {
+            let path = format!("screenshot-{}.png", shot.request_id);
+            std::fs::write(&path, &shot.png)?;
+            println!("host screenshot saved to {path}");
+        }
+        SessionEvent::Notice(n) => println!("notice: {n:?}"),
+        _ => {}
+    }
+    Ok(true)
+}
+
+/// Acts on a typed line; returns false to quit.
+async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error> {
+    let mut words = line.split_whitespace();
+    let number = |w: Option<&str>| w.and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
+    let result = match words.next() {
+        None => Ok(()),
+        Some("/end") => {
+            session.end(EndReason::OperatorEnded, "")?;
+            return Ok(true); // the Ended event stops the loop
+        }
+        Some("/mode") => match words.next().and_then(mode) {
+            Some(m) => session.request_mode(m, "").await.map(|_| ()),
+            None => {
+                println!("modes: view control manage share show");
+                Ok(())
+            }
+        },
+        Some("/move") => {
+            let position = Point::new(number(words.next()), number(words.next()));
+            session
+                .send_input(InputMessage::PointerMove { position })
+                .await
+        }
+        Some("/click") => {
+            let position = Point::new(number(words.next()), number(words.next()));
+            for pressed in [true, false] {
+                session
+                    .send_input(InputMessage::PointerButton {
+                        button: MouseButton::Left,
+                        pressed,
+                        position,
+                    })
+                    .await?;
+            }
+            Ok(())
+        }
+        Some("/type") => {
+            let text = line.trim_start_matches("/type").trim().to_owned();
+            session.send_input(InputMessage::Text { text }).await
+        }
+        Some("/key") => {
+            let code = words.next().unwrap_or("Enter").to_owned();
+            for pressed in [true, false] {
+                session
+                    .send_input(InputMessage::Key(KeyInput {
+                        code: code.clone(),
+                        keysym: None,
+                        pressed,
+                        repeat: false,
+                    }))
+                    .await?;
+            }
+            Ok(())
+        }
+        Some("/cad") => {
+            session
+                .send_input(InputMessage::Special(SpecialKey::CtrlAltDel))
+                .await
+        }
+        Some("/shot") => {
+            match (words.next(), session.framebuffer().await?) {
+                (Some(path), Some(frame)) => save_png(&frame, path.as_ref())?,
+                _ => println!("usage: /shot FILE.png (after the first frame)"),
+            }
+            Ok(())
+        }
+        Some("/depth") => {
+            let depth = match words.next() {
+                Some("16") => ColorDepth::HighColor,
+                Some("256") => ColorDepth::Colors256,
+                Some("16c") => ColorDepth::Colors16,
+                Some("4") => ColorDepth::Colors4,
+                _ => ColorDepth::TrueColor,
+            };
+            let mut settings = default_settings();
+            settings.color_depth = depth;
+            session.set_display_settings(settings)
+        }
+        Some(w) if w.starts_with('/') => {
+            println!("unknown command {w}");
+            Ok(())
+        }
+        Some(_) => session.send_chat(line).await.map(|_| ()),
+    };
+    if let Err(e) = result {
+        println!("not done: {e}");
+    }
+    Ok(true)
+}
+
+fn save_png(frame: &rsupport::capture::BgraFrame, path: &std::path::Path) -> Result<(), Error> {
+    std::fs::write(path, frame.to_png()?)?;
+    Ok(())
+}

@@ -1,0 +1,572 @@
+//! The connection task: owns the relay connection and one sans-IO
+//! [`Session`] per live session, and moves bytes, frames and input.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rsupport_capture::source::DirtyRegion;
+use rsupport_capture::BgraFrame;
+use rsupport_input::GateConfig;
+use rsupport_proto::control::ControlMessage;
+use rsupport_proto::relay::{Paired, RelayMessage};
+use rsupport_proto::screen::{CursorPosition, CursorShape};
+use rsupport_proto::{ConnectionMode, EndReason, Point, Rect};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use super::handle::{Drawing, SessionCommand, SessionHandle, SessionStats};
+use super::platform::HostPlatform;
+use super::EndpointError;
+use crate::relay::{Incoming, RelayConnection};
+use crate::session::screen::HostScreenEvent;
+use crate::session::{ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy, Side};
+
+/// Keep-alive interval (well under the relay's idle timeout).
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// File chunks sent per session per round of the task loop.
+const BULK_PER_ROUND: usize = 4;
+/// How long the task sleeps when nothing is scheduled.
+const IDLE_TICK: Duration = Duration::from_millis(500);
+
+/// Something for the party's lobby (operator or customer handle).
+#[derive(Debug)]
+pub(crate) enum LobbyItem {
+    /// A relay-control message that is not about a running session.
+    Relay(RelayMessage),
+    /// A session started.
+    Session(Box<SessionHandle>),
+}
+
+/// A command to the connection task.
+#[derive(Debug)]
+pub(crate) enum TaskCommand {
+    /// Send a relay-control message.
+    Relay(RelayMessage),
+    /// Act on a session.
+    Session(u64, SessionCommand),
+}
+
+/// Builds a host platform for each new session (None: this side never hosts).
+pub(crate) type PlatformFactory = Box<dyn FnMut() -> Option<HostPlatform> + Send>;
+
+struct Slot {
+    session: Session,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    platform: Option<HostPlatform>,
+    hosting: bool,
+    frame: BgraFrame,
+    dirty: DirtyRegion,
+    cursor: Option<(Point, bool)>,
+    cursor_shape_id: u64,
+    left: bool,
+}
+
+pub(crate) struct ConnectionTask<S> {
+    conn: RelayConnection<S>,
+    side: Side,
+    display_name: String,
+    gate: GateConfig,
+    sessions: HashMap<u64, Slot>,
+    commands: mpsc::UnboundedReceiver<TaskCommand>,
+    command_tx: mpsc::UnboundedSender<TaskCommand>,
+    lobby: mpsc::UnboundedSender<LobbyItem>,
+    platforms: PlatformFactory,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
+    /// Spawns the task; returns the command sender and the lobby receiver.
+    pub(crate) fn spawn(
+        conn: RelayConnection<S>,
+        side: Side,
+        display_name: String,
+        platforms: PlatformFactory,
+    ) -> (
+        mpsc::UnboundedSender<TaskCommand>,
+        mpsc::UnboundedReceiver<LobbyItem>,
+    ) {
+        let (command_tx, commands) = mpsc::unbounded_channel();
+        let (lobby, lobby_rx) = mpsc::unbounded_channel();
+        let task = ConnectionTask {
+            conn,
+            side,
+            display_name,
+            gate: GateConfig::default(),
+            sessions: HashMap::new(),
+            commands,
+            command_tx: command_tx.clone(),
+            lobby,
+            platforms,
+        };
+        tokio::spawn(task.run());
+        (command_tx, lobby_rx)
+    }
+
+    async fn run(mut self) {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let mut nonce = 0u64;
+        loop {
+            if let Err(e) = self.flush().await {
+                debug!("relay connection lost: {e}");
+                break;
+            }
+            let deadline = self.next_deadline();
+            tokio::select! {
+                incoming = self.conn.recv() => match incoming {
+                    Ok(Incoming::Session(envelope)) => self.on_envelope(envelope),
+                    Ok(Incoming::Relay(message)) => self.on_relay(message),
+                    Err(e) => {
+                        debug!("relay connection ended: {e}");
+                        break;
+                    }
+                },
+                command = self.commands.recv() => match command {
+                    Some(command) => self.on_command(command).await,
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline.into()) => self.on_tick(),
+                _ = ping.tick() => {
+                    nonce += 1;
+                    let _ = self.conn.send(&RelayMessage::Ping { nonce }).await;
+                }
+            }
+        }
+        for slot in self.sessions.values_mut() {
+            if let Some(p) = slot.platform.as_mut() {
+                p.finish();
+            }
+        }
+        // Dropping the slots closes every handle's event stream.
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let now = Instant::now();
+        let mut deadline = now + IDLE_TICK;
+        for slot in self.sessions.values() {
+            if slot.session.has_bulk_to_send() {
+                return now;
+            }
+            if let Some(t) = slot.session.poll_timeout() {
+                deadline = deadline.min(t);
+            }
+            if slot.hosting && slot.session.sends_screen() {
+                if let Some(t) = slot.session.screen_host().next_frame_at() {
+                    deadline = deadline.min(t);
+                }
+            }
+        }
+        deadline.max(now)
+    }
+
+    // ----- inputs
+
+    fn on_envelope(&mut self, envelope: rsupport_proto::envelope::Envelope) {
+        let id = envelope.session_id;
+        let Some(slot) = self.sessions.get_mut(&id) else {
+            return; // a late frame of a session that just ended
+        };
+        if let Err(e) = slot.session.handle_envelope(envelope, Instant::now()) {
+            warn!(session = id, "peer protocol error: {e}");
+            slot.session.end(EndReason::ProtocolError, "protocol error");
+        }
+    }
+
+    fn on_relay(&mut self, message: RelayMessage) {
+        match message {
+            RelayMessage::Paired(paired) => self.start_session(paired),
+            RelayMessage::SessionEnded {
+                session_id, reason, ..
+            } => {
+                if let Some(slot) = self.sessions.get_mut(&session_id) {
+                    slot.left = true; // the relay already knows
+                    slot.session.relay_ended(reason);
+                }
+            }
+            RelayMessage::TimeLimitWarning {
+                session_id,
+                remaining_ms,
+            } => {
+                if let Some(slot) = self.sessions.get_mut(&session_id) {
+                    let _ = slot
+                        .events
+                        .send(SessionEvent::Notice(ControlMessage::TimeWarning {
+                            remaining_ms,
+                        }));
+                }
+            }
+            RelayMessage::Ping { nonce } => {
+                let _ = self
+                    .command_tx
+                    .send(TaskCommand::Relay(RelayMessage::Pong { nonce }));
+            }
+            RelayMessage::Pong { .. } => {}
+            other => {
+                let _ = self.lobby.send(LobbyItem::Relay(other));
+            }
+        }
+    }
+
+    fn start_session(&mut self, paired: Paired) {
+        let policy = SessionPolicy::allowing(if paired.allowed_modes.is_empty() {
+            ConnectionMode::ALL.to_vec()
+        } else {
+            paired.allowed_modes.clone()
+        });
+        let mut platform = (self.platforms)();
+        let mapper = match platform.as_mut().and_then(|p| p.input_mapper(&[])) {
+            Some(m) => m,
+            None => match placeholder_mapper() {
+                Some(m) => m,
+                None => return,
+            },
+        };
+        let session = Session::new(
+            SessionConfig {
+                side: self.side,
+                session_id: paired.session_id,
+                display_name: self.display_name.clone(),
+                policy,
+                gate: self.gate,
+                full_file_control: paired.full_file_control,
+                download_dir: platform.as_ref().and_then(|p| p.download_dir.clone()),
+            },
+            mapper,
+        );
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let handle = SessionHandle::new(
+            self.side,
+            paired.clone(),
+            self.command_tx.clone(),
+            events_rx,
+        );
+        self.sessions.insert(
+            paired.session_id,
+            Slot {
+                session,
+                events: events_tx,
+                platform,
+                hosting: false,
+                frame: BgraFrame::filled(0, 0, [0; 4]),
+                dirty: DirtyRegion::new(),
+                cursor: None,
+                cursor_shape_id: 0,
+                left: false,
+            },
+        );
+        let _ = self.lobby.send(LobbyItem::Session(Box::new(handle)));
+    }
+
+    async fn on_command(&mut self, command: TaskCommand) {
+        match command {
+            TaskCommand::Relay(message) => {
+                let _ = self.conn.send(&message).await;
+            }
+            TaskCommand::Session(id, command) => {
+                if let Some(slot) = self.sessions.get_mut(&id) {
+                    slot.command(command);
+                }
+                // Commands for a finished session drop their reply sender:
+                // the handle sees `SessionEnded`.
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        for slot in self.sessions.values_mut() {
+            slot.session.handle_timeout(now);
+            slot.capture(now);
+        }
+    }
+
+    // ----- outputs
+
+    async fn flush(&mut self) -> Result<(), EndpointError> {
+        let mut finished = Vec::new();
+        for (id, slot) in self.sessions.iter_mut() {
+            // Admitted input, and the releases every stop queues, reach the
+            // host's machine here, whatever caused them.
+            if let Some(platform) = slot.platform.as_mut() {
+                if let Err(e) = slot.session.inject_pending(&mut platform.injector) {
+                    warn!(session = id, "input injection failed: {e}");
+                }
+            }
+            while let Some(event) = slot.session.poll_event() {
+                slot.on_event(&event);
+                let _ = slot.events.send(event);
+            }
+            // File data goes out a few chunks per round so that frames and
+            // input captured meanwhile are not stuck behind a large file.
+            let mut bulk = 0;
+            while let Some(envelope) = slot.session.poll_transmit() {
+                self.conn.send_envelope(&envelope).await?;
+                if envelope.priority == rsupport_proto::envelope::Priority::Bulk {
+                    bulk += 1;
+                    if bulk >= BULK_PER_ROUND {
+                        break;
+                    }
+                }
+            }
+            if slot.session.is_ended() {
+                finished.push(*id);
+            }
+        }
+        for id in finished {
+            if let Some(mut slot) = self.sessions.remove(&id) {
+                if let Some(p) = slot.platform.as_mut() {
+                    // The end released every held key and button: perform it.
+                    let _ = slot.session.inject_pending(&mut p.injector);
+                    p.finish();
+                }
+                if !slot.left {
+                    let reason = slot
+                        .session
+                        .end_reason()
+                        .unwrap_or(EndReason::ProtocolError);
+                    self.conn
+                        .send(&RelayMessage::LeaveSession {
+                            session_id: id,
+                            reason,
+                        })
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A side without a platform never injects; a one-pixel area keeps the
+/// input pipeline total.
+fn placeholder_mapper() -> Option<rsupport_input::CoordinateMapper> {
+    rsupport_input::CoordinateMapper::for_monitor(
+        vec![rsupport_input::Monitor::new(Rect::new(0, 0, 1, 1), 1.0)],
+        0,
+        1,
+        1,
+    )
+    .ok()
+}
+
+impl Slot {
+    fn command(&mut self, command: SessionCommand) {
+        let not_allowed = |e: &dyn std::fmt::Display| EndpointError::NotAllowed(e.to_string());
+        match command {
+            SessionCommand::RequestMode {
+                mode,
+                reason,
+                reply,
+            } => {
+                let r = self.session.control().request_mode(mode, reason);
+                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
+            }
+            SessionCommand::Decide {
+                request_id,
+                allow,
+                reply,
+            } => {
+                let r = self.session.control().decide(request_id, allow);
+                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
+            }
+            SessionCommand::SetPaused { paused, reply } => {
+                let r = self.session.set_paused(paused);
+                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
+            }
+            SessionCommand::RevokeControl => self.session.revoke_control(),
+            SessionCommand::SendInput { input, reply } => {
+                let r = self.session.send_input(input);
+                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
+            }
+            SessionCommand::Chat { text, reply } => {
+                let r = self.session.chat().send(text, now_ms());
+                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
+            }
+            SessionCommand::Settings(settings) => self.session.viewer().request_settings(settings),
+            SessionCommand::Screenshot(id) => self.session.viewer().request_screenshot(id),
+            SessionCommand::LocalActivity => self.session.local_activity(Instant::now()),
+            SessionCommand::Channel(message) => self.session.send_channel_message(message),
+            SessionCommand::End { reason, detail } => self.session.end(reason, detail),
+            SessionCommand::Framebuffer(reply) => {
+                let _ = reply.send(self.session.framebuffer().cloned());
+            }
+            SessionCommand::OfferFiles { path, reply } => {
+                let r = self.session.files().offer_path(&path, Instant::now());
+                let _ = reply.send(r.map_err(|e| EndpointError::NotAllowed(e.to_string())));
+            }
+            SessionCommand::AcceptFiles {
+                transfer_id,
+                folder,
+                reply,
+            } => {
+                let ok = self
+                    .session
+                    .files()
+                    .accept_into(transfer_id, &folder, Instant::now());
+                let _ = reply.send(if ok {
+                    Ok(())
+                } else {
+                    Err(EndpointError::NotAllowed("no such offer".into()))
+                });
+            }
+            SessionCommand::DeclineFiles {
+                transfer_id,
+                reason,
+            } => {
+                self.session.files().decline(transfer_id, &reason);
+            }
+            SessionCommand::CancelFiles {
+                transfer_id,
+                reason,
+            } => self
+                .session
+                .files()
+                .cancel(transfer_id, &reason, Instant::now()),
+            SessionCommand::Annotate(drawing) => self.draw(drawing),
+            SessionCommand::AnnotationLayer(reply) => {
+                let _ = reply.send(self.session.annotator().layer().clone());
+            }
+            SessionCommand::Stats(reply) => {
+                let _ = reply.send(SessionStats {
+                    frames_sent: self.session.screen_host().frames_sent(),
+                    frames_applied: self.session.screen_viewer().frames_applied(),
+                    ignored_input: self.session.ignored_input(),
+                });
+            }
+        }
+    }
+
+    fn draw(&mut self, drawing: Drawing) {
+        let now = Instant::now();
+        let annotator = self.session.annotator();
+        match drawing {
+            Drawing::Stroke {
+                color,
+                width_px,
+                points,
+                monitor_id,
+            } => {
+                if let Some((first, rest)) = points.split_first() {
+                    let id = annotator.begin_stroke(color, width_px, *first, monitor_id, now);
+                    for part in rest.chunks(rsupport_proto::limits::MAX_STROKE_POINTS) {
+                        annotator.extend_stroke(id, part, now);
+                    }
+                    annotator.end_stroke(id, now);
+                }
+            }
+            Drawing::Laser {
+                position,
+                color,
+                monitor_id,
+            } => annotator.laser(position, color, monitor_id, now),
+            Drawing::Label {
+                position,
+                text,
+                color,
+                size_px,
+                monitor_id,
+            } => {
+                annotator.label(position, &text, color, size_px, monitor_id, now);
+            }
+            Drawing::Undo => annotator.undo(now),
+            Drawing::Clear => annotator.clear(now),
+        }
+    }
+
+    /// Reacts to events that need the platform (host side).
+    fn on_event(&mut self, event: &SessionEvent) {
+        match event {
+            SessionEvent::Control(ControlEvent::SharingChanged(sharing)) => {
+                let hosting = sharing
+                    .mode()
+                    .is_some_and(|m| self.session.side().hosts_in(m));
+                if hosting && !self.hosting {
+                    self.start_hosting();
+                }
+                self.hosting = hosting;
+            }
+            SessionEvent::HostScreen(HostScreenEvent::SettingsChanged(settings)) => {
+                if let Some(platform) = self.platform.as_mut() {
+                    let windows = platform.apply_settings(settings);
+                    if let Some(mapper) = platform.input_mapper(&windows) {
+                        self.session.set_input_mapper(mapper);
+                    }
+                    self.dirty.set_full();
+                }
+            }
+            SessionEvent::HostScreen(HostScreenEvent::ScreenshotRequested { request_id }) => {
+                if let Ok(bytes) = self.frame.to_png() {
+                    self.session
+                        .answer_screenshot(*request_id, Bytes::from(bytes));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn start_hosting(&mut self) {
+        let Some(platform) = self.platform.as_mut() else {
+            return;
+        };
+        if let Some(monitors) = platform.start() {
+            self.session.host().send_monitors(monitors);
+        }
+        let windows = platform.windows();
+        self.session.host().send_windows(windows);
+        if let Some(mapper) = platform.input_mapper(&[]) {
+            self.session.set_input_mapper(mapper);
+        }
+        self.cursor = None;
+    }
+
+    /// Captures and submits a frame when the session wants one.
+    fn capture(&mut self, now: Instant) {
+        if !self.session.wants_frame(now) {
+            return;
+        }
+        let Some(platform) = self.platform.as_mut() else {
+            return;
+        };
+        if let Err(e) = platform.capturer.capture(&mut self.frame, &mut self.dirty) {
+            warn!("capture failed: {e}");
+            return;
+        }
+        if let Err(e) = self.session.submit_frame(&self.frame, now, now_ms()) {
+            warn!("encode failed: {e}");
+        }
+        if let Ok(update) = platform.capturer.poll_cursor() {
+            if let Some(shape) = update.shape {
+                self.session.host().send_cursor_shape(CursorShape {
+                    shape_id: shape.serial,
+                    width: shape.width,
+                    height: shape.height,
+                    hot_x: shape.hot_x,
+                    hot_y: shape.hot_y,
+                    bgra: Bytes::from(shape.bgra),
+                });
+                self.cursor_shape_id = shape.serial;
+                self.cursor = None;
+            }
+            let (position, visible) = match update.position {
+                Some((x, y)) => (Point::new(x, y), true),
+                None => (Point::default(), false),
+            };
+            if self.cursor != Some((position, visible)) {
+                self.cursor = Some((position, visible));
+                let shape_id = self.cursor_shape_id;
+                self.session.host().send_cursor_position(CursorPosition {
+                    position,
+                    visible,
+                    shape_id,
+                });
+            }
+        }
+    }
+}

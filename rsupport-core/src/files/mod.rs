@@ -1,0 +1,267 @@
+//! File transfer, both directions, as a sans-IO state machine.
+//!
+//! A [`FileChannel`] is one party's end of the files channel of a session. It
+//! sends (offers, chunks, checksums) and receives (answers, writes, verifies)
+//! at the same time. It does no socket IO and reads no clock: the session
+//! driver feeds it [`FileMessage`]s and `now`, and pulls messages and events
+//! out. Disk access goes through the [`EntrySource`] and [`Destination`]
+//! traits ([`FsSource`], [`FsDestination`] for the real filesystem).
+//!
+//! # Run loop
+//!
+//! ```
+//! use std::time::Instant;
+//! use rsupport_core::files::{FileChannel, FileConfig, FileEvent, Party};
+//!
+//! let mut operator = FileChannel::new(Party::Operator, FileConfig::default());
+//! let mut customer = FileChannel::new(Party::Customer, FileConfig::default());
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("notes.txt"), b"hello")?;
+//! let dest = tempfile::tempdir()?;
+//!
+//! let now = Instant::now();
+//! let id = operator.offer_path(&dir.path().join("notes.txt"), now)?;
+//! // The driver moves messages both ways (here: directly) until both are idle.
+//! loop {
+//!     let mut moved = false;
+//!     while let Some(m) = operator.poll_transmit() { customer.handle(m, now)?; moved = true; }
+//!     while let Some(m) = customer.poll_transmit() { operator.handle(m, now)?; moved = true; }
+//!     while let Some(ev) = customer.poll_event() {
+//!         if let FileEvent::OfferReceived { transfer_id, .. } = ev {
+//!             // The product asks the customer; here they say yes.
+//!             customer.accept_into(transfer_id, dest.path(), now);
+//!         }
+//!     }
+//!     if !moved { break; }
+//! }
+//! assert_eq!(std::fs::read(dest.path().join("notes.txt"))?, b"hello");
+//! assert!(std::iter::from_fn(|| operator.poll_event())
+//!     .any(|e| matches!(e, FileEvent::Finished { transfer_id, failed_entries: 0, .. } if transfer_id == id)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A real driver also keeps one timer: sleep until [`FileChannel::poll_timeout`]
+//! (if any) and then call [`FileChannel::handle_timeout`] — the receiver uses
+//! it to acknowledge data when chunks pause.
+//!
+//! # Fair sharing
+//!
+//! [`FileChannel::poll_transmit`] returns at most one chunk per call (256 KiB
+//! by default) and never more than [`FileConfig::window`] un-acknowledged
+//! bytes per transfer, so the driver can interleave screen and input traffic
+//! between chunks: call it only when higher-priority queues are empty.
+//!
+//! # Reconnect and resume
+//!
+//! Call [`FileChannel::connection_lost`] when the session's connection drops
+//! and [`FileChannel::reconnected`] once it is back. The receiver cuts each
+//! partial file back to the last acknowledged (synced) byte, re-hashes that
+//! prefix from disk and asks for the rest; the SHA-256 still covers the whole
+//! file and a mismatch is an error, never a wrong file in place.
+//!
+//! # Transfer ids
+//!
+//! Ids are chosen by the sender. The schema's `Cancel` does not say which
+//! direction it means, so each [`Party`] allocates from its own half of the id
+//! space (operator: top bit clear, customer: top bit set) and an offer from
+//! the wrong half is a protocol error.
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod channel;
+pub mod path;
+pub mod progress;
+mod receiver;
+mod sender;
+pub mod storage;
+
+use std::time::Duration;
+
+pub use channel::{auto_accept_allowed, FileChannel, FileProtocolError};
+pub use path::{validate_relative_path, PathError, SafePath};
+pub use progress::Progress;
+pub use storage::{
+    entries_from_path, Destination, EntrySource, FsDestination, FsSource, OutgoingEntry,
+    PartialKey, PartialSink, StoreError,
+};
+
+pub use rsupport_proto::files::{FileEntry, FileMessage};
+
+/// Which side of the session this channel is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Party {
+    /// The support agent.
+    Operator,
+    /// The customer's program.
+    Customer,
+}
+
+/// Whether a transfer goes out or comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// We send it.
+    Send,
+    /// We receive it.
+    Receive,
+}
+
+/// Tuning knobs. The defaults suit a LAN or WAN session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileConfig {
+    /// Bytes per chunk (at most the wire cap of 1 MiB).
+    pub chunk_size: usize,
+    /// Un-acknowledged bytes a sender may have in flight per transfer.
+    pub window: u64,
+    /// The receiver syncs and acknowledges at least this often (bytes).
+    pub ack_interval: u64,
+    /// At most one progress event per transfer per this interval.
+    pub progress_interval: Duration,
+    /// The receiver acknowledges bytes this long after the last chunk even
+    /// below `ack_interval`, so a peer with a smaller window cannot stall.
+    pub ack_delay: Duration,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        FileConfig {
+            chunk_size: 256 * 1024,
+            window: 8 * 1024 * 1024,
+            ack_interval: 2 * 1024 * 1024,
+            progress_interval: Duration::from_millis(250),
+            ack_delay: Duration::from_millis(50),
+        }
+    }
+}
+
+impl FileConfig {
+    /// With a different chunk size (clamped to 1 byte ..= 1 MiB).
+    pub fn with_chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes.clamp(1, rsupport_proto::limits::MAX_CHUNK);
+        self
+    }
+
+    /// With at most one progress event per transfer per `interval`.
+    pub fn with_progress_interval(mut self, interval: Duration) -> Self {
+        self.progress_interval = interval;
+        self
+    }
+
+    /// With a different window and acknowledgement interval.
+    pub fn with_window(mut self, window: u64, ack_interval: u64) -> Self {
+        self.window = window.max(1);
+        self.ack_interval = ack_interval.clamp(1, self.window);
+        self
+    }
+}
+
+/// Why one entry failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EntryError {
+    /// The received data's SHA-256 differs from the sender's. The partial file
+    /// was deleted; nothing is at the final path.
+    #[error("checksum mismatch: the received data differs from the sent file")]
+    ChecksumMismatch,
+    /// The sender's path is not safe.
+    #[error("unsafe path: {0}")]
+    UnsafePath(PathError),
+    /// Two entries of one offer have the same path.
+    #[error("two entries have the same path")]
+    DuplicatePath,
+    /// Writing, syncing or moving the file failed.
+    #[error("{0}")]
+    Store(StoreError),
+    /// The peer reported this failure.
+    #[error("peer reported: {0}")]
+    Reported(String),
+}
+
+/// What happened, for the product's UI. File names appear only in
+/// [`FileEvent::OfferReceived`]; none of these should be logged verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileEvent {
+    /// The peer offers files; answer with [`FileChannel::accept_into`] /
+    /// [`FileChannel::accept`] or [`FileChannel::decline`].
+    OfferReceived {
+        /// Transfer.
+        transfer_id: u64,
+        /// Entries as offered (paths already validated).
+        entries: Vec<FileEntry>,
+        /// Sum of the sizes.
+        total_size: u64,
+    },
+    /// An offer was accepted without asking (auto-accept policy).
+    OfferAutoAccepted {
+        /// Transfer.
+        transfer_id: u64,
+        /// Entries as offered.
+        entries: Vec<FileEntry>,
+        /// Sum of the sizes.
+        total_size: u64,
+    },
+    /// An offer was refused without asking because an entry is unsafe.
+    OfferRejected {
+        /// Transfer.
+        transfer_id: u64,
+        /// The first bad entry.
+        entry: u32,
+        /// What is wrong with it.
+        error: EntryError,
+    },
+    /// The peer accepted our offer.
+    Accepted {
+        /// Transfer.
+        transfer_id: u64,
+    },
+    /// The peer declined our offer.
+    Declined {
+        /// Transfer.
+        transfer_id: u64,
+        /// The peer's reason.
+        reason: String,
+    },
+    /// Bytes, rate and ETA.
+    Progress(Progress),
+    /// One entry arrived and was verified (or was confirmed by the peer).
+    EntryCompleted {
+        /// Transfer.
+        transfer_id: u64,
+        /// Entry index.
+        entry: u32,
+        /// Our role in the transfer.
+        direction: Direction,
+    },
+    /// One entry failed; the others go on.
+    EntryFailed {
+        /// Transfer.
+        transfer_id: u64,
+        /// Entry index.
+        entry: u32,
+        /// Our role in the transfer.
+        direction: Direction,
+        /// Why.
+        error: EntryError,
+    },
+    /// Every entry has a result.
+    Finished {
+        /// Transfer.
+        transfer_id: u64,
+        /// Our role in the transfer.
+        direction: Direction,
+        /// How many entries failed.
+        failed_entries: u32,
+    },
+    /// The transfer was stopped.
+    Cancelled {
+        /// Transfer.
+        transfer_id: u64,
+        /// Our role in the transfer.
+        direction: Direction,
+        /// Whether the peer stopped it.
+        by_peer: bool,
+        /// Why.
+        reason: String,
+    },
+}

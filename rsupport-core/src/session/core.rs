@@ -1,0 +1,601 @@
+//! [`Session`]: one side of a live session as a single sans-IO state machine.
+//!
+//! It joins the channels — control (modes and consent), chat, screen host
+//! and viewer, input — and turns their messages into envelopes for the
+//! relay. Which half of the screen and input channels is active follows the
+//! agreed mode: the customer hosts in the *customer* modes, the operator in
+//! the *operator screen* modes.
+//!
+//! # Run loop
+//!
+//! ```text
+//! loop {
+//!     envelope from the relay   → session.handle_envelope(env, now)?
+//!     user command              → session.control().request_mode(..) / session.chat().send(..) / ..
+//!     session.wants_frame(now)  → capture → session.submit_frame(&frame, now, now_ms)?
+//!     deadline reached          → session.handle_timeout(now)
+//!     session.inject_pending(&mut injector)         (host: performs admitted input)
+//!     while let Some(env) = session.poll_transmit() → send to the relay
+//!     while let Some(ev) = session.poll_event()     → show to the user
+//! }
+//! ```
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rsupport_capture::codec::{EncodeError, Limits};
+use rsupport_capture::BgraFrame;
+use rsupport_input::inject::{InjectError, Injector};
+use rsupport_input::{
+    ControlGate, CoordinateMapper, GateConfig, GateEvent, InputController, Outcome,
+};
+use rsupport_proto::control::{ControlMessage, RevokeCause};
+use rsupport_proto::envelope::Envelope;
+use rsupport_proto::input::InputMessage;
+use rsupport_proto::session::SessionMessage;
+use rsupport_proto::{DecodeError, EndReason};
+
+use super::chat::{Chat, ChatEvent};
+use super::control::{ControlChannel, ControlEvent, PeerViolation, SessionPolicy};
+use super::permissions::{Control, Sharing, Side};
+use super::screen::{HostScreenEvent, ScreenHost, ScreenViewer, ViewerError, ViewerScreenEvent};
+use crate::annotate::{Annotator, Author};
+use crate::files::{auto_accept_allowed, FileChannel, FileConfig, FileEvent, FsDestination, Party};
+
+/// Tile cache entries each side keeps (both sides must agree).
+pub const TILE_CACHE_ENTRIES: usize = 1024;
+
+fn viewer_limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.cache_entries = TILE_CACHE_ENTRIES;
+    limits
+}
+
+/// How a [`Session`] is set up.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Our side.
+    pub side: Side,
+    /// The relay's session id (from `Paired`).
+    pub session_id: u64,
+    /// Name shown to the peer in chat.
+    pub display_name: String,
+    /// Modes allowed and the consent timeout.
+    pub policy: SessionPolicy,
+    /// What local activity does to remote control (host side).
+    pub gate: GateConfig,
+    /// The admin granted the operator "full file transfer control": file
+    /// offers to the customer skip the prompt in control/manage modes.
+    pub full_file_control: bool,
+    /// Where files are saved when an offer is accepted without asking
+    /// (customer side, with full file transfer control). `None`: always ask.
+    pub download_dir: Option<std::path::PathBuf>,
+}
+
+/// Something the application shows or acts on.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// Modes, consent, pause, revoke, end.
+    Control(ControlEvent),
+    /// Chat lines, typing, read receipts.
+    Chat(ChatEvent),
+    /// Host: the viewer changed display settings, or wants a screenshot.
+    HostScreen(HostScreenEvent),
+    /// Viewer: the framebuffer, cursor, monitors or windows changed.
+    ViewerScreen(ViewerScreenEvent),
+    /// An informational notice from the peer (recording, transfer, time limit …).
+    Notice(ControlMessage),
+    /// File transfer: offers to answer, progress, results.
+    File(FileEvent),
+    /// The annotation layer changed (re-render the overlay).
+    AnnotationsChanged,
+    /// A message for a channel the application handles itself (printing).
+    Channel(SessionMessage),
+}
+
+/// The peer broke the protocol; end the session with [`EndReason::ProtocolError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// An envelope for another session arrived.
+    #[error("envelope for session {got}, expected {expected}")]
+    WrongSession {
+        /// Ours.
+        expected: u64,
+        /// What arrived.
+        got: u64,
+    },
+    /// The payload does not decode.
+    #[error("undecodable session message: {0}")]
+    Decode(#[from] DecodeError),
+    /// A control message not allowed in this state.
+    #[error(transparent)]
+    Violation(#[from] PeerViolation),
+    /// A screen message for the wrong role, or a frame that does not decode.
+    #[error("screen channel: {0}")]
+    Screen(String),
+    /// A file message that breaks the transfer protocol.
+    #[error("files channel: {0}")]
+    Files(String),
+}
+
+/// The viewer may not send input now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("input not permitted in the current session state")]
+pub struct InputNotPermitted;
+
+/// One side of a live session. See the [module docs](self).
+#[derive(Debug)]
+pub struct Session {
+    session_id: u64,
+    control: ControlChannel,
+    chat: Chat,
+    host: ScreenHost,
+    viewer: ScreenViewer,
+    input: InputController,
+    files: FileChannel,
+    annotator: Annotator,
+    full_file_control: bool,
+    download_dir: Option<std::path::PathBuf>,
+    was_hosting: bool,
+    ignored_input: u64,
+    seq: u64,
+    outbox: VecDeque<SessionMessage>,
+    events: VecDeque<SessionEvent>,
+}
+
+impl Session {
+    /// A new session; nothing is shared until the customer consents.
+    pub fn new(config: SessionConfig, mapper: CoordinateMapper) -> Self {
+        Session {
+            session_id: config.session_id,
+            control: ControlChannel::new(config.side, config.policy),
+            chat: Chat::new(config.display_name),
+            host: ScreenHost::new(TILE_CACHE_ENTRIES),
+            viewer: ScreenViewer::new(viewer_limits()),
+            input: InputController::new(ControlGate::new(config.gate), mapper),
+            files: FileChannel::new(
+                match config.side {
+                    Side::Operator => Party::Operator,
+                    Side::Customer => Party::Customer,
+                },
+                FileConfig::default(),
+            ),
+            annotator: Annotator::new(match config.side {
+                Side::Operator => Author::Operator,
+                Side::Customer => Author::Customer,
+            }),
+            full_file_control: config.full_file_control,
+            download_dir: config.download_dir,
+            was_hosting: false,
+            ignored_input: 0,
+            seq: 0,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    // ----- getters
+
+    /// The relay's id for this session.
+    pub fn session_id(&self) -> u64 {
+        self.session_id
+    }
+
+    /// Our side.
+    pub fn side(&self) -> Side {
+        self.control.side()
+    }
+
+    /// The agreed sharing state.
+    pub fn sharing(&self) -> Sharing {
+        self.control.sharing()
+    }
+
+    /// Whether the session has ended.
+    pub fn is_ended(&self) -> bool {
+        self.control.is_ended()
+    }
+
+    /// Viewer: what we see of the peer's screen.
+    pub fn framebuffer(&self) -> Option<&BgraFrame> {
+        self.viewer.framebuffer()
+    }
+
+    /// Host: input messages dropped because control was not granted.
+    pub fn ignored_input(&self) -> u64 {
+        self.ignored_input
+    }
+
+    /// Host: the screen channel (settings in force, counters).
+    pub fn screen_host(&self) -> &ScreenHost {
+        &self.host
+    }
+
+    /// Viewer: the screen channel (cursor, monitors, counters).
+    pub fn screen_viewer(&self) -> &ScreenViewer {
+        &self.viewer
+    }
+
+    /// Host: the input pipeline (held keys, gate state).
+    pub fn input(&self) -> &InputController {
+        &self.input
+    }
+
+    // ----- commands
+
+    /// Modes, consent, pause, revoke and end.
+    pub fn control(&mut self) -> &mut ControlChannel {
+        &mut self.control
+    }
+
+    /// Chat.
+    pub fn chat(&mut self) -> &mut Chat {
+        &mut self.chat
+    }
+
+    /// Viewer: display settings, refresh and screenshot requests.
+    pub fn viewer(&mut self) -> &mut ScreenViewer {
+        &mut self.viewer
+    }
+
+    /// Host: monitors, windows, cursor and screenshot answers.
+    pub fn host(&mut self) -> &mut ScreenHost {
+        &mut self.host
+    }
+
+    /// File transfer: offer, accept, decline, cancel.
+    pub fn files(&mut self) -> &mut FileChannel {
+        &mut self.files
+    }
+
+    /// The drawing tool: strokes, laser, labels, undo, clear; and the layer to render.
+    pub fn annotator(&mut self) -> &mut Annotator {
+        &mut self.annotator
+    }
+
+    /// Whether a bulk (file) message is waiting to be sent.
+    pub fn has_bulk_to_send(&self) -> bool {
+        self.files.has_data_to_send()
+    }
+
+    /// Viewer: send input to the host, if control is granted now.
+    pub fn send_input(&mut self, input: InputMessage) -> Result<(), InputNotPermitted> {
+        if !self.control.may_send_input() {
+            return Err(InputNotPermitted);
+        }
+        self.outbox.push_back(SessionMessage::Input(input));
+        Ok(())
+    }
+
+    /// Sends a message of a channel the application drives itself (files,
+    /// print, annotations).
+    pub fn send_channel_message(&mut self, message: SessionMessage) {
+        self.outbox.push_back(message);
+    }
+
+    /// Host: the local user used mouse or keyboard (local input wins).
+    pub fn local_activity(&mut self, now: Instant) {
+        self.input.handle_local_activity(now);
+        self.drain_gate();
+    }
+
+    /// Host: the coordinate mapping changed (monitor or window selection).
+    pub fn set_input_mapper(&mut self, mapper: CoordinateMapper) {
+        self.input.set_mapper(mapper);
+    }
+
+    /// Ends the session.
+    pub fn end(&mut self, reason: EndReason, detail: impl Into<String>) {
+        self.control.end(reason, detail);
+        self.sync();
+    }
+
+    /// Whether we host and sharing is on (not paused).
+    pub fn sends_screen(&self) -> bool {
+        self.control.sends_screen()
+    }
+
+    /// Why the session ended, once it has.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.control.end_reason()
+    }
+
+    /// The relay ended the session (time limit, admin, peer lost): stop
+    /// without telling the peer, which the relay told as well.
+    pub fn relay_ended(&mut self, reason: EndReason) {
+        self.control.handle_relay_end(reason);
+        self.sync();
+    }
+
+    /// Host: whether a frame should be captured and submitted now.
+    pub fn wants_frame(&self, now: Instant) -> bool {
+        self.control.sends_screen() && self.host.wants_frame(now)
+    }
+
+    /// Host: encodes a captured frame (ignored unless sharing is on).
+    pub fn submit_frame(
+        &mut self,
+        frame: &BgraFrame,
+        now: Instant,
+        now_ms: u64,
+    ) -> Result<bool, EncodeError> {
+        if !self.control.sends_screen() {
+            return Ok(false);
+        }
+        self.host.submit_frame(frame, now, now_ms)
+    }
+
+    /// Host: performs the admitted input through `injector`.
+    pub fn inject_pending<I: Injector + ?Sized>(
+        &mut self,
+        injector: &mut I,
+    ) -> Result<usize, InjectError> {
+        self.input.inject_pending(injector)
+    }
+
+    // ----- inputs
+
+    /// An envelope from the relay for this session.
+    pub fn handle_envelope(
+        &mut self,
+        envelope: Envelope,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        if envelope.session_id != self.session_id {
+            return Err(SessionError::WrongSession {
+                expected: self.session_id,
+                got: envelope.session_id,
+            });
+        }
+        let message = SessionMessage::decode(envelope.payload)?;
+        self.handle_message(message, now)
+    }
+
+    /// A decoded session message from the peer.
+    pub fn handle_message(
+        &mut self,
+        message: SessionMessage,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        let result = self.dispatch(message, now);
+        self.sync();
+        result
+    }
+
+    fn dispatch(&mut self, message: SessionMessage, now: Instant) -> Result<(), SessionError> {
+        match message {
+            SessionMessage::Control(m) => match m {
+                ControlMessage::Capabilities(_)
+                | ControlMessage::TransferNotice { .. }
+                | ControlMessage::InviteNotice { .. }
+                | ControlMessage::RecordingNotice { .. }
+                | ControlMessage::TimeWarning { .. }
+                | ControlMessage::RebootNotice { .. } => {
+                    self.events.push_back(SessionEvent::Notice(m));
+                }
+                other => self.control.handle_message(other, now)?,
+            },
+            SessionMessage::Chat(m) => self.chat.handle_message(m),
+            SessionMessage::Screen(m) => {
+                if self.control.is_host() {
+                    self.host
+                        .handle_message(m)
+                        .map_err(|what| SessionError::Screen(what.to_owned()))?;
+                } else {
+                    match self.viewer.handle_message(m) {
+                        Ok(()) => {}
+                        Err(ViewerError::Unexpected) if self.sharing() == Sharing::Idle => {}
+                        Err(e) => return Err(SessionError::Screen(e.to_string())),
+                    }
+                }
+            }
+            SessionMessage::Input(m) => {
+                // Consent is enforced here, on the host's side: input that
+                // the host's own state does not allow is dropped, whatever
+                // the peer believes.
+                if self.control.accepts_input() {
+                    if let Outcome::Gated(_) = self.input.handle_input(now, &m) {
+                        self.ignored_input += 1;
+                    }
+                    self.drain_gate();
+                } else {
+                    self.ignored_input += 1;
+                }
+            }
+            SessionMessage::File(m) => self
+                .files
+                .handle(m, now)
+                .map_err(|e| SessionError::Files(e.to_string()))?,
+            SessionMessage::Annotate(m) => {
+                // A drawing the layer refuses (over its budget) is dropped,
+                // not fatal: annotations are best effort.
+                if self.annotator.handle(&m, now).is_ok() {
+                    self.events.push_back(SessionEvent::AnnotationsChanged);
+                }
+            }
+            other => self.events.push_back(SessionEvent::Channel(other)),
+        }
+        Ok(())
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.control.poll_timeout(),
+            self.input.poll_timeout(),
+            self.files.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Advances time.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.control.handle_timeout(now);
+        self.input.handle_timeout(now);
+        self.files.handle_timeout(now);
+        self.annotator.handle_timeout(now);
+        self.drain_gate();
+        self.sync();
+    }
+
+    // ----- outputs
+
+    /// The next envelope to send to the relay, most urgent channel first.
+    pub fn poll_transmit(&mut self) -> Option<Envelope> {
+        self.sync();
+        let message = self.next_message()?;
+        self.seq += 1;
+        Some(message.into_envelope(self.session_id, self.seq))
+    }
+
+    fn next_message(&mut self) -> Option<SessionMessage> {
+        if let Some(m) = self.control.poll_transmit() {
+            return Some(m.into());
+        }
+        if let Some(i) = self
+            .outbox
+            .iter()
+            .position(|m| matches!(m, SessionMessage::Input(_)))
+        {
+            return self.outbox.remove(i);
+        }
+        if let Some(m) = self.viewer.poll_transmit() {
+            return Some(m.into());
+        }
+        if let Some(m) = self.host.poll_transmit() {
+            return Some(m.into());
+        }
+        if let Some(m) = self.chat.poll_transmit() {
+            return Some(m.into());
+        }
+        if let Some(m) = self.annotator.poll_transmit() {
+            return Some(m.into());
+        }
+        if let Some(m) = self.outbox.pop_front() {
+            return Some(m);
+        }
+        // Last, and one chunk per call: the driver interleaves file data
+        // with the screen and input it sends in between.
+        self.files.poll_transmit().map(Into::into)
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.sync();
+        self.events.pop_front()
+    }
+
+    // ----- internals
+
+    /// Carries local-input takeovers from the input gate to the control channel.
+    fn drain_gate(&mut self) {
+        while let Some(event) = self.input.poll_gate_event() {
+            if let GateEvent::Revoked(cause) = event {
+                let _ = self.control.revoke_control(cause);
+            }
+        }
+    }
+
+    /// Keeps the input gate and the screen halves in step with the agreed
+    /// sharing state, and collects channel events.
+    fn sync(&mut self) {
+        while let Some(e) = self.control.poll_event() {
+            if let ControlEvent::SharingChanged(sharing) = &e {
+                self.apply_sharing(*sharing);
+            }
+            if let ControlEvent::Ended { .. } = &e {
+                self.input.end();
+                self.drain_gate();
+            }
+            self.events.push_back(SessionEvent::Control(e));
+        }
+        while let Some(e) = self.chat.poll_event() {
+            self.events.push_back(SessionEvent::Chat(e));
+        }
+        while let Some(e) = self.files.poll_event() {
+            self.events.push_back(SessionEvent::File(e));
+        }
+        while let Some(e) = self.host.poll_event() {
+            self.events.push_back(SessionEvent::HostScreen(e));
+        }
+        while let Some(e) = self.viewer.poll_event() {
+            self.events.push_back(SessionEvent::ViewerScreen(e));
+        }
+    }
+
+    fn apply_sharing(&mut self, sharing: Sharing) {
+        let side = self.control.side();
+        self.update_auto_accept(sharing);
+        let hosting = sharing.mode().is_some_and(|m| side.hosts_in(m));
+        if hosting && !self.was_hosting {
+            self.host.restart();
+        }
+        if !hosting && self.was_hosting {
+            self.viewer.restart();
+        }
+        self.was_hosting = hosting;
+        match sharing {
+            Sharing::Active { paused: true, .. } => self.input.pause(),
+            Sharing::Active {
+                control: Control::Granted,
+                ..
+            } if hosting => {
+                self.input.resume();
+                self.input.grant();
+            }
+            Sharing::Active {
+                control: Control::Revoked(cause),
+                ..
+            } if hosting => self.input.revoke(cause),
+            _ => self.input.set_view_only(),
+        }
+        // Viewer side: nothing to gate locally, but a view-only host must
+        // never be left with keys held from an earlier control mode.
+        self.drain_gate();
+    }
+
+    /// Offers from the operator skip the customer's prompt only while the
+    /// admin's grant holds, the mode is control/manage and a folder is set.
+    fn update_auto_accept(&mut self, sharing: Sharing) {
+        let allowed = self.control.side() == Side::Customer
+            && sharing
+                .mode()
+                .is_some_and(|m| auto_accept_allowed(self.full_file_control, m));
+        match (&self.download_dir, allowed) {
+            (Some(dir), true) => {
+                let dir = dir.clone();
+                self.files.set_auto_accept(Some(Box::new(move || {
+                    Box::new(FsDestination::new(dir.clone()))
+                })));
+            }
+            _ => self.files.set_auto_accept(None),
+        }
+    }
+
+    /// Host: revoke control now (the user pressed "stop control").
+    pub fn revoke_control(&mut self) {
+        let _ = self.control.revoke_control(RevokeCause::User);
+        self.sync();
+    }
+
+    /// Host: pause or resume sharing.
+    pub fn set_paused(&mut self, paused: bool) -> Result<(), super::control::ControlError> {
+        let r = self.control.set_paused(paused);
+        self.sync();
+        r
+    }
+
+    /// Host: sends a PNG screenshot of `frame` in answer to a request.
+    pub fn answer_screenshot(&mut self, request_id: u32, png: Bytes) {
+        self.host.send_screenshot(request_id, png);
+    }
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

@@ -1,0 +1,119 @@
+//! Helpers shared by the print integration tests: a hand-written PDF
+//! generator, CUPS checks and page counting with an independent tool.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A valid PDF with `pages` pages, each showing its number, built by hand
+/// (objects, cross-reference table and trailer with exact offsets).
+pub fn make_pdf(pages: u32) -> Vec<u8> {
+    let mut objects: Vec<String> = Vec::new();
+    // 1: catalog, 2: page tree, 3: font, then per page: page + content.
+    objects.push("<< /Type /Catalog /Pages 2 0 R >>".into());
+    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+    objects.push(format!(
+        "<< /Type /Pages /Kids [{}] /Count {} >>",
+        kids.join(" "),
+        pages
+    ));
+    objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into());
+    for i in 0..pages {
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            5 + 2 * i
+        ));
+        let stream = format!(
+            "BT /F1 36 Tf 72 720 Td (rsupport test page {}) Tj ET",
+            i + 1
+        );
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{}\nendstream",
+            stream.len(),
+            stream
+        ));
+    }
+    let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    for (n, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{}\nendobj\n", n + 1, body).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{}\n%%EOF\n",
+            objects.len() + 1,
+            xref
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// Fails the test (never skips) when CUPS is not installed and running.
+pub fn require_cups() {
+    let out = Command::new("lpstat").arg("-r").output().expect(
+        "lpstat not found: run scripts/install-print-deps.sh (CUPS is required for these tests)",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("is running"),
+        "cupsd is not running ({text}): run scripts/install-print-deps.sh"
+    );
+}
+
+/// Page count by poppler's `pdfinfo`, independent of the code under test.
+pub fn pdfinfo_pages(path: &Path) -> u32 {
+    let out = Command::new("pdfinfo")
+        .arg(path)
+        .output()
+        .expect("pdfinfo not found: run scripts/install-print-deps.sh");
+    assert!(
+        out.status.success(),
+        "pdfinfo failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Pages:")
+                .map(|n| n.trim().parse().expect("page count"))
+        })
+        .expect("pdfinfo printed no page count")
+}
+
+/// A fresh private directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "rsupport-{tag}-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos() ^ (std::ptr::addr_of!(tag) as u128)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub async fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

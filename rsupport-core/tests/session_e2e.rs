@@ -1,0 +1,250 @@
+//! Operator and customer through a real relay over TLS on loopback, driven
+//! only through the vendor API (`Operator`, `Customer`, `SessionHandle`),
+//! with a synthetic desktop on the customer's side.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rsupport_capture::source::SyntheticSource;
+use rsupport_core::endpoint::HostPlatform;
+use rsupport_core::session::screen::ViewerScreenEvent;
+use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
+use rsupport_input::inject::{InjectError, Injector};
+use rsupport_input::InputEvent;
+use rsupport_proto::input::InputMessage;
+use rsupport_proto::{ConnectionMode, EndReason, Point};
+use support::{grant, paired, start_relay, wait_for, WAIT};
+
+/// Records what the customer's machine would have injected.
+#[derive(Clone, Default)]
+struct SharedInjector(Arc<Mutex<Vec<InputEvent>>>);
+
+impl Injector for SharedInjector {
+    fn inject(&mut self, event: &InputEvent) -> Result<(), InjectError> {
+        self.0.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+    fn name(&self) -> &'static str {
+        "shared-recording"
+    }
+}
+
+fn platform(injector: SharedInjector) -> HostPlatform {
+    HostPlatform::new(Box::new(SyntheticSource::new()), Box::new(injector), None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_join_consent_view_control_chat_pause_end() {
+    let target = start_relay(None).await;
+    let injected = SharedInjector::default();
+    let (_operator, mut op, mut cu) = paired(&target, platform(injected.clone())).await;
+
+    // Before consent: nothing arrives.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(op.framebuffer().await.unwrap(), None);
+    assert!(op
+        .send_input(InputMessage::PointerMove {
+            position: Point::new(1, 1)
+        })
+        .await
+        .is_err());
+
+    // Consent → frames of the customer's (synthetic) monitor arrive.
+    grant(&mut op, &mut cu, ConnectionMode::ControlCustomer).await;
+    wait_for(&mut op, |e| match e {
+        SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { width, height, .. }) => {
+            Some((*width, *height))
+        }
+        _ => None,
+    })
+    .await;
+    let fb = op.framebuffer().await.unwrap().expect("a frame");
+    assert_eq!((fb.width(), fb.height()), (640, 400));
+
+    // Control: operator input reaches the customer's injector.
+    op.send_input(InputMessage::PointerMove {
+        position: Point::new(10, 20),
+    })
+    .await
+    .unwrap();
+    tokio::time::timeout(WAIT, async {
+        while injected.0.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        injected.0.lock().unwrap()[0],
+        InputEvent::MoveTo(p) if (p.x, p.y) == (10, 20)
+    ));
+
+    // Chat both ways.
+    cu.send_chat("ありがとう").await.unwrap();
+    let line = wait_for(&mut op, |e| match e {
+        SessionEvent::Chat(ChatEvent::Received(l)) => Some(l.text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(line, "ありがとう");
+    op.send_chat("one moment").await.unwrap();
+    wait_for(&mut cu, |e| match e {
+        SessionEvent::Chat(ChatEvent::Received(l)) if l.text == "one moment" => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // Pause: no more frames reach the operator; input is refused.
+    cu.set_paused(true).await.unwrap();
+    wait_for(&mut op, |e| match e {
+        SessionEvent::Control(ControlEvent::SharingChanged(s)) if s.is_paused() => Some(()),
+        _ => None,
+    })
+    .await;
+    let before = op.stats().await.unwrap().frames_applied;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(op.stats().await.unwrap().frames_applied, before);
+    assert!(op
+        .send_input(InputMessage::PointerMove {
+            position: Point::new(5, 5)
+        })
+        .await
+        .is_err());
+    cu.set_paused(false).await.unwrap();
+
+    // Settings and screenshot round trip.
+    let shot = op.request_screenshot().unwrap();
+    let png = wait_for(&mut op, |e| match e {
+        SessionEvent::ViewerScreen(ViewerScreenEvent::Screenshot(s)) if s.request_id == shot => {
+            Some(s.png.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(&png[1..4], b"PNG");
+
+    // End by the operator: the customer is told.
+    op.end(EndReason::OperatorEnded, "solved").unwrap();
+    let reason = wait_for(&mut cu, |e| match e {
+        SessionEvent::Control(ControlEvent::Ended { reason, .. }) => Some(*reason),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, EndReason::OperatorEnded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_consent_shows_and_injects_nothing() {
+    let target = start_relay(None).await;
+    let injected = SharedInjector::default();
+    let (_operator, mut op, mut cu) = paired(&target, platform(injected.clone())).await;
+    op.request_mode(ConnectionMode::ControlCustomer, "please")
+        .await
+        .unwrap();
+    let request_id = wait_for(&mut cu, |e| match e {
+        SessionEvent::Control(ControlEvent::ConsentRequested { request_id, .. }) => {
+            Some(*request_id)
+        }
+        _ => None,
+    })
+    .await;
+    cu.decide(request_id, false).await.unwrap();
+    wait_for(&mut op, |e| match e {
+        SessionEvent::Control(ControlEvent::ModeRefused { .. }) => Some(()),
+        _ => None,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(op.framebuffer().await.unwrap(), None);
+    assert!(op
+        .send_input(InputMessage::PointerMove {
+            position: Point::new(1, 1)
+        })
+        .await
+        .is_err());
+    assert!(injected.0.lock().unwrap().is_empty());
+    assert_eq!(cu.stats().await.unwrap().frames_sent, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_travel_both_ways_and_drawings_reach_the_other_side() {
+    use rsupport_core::endpoint::Drawing;
+    use rsupport_core::files::FileEvent;
+    use rsupport_proto::annotate::Argb;
+
+    let target = start_relay(None).await;
+    let (_operator, mut op, mut cu) = paired(&target, platform(SharedInjector::default())).await;
+    grant(&mut op, &mut cu, ConnectionMode::ControlCustomer).await;
+
+    // Operator → customer: a folder with a 3 MiB file, asked and accepted.
+    let src = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::create_dir(src.path().join("drivers")).unwrap();
+    std::fs::write(src.path().join("drivers/setup.bin"), &data).unwrap();
+    op.send_files(src.path().join("drivers")).await.unwrap();
+    let offer = wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::OfferReceived {
+            transfer_id,
+            total_size,
+            ..
+        }) => Some((*transfer_id, *total_size)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(offer.1, data.len() as u64);
+    let dest = tempfile::tempdir().unwrap();
+    cu.accept_files(offer.0, dest.path()).await.unwrap();
+    wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::Finished { .. }) => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        std::fs::read(dest.path().join("drivers/setup.bin")).unwrap(),
+        data
+    );
+
+    // Customer → operator: declined, nothing written.
+    let log = src.path().join("log.txt");
+    std::fs::write(&log, b"error 42").unwrap();
+    cu.send_files(&log).await.unwrap();
+    let id = wait_for(&mut op, |e| match e {
+        SessionEvent::File(FileEvent::OfferReceived { transfer_id, .. }) => Some(*transfer_id),
+        _ => None,
+    })
+    .await;
+    op.decline_files(id, "not needed").unwrap();
+    wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::Declined { .. }) => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // Drawing: the operator's stroke appears in the customer's layer.
+    op.annotate(Drawing::Stroke {
+        color: Argb::new(255, 255, 0, 0),
+        width_px: 4.0,
+        points: vec![Point::new(10, 10), Point::new(100, 100)],
+        monitor_id: 0,
+    })
+    .unwrap();
+    wait_for(&mut cu, |e| {
+        matches!(e, SessionEvent::AnnotationsChanged).then_some(())
+    })
+    .await;
+    let layer = cu.annotation_layer().await.unwrap();
+    let mut frame = rsupport_capture::BgraFrame::filled(200, 200, [0, 0, 0, 255]);
+    rsupport_core::annotate::render(&layer, &mut frame, 0, std::time::Instant::now());
+    assert_eq!(
+        frame.pixel(55, 55),
+        Some([0, 0, 255, 255]),
+        "red ink on the diagonal"
+    );
+    assert_eq!(
+        frame.pixel(150, 20),
+        Some([0, 0, 0, 255]),
+        "untouched elsewhere"
+    );
+}
