@@ -21,3 +21,6 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# CUPS, cups-pdf and poppler for the remote-printing tests; starts cupsd.
+bash "$(dirname "$0")/install-print-deps.sh"

@@ -9,6 +9,8 @@
 //! `cargo bench -p rsupport-core --bench session_latency`
 //! (`RSUPPORT_BENCH_SECS` sets seconds per sequence, default 5.)
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 

@@ -2,6 +2,8 @@
 //! only through the vendor API (`Operator`, `Customer`, `SessionHandle`),
 //! with a synthetic desktop on the customer's side.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod support;
 
 use std::sync::{Arc, Mutex};

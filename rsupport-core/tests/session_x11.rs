@@ -4,6 +4,8 @@
 //! pixel, operator input must arrive on that server, and ending the session
 //! must leave its row in the relay's audit history (SQLite).
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod support;
 
 use std::time::Duration;

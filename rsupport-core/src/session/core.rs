@@ -126,7 +126,7 @@ pub enum SessionError {
 #[error("input not permitted in the current session state")]
 pub struct InputNotPermitted;
 
-/// One side of a live session. See the [module docs](self).
+/// One side of a live session; the run loop is in the [`session`](crate::session) module docs.
 #[derive(Debug)]
 pub struct Session {
     session_id: u64,

@@ -1,7 +1,28 @@
 //! Live sessions between an operator and a customer.
 //!
 //! Each concern is a sans-IO state machine: messages and `now` in; messages,
-//! events and deadlines out.
+//! events and deadlines out. [`Session`] joins them for one side of a
+//! session; [`crate::endpoint`] runs sessions over the relay with tokio, and
+//! most products use that instead of driving a `Session` themselves.
+//!
+//! # Run loop
+//!
+//! ```text
+//! loop {
+//!     envelope from the relay   → session.handle_envelope(env, now)?
+//!     user command              → session.control().request_mode(..) / session.chat().send(..) / ..
+//!     session.wants_frame(now)  → capture → session.submit_frame(&frame, now, now_ms)?
+//!     deadline reached          → session.handle_timeout(now)
+//!     session.inject_pending(&mut injector)         (host: performs admitted input)
+//!     while let Some(env) = session.poll_transmit() → send to the relay
+//!     while let Some(ev) = session.poll_event()     → show to the user
+//! }
+//! ```
+//!
+//! The customer's side decides every mode request ([`ControlEvent::ConsentRequested`]
+//! → [`ControlChannel::decide`]) and enforces the answer locally: nothing is
+//! captured before consent, and input the host's own state does not allow is
+//! dropped whatever the peer claims.
 
 pub mod chat;
 pub mod control;

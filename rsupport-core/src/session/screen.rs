@@ -333,7 +333,7 @@ impl ScreenViewer {
                 self.cursor_shapes.insert(shape.shape_id, shape);
             }
             ScreenMessage::CursorPosition(position) => {
-                self.cursor = Some(position.clone());
+                self.cursor = Some(position);
                 self.events.push_back(ViewerScreenEvent::Cursor(position));
             }
             ScreenMessage::Monitors(list) => {
