@@ -18,9 +18,10 @@ use std::path::PathBuf;
 use clap::Parser;
 use common::{secret, stdin_lines, RelayArgs};
 use rsupport::core::endpoint::{LobbyEvent, Operator, OperatorOptions, SessionHandle};
-use rsupport::core::session::screen::{default_settings, ViewerScreenEvent};
+use rsupport::core::session::screen::ViewerScreenEvent;
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport::proto::input::{InputMessage, KeyInput, MouseButton, SpecialKey};
+use rsupport::proto::screen::DisplaySettings;
 use rsupport::proto::{ColorDepth, ConnectionMode, EndReason, Point};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -239,9 +240,10 @@ async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error>
                 Some("4") => ColorDepth::Colors4,
                 _ => ColorDepth::TrueColor,
             };
-            let mut settings = default_settings();
-            settings.color_depth = depth;
-            session.set_display_settings(settings)
+            session.set_display_settings(DisplaySettings {
+                color_depth: depth,
+                ..DisplaySettings::default()
+            })
         }
         Some(w) if w.starts_with('/') => {
             println!("unknown command {w}");

@@ -46,6 +46,15 @@ impl Pair {
         self.pump();
     }
 
+    /// The operator asks for `mode` and the customer allows it.
+    fn grant(&mut self, mode: ConnectionMode) {
+        self.operator.request_mode(mode, "").unwrap();
+        self.pump();
+        let id = self.consent_request();
+        self.customer.decide(id, true).unwrap();
+        self.pump();
+    }
+
     fn consent_request(&mut self) -> u32 {
         let mut found = None;
         while let Some(e) = self.customer.poll_event() {
@@ -76,13 +85,7 @@ fn nothing_is_shared_before_consent() {
 #[test]
 fn allowed_request_grants_the_mode_on_both_sides() {
     let mut p = Pair::new(ALL_MODES);
-    p.operator
-        .request_mode(ConnectionMode::ControlCustomer, "printer")
-        .unwrap();
-    p.pump();
-    let id = p.consent_request();
-    p.customer.decide(id, true).unwrap();
-    p.pump();
+    p.grant(ConnectionMode::ControlCustomer);
     assert!(p.customer.sends_screen());
     assert!(p.customer.accepts_input());
     assert!(p.operator.may_send_input());
@@ -190,13 +193,7 @@ fn forged_allow_from_a_peer_never_grants_anything_on_the_customer_side() {
 #[test]
 fn pause_stops_screen_and_input_until_resumed() {
     let mut p = Pair::new(ALL_MODES);
-    p.operator
-        .request_mode(ConnectionMode::ControlCustomer, "")
-        .unwrap();
-    p.pump();
-    let id = p.consent_request();
-    p.customer.decide(id, true).unwrap();
-    p.pump();
+    p.grant(ConnectionMode::ControlCustomer);
     p.customer.set_paused(true).unwrap();
     p.pump();
     assert!(!p.customer.sends_screen());
@@ -212,13 +209,7 @@ fn pause_stops_screen_and_input_until_resumed() {
 #[test]
 fn revoked_control_keeps_viewing_and_needs_new_consent() {
     let mut p = Pair::new(ALL_MODES);
-    p.operator
-        .request_mode(ConnectionMode::ControlCustomer, "")
-        .unwrap();
-    p.pump();
-    let id = p.consent_request();
-    p.customer.decide(id, true).unwrap();
-    p.pump();
+    p.grant(ConnectionMode::ControlCustomer);
     p.customer.revoke_control(RevokeCause::LocalInput).unwrap();
     p.pump();
     assert!(p.customer.sends_screen());
@@ -235,13 +226,7 @@ fn revoked_control_keeps_viewing_and_needs_new_consent() {
 #[test]
 fn share_operator_screen_makes_the_operator_the_host() {
     let mut p = Pair::new(ALL_MODES);
-    p.operator
-        .request_mode(ConnectionMode::ShareOperatorScreen, "look at this")
-        .unwrap();
-    p.pump();
-    let id = p.consent_request();
-    p.customer.decide(id, true).unwrap();
-    p.pump();
+    p.grant(ConnectionMode::ShareOperatorScreen);
     assert!(p.operator.sends_screen());
     assert!(p.operator.accepts_input());
     assert!(p.customer.may_send_input());
@@ -255,13 +240,7 @@ fn share_operator_screen_makes_the_operator_the_host() {
 #[test]
 fn end_from_either_side_stops_everything() {
     let mut p = Pair::new(ALL_MODES);
-    p.operator
-        .request_mode(ConnectionMode::ControlCustomer, "")
-        .unwrap();
-    p.pump();
-    let id = p.consent_request();
-    p.customer.decide(id, true).unwrap();
-    p.pump();
+    p.grant(ConnectionMode::ControlCustomer);
     p.customer.end(EndReason::CustomerEnded, "thanks");
     p.pump();
     assert!(p.customer.is_ended() && p.operator.is_ended());

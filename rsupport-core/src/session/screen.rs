@@ -15,7 +15,6 @@ use rsupport_proto::screen::{
     CursorPosition, CursorShape, DisplaySettings, FrameUpdate, MonitorList, ScreenMessage,
     Screenshot, WindowInfo,
 };
-use rsupport_proto::ColorDepth;
 
 /// Frames the host sends ahead of the viewer's acknowledgements.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 2;
@@ -23,19 +22,6 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 2;
 pub const DEFAULT_FPS: u32 = 30;
 /// Cursor shapes a viewer remembers.
 const MAX_CURSOR_SHAPES: usize = 64;
-
-/// The default display settings: true colour, whole monitor, no scaling.
-pub fn default_settings() -> DisplaySettings {
-    DisplaySettings {
-        color_depth: ColorDepth::TrueColor,
-        hide_wallpaper: false,
-        window_ids: Vec::new(),
-        scale_percent: 0,
-        monitor_id: 0,
-        max_fps: 0,
-        allow_lossy: false,
-    }
-}
 
 /// What the host side tells the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +67,7 @@ impl ScreenHost {
         config.cache_entries = cache_entries;
         ScreenHost {
             encoder: Encoder::new(config),
-            settings: default_settings(),
+            settings: DisplaySettings::default(),
             in_flight: VecDeque::new(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             last_sent: None,
@@ -451,7 +437,7 @@ mod tests {
         let mut host = ScreenHost::new(0);
         let settings = DisplaySettings {
             max_fps: 10,
-            ..default_settings()
+            ..DisplaySettings::default()
         };
         host.handle_message(ScreenMessage::Settings(settings.clone()))
             .unwrap();
