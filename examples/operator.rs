@@ -66,6 +66,11 @@ async fn main() -> Result<(), Error> {
     let login = operator
         .login(&cli.username, &password, totp.as_deref())
         .await?;
+    if login.must_change_password {
+        let new = secret("RSUPPORT_NEW_PASSWORD", "new password (first login)")?;
+        operator.change_password(&password, &new).await?;
+        println!("password changed");
+    }
     println!(
         "logged in as {} — customers can contact operator ID {}",
         login.display_name, login.operator_id

@@ -191,6 +191,28 @@ impl Operator {
         Ok(info)
     }
 
+    /// Changes our own password (required after an admin reset, see
+    /// [`LoginInfo::must_change_password`]). The relay checks the policy.
+    pub async fn change_password(&mut self, old: &str, new: &str) -> Result<(), EndpointError> {
+        self.send(RelayMessage::ChangePassword {
+            old_password: Secret::new(old.to_owned()),
+            new_password: Secret::new(new.to_owned()),
+        })?;
+        let reply = self
+            .await_reply(|m| matches!(m, RelayMessage::RequestResult(_)), |m| m)
+            .await?;
+        match reply {
+            RelayMessage::RequestResult(r) if r.error.is_none() => {
+                if let Some(login) = self.login.as_mut() {
+                    login.must_change_password = false;
+                }
+                Ok(())
+            }
+            RelayMessage::RequestResult(r) => Err(EndpointError::Refused(r.detail)),
+            _ => Err(EndpointError::Refused("unexpected answer".into())),
+        }
+    }
+
     /// Asks the relay for a session code (relay default TTL).
     pub async fn issue_code(&mut self) -> Result<Invitation, EndpointError> {
         self.send(RelayMessage::IssueCode { ttl_secs: 0 })?;
