@@ -92,11 +92,14 @@ async fn code_join_consent_view_control_chat_pause_end() {
     .await;
     assert_eq!(line, "ありがとう");
     op.send_chat("one moment").await.unwrap();
-    wait_for(&mut cu, |e| match e {
-        SessionEvent::Chat(ChatEvent::Received(l)) if l.text == "one moment" => Some(()),
+    let sender = wait_for(&mut cu, |e| match e {
+        SessionEvent::Chat(ChatEvent::Received(l)) if l.text == "one moment" => {
+            Some(l.sender_name.clone())
+        }
         _ => None,
     })
     .await;
+    assert_eq!(sender, "Aiko", "the operator's display name from the login");
 
     // Pause: no more frames reach the operator; input is refused.
     cu.set_paused(true).await.unwrap();
@@ -232,18 +235,24 @@ async fn files_travel_both_ways_and_drawings_reach_the_other_side() {
         monitor_id: 0,
     })
     .unwrap();
-    wait_for(&mut cu, |e| {
-        matches!(e, SessionEvent::AnnotationsChanged).then_some(())
-    })
-    .await;
-    let layer = cu.annotation_layer().await.unwrap();
+    // The stroke arrives as begin, points and end: render once all are in.
     let mut frame = rsupport_capture::BgraFrame::filled(200, 200, [0, 0, 0, 255]);
-    rsupport_core::annotate::render(&layer, &mut frame, 0, std::time::Instant::now());
-    assert_eq!(
-        frame.pixel(55, 55),
-        Some([0, 0, 255, 255]),
-        "red ink on the diagonal"
-    );
+    tokio::time::timeout(WAIT, async {
+        loop {
+            wait_for(&mut cu, |e| {
+                matches!(e, SessionEvent::AnnotationsChanged).then_some(())
+            })
+            .await;
+            let layer = cu.annotation_layer().await.unwrap();
+            frame = rsupport_capture::BgraFrame::filled(200, 200, [0, 0, 0, 255]);
+            rsupport_core::annotate::render(&layer, &mut frame, 0, std::time::Instant::now());
+            if frame.pixel(55, 55) == Some([0, 0, 255, 255]) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("red ink on the diagonal");
     assert_eq!(
         frame.pixel(150, 20),
         Some([0, 0, 0, 255]),

@@ -46,6 +46,8 @@ pub(crate) enum TaskCommand {
     Relay(RelayMessage),
     /// Act on a session.
     Session(u64, SessionCommand),
+    /// The name sessions started from now on show in chat.
+    DisplayName(String),
 }
 
 /// Builds a host platform for each new session (None: this side never hosts).
@@ -269,6 +271,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             TaskCommand::Relay(message) => {
                 let _ = self.conn.send(&message).await;
             }
+            TaskCommand::DisplayName(name) => self.display_name = name,
             TaskCommand::Session(id, command) => {
                 if let Some(slot) = self.sessions.get_mut(&id) {
                     slot.command(command);

@@ -187,6 +187,9 @@ impl Operator {
             full_file_control: result.full_file_control,
             must_change_password: result.must_change_password,
         };
+        let _ = self
+            .commands
+            .send(TaskCommand::DisplayName(info.display_name.clone()));
         self.login = Some(info.clone());
         Ok(info)
     }
