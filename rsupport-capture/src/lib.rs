@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod frame;
+pub mod scale;
 pub mod source;
 
 pub use codec::{Decoder, Encoder, EncoderConfig};

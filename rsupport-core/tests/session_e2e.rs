@@ -259,3 +259,174 @@ async fn files_travel_both_ways_and_drawings_reach_the_other_side() {
         "untouched elsewhere"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_first_contact_then_remote_access_from_the_chat() {
+    use rsupport_core::endpoint::{Customer, LobbyEvent, Operator, OperatorOptions};
+    use rsupport_proto::relay::CustomerInfo;
+
+    let target = start_relay(None).await;
+    let mut operator = Operator::connect(&target, OperatorOptions::default())
+        .await
+        .unwrap();
+    let login = operator
+        .login(support::OPERATOR, support::PASSWORD, None)
+        .await
+        .unwrap();
+    let customer = Customer::connect(&target, platform(SharedInjector::default()))
+        .await
+        .unwrap();
+    let operator_id = login.operator_id.clone();
+    let contact = tokio::spawn(async move {
+        customer
+            .contact(
+                &operator_id,
+                CustomerInfo {
+                    name: "Chie".into(),
+                    ..Default::default()
+                },
+                "My screen froze",
+            )
+            .await
+    });
+    // The contact request reaches this operator, who accepts it.
+    let request = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(LobbyEvent::ContactRequest(c)) = operator.next_event().await {
+                return c;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(request.first_message, "My screen froze");
+    assert_eq!(request.customer.name, "Chie");
+    operator.answer_contact(request.contact_id, true).unwrap();
+    let mut op = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(LobbyEvent::SessionStarted(s)) = operator.next_event().await {
+                return s;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let mut cu = contact.await.unwrap().unwrap();
+
+    // Chat first, nothing shared yet; then remote access asked from the chat.
+    op.send_chat("Can I take a look?").await.unwrap();
+    wait_for(&mut cu, |e| match e {
+        SessionEvent::Chat(ChatEvent::Received(l)) => Some(l.text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(op.framebuffer().await.unwrap(), None);
+    grant(&mut op, &mut cu, ConnectionMode::ViewCustomer).await;
+    wait_for(&mut op, |e| match e {
+        SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { .. }) => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
+/// Waits until the operator's framebuffer satisfies `check`.
+async fn framebuffer_where(
+    op: &mut rsupport_core::endpoint::SessionHandle,
+    mut check: impl FnMut(&rsupport_capture::BgraFrame) -> bool,
+) -> rsupport_capture::BgraFrame {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            wait_for(op, |e| match e {
+                SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { .. }) => Some(()),
+                _ => None,
+            })
+            .await;
+            if let Some(fb) = op.framebuffer().await.unwrap() {
+                if check(&fb) {
+                    return fb;
+                }
+            }
+        }
+    })
+    .await
+    .expect("framebuffer in time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn display_settings_change_live() {
+    use rsupport_proto::screen::DisplaySettings;
+    use rsupport_proto::ColorDepth;
+
+    let target = start_relay(None).await;
+    let (_operator, mut op, mut cu) = paired(&target, platform(SharedInjector::default())).await;
+    grant(&mut op, &mut cu, ConnectionMode::ViewCustomer).await;
+    framebuffer_where(&mut op, |fb| (fb.width(), fb.height()) == (640, 400)).await;
+
+    // Half scale: the host sends a 320×200 picture.
+    op.set_display_settings(DisplaySettings {
+        scale_percent: 50,
+        ..DisplaySettings::default()
+    })
+    .unwrap();
+    framebuffer_where(&mut op, |fb| (fb.width(), fb.height()) == (320, 200)).await;
+
+    // Four colours: the picture holds at most four distinct colours.
+    op.set_display_settings(DisplaySettings {
+        color_depth: ColorDepth::Colors4,
+        ..DisplaySettings::default()
+    })
+    .unwrap();
+    framebuffer_where(&mut op, |fb| {
+        let colours: std::collections::HashSet<&[u8]> = fb.pixels().chunks_exact(4).collect();
+        fb.width() == 640 && colours.len() <= 4
+    })
+    .await;
+
+    // The synthetic desktop's second monitor is 400×300.
+    op.set_display_settings(DisplaySettings {
+        monitor_id: 2,
+        ..DisplaySettings::default()
+    })
+    .unwrap();
+    framebuffer_where(&mut op, |fb| (fb.width(), fb.height()) == (400, 300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_input_takes_control_back() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let target = start_relay(None).await;
+    let injected = SharedInjector::default();
+    let touched = Arc::new(AtomicBool::new(false));
+    let flag = touched.clone();
+    let platform =
+        platform(injected.clone()).with_local_activity(move || flag.swap(false, Ordering::Relaxed));
+    let (_operator, mut op, mut cu) = paired(&target, platform).await;
+    grant(&mut op, &mut cu, ConnectionMode::ControlCustomer).await;
+    let mv = |x| InputMessage::PointerMove {
+        position: Point::new(x, 10),
+    };
+    op.send_input(mv(1)).await.unwrap();
+    tokio::time::timeout(WAIT, async {
+        while injected.0.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+
+    // The customer moves the mouse: the operator's input is dropped for the
+    // grace period instead of fighting the local user.
+    touched.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let before = injected.0.lock().unwrap().len();
+    op.send_input(mv(2)).await.unwrap();
+    tokio::time::timeout(WAIT, async {
+        while cu.stats().await.unwrap().ignored_input == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("remote input refused while the local user is active");
+    assert_eq!(injected.0.lock().unwrap().len(), before);
+}

@@ -59,6 +59,8 @@ struct Slot {
     platform: Option<HostPlatform>,
     hosting: bool,
     frame: BgraFrame,
+    /// The frame scaled down when the viewer asked for a smaller picture.
+    scaled: BgraFrame,
     dirty: DirtyRegion,
     cursor: Option<(Point, bool)>,
     cursor_shape_id: u64,
@@ -223,7 +225,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             paired.allowed_modes.clone()
         });
         let mut platform = (self.platforms)();
-        let mapper = match platform.as_mut().and_then(|p| p.input_mapper(&[])) {
+        let mapper = match platform.as_mut().and_then(|p| p.input_mapper(&[], 0)) {
             Some(m) => m,
             None => match placeholder_mapper() {
                 Some(m) => m,
@@ -257,6 +259,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 platform,
                 hosting: false,
                 frame: BgraFrame::filled(0, 0, [0; 4]),
+                scaled: BgraFrame::filled(0, 0, [0; 4]),
                 dirty: DirtyRegion::new(),
                 cursor: None,
                 cursor_shape_id: 0,
@@ -285,6 +288,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     fn on_tick(&mut self) {
         let now = Instant::now();
         for slot in self.sessions.values_mut() {
+            if slot.hosting
+                && slot
+                    .platform
+                    .as_mut()
+                    .is_some_and(HostPlatform::poll_local_activity)
+            {
+                slot.session.local_activity(now);
+            }
             slot.session.handle_timeout(now);
             slot.capture(now);
         }
@@ -498,7 +509,7 @@ impl Slot {
             SessionEvent::HostScreen(HostScreenEvent::SettingsChanged(settings)) => {
                 if let Some(platform) = self.platform.as_mut() {
                     let windows = platform.apply_settings(settings);
-                    if let Some(mapper) = platform.input_mapper(&windows) {
+                    if let Some(mapper) = platform.input_mapper(&windows, settings.scale_percent) {
                         self.session.set_input_mapper(mapper);
                     }
                     self.dirty.set_full();
@@ -523,7 +534,8 @@ impl Slot {
         }
         let windows = platform.windows();
         self.session.host().send_windows(windows);
-        if let Some(mapper) = platform.input_mapper(&[]) {
+        let scale = self.session.screen_host().settings().scale_percent;
+        if let Some(mapper) = platform.input_mapper(&[], scale) {
             self.session.set_input_mapper(mapper);
         }
         self.cursor = None;
@@ -541,7 +553,14 @@ impl Slot {
             warn!("capture failed: {e}");
             return;
         }
-        if let Err(e) = self.session.submit_frame(&self.frame, now, now_ms()) {
+        let scale = self.session.screen_host().settings().scale_percent;
+        let frame = if (1..100).contains(&scale) {
+            rsupport_capture::scale::downscale(&self.frame, scale, &mut self.scaled);
+            &self.scaled
+        } else {
+            &self.frame
+        };
+        if let Err(e) = self.session.submit_frame(frame, now, now_ms()) {
             warn!("encode failed: {e}");
         }
         if let Ok(update) = platform.capturer.poll_cursor() {
@@ -557,7 +576,12 @@ impl Slot {
                 self.cursor_shape_id = shape.serial;
                 self.cursor = None;
             }
+            // The viewer's frame may be scaled down; so is the cursor.
             let (position, visible) = match update.position {
+                Some((x, y)) if (1..100).contains(&scale) => (
+                    Point::new(x * scale as i32 / 100, y * scale as i32 / 100),
+                    true,
+                ),
                 Some((x, y)) => (Point::new(x, y), true),
                 None => (Point::default(), false),
             };

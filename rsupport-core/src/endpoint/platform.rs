@@ -16,6 +16,7 @@ pub struct HostPlatform {
     pub(crate) injector: Box<dyn Injector + Send>,
     pub(crate) wallpaper: Option<Box<dyn WallpaperControl + Send>>,
     pub(crate) download_dir: Option<std::path::PathBuf>,
+    pub(crate) local_activity: Option<Box<dyn FnMut() -> bool + Send>>,
 }
 
 impl std::fmt::Debug for HostPlatform {
@@ -39,7 +40,23 @@ impl HostPlatform {
             injector,
             wallpaper,
             download_dir: None,
+            local_activity: None,
         }
+    }
+
+    /// A detector of the local user's own mouse and keyboard use (not the
+    /// injected input), polled every tick: `true` when the user did
+    /// something since the last call. Local input wins: remote control is
+    /// suspended or revoked as the session's gate configuration says.
+    /// On X11, wrap `rsupport_input::inject::X11LocalActivity::poll`.
+    pub fn with_local_activity(mut self, detector: impl FnMut() -> bool + Send + 'static) -> Self {
+        self.local_activity = Some(Box::new(detector));
+        self
+    }
+
+    /// Whether the local user touched mouse or keyboard since the last call.
+    pub(crate) fn poll_local_activity(&mut self) -> bool {
+        self.local_activity.as_mut().is_some_and(|f| f())
     }
 
     /// Where files from an operator with "full file transfer control" are
@@ -84,12 +101,20 @@ impl HostPlatform {
     }
 
     /// Where the viewer's input may land: the captured area, or the
-    /// selected windows within it.
-    pub(crate) fn input_mapper(&mut self, windows: &[Rect]) -> Option<CoordinateMapper> {
+    /// selected windows within it. The viewer's coordinates are pixels of the
+    /// frame it sees, which is the area scaled to `scale_percent` (0 = 100).
+    pub(crate) fn input_mapper(
+        &mut self,
+        windows: &[Rect],
+        scale_percent: u32,
+    ) -> Option<CoordinateMapper> {
         let area = self.capturer.area();
         let monitor = Monitor::new(proto_rect(area), 1.0);
-        let mut mapper =
-            CoordinateMapper::for_monitor(vec![monitor], 0, area.width, area.height).ok()?;
+        let (w, h) = match scale_percent {
+            1..=99 => rsupport_capture::scale::scaled_size(area.width, area.height, scale_percent),
+            _ => (area.width, area.height),
+        };
+        let mut mapper = CoordinateMapper::for_monitor(vec![monitor], 0, w, h).ok()?;
         if !windows.is_empty() {
             mapper.restrict_to_windows(windows).ok()?;
         }
