@@ -15,10 +15,10 @@ mod common;
 
 use clap::Parser;
 use common::{stdin_lines, RelayArgs};
-use rsupport::capture::source::X11Capturer;
+use rsupport::capture::source::{X11Capturer, X11Wallpaper};
 use rsupport::core::endpoint::{Customer, HostPlatform};
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
-use rsupport::input::inject::X11Injector;
+use rsupport::input::inject::{X11Injector, X11LocalActivity};
 use rsupport::proto::relay::CustomerInfo;
 use rsupport::proto::EndReason;
 
@@ -51,11 +51,17 @@ fn platform(synthetic: bool) -> Result<HostPlatform, Error> {
         return Ok(HostPlatform::synthetic());
     }
     let display = std::env::var("DISPLAY").map_err(|_| "no DISPLAY; use --synthetic")?;
+    // The customer's own mouse and keyboard take control back (local input wins).
+    let mut local = X11LocalActivity::connect(Some(&display))?;
     Ok(HostPlatform::new(
         Box::new(X11Capturer::connect(Some(&display))?),
         Box::new(X11Injector::connect(Some(&display))?),
-        None,
-    ))
+        Some(Box::new(X11Wallpaper::connect(
+            Some(&display),
+            0x003a_6ea5,
+        )?)),
+    )
+    .with_local_activity(move || local.poll().is_ok_and(|n| n > 0)))
 }
 
 #[tokio::main]
