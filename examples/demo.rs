@@ -17,8 +17,10 @@ use rand::SeedableRng;
 use rsupport::capture::source::{Capturer, SyntheticSource, X11Capturer};
 use rsupport::core::auth::{Argon2Params, PasswordHasher};
 use rsupport::core::endpoint::{
-    Customer, HostPlatform, LobbyEvent, Operator, OperatorOptions, RelayTarget, SessionHandle,
+    Customer, Drawing, HostPlatform, LobbyEvent, Operator, OperatorOptions, RelayTarget,
+    SessionHandle,
 };
+use rsupport::core::files::FileEvent;
 use rsupport::core::relay::{
     bootstrap_admin, new_account, serve, AccountSpec, RelayConfig, ServeConfig,
 };
@@ -28,6 +30,7 @@ use rsupport::core::store::{SqliteStore, Store};
 use rsupport::core::tls::{fingerprint_hex, server_config, Identity};
 use rsupport::input::inject::{InjectError, Injector, RecordingInjector, X11Injector};
 use rsupport::input::InputEvent;
+use rsupport::proto::annotate::Argb;
 use rsupport::proto::input::{InputMessage, MouseButton};
 use rsupport::proto::relay::admin::AuditQuery;
 use rsupport::proto::relay::CustomerInfo;
@@ -152,7 +155,62 @@ async fn main() -> Result<(), Error> {
         injected.load(Ordering::Relaxed)
     );
 
-    // 7. Pause: nothing is captured or sent, input is refused.
+    // 7. A file from the operator, accepted by the customer into a folder.
+    let outgoing = state.join("outgoing");
+    std::fs::create_dir_all(&outgoing)?;
+    let payload: Vec<u8> = (0..2 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(outgoing.join("printer-driver.bin"), &payload)?;
+    op.send_files(outgoing.join("printer-driver.bin")).await?;
+    let (transfer_id, size) = wait(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::OfferReceived {
+            transfer_id,
+            total_size,
+            ..
+        }) => Some((*transfer_id, *total_size)),
+        _ => None,
+    })
+    .await?;
+    println!("customer is offered a file of {size} bytes → accepts");
+    let downloads = state.join("downloads");
+    std::fs::create_dir_all(&downloads)?;
+    cu.accept_files(transfer_id, &downloads).await?;
+    wait(&mut cu, |e| {
+        matches!(e, SessionEvent::File(FileEvent::Finished { .. })).then_some(())
+    })
+    .await?;
+    let arrived = std::fs::read(downloads.join("printer-driver.bin"))?;
+    println!(
+        "file transfer: {} bytes arrived, SHA-256 verified, identical: {}",
+        arrived.len(),
+        arrived == payload
+    );
+
+    // 8. The operator circles something on the customer's screen.
+    op.annotate(Drawing::Stroke {
+        color: Argb::new(255, 230, 30, 30),
+        width_px: 5.0,
+        points: (0..=36)
+            .map(|i| {
+                let a = f64::from(i) * std::f64::consts::TAU / 36.0;
+                Point::new(320 + (60.0 * a.cos()) as i32, 200 + (40.0 * a.sin()) as i32)
+            })
+            .collect(),
+        monitor_id: 0,
+    })?;
+    let mut strokes = 0;
+    for _ in 0..50 {
+        wait(&mut cu, |e| {
+            matches!(e, SessionEvent::AnnotationsChanged).then_some(())
+        })
+        .await?;
+        strokes = cu.annotation_layer().await?.items().len();
+        if strokes > 0 {
+            break;
+        }
+    }
+    println!("drawing: {strokes} annotation(s) on the customer's layer");
+
+    // 9. Pause: nothing is captured or sent, input is refused.
     cu.set_paused(true).await?;
     wait(&mut op, |e| match e {
         SessionEvent::Control(ControlEvent::SharingChanged(s)) if s.is_paused() => Some(()),
@@ -175,14 +233,14 @@ async fn main() -> Result<(), Error> {
     );
     cu.set_paused(false).await?;
 
-    // 8. A screenshot of what the operator sees.
+    // 10. A screenshot of what the operator sees.
     if let Some(frame) = op.framebuffer().await? {
         let path = state.join("operator-view.png");
         save_png(&frame, &path)?;
         println!("operator's view saved to {}", path.display());
     }
 
-    // 9. End, and the audit history.
+    // 11. End, and the audit history.
     let session_id = op.session_id();
     op.end(EndReason::OperatorEnded, "printer fixed")?;
     let reason = wait(&mut cu, |e| match e {
