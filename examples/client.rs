@@ -8,8 +8,9 @@
 //!
 //! The real X display is shared when `DISPLAY` is set (and `--synthetic` is
 //! not given); nothing is shown or injected before you answer `y`.
-//! Typed lines are chat; `/pause`, `/resume`, `/revoke` and `/end` act on
-//! the session.
+//! Typed lines are chat; `/pause`, `/resume`, `/revoke`, `/send PATH` and
+//! `/end` act on the session. Files the operator offers are saved into
+//! `--download-dir` if you answer `y`.
 
 mod common;
 
@@ -17,6 +18,7 @@ use clap::Parser;
 use common::{stdin_lines, RelayArgs};
 use rsupport::capture::source::{X11Capturer, X11Wallpaper};
 use rsupport::core::endpoint::{Customer, HostPlatform};
+use rsupport::core::files::FileEvent;
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport::input::inject::{X11Injector, X11LocalActivity};
 use rsupport::proto::relay::CustomerInfo;
@@ -44,6 +46,9 @@ struct Cli {
     /// Share a synthetic desktop instead of the real screen.
     #[arg(long)]
     synthetic: bool,
+    /// Where accepted files are saved.
+    #[arg(long, default_value = "rsupport-downloads")]
+    download_dir: std::path::PathBuf,
 }
 
 fn platform(synthetic: bool) -> Result<HostPlatform, Error> {
@@ -82,6 +87,7 @@ async fn main() -> Result<(), Error> {
     println!("connected to {}", session.peer_name());
     let mut lines = stdin_lines();
     let mut pending_consent: Option<u32> = None;
+    let mut pending_files: Option<u64> = None;
     loop {
         tokio::select! {
             event = session.next_event() => {
@@ -102,14 +108,38 @@ async fn main() -> Result<(), Error> {
                     }
                     SessionEvent::Chat(ChatEvent::Received(l)) => println!("{}: {}", l.sender_name, l.text),
                     SessionEvent::Notice(n) => println!("notice: {n:?}"),
+                    SessionEvent::File(FileEvent::OfferReceived { transfer_id, entries, total_size }) => {
+                        println!(
+                            "The operator sends {} item(s), {total_size} bytes, into {}. Accept? [y/N]",
+                            entries.len(),
+                            cli.download_dir.display()
+                        );
+                        pending_files = Some(transfer_id);
+                    }
+                    SessionEvent::File(FileEvent::Finished { .. }) => println!("file transfer finished"),
                     _ => {}
                 }
             }
             line = lines.recv() => {
                 let Some(line) = line else { break };
                 let line = line.trim();
+                if let Some(id) = pending_files.take() {
+                    let result = if line.eq_ignore_ascii_case("y") {
+                        std::fs::create_dir_all(&cli.download_dir)?;
+                        session.accept_files(id, &cli.download_dir).await
+                    } else {
+                        session.decline_files(id, "declined by the customer")
+                    };
+                    if let Err(e) = result {
+                        println!("not done: {e}");
+                    }
+                    continue;
+                }
                 let result = match (pending_consent.take(), line) {
                     (Some(id), answer) => session.decide(id, answer.eq_ignore_ascii_case("y")).await,
+                    (None, send) if send.starts_with("/send ") => {
+                        session.send_files(send.trim_start_matches("/send ").trim()).await.map(|_| ())
+                    }
                     (None, "/pause") => session.set_paused(true).await,
                     (None, "/resume") => session.set_paused(false).await,
                     (None, "/revoke") => session.revoke_control(),

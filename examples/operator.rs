@@ -9,7 +9,8 @@
 //! Typed lines are chat; lines starting with `/` are commands:
 //! `/mode view|control|manage|share|show`, `/move X Y`, `/click X Y`,
 //! `/type TEXT`, `/key CODE` (DOM code, e.g. `Enter`), `/cad` (Ctrl+Alt+Del),
-//! `/shot FILE.png`, `/depth 24|16|256|16c|4`, `/end`.
+//! `/shot FILE.png`, `/depth 24|16|256|16c|4`, `/send PATH` (file or folder),
+//! `/accept ID DIR`, `/decline ID`, `/end`.
 
 mod common;
 
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use common::{secret, stdin_lines, RelayArgs};
 use rsupport::core::endpoint::{LobbyEvent, Operator, OperatorOptions, SessionHandle};
+use rsupport::core::files::FileEvent;
 use rsupport::core::session::screen::ViewerScreenEvent;
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport::proto::input::{InputMessage, KeyInput, MouseButton, SpecialKey};
@@ -166,6 +168,18 @@ async fn on_event(
             println!("host screenshot saved to {path}");
         }
         SessionEvent::Notice(n) => println!("notice: {n:?}"),
+        SessionEvent::File(FileEvent::OfferReceived {
+            transfer_id,
+            entries,
+            total_size,
+        }) => println!(
+            "the customer offers {} item(s), {total_size} bytes: /accept {transfer_id} DIR or /decline {transfer_id}",
+            entries.len()
+        ),
+        SessionEvent::File(FileEvent::Finished { .. }) => println!("file transfer finished"),
+        SessionEvent::File(FileEvent::Declined { reason, .. }) => {
+            println!("the customer declined the files: {reason}")
+        }
         _ => {}
     }
     Ok(true)
@@ -249,6 +263,21 @@ async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error>
                 color_depth: depth,
                 ..DisplaySettings::default()
             })
+        }
+        Some("/send") => {
+            let path = line.trim_start_matches("/send").trim();
+            session
+                .send_files(path)
+                .await
+                .map(|id| println!("offered as transfer {id}"))
+        }
+        Some("/accept") => {
+            let id = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            session.accept_files(id, words.next().unwrap_or(".")).await
+        }
+        Some("/decline") => {
+            let id = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            session.decline_files(id, "declined by the operator")
         }
         Some(w) if w.starts_with('/') => {
             println!("unknown command {w}");
