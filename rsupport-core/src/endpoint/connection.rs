@@ -161,8 +161,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             if let Some(t) = slot.session.poll_timeout() {
                 deadline = deadline.min(t);
             }
-            if slot.hosting && slot.session.sends_screen() {
-                if let Some(t) = slot.session.screen_host().next_frame_at() {
+            if slot.session.sends_screen() {
+                if let Some(t) = slot.session.screen_host().next_frame_at(now) {
                     deadline = deadline.min(t);
                 }
             }
@@ -518,7 +518,8 @@ impl Slot {
             SessionEvent::HostScreen(HostScreenEvent::ScreenshotRequested { request_id }) => {
                 if let Ok(bytes) = self.frame.to_png() {
                     self.session
-                        .answer_screenshot(*request_id, Bytes::from(bytes));
+                        .host()
+                        .send_screenshot(*request_id, Bytes::from(bytes));
                 }
             }
             _ => {}

@@ -84,11 +84,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RelayConnection<S> {
     }
 
     async fn send_frame(&mut self, kind: FrameKind, body: &[u8]) -> Result<(), ClientError> {
-        self.write_buf.clear();
-        encode_frame(kind, body, &self.limits, &mut self.write_buf)?;
-        self.stream.write_all(&self.write_buf).await?;
-        self.stream.flush().await?;
-        Ok(())
+        write_frame(
+            &mut self.stream,
+            &mut self.write_buf,
+            &self.limits,
+            kind,
+            body,
+        )
+        .await
     }
 
     /// Sends a relay-control message.
@@ -223,11 +226,14 @@ pub struct RelayWriter<W> {
 
 impl<W: AsyncWrite + Unpin> RelayWriter<W> {
     async fn send_frame(&mut self, kind: FrameKind, body: &[u8]) -> Result<(), ClientError> {
-        self.write_buf.clear();
-        encode_frame(kind, body, &self.limits, &mut self.write_buf)?;
-        self.stream.write_all(&self.write_buf).await?;
-        self.stream.flush().await?;
-        Ok(())
+        write_frame(
+            &mut self.stream,
+            &mut self.write_buf,
+            &self.limits,
+            kind,
+            body,
+        )
+        .await
     }
 
     /// Sends a relay-control message.
@@ -240,6 +246,22 @@ impl<W: AsyncWrite + Unpin> RelayWriter<W> {
         self.send_frame(FrameKind::Session, &envelope.encode())
             .await
     }
+}
+
+/// Frames `body` into `buf` (reused between frames) and writes it out; the
+/// one write path of [`RelayConnection`] and [`RelayWriter`].
+async fn write_frame<W: AsyncWrite + Unpin>(
+    stream: &mut W,
+    buf: &mut BytesMut,
+    limits: &FrameLimits,
+    kind: FrameKind,
+    body: &[u8],
+) -> Result<(), ClientError> {
+    buf.clear();
+    encode_frame(kind, body, limits, buf)?;
+    stream.write_all(buf).await?;
+    stream.flush().await?;
+    Ok(())
 }
 
 /// Connects over TCP and TLS. `server_name` is checked against the

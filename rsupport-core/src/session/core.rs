@@ -23,7 +23,6 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::Bytes;
 use rsupport_capture::codec::{EncodeError, Limits};
 use rsupport_capture::BgraFrame;
 use rsupport_input::inject::{InjectError, Injector};
@@ -588,11 +587,6 @@ impl Session {
         let r = self.control.set_paused(paused);
         self.sync();
         r
-    }
-
-    /// Host: sends a PNG screenshot of `frame` in answer to a request.
-    pub fn answer_screenshot(&mut self, request_id: u32, png: Bytes) {
-        self.host.send_screenshot(request_id, png);
     }
 }
 

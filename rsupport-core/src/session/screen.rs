@@ -110,15 +110,13 @@ impl ScreenHost {
                 .is_none_or(|t| now >= t + self.min_interval())
     }
 
-    /// When the frame rate next allows a frame (`None` while the viewer lags).
-    pub fn next_frame_at(&self) -> Option<Instant> {
+    /// When the frame rate next allows a frame (`now` if it does already;
+    /// `None` while the viewer lags).
+    pub fn next_frame_at(&self, now: Instant) -> Option<Instant> {
         if self.in_flight.len() >= self.max_in_flight {
             return None;
         }
-        Some(
-            self.last_sent
-                .map_or_else(Instant::now, |t| t + self.min_interval()),
-        )
+        Some(self.last_sent.map_or(now, |t| t + self.min_interval()))
     }
 
     /// Encodes `frame` and queues the update. An unchanged frame sends
@@ -427,7 +425,7 @@ mod tests {
             !host.wants_frame(now),
             "window full: the latest frame waits"
         );
-        assert_eq!(host.next_frame_at(), None);
+        assert_eq!(host.next_frame_at(now), None);
         pump(&mut host, &mut viewer);
         assert!(host.wants_frame(now));
     }

@@ -5,7 +5,8 @@ use std::path::Path;
 use rsupport_proto::relay::admin::{AuditQuery, AuditRecord, RelaySettings};
 use rsupport_proto::relay::Secret;
 use rsupport_proto::EndReason;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{Store, StoreError};
 use crate::auth::{mode_from_name, mode_name, role_from_name, role_name, Account};
@@ -180,6 +181,30 @@ fn audit_from_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
+/// An account's columns in `ACCOUNT_COLUMNS` order: the one list INSERT and
+/// UPDATE both bind, so the two cannot drift apart.
+fn account_values(a: &Account) -> [Value; 14] {
+    let flag = |b: bool| Value::Integer(i64::from(b));
+    [
+        Value::Text(a.username.clone()),
+        Value::Text(a.display_name.clone()),
+        Value::Text(role_name(a.role).to_owned()),
+        Value::Text(a.operator_id.clone()),
+        Value::Text(a.password_hash.expose().clone()),
+        flag(a.enabled),
+        Value::Integer(i64::from(a.failed_logins)),
+        Value::Integer(i(a.blocked_until_ms)),
+        Value::Text(modes_to_text(&a.allowed_modes)),
+        flag(a.full_file_control),
+        a.totp_secret
+            .as_ref()
+            .map_or(Value::Null, |s| Value::Blob(s.expose().clone())),
+        Value::Integer(i(a.totp_last_step)),
+        flag(a.must_change_password),
+        Value::Integer(i(a.created_ms)),
+    ]
+}
+
 /// SQLite integers are signed; times and counters stay far below `i64::MAX`.
 fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -215,22 +240,7 @@ impl Store for SqliteStore {
         self.db
             .execute(
                 &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"),
-                params![
-                    a.username,
-                    a.display_name,
-                    role_name(a.role),
-                    a.operator_id,
-                    a.password_hash.expose(),
-                    a.enabled,
-                    a.failed_logins,
-                    i(a.blocked_until_ms),
-                    modes_to_text(&a.allowed_modes),
-                    a.full_file_control,
-                    a.totp_secret.as_ref().map(|s| s.expose().clone()),
-                    i(a.totp_last_step),
-                    a.must_change_password,
-                    i(a.created_ms),
-                ],
+                params_from_iter(account_values(a)),
             )
             .map_err(backend)?;
         Ok(())
@@ -244,23 +254,11 @@ impl Store for SqliteStore {
                  enabled=?6, failed_logins=?7, blocked_until_ms=?8, allowed_modes=?9, full_file_control=?10,
                  totp_secret=?11, totp_last_step=?12, must_change_password=?13, created_ms=?14
                  WHERE username=?15",
-                params![
-                    a.username,
-                    a.display_name,
-                    role_name(a.role),
-                    a.operator_id,
-                    a.password_hash.expose(),
-                    a.enabled,
-                    a.failed_logins,
-                    i(a.blocked_until_ms),
-                    modes_to_text(&a.allowed_modes),
-                    a.full_file_control,
-                    a.totp_secret.as_ref().map(|s| s.expose().clone()),
-                    i(a.totp_last_step),
-                    a.must_change_password,
-                    i(a.created_ms),
-                    username,
-                ],
+                params_from_iter(
+                    account_values(a)
+                        .into_iter()
+                        .chain([Value::Text(username.to_owned())]),
+                ),
             )
             .map_err(backend)?;
         if n == 0 {
