@@ -53,6 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         PrintSender::new(policy),
         c_in,
         c_out,
+        mpsc::channel(1).1, // the policy never changes here
         c_events,
     ));
     tokio::spawn(run_operator(

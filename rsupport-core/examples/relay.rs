@@ -397,6 +397,7 @@ fn parse_settings(pairs: &[String]) -> Result<RelaySettings, Error> {
             "max_session_ms" => s.max_session_ms = Some(v.parse()?),
             "time_warning_ms" => s.time_warning_ms = Some(v.parse()?),
             "join_url_template" => s.join_url_template = Some(v.to_owned()),
+            "remote_printing" => s.remote_printing = Some(v.parse()?),
             _ => return Err(format!("unknown setting {k}").into()),
         }
     }

@@ -9,22 +9,14 @@ mod print_util;
 use std::sync::Arc;
 use std::time::Duration;
 
+use print_util::ChannelSource;
 use rsupport_core::print::{
     run_customer, run_operator, BoxFuture, CustomerPrintEvent, DocumentFormat, OperatorCommand,
     OperatorPrintEvent, PrintOutcome, PrintPolicy, PrintReceiver, PrintSender, PrintSink,
     PrintStage, ReceiverEvent, SenderEvent, SinkJob, SinkOutcome, StageCallback, VirtualPrinterJob,
-    VirtualPrinterSource,
 };
 use rsupport_proto::ConnectionMode;
 use tokio::sync::{mpsc, oneshot};
-
-struct ChannelSource(mpsc::UnboundedReceiver<VirtualPrinterJob>);
-
-impl VirtualPrinterSource for ChannelSource {
-    fn next_job(&mut self) -> BoxFuture<'_, Option<VirtualPrinterJob>> {
-        Box::pin(self.0.recv())
-    }
-}
 
 /// A printer that never finishes; tells the test when its work is dropped.
 struct StuckPrinter {
@@ -78,6 +70,7 @@ fn start(sink: Arc<dyn PrintSink>, dir: &std::path::Path) -> Session {
         PrintSender::new(policy),
         c_in,
         c_out,
+        mpsc::channel(1).1,
         c_events,
     ));
     tokio::spawn(run_operator(
@@ -215,6 +208,7 @@ async fn outside_control_mode_nothing_is_sent() {
         PrintSender::new(policy),
         c_in,
         c_out,
+        mpsc::channel(1).1,
         c_events,
     ));
     let job = spooled_job(&dir, "private");

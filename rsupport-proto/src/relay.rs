@@ -440,6 +440,9 @@ pub struct Paired {
     pub allowed_modes: Vec<ConnectionMode>,
     /// The operator has full file transfer control.
     pub full_file_control: bool,
+    /// The administrator allows remote printing; it still works only in
+    /// control and manage modes.
+    pub remote_printing: bool,
 }
 
 /// Hand a session to, or invite into it, another operator.

@@ -9,15 +9,18 @@ use rsupport_capture::source::DirtyRegion;
 use rsupport_capture::BgraFrame;
 use rsupport_input::GateConfig;
 use rsupport_proto::control::ControlMessage;
+use rsupport_proto::print::PrintMessage;
 use rsupport_proto::relay::{Paired, RelayMessage};
 use rsupport_proto::screen::{CursorPosition, CursorShape};
+use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{ConnectionMode, EndReason, Point, Rect};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::handle::{Drawing, SessionCommand, SessionHandle, SessionStats};
+use super::handle::{Drawing, PrintAction, SessionCommand, SessionHandle, SessionStats};
 use super::platform::HostPlatform;
+use super::print::{self as printing, OperatorPrinting, PrintBridge};
 use super::EndpointError;
 use crate::relay::{Incoming, RelayConnection};
 use crate::session::screen::HostScreenEvent;
@@ -65,6 +68,8 @@ struct Slot {
     cursor: Option<(Point, bool)>,
     cursor_shape_id: u64,
     left: bool,
+    /// The print driver of this session, when this side prints or receives.
+    print: Option<PrintBridge>,
 }
 
 pub(crate) struct ConnectionTask<S> {
@@ -77,6 +82,10 @@ pub(crate) struct ConnectionTask<S> {
     command_tx: mpsc::UnboundedSender<TaskCommand>,
     lobby: mpsc::UnboundedSender<LobbyItem>,
     platforms: PlatformFactory,
+    /// The operator's printer or folder for jobs customers print.
+    operator_printing: Option<OperatorPrinting>,
+    print_out_tx: printing::Outgoing,
+    print_out: mpsc::Receiver<(u64, PrintMessage)>,
 }
 
 fn now_ms() -> u64 {
@@ -92,12 +101,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         side: Side,
         display_name: String,
         platforms: PlatformFactory,
+        operator_printing: Option<OperatorPrinting>,
     ) -> (
         mpsc::UnboundedSender<TaskCommand>,
         mpsc::UnboundedReceiver<LobbyItem>,
     ) {
         let (command_tx, commands) = mpsc::unbounded_channel();
         let (lobby, lobby_rx) = mpsc::unbounded_channel();
+        let (print_out_tx, print_out) = mpsc::channel(printing::OUTGOING_CAPACITY);
         let task = ConnectionTask {
             conn,
             side,
@@ -108,6 +119,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             command_tx: command_tx.clone(),
             lobby,
             platforms,
+            operator_printing,
+            print_out_tx,
+            print_out,
         };
         tokio::spawn(task.run());
         (command_tx, lobby_rx)
@@ -123,6 +137,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 break;
             }
             let deadline = self.next_deadline();
+            let print_room = self.print_room();
             tokio::select! {
                 incoming = self.conn.recv() => match incoming {
                     Ok(Incoming::Session(envelope)) => self.on_envelope(envelope),
@@ -136,6 +151,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     Some(command) => self.on_command(command).await,
                     None => break,
                 },
+                Some((id, message)) = self.print_out.recv(), if print_room => {
+                    if let Some(slot) = self.sessions.get_mut(&id) {
+                        slot.session.send_channel_message(SessionMessage::Print(message));
+                    }
+                }
                 () = tokio::time::sleep_until(deadline.into()) => self.on_tick(),
                 _ = ping.tick() => {
                     nonce += 1;
@@ -168,6 +188,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             }
         }
         deadline.max(now)
+    }
+
+    /// Print data is taken from the drivers only while every session's
+    /// queue is short: a document moves no faster than the connection.
+    fn print_room(&self) -> bool {
+        self.sessions
+            .values()
+            .all(|slot| slot.session.queued_messages() < printing::OUTGOING_CAPACITY)
     }
 
     // ----- inputs
@@ -245,6 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             mapper,
         );
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let print = self.print_bridge(&paired, platform.as_mut(), &events_tx);
         let handle = SessionHandle::new(
             self.side,
             paired.clone(),
@@ -264,9 +293,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 cursor: None,
                 cursor_shape_id: 0,
                 left: false,
+                print,
             },
         );
         let _ = self.lobby.send(LobbyItem::Session(Box::new(handle)));
+    }
+
+    /// The customer prints when its platform has a printer; the operator
+    /// receives when its program set a printer or folder.
+    fn print_bridge(
+        &self,
+        paired: &Paired,
+        platform: Option<&mut HostPlatform>,
+        events: &mpsc::UnboundedSender<SessionEvent>,
+    ) -> Option<PrintBridge> {
+        let (id, allows, out) = (
+            paired.session_id,
+            paired.remote_printing,
+            self.print_out_tx.clone(),
+        );
+        match self.side {
+            Side::Customer => {
+                let printer = platform.and_then(|p| p.printer.take())?;
+                Some(PrintBridge::customer(
+                    id,
+                    printer,
+                    allows,
+                    out,
+                    events.clone(),
+                ))
+            }
+            Side::Operator => {
+                let printing = self.operator_printing.clone()?;
+                Some(PrintBridge::operator(
+                    id,
+                    printing,
+                    allows,
+                    out,
+                    events.clone(),
+                ))
+            }
+        }
     }
 
     async fn on_command(&mut self, command: TaskCommand) {
@@ -314,8 +381,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 }
             }
             while let Some(event) = slot.session.poll_event() {
-                slot.on_event(&event);
-                let _ = slot.events.send(event);
+                if let Some(event) = slot.on_event(event) {
+                    let _ = slot.events.send(event);
+                }
             }
             // File data goes out a few chunks per round so that frames and
             // input captured meanwhile are not stuck behind a large file.
@@ -444,6 +512,9 @@ impl Slot {
                 .files()
                 .cancel(transfer_id, &reason, Instant::now()),
             SessionCommand::Annotate(drawing) => self.draw(drawing),
+            SessionCommand::Print { action, reply } => {
+                let _ = reply.send(self.print_action(action));
+            }
             SessionCommand::AnnotationLayer(reply) => {
                 let _ = reply.send(self.session.annotator().layer().clone());
             }
@@ -494,9 +565,14 @@ impl Slot {
         }
     }
 
-    /// Reacts to events that need the platform (host side).
-    fn on_event(&mut self, event: &SessionEvent) {
-        match event {
+    /// Reacts to events that need the platform or the print driver;
+    /// returns the event unless it was consumed here.
+    fn on_event(&mut self, event: SessionEvent) -> Option<SessionEvent> {
+        match &event {
+            SessionEvent::Channel(SessionMessage::Print(message)) => {
+                self.on_print_message(message.clone());
+                return None;
+            }
             SessionEvent::Control(ControlEvent::SharingChanged(sharing)) => {
                 let hosting = sharing
                     .mode()
@@ -505,6 +581,9 @@ impl Slot {
                     self.start_hosting();
                 }
                 self.hosting = hosting;
+                if let Some(print) = &self.print {
+                    print.set_mode(sharing.mode());
+                }
             }
             SessionEvent::HostScreen(HostScreenEvent::SettingsChanged(settings)) => {
                 if let Some(platform) = self.platform.as_mut() {
@@ -523,6 +602,37 @@ impl Slot {
                 }
             }
             _ => {}
+        }
+        Some(event)
+    }
+
+    fn print_action(&self, action: PrintAction) -> Result<(), EndpointError> {
+        let Some(print) = &self.print else {
+            return Err(EndpointError::NotAllowed(
+                "remote printing is not set up on this side".into(),
+            ));
+        };
+        match action {
+            PrintAction::Accept(id) => print.accept(id),
+            PrintAction::Decline(id, reason) => print.decline(id, reason),
+            PrintAction::Cancel(id, reason) => print.cancel(id, reason),
+        }
+    }
+
+    fn on_print_message(&mut self, message: PrintMessage) {
+        match (&self.print, message) {
+            (Some(print), message) => print.deliver(message),
+            // Nobody here receives print jobs: say so rather than leave the
+            // customer's job waiting for an answer.
+            (None, PrintMessage::Offer(offer)) => {
+                self.session
+                    .send_channel_message(SessionMessage::Print(PrintMessage::Answer {
+                        job_id: offer.job_id,
+                        accept: false,
+                        reason: "remote printing is not set up on this side".into(),
+                    }));
+            }
+            (None, _) => {}
         }
     }
 

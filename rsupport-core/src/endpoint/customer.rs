@@ -36,6 +36,7 @@ impl Customer {
             Side::Customer,
             "Customer".to_owned(),
             Box::new(move || platform.take()),
+            None,
         );
         Ok(Customer { commands, lobby })
     }

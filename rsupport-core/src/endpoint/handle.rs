@@ -73,6 +73,14 @@ pub struct SessionStats {
     pub ignored_input: u64,
 }
 
+/// What the product does with a print job.
+#[derive(Debug)]
+pub(crate) enum PrintAction {
+    Accept(u64),
+    Decline(u64, String),
+    Cancel(u64, String),
+}
+
 /// A command from a handle to the connection task.
 #[derive(Debug)]
 pub(crate) enum SessionCommand {
@@ -127,6 +135,10 @@ pub(crate) enum SessionCommand {
     },
     Annotate(Drawing),
     AnnotationLayer(oneshot::Sender<AnnotationLayer>),
+    Print {
+        action: PrintAction,
+        reply: oneshot::Sender<Result<(), EndpointError>>,
+    },
     Stats(oneshot::Sender<SessionStats>),
 }
 
@@ -335,6 +347,45 @@ impl SessionHandle {
     /// Draws on the shared screen (both parties see it).
     pub fn annotate(&self, drawing: Drawing) -> Result<(), EndpointError> {
         self.send(SessionCommand::Annotate(drawing))
+    }
+
+    /// Operator: accepts a print job the customer printed (announced by a
+    /// [`PrintEvent`](crate::print::PrintEvent) offer); it is printed on the
+    /// operator's printer or saved, and both sides hear the result.
+    pub async fn accept_print(&self, job_id: u64) -> Result<(), EndpointError> {
+        self.ask(|reply| SessionCommand::Print {
+            action: PrintAction::Accept(job_id),
+            reply,
+        })
+        .await
+    }
+
+    /// Operator: declines a print job; the customer is told `reason`.
+    pub async fn decline_print(
+        &self,
+        job_id: u64,
+        reason: impl Into<String>,
+    ) -> Result<(), EndpointError> {
+        let reason = reason.into();
+        self.ask(|reply| SessionCommand::Print {
+            action: PrintAction::Decline(job_id, reason),
+            reply,
+        })
+        .await
+    }
+
+    /// Either side: cancels a print job at any stage.
+    pub async fn cancel_print(
+        &self,
+        job_id: u64,
+        reason: impl Into<String>,
+    ) -> Result<(), EndpointError> {
+        let reason = reason.into();
+        self.ask(|reply| SessionCommand::Print {
+            action: PrintAction::Cancel(job_id, reason),
+            reply,
+        })
+        .await
     }
 
     /// A copy of the annotation layer, to render with

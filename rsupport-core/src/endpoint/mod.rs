@@ -56,6 +56,7 @@ mod error;
 mod handle;
 mod operator;
 mod platform;
+mod print;
 mod target;
 
 pub use customer::Customer;

@@ -1,6 +1,8 @@
 //! [`Operator`]: a logged-in support agent's connection to the relay.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use rsupport_proto::relay::{
     CodeIssued, ContactRequest, Login, LoginResult, LoginStatus, OperatorPresence, RelayMessage,
@@ -10,7 +12,9 @@ use rsupport_proto::{ConnectionMode, Role};
 use tokio::sync::mpsc;
 
 use super::connection::{ConnectionTask, LobbyItem, PlatformFactory, TaskCommand};
+use super::print::OperatorPrinting;
 use super::{EndpointError, HostPlatform, RelayTarget, SessionHandle};
+use crate::print::PrintSink;
 use crate::session::Side;
 
 /// Options for an operator connection.
@@ -22,6 +26,22 @@ pub struct OperatorOptions {
     /// Makes the operator's platform for the "share / show operator screen"
     /// modes; without one, the operator never hosts.
     pub platform: Option<Box<dyn FnMut() -> HostPlatform + Send>>,
+    /// Where jobs customers print go: a printer queue
+    /// ([`CupsQueueSink`](crate::print::CupsQueueSink)) or a folder
+    /// ([`SaveToDirectory`](crate::print::SaveToDirectory)). Without one,
+    /// print jobs are declined.
+    pub print_sink: Option<Arc<dyn PrintSink>>,
+    /// Where received documents wait until printed (default: a folder in
+    /// the system's temporary directory). Each is deleted when its job ends.
+    pub print_spool_dir: Option<PathBuf>,
+}
+
+impl OperatorOptions {
+    /// Receives the customers' print jobs into `sink`.
+    pub fn with_print_sink(mut self, sink: Arc<dyn PrintSink>) -> Self {
+        self.print_sink = Some(sink);
+        self
+    }
 }
 
 impl std::fmt::Debug for OperatorOptions {
@@ -29,6 +49,8 @@ impl std::fmt::Debug for OperatorOptions {
         f.debug_struct("OperatorOptions")
             .field("software", &self.software)
             .field("platform", &self.platform.is_some())
+            .field("print_sink", &self.print_sink.is_some())
+            .field("print_spool_dir", &self.print_spool_dir)
             .finish()
     }
 }
@@ -114,8 +136,14 @@ impl Operator {
         conn.hello(Role::Operator, &software).await?;
         let mut make = options.platform;
         let platforms: PlatformFactory = Box::new(move || make.as_mut().map(|f| f()));
+        let printing = options.print_sink.map(|sink| OperatorPrinting {
+            sink,
+            spool_dir: options
+                .print_spool_dir
+                .unwrap_or_else(|| std::env::temp_dir().join("rsupport-print-spool")),
+        });
         let (commands, lobby) =
-            ConnectionTask::spawn(conn, Side::Operator, String::new(), platforms);
+            ConnectionTask::spawn(conn, Side::Operator, String::new(), platforms, printing);
         Ok(Operator {
             commands,
             lobby,

@@ -10,6 +10,8 @@ use rsupport_input::{CoordinateMapper, Monitor};
 use rsupport_proto::screen::{DisplaySettings, MonitorList, WindowInfo};
 use rsupport_proto::Rect;
 
+use crate::print::VirtualPrinterSource;
+
 /// The host side's platform pieces.
 pub struct HostPlatform {
     pub(crate) capturer: Box<dyn Capturer + Send>,
@@ -17,6 +19,7 @@ pub struct HostPlatform {
     pub(crate) wallpaper: Option<Box<dyn WallpaperControl + Send>>,
     pub(crate) download_dir: Option<std::path::PathBuf>,
     pub(crate) local_activity: Option<Box<dyn FnMut() -> bool + Send>>,
+    pub(crate) printer: Option<Box<dyn VirtualPrinterSource>>,
 }
 
 impl std::fmt::Debug for HostPlatform {
@@ -24,6 +27,7 @@ impl std::fmt::Debug for HostPlatform {
         f.debug_struct("HostPlatform")
             .field("injector", &self.injector.name())
             .field("wallpaper", &self.wallpaper.is_some())
+            .field("printer", &self.printer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -41,7 +45,19 @@ impl HostPlatform {
             wallpaper,
             download_dir: None,
             local_activity: None,
+            printer: None,
         }
+    }
+
+    /// The printer the customer's applications print to (on Linux a
+    /// [`VirtualPrinter`](crate::print::VirtualPrinter) registered with
+    /// [`CupsRegistration`](crate::print::CupsRegistration)). Its jobs are
+    /// offered to the operator while the session is in a control or manage
+    /// mode and the relay's administrator allows remote printing; otherwise
+    /// they are refused with a [`PrintEvent`](crate::print::PrintEvent).
+    pub fn with_printer(mut self, printer: impl VirtualPrinterSource + 'static) -> Self {
+        self.printer = Some(Box::new(printer));
+        self
     }
 
     /// A detector of the local user's own mouse and keyboard use (not the

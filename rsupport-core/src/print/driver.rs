@@ -45,15 +45,27 @@ pub enum CustomerPrintEvent {
     Channel(SenderEvent),
 }
 
+/// What the customer's product (or the session) tells [`run_customer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CustomerCommand {
+    /// Cancel a job at any stage.
+    Cancel(u64, String),
+    /// The session mode or admin settings changed. When printing is no
+    /// longer allowed, jobs in flight are cancelled.
+    SetPolicy(PrintPolicy),
+}
+
 /// Runs the customer side: offers each job from `source`, streams accepted
 /// documents from their spool files, deletes each spool file when its job
-/// ends, and reports to `events`. `source` futures must be cancel-safe
-/// ([`super::VirtualPrinter`]'s are).
+/// ends, obeys `commands`, and reports to `events`. `source` futures must be
+/// cancel-safe ([`super::VirtualPrinter`]'s are).
 pub async fn run_customer<S: VirtualPrinterSource>(
     mut source: S,
     mut sender: PrintSender,
     mut from_operator: mpsc::Receiver<PrintMessage>,
     to_operator: mpsc::Sender<PrintMessage>,
+    mut commands: mpsc::Receiver<CustomerCommand>,
     events: mpsc::UnboundedSender<CustomerPrintEvent>,
 ) {
     let mut files: HashMap<u64, (tokio::fs::File, PathBuf)> = HashMap::new();
@@ -116,6 +128,14 @@ pub async fn run_customer<S: VirtualPrinterSource>(
                 }
                 None => break,
             },
+            Some(command) = commands.recv() => match command {
+                CustomerCommand::Cancel(id, reason) => {
+                    if let Err(e) = sender.cancel(id, &reason) {
+                        tracing::debug!(error = %e, "print cancel did not apply");
+                    }
+                }
+                CustomerCommand::SetPolicy(policy) => sender.set_policy(policy),
+            },
         }
     }
     for (_, (_, path)) in files.drain() {
@@ -172,6 +192,17 @@ pub enum OperatorPrintEvent {
         /// Outcome reported to the customer too.
         outcome: SinkOutcome,
     },
+}
+
+/// A print event of a live session, as
+/// [`SessionEvent::Print`](crate::session::SessionEvent::Print) delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PrintEvent {
+    /// The customer's side: jobs offered, not sent, progress and results.
+    Customer(CustomerPrintEvent),
+    /// The operator's side: offers to accept, stages at the printer, results.
+    Operator(OperatorPrintEvent),
 }
 
 enum SinkReport {

@@ -33,8 +33,9 @@
 //! let policy = PrintPolicy::new(true, ConnectionMode::ControlCustomer);
 //! let (to_operator, _outgoing) = mpsc::channel(16);       // → session connection
 //! let (_incoming, from_operator) = mpsc::channel(16);     // ← session connection
+//! let (_commands, commands) = mpsc::channel(16);          // SetPolicy / Cancel
 //! let (events, _product_events) = mpsc::unbounded_channel();
-//! run_customer(printer, PrintSender::new(policy), from_operator, to_operator, events).await;
+//! run_customer(printer, PrintSender::new(policy), from_operator, to_operator, commands, events).await;
 //! drop(registration); // removes the CUPS queue
 //! # Ok(()) }
 //!
@@ -78,7 +79,8 @@ mod sender;
 mod sink;
 
 pub use driver::{
-    run_customer, run_operator, CustomerPrintEvent, OperatorCommand, OperatorPrintEvent,
+    run_customer, run_operator, CustomerCommand, CustomerPrintEvent, OperatorCommand,
+    OperatorPrintEvent, PrintEvent,
 };
 pub use ipp::{parse_ipp_request, VirtualPrinter, VirtualPrinterConfig};
 pub use policy::PrintPolicy;

@@ -124,6 +124,9 @@ pub struct Settings {
     pub time_warning_ms: u64,
     /// Join link template; `{code}` is replaced by the code. Empty = no link.
     pub join_url_template: String,
+    /// Customers may print to the operator's printer while the operator
+    /// controls their machine (control/manage modes only).
+    pub remote_printing: bool,
 }
 
 impl Default for Settings {
@@ -137,6 +140,7 @@ impl Default for Settings {
             max_session_ms: 0,
             time_warning_ms: 5 * 60 * 1000,
             join_url_template: String::new(),
+            remote_printing: true,
         }
     }
 }
@@ -171,6 +175,9 @@ impl Settings {
         if let Some(v) = &c.join_url_template {
             self.join_url_template = v.clone();
         }
+        if let Some(v) = c.remote_printing {
+            self.remote_printing = v;
+        }
     }
 
     /// Refuses values that would make the relay unsafe or unusable.
@@ -198,6 +205,7 @@ impl Settings {
             max_session_ms: Some(self.max_session_ms),
             time_warning_ms: Some(self.time_warning_ms),
             join_url_template: Some(self.join_url_template.clone()),
+            remote_printing: Some(self.remote_printing),
         }
     }
 

@@ -390,6 +390,7 @@ impl Broker {
                     origin,
                     allowed_modes: modes.clone(),
                     full_file_control,
+                    remote_printing: self.settings.remote_printing,
                 }),
             );
         }

@@ -212,6 +212,7 @@ impl Broker {
                     origin: PairingOrigin::Transfer,
                     allowed_modes: modes.clone(),
                     full_file_control,
+                    remote_printing: self.settings.remote_printing,
                 }),
             );
         }

@@ -90,7 +90,11 @@ pub enum SessionEvent {
     File(FileEvent),
     /// The annotation layer changed (re-render the overlay).
     AnnotationsChanged,
-    /// A message for a channel the application handles itself (printing).
+    /// Remote printing: jobs offered, accepted, progress at the printer, results.
+    /// Delivered by the endpoint, which runs the print drivers.
+    Print(crate::print::PrintEvent),
+    /// A message for a channel no built-in driver handles (printing, when
+    /// the session runs without the endpoint's print drivers).
     Channel(SessionMessage),
 }
 
@@ -253,6 +257,12 @@ impl Session {
     /// The drawing tool: strokes, laser, labels, undo, clear; and the layer to render.
     pub fn annotator(&mut self) -> &mut Annotator {
         &mut self.annotator
+    }
+
+    /// Messages queued by [`send_input`](Self::send_input) and
+    /// [`send_channel_message`](Self::send_channel_message), not yet sent.
+    pub fn queued_messages(&self) -> usize {
+        self.outbox.len()
     }
 
     /// Whether a bulk (file) message is waiting to be sent.

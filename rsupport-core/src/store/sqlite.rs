@@ -299,6 +299,7 @@ impl Store for SqliteStore {
                 "max_session_ms" => s.max_session_ms = v.parse().ok(),
                 "time_warning_ms" => s.time_warning_ms = v.parse().ok(),
                 "join_url_template" => s.join_url_template = Some(v),
+                "remote_printing" => s.remote_printing = v.parse().ok(),
                 _ => {} // Written by a newer build; ignored.
             }
         }
@@ -306,7 +307,7 @@ impl Store for SqliteStore {
     }
 
     fn save_settings(&mut self, c: &RelaySettings) -> Result<(), StoreError> {
-        let pairs: [(&str, Option<String>); 8] = [
+        let pairs: [(&str, Option<String>); 9] = [
             (
                 "max_failed_logins",
                 c.max_failed_logins.map(|v| v.to_string()),
@@ -321,6 +322,7 @@ impl Store for SqliteStore {
             ("max_session_ms", c.max_session_ms.map(|v| v.to_string())),
             ("time_warning_ms", c.time_warning_ms.map(|v| v.to_string())),
             ("join_url_template", c.join_url_template.clone()),
+            ("remote_printing", c.remote_printing.map(|v| v.to_string())),
         ];
         let tx = self.db.unchecked_transaction().map_err(backend)?;
         for (k, v) in pairs {

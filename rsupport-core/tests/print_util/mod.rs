@@ -3,9 +3,13 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use rsupport_core::print::{BoxFuture, VirtualPrinterJob, VirtualPrinterSource};
+use tokio::sync::mpsc;
 
 /// A valid PDF with `pages` pages, each showing its number, built by hand
 /// (objects, cross-reference table and trailer with exact offsets).
@@ -115,5 +119,66 @@ pub async fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) ->
             return None;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A platform-style source fed by the test: jobs pushed into a channel.
+pub struct ChannelSource(pub mpsc::UnboundedReceiver<VirtualPrinterJob>);
+
+impl VirtualPrinterSource for ChannelSource {
+    fn next_job(&mut self) -> BoxFuture<'_, Option<VirtualPrinterJob>> {
+        Box::pin(self.0.recv())
+    }
+}
+
+pub const CUPS_PDF_PPD: &str = "/usr/share/ppd/cups-pdf/CUPS-PDF_opt.ppd";
+
+/// Where cups-pdf writes, from its configuration (`Out` directive).
+pub fn cups_pdf_out_dir() -> PathBuf {
+    let conf = std::fs::read_to_string("/etc/cups/cups-pdf.conf")
+        .expect("cups-pdf is not installed: run scripts/install-print-deps.sh");
+    let out = conf
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Out ").map(str::trim))
+        .expect("cups-pdf.conf has no Out line: run scripts/install-print-deps.sh");
+    assert!(
+        !out.contains('$'),
+        "cups-pdf output goes to a per-user dir ({out}); run scripts/install-print-deps.sh"
+    );
+    PathBuf::from(out)
+}
+
+pub fn pdfs_in(dir: &Path) -> HashSet<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An operator-side PDF queue; removed on drop.
+pub struct PdfQueue(pub String);
+
+impl PdfQueue {
+    pub fn create(name: &str) -> Self {
+        let out = Command::new("lpadmin")
+            .args(["-p", name, "-E", "-v", "cups-pdf:/", "-P", CUPS_PDF_PPD])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "creating the cups-pdf queue: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PdfQueue(name.to_owned())
+    }
+}
+
+impl Drop for PdfQueue {
+    fn drop(&mut self) {
+        let _ = Command::new("lpadmin").args(["-x", &self.0]).status();
     }
 }

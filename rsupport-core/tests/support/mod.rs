@@ -29,6 +29,14 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// Starts a relay on 127.0.0.1 with one operator account; its SQLite store
 /// lives at `database` (or in memory).
 pub async fn start_relay(database: Option<&Path>) -> RelayTarget {
+    start_relay_with(database, |_| {}).await
+}
+
+/// [`start_relay`] with the relay's configuration adjusted by `configure`.
+pub async fn start_relay_with(
+    database: Option<&Path>,
+    configure: impl FnOnce(&mut RelayConfig),
+) -> RelayTarget {
     let (identity, _, _) = Identity::self_signed(&["localhost".into()]).unwrap();
     let fingerprint = fingerprint_hex(&identity.fingerprint());
     let mut store = match database {
@@ -54,6 +62,7 @@ pub async fn start_relay(database: Option<&Path>) -> RelayTarget {
     store.insert_account(&op).unwrap();
     let mut relay = RelayConfig::default();
     relay.argon2 = Argon2Params::insecure_fast();
+    configure(&mut relay);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = ServeConfig {
@@ -88,9 +97,16 @@ pub async fn paired(
     target: &RelayTarget,
     platform: HostPlatform,
 ) -> (Operator, SessionHandle, SessionHandle) {
-    let mut operator = Operator::connect(target, OperatorOptions::default())
-        .await
-        .unwrap();
+    paired_with(target, OperatorOptions::default(), platform).await
+}
+
+/// [`paired`] with the operator's options (printer, platform) given.
+pub async fn paired_with(
+    target: &RelayTarget,
+    options: OperatorOptions,
+    platform: HostPlatform,
+) -> (Operator, SessionHandle, SessionHandle) {
+    let mut operator = Operator::connect(target, options).await.unwrap();
     operator.login(OPERATOR, PASSWORD, None).await.unwrap();
     let invitation = operator.issue_code().await.unwrap();
     assert_eq!(invitation.code().len(), 8);

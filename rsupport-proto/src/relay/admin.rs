@@ -133,6 +133,8 @@ pub struct RelaySettings {
     pub time_warning_ms: Option<u64>,
     /// Join link template; `{code}` is replaced by the code.
     pub join_url_template: Option<String>,
+    /// Customers may print to the operator's printer (control/manage modes only).
+    pub remote_printing: Option<bool>,
 }
 
 /// What the relay answers.
@@ -241,6 +243,7 @@ impl Wire for RelaySettings {
             max_session_ms: self.max_session_ms,
             time_warning_ms: self.time_warning_ms,
             join_url_template: self.join_url_template.clone(),
+            remote_printing: self.remote_printing,
         }
     }
 
@@ -257,6 +260,7 @@ impl Wire for RelaySettings {
             max_session_ms: pb.max_session_ms,
             time_warning_ms: pb.time_warning_ms,
             join_url_template: pb.join_url_template,
+            remote_printing: pb.remote_printing,
         })
     }
 }

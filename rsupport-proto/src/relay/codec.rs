@@ -203,6 +203,7 @@ impl Wire for RelayMessage {
                 origin: p.origin.to_wire(),
                 allowed_modes: modes_to_wire(&p.allowed_modes),
                 full_file_control: p.full_file_control,
+                remote_printing: p.remote_printing,
             }),
             RelayMessage::JoinRefused {
                 reason,
@@ -368,6 +369,7 @@ impl Wire for RelayMessage {
                     origin: PairingOrigin::from_wire("paired.origin", p.origin)?,
                     allowed_modes: modes_from_wire("paired.allowed_modes", p.allowed_modes)?,
                     full_file_control: p.full_file_control,
+                    remote_printing: p.remote_printing,
                 })
             }
             Body::JoinRefused(r) => RelayMessage::JoinRefused {

@@ -54,8 +54,9 @@ fn settings() -> impl Strategy<Value = RelaySettings> {
         proptest::option::of(any::<u64>()),
         proptest::option::of(any::<u64>()),
         proptest::option::of(text(24)),
+        proptest::option::of(any::<bool>()),
     )
-        .prop_map(|(a, b, c, d, e, f, g, h)| RelaySettings {
+        .prop_map(|(a, b, c, d, e, f, g, h, i)| RelaySettings {
             max_failed_logins: a,
             lockout_ms: b,
             code_length: c,
@@ -64,6 +65,7 @@ fn settings() -> impl Strategy<Value = RelaySettings> {
             max_session_ms: f,
             time_warning_ms: g,
             join_url_template: h,
+            remote_printing: i,
         })
 }
 
@@ -250,12 +252,13 @@ fn paired() -> impl Strategy<Value = Paired> {
             one_of(PairingOrigin::ALL),
             modes(),
             any::<bool>(),
+            any::<bool>(),
         ),
     )
         .prop_map(
             |(
                 (session_id, peer_role, peer_name, customer, time_limit_ms),
-                (token, origin, allowed_modes, full_file_control),
+                (token, origin, allowed_modes, full_file_control, remote_printing),
             )| Paired {
                 session_id,
                 peer_role,
@@ -266,6 +269,7 @@ fn paired() -> impl Strategy<Value = Paired> {
                 origin,
                 allowed_modes,
                 full_file_control,
+                remote_printing,
             },
         )
 }
