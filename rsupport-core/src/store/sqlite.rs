@@ -210,6 +210,12 @@ fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// Session ids use all 64 bits (random high half), so they are stored by
+/// their bit pattern; reading back with `as u64` restores them.
+fn id_bits(id: u64) -> i64 {
+    id as i64
+}
+
 impl Store for SqliteStore {
     fn find_account(&self, username: &str) -> Result<Option<Account>, StoreError> {
         self.db
@@ -349,7 +355,7 @@ impl Store for SqliteStore {
                     r.kind,
                     r.operator_username,
                     r.source,
-                    i(r.session_id),
+                    id_bits(r.session_id),
                     r.customer,
                     modes_to_text(&r.modes),
                     i(r.started_ms),
@@ -389,5 +395,36 @@ impl Store for SqliteStore {
             )
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_above_i64_max_round_trip_in_the_audit() {
+        let mut store = SqliteStore::in_memory().unwrap();
+        for session_id in [1, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+            store
+                .append_audit(&AuditRecord {
+                    at_ms: 5,
+                    kind: "session_ended".into(),
+                    session_id,
+                    ..AuditRecord::default()
+                })
+                .unwrap();
+        }
+        let ids: Vec<u64> = store
+            .query_audit(&AuditQuery::default(), 10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.session_id)
+            .collect();
+        assert_eq!(ids.len(), 4);
+        for id in [1, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+            assert!(ids.contains(&id), "{id} missing from {ids:?}");
+        }
     }
 }
