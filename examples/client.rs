@@ -8,17 +8,27 @@
 //!
 //! The real X display is shared when `DISPLAY` is set (and `--synthetic` is
 //! not given); nothing is shown or injected before you answer `y`.
-//! Typed lines are chat; `/pause`, `/resume`, `/revoke`, `/send PATH` and
-//! `/end` act on the session. Files the operator offers are saved into
-//! `--download-dir` if you answer `y`.
+//! Typed lines are chat; `/pause`, `/resume`, `/revoke`, `/send PATH`,
+//! `/draw X Y X Y …`, `/laser X Y`, `/label X Y TEXT`, `/undo`, `/clear`,
+//! `/print-cancel ID` and `/end` act on the session. Files the operator
+//! offers are saved into `--download-dir` if you answer `y`.
+//!
+//! With `--printer` a printer named "rsupport-remote" appears in CUPS while
+//! the session runs: print to it from any application (`lp -d rsupport-remote
+//! FILE.pdf`) and, in control or manage mode, the job comes out on the
+//! operator's side.
 
 mod common;
 
 use clap::Parser;
+use common::tools::{print_line, tool_command, TransferBars};
 use common::{stdin_lines, RelayArgs};
 use rsupport::capture::source::{X11Capturer, X11Wallpaper};
 use rsupport::core::endpoint::{Customer, HostPlatform};
 use rsupport::core::files::FileEvent;
+use rsupport::core::print::{
+    CupsRegistration, PrinterRegistration, VirtualPrinter, VirtualPrinterConfig,
+};
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport::input::inject::{X11Injector, X11LocalActivity};
 use rsupport::proto::relay::CustomerInfo;
@@ -49,6 +59,9 @@ struct Cli {
     /// Where accepted files are saved.
     #[arg(long, default_value = "rsupport-downloads")]
     download_dir: std::path::PathBuf,
+    /// Offer a printer (CUPS queue "rsupport-remote") whose jobs go to the operator.
+    #[arg(long)]
+    printer: bool,
 }
 
 fn platform(synthetic: bool) -> Result<HostPlatform, Error> {
@@ -72,7 +85,18 @@ fn platform(synthetic: bool) -> Result<HostPlatform, Error> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let cli = Cli::parse();
-    let customer = Customer::connect(&cli.relay.target()?, platform(cli.synthetic)?).await?;
+    let mut platform = platform(cli.synthetic)?;
+    let mut registration = None;
+    if cli.printer {
+        let spool = std::env::temp_dir().join("rsupport-client-print");
+        let printer =
+            VirtualPrinter::start(VirtualPrinterConfig::new("rsupport remote printer", spool))
+                .await?;
+        registration = Some(CupsRegistration::install("rsupport-remote", printer.uri()).await?);
+        println!("printer \"rsupport-remote\" installed; it sends jobs to the operator");
+        platform = platform.with_printer(printer);
+    }
+    let customer = Customer::connect(&cli.relay.target()?, platform).await?;
     let info = CustomerInfo {
         name: cli.name.clone(),
         hostname: std::env::var("HOSTNAME").unwrap_or_default(),
@@ -88,6 +112,7 @@ async fn main() -> Result<(), Error> {
     let mut lines = stdin_lines();
     let mut pending_consent: Option<u32> = None;
     let mut pending_files: Option<u64> = None;
+    let mut bars = TransferBars::default();
     loop {
         tokio::select! {
             event = session.next_event() => {
@@ -116,7 +141,20 @@ async fn main() -> Result<(), Error> {
                         );
                         pending_files = Some(transfer_id);
                     }
-                    SessionEvent::File(FileEvent::Finished { .. }) => println!("file transfer finished"),
+                    SessionEvent::File(e) => {
+                        if let Some(line) = bars.on_file_event(&e) {
+                            println!("{line}");
+                        }
+                    }
+                    SessionEvent::Print(e) => {
+                        if let Some(line) = print_line(&e) {
+                            println!("{line}");
+                        }
+                    }
+                    SessionEvent::AnnotationsChanged => {
+                        let n = session.annotation_layer().await?.items().len();
+                        println!("drawing: {n} annotation(s) on your screen");
+                    }
                     _ => {}
                 }
             }
@@ -135,6 +173,14 @@ async fn main() -> Result<(), Error> {
                     }
                     continue;
                 }
+                if pending_consent.is_none() {
+                    if let Some(result) = tool_command(&session, line).await {
+                        if let Err(e) = result {
+                            println!("not done: {e}");
+                        }
+                        continue;
+                    }
+                }
                 let result = match (pending_consent.take(), line) {
                     (Some(id), answer) => session.decide(id, answer.eq_ignore_ascii_case("y")).await,
                     (None, send) if send.starts_with("/send ") => {
@@ -152,6 +198,9 @@ async fn main() -> Result<(), Error> {
                 }
             }
         }
+    }
+    if let Some(registration) = registration.as_mut() {
+        registration.uninstall().await?;
     }
     Ok(())
 }

@@ -2,10 +2,14 @@
 //! loopback with real TLS (a self-signed certificate, pinned by
 //! fingerprint) and the embedded SQLite store. The customer shares the real
 //! screen when an X display is present (`DISPLAY`), a synthetic desktop
-//! otherwise. Walks through code, join, consent, view, control, chat, pause
-//! and end, then prints the relay's audit row.
+//! otherwise. Walks through code, join, consent, view, control, chat, a file
+//! transfer, remote printing, drawing, pause and end, then prints the
+//! relay's audit row.
 //!
 //! Run with `cargo run --release --example demo` (or `bash scripts/demo.sh`).
+
+#[path = "common/print_app.rs"]
+mod print_app;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +25,10 @@ use rsupport::core::endpoint::{
     SessionHandle,
 };
 use rsupport::core::files::FileEvent;
+use rsupport::core::print::{
+    CustomerPrintEvent, OperatorPrintEvent, PrintEvent, ReceiverEvent, SaveToDirectory,
+    SenderEvent, VirtualPrinter, VirtualPrinterConfig,
+};
 use rsupport::core::relay::{
     bootstrap_admin, new_account, serve, AccountSpec, RelayConfig, ServeConfig,
 };
@@ -51,8 +59,12 @@ async fn main() -> Result<(), Error> {
     // 1. The relay: certificate, store with an admin and an operator, TLS listener.
     let (target, db) = start_relay(&state).await?;
 
-    // 2. The operator logs in and issues a session code.
-    let mut operator = Operator::connect(&target, OperatorOptions::default()).await?;
+    // 2. The operator logs in and issues a session code. Jobs the customer
+    //    prints are saved as files here (a CUPS queue works the same way).
+    let prints = state.join("prints");
+    let options =
+        OperatorOptions::default().with_print_sink(Arc::new(SaveToDirectory::new(&prints)));
+    let mut operator = Operator::connect(&target, options).await?;
     let login = operator.login(OPERATOR, OPERATOR_PASSWORD, None).await?;
     println!(
         "operator {} logged in (operator ID {}, modes {:?})",
@@ -70,6 +82,14 @@ async fn main() -> Result<(), Error> {
     let injected = Arc::new(AtomicU64::new(0));
     let (platform, desktop) = customer_platform(injected.clone());
     println!("customer shares: {desktop}");
+    // The SDK's printer on the customer's machine (CUPS would list it).
+    let printer = VirtualPrinter::start(VirtualPrinterConfig::new(
+        "rsupport remote",
+        state.join("spool"),
+    ))
+    .await?;
+    let (printer_addr, printer_uri) = (printer.local_addr(), printer.uri().to_owned());
+    let platform = platform.with_printer(printer);
     let customer = Customer::connect(&target, platform).await?;
     let code = invitation.code().to_owned();
     let info = CustomerInfo {
@@ -185,7 +205,42 @@ async fn main() -> Result<(), Error> {
         arrived == payload
     );
 
-    // 8. The operator circles something on the customer's screen.
+    // 8. The customer prints; the job comes out on the operator's side.
+    let document = print_app::postscript("Printer test page", 2);
+    let status =
+        print_app::print_postscript(printer_addr, &printer_uri, "Printer test page", &document)
+            .await?;
+    println!("customer's application prints 2 pages to {printer_uri}: {status}");
+    let offer = wait(&mut op, |e| match e {
+        SessionEvent::Print(PrintEvent::Operator(OperatorPrintEvent::Channel(
+            ReceiverEvent::Offered(offer),
+        ))) => Some(offer.clone()),
+        _ => None,
+    })
+    .await?;
+    println!(
+        "operator is offered print job \"{}\" ({} bytes) → accepts",
+        offer.name, offer.size
+    );
+    op.accept_print(offer.job_id).await?;
+    let (outcome, destination) = wait(&mut cu, |e| match e {
+        SessionEvent::Print(PrintEvent::Customer(CustomerPrintEvent::Channel(
+            SenderEvent::Finished {
+                outcome,
+                destination,
+                ..
+            },
+        ))) => Some((*outcome, destination.clone())),
+        _ => None,
+    })
+    .await?;
+    let printed = std::fs::read(&destination)?;
+    println!(
+        "print job: {outcome:?} at {destination} — the customer is told; identical: {}",
+        printed == document
+    );
+
+    // 9. The operator circles something on the customer's screen.
     op.annotate(Drawing::Stroke {
         color: Argb::new(255, 230, 30, 30),
         width_px: 5.0,
@@ -210,7 +265,7 @@ async fn main() -> Result<(), Error> {
     }
     println!("drawing: {strokes} annotation(s) on the customer's layer");
 
-    // 9. Pause: nothing is captured or sent, input is refused.
+    // 10. Pause: nothing is captured or sent, input is refused.
     cu.set_paused(true).await?;
     wait(&mut op, |e| match e {
         SessionEvent::Control(ControlEvent::SharingChanged(s)) if s.is_paused() => Some(()),
@@ -233,14 +288,14 @@ async fn main() -> Result<(), Error> {
     );
     cu.set_paused(false).await?;
 
-    // 10. A screenshot of what the operator sees.
+    // 11. A screenshot of what the operator sees.
     if let Some(frame) = op.framebuffer().await? {
         let path = state.join("operator-view.png");
         save_png(&frame, &path)?;
         println!("operator's view saved to {}", path.display());
     }
 
-    // 11. End, and the audit history.
+    // 12. End, and the audit history.
     let session_id = op.session_id();
     op.end(EndReason::OperatorEnded, "printer fixed")?;
     let reason = wait(&mut cu, |e| match e {

@@ -9,17 +9,28 @@
 //! Typed lines are chat; lines starting with `/` are commands:
 //! `/mode view|control|manage|share|show`, `/move X Y`, `/click X Y`,
 //! `/type TEXT`, `/key CODE` (DOM code, e.g. `Enter`), `/cad` (Ctrl+Alt+Del),
-//! `/shot FILE.png`, `/depth 24|16|256|16c|4`, `/send PATH` (file or folder),
-//! `/accept ID DIR`, `/decline ID`, `/end`.
+//! `/shot FILE.png` (with the drawings on it), `/depth 24|16|256|16c|4`,
+//! `/send PATH` (file or folder), `/accept ID DIR`, `/decline ID`,
+//! `/draw X Y X Y …`, `/laser X Y`, `/label X Y TEXT`, `/undo`, `/clear`,
+//! `/print-accept ID`, `/print-decline ID`, `/print-cancel ID`, `/end`.
+//!
+//! Jobs the customer prints (in control or manage mode) come out of the CUPS
+//! queue given by `--print-queue`, or are saved into `--print-dir`.
 
 mod common;
 
 use std::path::PathBuf;
 
 use clap::Parser;
+use std::sync::Arc;
+
+use common::tools::{print_line, tool_command, with_annotations, TransferBars};
 use common::{secret, stdin_lines, RelayArgs};
 use rsupport::core::endpoint::{LobbyEvent, Operator, OperatorOptions, SessionHandle};
 use rsupport::core::files::FileEvent;
+use rsupport::core::print::{
+    CupsQueueSink, OperatorPrintEvent, PrintEvent, PrintSink, ReceiverEvent, SaveToDirectory,
+};
 use rsupport::core::session::screen::ViewerScreenEvent;
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport::proto::input::{InputMessage, KeyInput, MouseButton, SpecialKey};
@@ -45,6 +56,15 @@ struct Cli {
     /// Accept chat-first contacts automatically (otherwise asked on the terminal).
     #[arg(long)]
     accept_contacts: bool,
+    /// Print the customer's jobs on this CUPS queue.
+    #[arg(long, conflicts_with = "print_dir")]
+    print_queue: Option<String>,
+    /// Or save them into this folder.
+    #[arg(long, default_value = "rsupport-prints")]
+    print_dir: PathBuf,
+    /// Accept every print job without asking.
+    #[arg(long)]
+    accept_print: bool,
 }
 
 fn mode(name: &str) -> Option<ConnectionMode> {
@@ -64,7 +84,12 @@ async fn main() -> Result<(), Error> {
     let first_mode = mode(&cli.mode).ok_or("unknown --mode")?;
     let password = secret("RSUPPORT_PASSWORD", "password")?;
     let totp = std::env::var("RSUPPORT_TOTP").ok();
-    let mut operator = Operator::connect(&cli.relay.target()?, OperatorOptions::default()).await?;
+    let sink: Arc<dyn PrintSink> = match &cli.print_queue {
+        Some(queue) => Arc::new(CupsQueueSink::new(queue)?),
+        None => Arc::new(SaveToDirectory::new(&cli.print_dir)),
+    };
+    let options = OperatorOptions::default().with_print_sink(sink);
+    let mut operator = Operator::connect(&cli.relay.target()?, options).await?;
     let login = operator
         .login(&cli.username, &password, totp.as_deref())
         .await?;
@@ -113,11 +138,20 @@ async fn main() -> Result<(), Error> {
     );
     session.request_mode(first_mode, "to help you").await?;
     let mut screenshot = cli.screenshot.clone();
+    let mut bars = TransferBars::default();
 
     loop {
         tokio::select! {
             event = session.next_event() => {
                 let Some(event) = event else { break };
+                if let SessionEvent::File(e) = &event {
+                    if let Some(line) = bars.on_file_event(e) {
+                        println!("{line}");
+                    }
+                }
+                if let SessionEvent::Print(e) = &event {
+                    on_print_event(&session, e, cli.accept_print).await;
+                }
                 if !on_event(&session, &event, &mut screenshot).await? {
                     break;
                 }
@@ -131,6 +165,21 @@ async fn main() -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Shows a print event; accepts offers when told to.
+async fn on_print_event(session: &SessionHandle, event: &PrintEvent, accept_all: bool) {
+    if let Some(line) = print_line(event) {
+        println!("{line}");
+    }
+    if let PrintEvent::Operator(OperatorPrintEvent::Channel(ReceiverEvent::Offered(offer))) = event
+    {
+        if accept_all {
+            if let Err(e) = session.accept_print(offer.job_id).await {
+                println!("print job not accepted: {e}");
+            }
+        }
+    }
 }
 
 /// Prints an event; returns false when the session is over.
@@ -176,9 +225,9 @@ async fn on_event(
             "the customer offers {} item(s), {total_size} bytes: /accept {transfer_id} DIR or /decline {transfer_id}",
             entries.len()
         ),
-        SessionEvent::File(FileEvent::Finished { .. }) => println!("file transfer finished"),
-        SessionEvent::File(FileEvent::Declined { reason, .. }) => {
-            println!("the customer declined the files: {reason}")
+        SessionEvent::AnnotationsChanged => {
+            let n = session.annotation_layer().await?.items().len();
+            println!("drawing: {n} annotation(s) on the screen");
         }
         _ => {}
     }
@@ -187,6 +236,12 @@ async fn on_event(
 
 /// Acts on a typed line; returns false to quit.
 async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error> {
+    if let Some(result) = tool_command(session, line).await {
+        if let Err(e) = result {
+            println!("not done: {e}");
+        }
+        return Ok(true);
+    }
     let mut words = line.split_whitespace();
     let number = |w: Option<&str>| w.and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
     let result = match words.next() {
@@ -246,7 +301,9 @@ async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error>
         }
         Some("/shot") => {
             match (words.next(), session.framebuffer().await?) {
-                (Some(path), Some(frame)) => save_png(&frame, path.as_ref())?,
+                (Some(path), Some(frame)) => {
+                    save_png(&with_annotations(session, frame).await?, path.as_ref())?
+                }
                 _ => println!("usage: /shot FILE.png (after the first frame)"),
             }
             Ok(())

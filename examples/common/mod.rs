@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each example uses a different part
 
+pub mod tools;
+
 use clap::Args;
 use rsupport::core::endpoint::RelayTarget;
 use tokio::io::{AsyncBufReadExt, BufReader};
