@@ -12,11 +12,23 @@
 //! | operator | [`PrintReceiver`]: accept/decline, verify, progress, result | sans-IO |
 //! | operator | [`PrintSink`]: where jobs go | [`CupsQueueSink`] (`lp`), [`SaveToDirectory`] |
 //!
-//! # Wiring it into a session
+//! # In a session
+//!
+//! The [`endpoint`](crate::endpoint) wires all of this in: give the
+//! customer's platform a printer with
+//! [`HostPlatform::with_printer`](crate::endpoint::HostPlatform::with_printer)
+//! and the operator a sink with
+//! [`OperatorOptions::with_print_sink`](crate::endpoint::OperatorOptions::with_print_sink);
+//! offers, progress and results arrive as
+//! [`SessionEvent::Print`](crate::session::SessionEvent::Print), and the
+//! operator answers with
+//! [`SessionHandle::accept_print`](crate::endpoint::SessionHandle::accept_print).
+//!
+//! # The drivers underneath
 //!
 //! The state machines do no IO. [`run_customer`] and [`run_operator`] are the
 //! tokio drivers: they exchange [`PrintMessage`]s with the peer through two
-//! channels (the session layer wraps them as `SessionMessage::Print` on the
+//! channels (the endpoint wraps them as `SessionMessage::Print` on the
 //! connection, bulk priority), move document bytes between spool files and
 //! the state machines, and report to the product through an event channel.
 //!
