@@ -124,6 +124,10 @@ pub struct Settings {
     pub time_warning_ms: u64,
     /// Join link template; `{code}` is replaced by the code. Empty = no link.
     pub join_url_template: String,
+    /// How long a session waits for a party whose connection dropped (or
+    /// for both, after a relay restart) before it ends, ms; 0 = end at once.
+    /// Licence time limits keep counting meanwhile.
+    pub resume_grace_ms: u64,
 }
 
 impl Default for Settings {
@@ -137,6 +141,7 @@ impl Default for Settings {
             max_session_ms: 0,
             time_warning_ms: 5 * 60 * 1000,
             join_url_template: String::new(),
+            resume_grace_ms: 120_000,
         }
     }
 }

@@ -40,6 +40,7 @@ mod limiter;
 mod login;
 mod pairing;
 mod queue;
+mod resume;
 mod server;
 mod transfer;
 
@@ -48,4 +49,4 @@ pub use broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
 pub use client::{connect, ClientError, Incoming, RelayConnection, RelayReader, RelayWriter};
 pub use config::{RelayConfig, Settings};
 pub use limiter::FailureLimiter;
-pub use server::{now_ms, serve, ServeConfig};
+pub use server::{now_ms, serve, serve_until, ServeConfig, ShutdownMode};
