@@ -211,9 +211,15 @@ impl Broker {
             Party::Operator => s.operator_token = hash,
             Party::Customer => s.customer_token = hash,
         }
-        let peer = match party {
-            Party::Operator => s.customer_link.conn(),
-            Party::Customer => s.operator_link.conn(),
+        let other = match party {
+            Party::Operator => s.customer_link,
+            Party::Customer => s.operator_link,
+        };
+        let peer = other.conn();
+        // After a restart the peer may not be back yet: say so at once.
+        let peer_away_ms = match other {
+            Link::Suspended { until_ms } => Some(until_ms.saturating_sub(now_ms)),
+            Link::Attached(_) => None,
         };
         let time_limit_ms = s.deadline_ms.map_or(0, |d| d.saturating_sub(s.started_ms));
         let (customer, modes, full_file_control, meter, username) = (
@@ -271,6 +277,15 @@ impl Broker {
         );
         if let Some(peer) = peer {
             self.send(peer, RelayMessage::PeerResumed { session_id });
+        }
+        if let Some(grace_ms) = peer_away_ms {
+            self.send(
+                conn,
+                RelayMessage::PeerSuspended {
+                    session_id,
+                    grace_ms,
+                },
+            );
         }
         self.audit(now_ms, "session_resumed", &username, conn, |r| {
             r.session_id = session_id;
