@@ -16,10 +16,14 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+#[path = "reconnect.rs"]
+mod reconnect;
+pub(crate) use reconnect::Dialer;
+
 use super::handle::{Drawing, SessionCommand, SessionHandle, SessionStats};
 use super::platform::HostPlatform;
 use super::EndpointError;
-use crate::relay::{Incoming, RelayConnection};
+use crate::relay::{ClientError, Incoming, RelayConnection};
 use crate::session::screen::HostScreenEvent;
 use crate::session::{ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy, Side};
 
@@ -37,6 +41,10 @@ pub(crate) enum LobbyItem {
     Relay(RelayMessage),
     /// A session started.
     Session(Box<SessionHandle>),
+    /// The relay connection dropped; live sessions are being resumed.
+    Reconnecting,
+    /// Connected again (an operator must log in again).
+    Reconnected,
 }
 
 /// A command to the connection task.
@@ -65,6 +73,11 @@ struct Slot {
     cursor: Option<(Point, bool)>,
     cursor_shape_id: u64,
     left: bool,
+    /// Lets this party resume the session (rotated on every resume).
+    token: rsupport_proto::relay::Secret<Bytes>,
+    /// The path to the peer is broken (our connection or the peer's):
+    /// what the session sends meanwhile is lost anyway and is dropped here.
+    cut: bool,
 }
 
 pub(crate) struct ConnectionTask<S> {
@@ -77,6 +90,9 @@ pub(crate) struct ConnectionTask<S> {
     command_tx: mpsc::UnboundedSender<TaskCommand>,
     lobby: mpsc::UnboundedSender<LobbyItem>,
     platforms: PlatformFactory,
+    /// Opens a new connection after a drop (`None`: never reconnect).
+    dial: Option<Dialer<S>>,
+    resuming: reconnect::Resuming,
 }
 
 fn now_ms() -> u64 {
@@ -92,6 +108,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         side: Side,
         display_name: String,
         platforms: PlatformFactory,
+        dial: Option<Dialer<S>>,
     ) -> (
         mpsc::UnboundedSender<TaskCommand>,
         mpsc::UnboundedReceiver<LobbyItem>,
@@ -108,39 +125,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             command_tx: command_tx.clone(),
             lobby,
             platforms,
+            dial,
+            resuming: reconnect::Resuming::default(),
         };
         tokio::spawn(task.run());
         (command_tx, lobby_rx)
     }
 
     async fn run(mut self) {
-        let mut ping = tokio::time::interval(PING_EVERY);
-        ping.tick().await;
-        let mut nonce = 0u64;
-        loop {
-            if let Err(e) = self.flush().await {
-                debug!("relay connection lost: {e}");
+        // Each round serves one relay connection; a dropped one is replaced
+        // while sessions are live (see `reconnect`).
+        while let Some(error) = self.serve().await {
+            if !self.try_reconnect(&error).await {
                 break;
-            }
-            let deadline = self.next_deadline();
-            tokio::select! {
-                incoming = self.conn.recv() => match incoming {
-                    Ok(Incoming::Session(envelope)) => self.on_envelope(envelope),
-                    Ok(Incoming::Relay(message)) => self.on_relay(message),
-                    Err(e) => {
-                        debug!("relay connection ended: {e}");
-                        break;
-                    }
-                },
-                command = self.commands.recv() => match command {
-                    Some(command) => self.on_command(command).await,
-                    None => break,
-                },
-                () = tokio::time::sleep_until(deadline.into()) => self.on_tick(),
-                _ = ping.tick() => {
-                    nonce += 1;
-                    let _ = self.conn.send(&RelayMessage::Ping { nonce }).await;
-                }
             }
         }
         for slot in self.sessions.values_mut() {
@@ -149,6 +146,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             }
         }
         // Dropping the slots closes every handle's event stream.
+    }
+
+    /// Runs on the current connection until it fails (`Some`) or every
+    /// handle is gone (`None`).
+    async fn serve(&mut self) -> Option<ClientError> {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let mut nonce = 0u64;
+        loop {
+            if let Err(e) = self.flush().await {
+                debug!("relay connection lost: {e}");
+                return Some(e);
+            }
+            let deadline = self.next_deadline();
+            tokio::select! {
+                incoming = self.conn.recv() => match incoming {
+                    Ok(Incoming::Session(envelope)) => self.on_envelope(envelope),
+                    Ok(Incoming::Relay(message)) => {
+                        if let Some(message) = self.on_path_notice(message).await {
+                            self.on_relay(message);
+                        }
+                    }
+                    Err(e) => {
+                        debug!("relay connection ended: {e}");
+                        return Some(e);
+                    }
+                },
+                // While a Resume is unanswered, commands wait: their answers
+                // could be taken for the Resume's.
+                command = self.commands.recv(), if self.resuming.awaiting.is_none() => match command {
+                    Some(command) => self.on_command(command).await,
+                    None => return None,
+                },
+                () = tokio::time::sleep_until(deadline.into()) => self.on_tick(),
+                _ = ping.tick() => {
+                    nonce += 1;
+                    let _ = self.conn.send(&RelayMessage::Ping { nonce }).await;
+                }
+            }
+        }
     }
 
     fn next_deadline(&self) -> Instant {
@@ -264,6 +301,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 cursor: None,
                 cursor_shape_id: 0,
                 left: false,
+                token: paired.resume_token.clone(),
+                cut: false,
             },
         );
         let _ = self.lobby.send(LobbyItem::Session(Box::new(handle)));
@@ -297,13 +336,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 slot.session.local_activity(now);
             }
             slot.session.handle_timeout(now);
-            slot.capture(now);
+            if !slot.cut {
+                slot.capture(now);
+            }
         }
     }
 
     // ----- outputs
 
-    async fn flush(&mut self) -> Result<(), EndpointError> {
+    async fn flush(&mut self) -> Result<(), ClientError> {
         let mut finished = Vec::new();
         for (id, slot) in self.sessions.iter_mut() {
             // Admitted input, and the releases every stop queues, reach the
@@ -321,6 +362,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             // input captured meanwhile are not stuck behind a large file.
             let mut bulk = 0;
             while let Some(envelope) = slot.session.poll_transmit() {
+                if slot.cut {
+                    continue; // the relay has nowhere to deliver it
+                }
                 self.conn.send_envelope(&envelope).await?;
                 if envelope.priority == rsupport_proto::envelope::Priority::Bulk {
                     bulk += 1;
@@ -329,7 +373,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     }
                 }
             }
-            if slot.session.is_ended() {
+            // A session that ended while resumes are in flight leaves after
+            // them, so the relay's answer to its LeaveSession is not misread.
+            if slot.session.is_ended() && self.resuming.awaiting.is_none() {
                 finished.push(*id);
             }
         }

@@ -24,18 +24,16 @@ impl Customer {
         target: &RelayTarget,
         platform: HostPlatform,
     ) -> Result<Customer, EndpointError> {
+        let software = concat!("rsupport/", env!("CARGO_PKG_VERSION"));
         let mut conn = target.connect().await?;
-        conn.hello(
-            Role::Customer,
-            concat!("rsupport/", env!("CARGO_PKG_VERSION")),
-        )
-        .await?;
+        conn.hello(Role::Customer, software).await?;
         let mut platform = Some(platform);
         let (commands, lobby) = ConnectionTask::spawn(
             conn,
             Side::Customer,
             "Customer".to_owned(),
             Box::new(move || platform.take()),
+            Some(target.dialer(Role::Customer, software.to_owned())),
         );
         Ok(Customer { commands, lobby })
     }
@@ -92,7 +90,7 @@ impl Customer {
                 Some(LobbyItem::Relay(RelayMessage::RequestResult(r))) if r.error.is_some() => {
                     return Err(EndpointError::Refused(r.detail))
                 }
-                Some(LobbyItem::Relay(_)) => {}
+                Some(LobbyItem::Relay(_) | LobbyItem::Reconnecting | LobbyItem::Reconnected) => {}
                 None => return Err(EndpointError::Connection("relay connection closed".into())),
             }
         }

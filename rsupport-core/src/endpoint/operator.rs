@@ -88,6 +88,13 @@ pub enum LobbyEvent {
     Presence(Vec<OperatorPresence>),
     /// Any other relay message.
     Relay(RelayMessage),
+    /// The relay connection dropped; running sessions are being resumed
+    /// (each also reports it as [`SessionEvent::Connection`](crate::session::SessionEvent::Connection)).
+    ConnectionLost,
+    /// Connected to the relay again. The new connection is **not logged
+    /// in**: call [`Operator::login`] again (the SDK keeps no password) to
+    /// issue codes or take contacts. Resumed sessions need no login.
+    Reconnected,
 }
 
 /// A support agent's connection to the relay.
@@ -114,8 +121,9 @@ impl Operator {
         conn.hello(Role::Operator, &software).await?;
         let mut make = options.platform;
         let platforms: PlatformFactory = Box::new(move || make.as_mut().map(|f| f()));
+        let dial = target.dialer(Role::Operator, software);
         let (commands, lobby) =
-            ConnectionTask::spawn(conn, Side::Operator, String::new(), platforms);
+            ConnectionTask::spawn(conn, Side::Operator, String::new(), platforms, Some(dial));
         Ok(Operator {
             commands,
             lobby,
@@ -261,6 +269,11 @@ impl Operator {
                 LobbyEvent::Presence(operators)
             }
             LobbyItem::Relay(other) => LobbyEvent::Relay(other),
+            LobbyItem::Reconnecting => LobbyEvent::ConnectionLost,
+            LobbyItem::Reconnected => {
+                self.login = None;
+                LobbyEvent::Reconnected
+            }
         })
     }
 }
