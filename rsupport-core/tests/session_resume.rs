@@ -84,9 +84,7 @@ async fn customer_until_finished(cu: &mut SessionHandle) -> (Vec<ConnectionState
             failed = true;
             None
         }
-        SessionEvent::File(FileEvent::Finished { failed_entries, .. }) => {
-            Some(*failed_entries)
-        }
+        SessionEvent::File(FileEvent::Finished { failed_entries, .. }) => Some(*failed_entries),
         SessionEvent::Control(rsupport_core::session::ControlEvent::Ended { reason, .. }) => {
             panic!("session ended: {reason:?}")
         }
@@ -124,6 +122,7 @@ async fn a_cut_connection_resumes_and_the_file_arrives_verified() {
     );
     assert_eq!(sha256_of(&dest.path().join("setup.bin")), digest);
     let delivered = forwarder.delivered();
+    eprintln!("bytes delivered to the customer per connection: {delivered:?}");
     assert_eq!(delivered.len(), 2, "one reconnect: {delivered:?}");
     assert!(delivered[0] >= FILE_SIZE / 2, "{delivered:?}");
     // Resumed from a confirmed offset, not from the start: the second
@@ -191,6 +190,7 @@ async fn survive_restart(stop: impl AsyncFnOnce(&mut RestartableRelay)) {
     assert!(states.contains(&ConnectionState::Resumed), "{states:?}");
     assert_eq!(sha256_of(&dest.path().join("setup.bin")), digest);
     let delivered = forwarder.delivered();
+    eprintln!("bytes delivered to the customer per connection: {delivered:?}");
     assert!(
         delivered.iter().skip(1).sum::<u64>() < FILE_SIZE,
         "{delivered:?}"
@@ -218,6 +218,10 @@ async fn survive_restart(stop: impl AsyncFnOnce(&mut RestartableRelay)) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_relay_restarts_and_the_transfer_completes() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("rsupport_core=debug")
+        .with_test_writer()
+        .try_init();
     survive_restart(async |relay: &mut RestartableRelay| relay.crash().await).await;
 }
 

@@ -75,9 +75,18 @@ struct Slot {
     left: bool,
     /// Lets this party resume the session (rotated on every resume).
     token: rsupport_proto::relay::Secret<Bytes>,
-    /// The path to the peer is broken (our connection or the peer's):
-    /// what the session sends meanwhile is lost anyway and is dropped here.
+    /// Our relay connection is gone (reconnecting, or resume unanswered).
     cut: bool,
+    /// The relay says the peer's connection is gone.
+    peer_away: bool,
+}
+
+impl Slot {
+    /// Whether frames can reach the peer. While not, what the session
+    /// sends is lost anyway and is dropped here.
+    fn path_open(&self) -> bool {
+        !self.cut && !self.peer_away
+    }
 }
 
 pub(crate) struct ConnectionTask<S> {
@@ -303,6 +312,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 left: false,
                 token: paired.resume_token.clone(),
                 cut: false,
+                peer_away: false,
             },
         );
         let _ = self.lobby.send(LobbyItem::Session(Box::new(handle)));
@@ -336,7 +346,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 slot.session.local_activity(now);
             }
             slot.session.handle_timeout(now);
-            if !slot.cut {
+            if slot.path_open() {
                 slot.capture(now);
             }
         }
@@ -362,7 +372,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             // input captured meanwhile are not stuck behind a large file.
             let mut bulk = 0;
             while let Some(envelope) = slot.session.poll_transmit() {
-                if slot.cut {
+                if !slot.path_open() {
                     continue; // the relay has nowhere to deliver it
                 }
                 self.conn.send_envelope(&envelope).await?;

@@ -71,25 +71,49 @@ fn worth_resuming(error: &ClientError) -> bool {
     }
 }
 
+/// Which end of the path to the peer changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Our relay connection.
+    Ours,
+    /// The peer's (the relay's notices).
+    Peer,
+}
+
 impl Slot {
-    /// The path to the peer broke (ours or the peer's connection).
-    fn path_lost(&mut self, state: ConnectionState) {
-        if !self.cut {
+    /// One end of the path broke: the session pauses when the path closes.
+    fn path_lost(&mut self, end: End, state: ConnectionState) {
+        let was_open = self.path_open();
+        match end {
+            End::Ours => {
+                self.cut = true;
+                // What the relay said about the peer no longer holds; it
+                // says again when we resume.
+                self.peer_away = false;
+            }
+            End::Peer => self.peer_away = true,
+        }
+        if was_open {
             self.session.connection_lost();
-            self.cut = true;
         }
         let _ = self.events.send(SessionEvent::Connection(state));
     }
 
-    /// The path to the peer is back.
-    fn path_back(&mut self, state: ConnectionState) {
-        if !self.cut {
-            // Back without having heard it was gone (the relay saw a
-            // takeover before the drop): frames may still have been lost.
+    /// One end of the path is back: the session repairs once both are.
+    fn path_back(&mut self, end: End, state: ConnectionState) {
+        if end == End::Peer && !self.peer_away && self.path_open() {
+            // Back without having been reported gone (the relay saw the
+            // new connection before the old one's drop): frames may still
+            // have been lost on the way.
             self.session.connection_lost();
         }
-        self.session.reconnected(Instant::now());
-        self.cut = false;
+        match end {
+            End::Ours => self.cut = false,
+            End::Peer => self.peer_away = false,
+        }
+        if self.path_open() {
+            self.session.reconnected(Instant::now());
+        }
         let _ = self.events.send(SessionEvent::Connection(state));
     }
 }
@@ -103,9 +127,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         if self.dial.is_none() || !live || !worth_resuming(error) {
             return false;
         }
-        debug!(sessions = self.sessions.len(), "relay connection lost ({error}); resuming");
+        debug!(
+            sessions = self.sessions.len(),
+            "relay connection lost ({error}); resuming"
+        );
         for slot in self.sessions.values_mut() {
-            slot.path_lost(ConnectionState::Reconnecting);
+            slot.path_lost(End::Ours, ConnectionState::Reconnecting);
         }
         let _ = self.lobby.send(LobbyItem::Reconnecting);
         let give_up = Instant::now() + RESUME_WINDOW;
@@ -166,18 +193,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     pub(super) async fn on_path_notice(&mut self, message: RelayMessage) -> Option<RelayMessage> {
         match message {
             RelayMessage::Paired(p)
-                if p.origin == PairingOrigin::Resumed && self.sessions.contains_key(&p.session_id) =>
+                if p.origin == PairingOrigin::Resumed
+                    && self.sessions.contains_key(&p.session_id) =>
             {
                 if let Some(slot) = self.sessions.get_mut(&p.session_id) {
                     slot.token = p.resume_token;
-                    slot.path_back(ConnectionState::Resumed);
+                    slot.path_back(End::Ours, ConnectionState::Resumed);
                 }
                 if self.resuming.awaiting == Some(p.session_id) {
                     self.resume_next().await;
                 }
                 None
             }
-            RelayMessage::RequestResult(r) if r.error.is_some() && self.resuming.awaiting.is_some() => {
+            RelayMessage::RequestResult(r)
+                if r.error.is_some() && self.resuming.awaiting.is_some() =>
+            {
                 if let Some(slot) = self
                     .resuming
                     .awaiting
@@ -195,13 +225,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 grace_ms,
             } => {
                 if let Some(slot) = self.sessions.get_mut(&session_id) {
-                    slot.path_lost(ConnectionState::PeerSuspended { grace_ms });
+                    slot.path_lost(End::Peer, ConnectionState::PeerSuspended { grace_ms });
                 }
                 None
             }
             RelayMessage::PeerResumed { session_id } => {
                 if let Some(slot) = self.sessions.get_mut(&session_id) {
-                    slot.path_back(ConnectionState::PeerResumed);
+                    slot.path_back(End::Peer, ConnectionState::PeerResumed);
                 }
                 None
             }

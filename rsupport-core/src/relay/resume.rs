@@ -261,6 +261,17 @@ impl Broker {
             ),
         };
         let label = customer_label(&customer);
+        // Before Paired, so the party never takes the path for open while
+        // the peer is still away (after a restart).
+        if let Some(grace_ms) = peer_away_ms {
+            self.send(
+                conn,
+                RelayMessage::PeerSuspended {
+                    session_id,
+                    grace_ms,
+                },
+            );
+        }
         self.send(
             conn,
             RelayMessage::Paired(Paired {
@@ -277,15 +288,6 @@ impl Broker {
         );
         if let Some(peer) = peer {
             self.send(peer, RelayMessage::PeerResumed { session_id });
-        }
-        if let Some(grace_ms) = peer_away_ms {
-            self.send(
-                conn,
-                RelayMessage::PeerSuspended {
-                    session_id,
-                    grace_ms,
-                },
-            );
         }
         self.audit(now_ms, "session_resumed", &username, conn, |r| {
             r.session_id = session_id;

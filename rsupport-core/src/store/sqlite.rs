@@ -245,6 +245,12 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     })
 }
 
+/// Ids use all 64 bits (random high bits): stored bit for bit as SQLite's
+/// signed integer and cast back on reading, never clamped.
+fn id(v: u64) -> i64 {
+    v as i64
+}
+
 /// SQLite integers are signed; times and counters stay far below `i64::MAX`.
 fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -387,7 +393,7 @@ impl Store for SqliteStore {
                     r.kind,
                     r.operator_username,
                     r.source,
-                    i(r.session_id),
+                    id(r.session_id),
                     r.customer,
                     modes_to_text(&r.modes),
                     i(r.started_ms),
@@ -437,7 +443,7 @@ impl Store for SqliteStore {
                  started_ms, deadline_ms, operator_token_hash, customer_token_hash)
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
                 params![
-                    i(s.session_id),
+                    id(s.session_id),
                     s.operator_username,
                     s.customer.name,
                     s.customer.description,
@@ -459,7 +465,7 @@ impl Store for SqliteStore {
         self.db
             .execute(
                 "DELETE FROM sessions WHERE session_id = ?1",
-                [i(session_id)],
+                [id(session_id)],
             )
             .map_err(backend)?;
         Ok(())

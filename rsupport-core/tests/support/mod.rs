@@ -301,16 +301,14 @@ async fn pipe(client: TcpStream, relay: SocketAddr, index: usize, s: Arc<Forward
             total += send;
             s.delivered.lock().unwrap()[index] = total;
             if total >= cut_at
-                && s
-                    .cut_at
+                && s.cut_at
                     .compare_exchange(cut_at, u64::MAX, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok()
             {
                 return;
             }
             if total >= stall_at
-                && s
-                    .stall_at
+                && s.stall_at
                     .compare_exchange(stall_at, u64::MAX, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok()
             {
