@@ -101,17 +101,21 @@ impl Slot {
 
     /// One end of the path is back: the session repairs once both are.
     fn path_back(&mut self, end: End, state: ConnectionState) {
-        if end == End::Peer && !self.peer_away && self.path_open() {
+        let mut was_open = self.path_open();
+        if end == End::Peer && !self.peer_away && was_open {
             // Back without having been reported gone (the relay saw the
             // new connection before the old one's drop): frames may still
             // have been lost on the way.
             self.session.connection_lost();
+            was_open = false;
         }
         match end {
             End::Ours => self.cut = false,
             End::Peer => self.peer_away = false,
         }
-        if self.path_open() {
+        // Repair once per outage: a second `reconnected` would rewind
+        // transfers that already resumed.
+        if !was_open && self.path_open() {
             self.session.reconnected(Instant::now());
         }
         let _ = self.events.send(SessionEvent::Connection(state));

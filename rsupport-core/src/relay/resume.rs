@@ -261,6 +261,11 @@ impl Broker {
             ),
         };
         let label = customer_label(&customer);
+        // The peer hears first: once the resuming party has its Paired it
+        // sends at once, and the peer must not take that for stray data.
+        if let Some(peer) = peer {
+            self.send(peer, RelayMessage::PeerResumed { session_id });
+        }
         // Before Paired, so the party never takes the path for open while
         // the peer is still away (after a restart).
         if let Some(grace_ms) = peer_away_ms {
@@ -286,9 +291,6 @@ impl Broker {
                 full_file_control,
             }),
         );
-        if let Some(peer) = peer {
-            self.send(peer, RelayMessage::PeerResumed { session_id });
-        }
         self.audit(now_ms, "session_resumed", &username, conn, |r| {
             r.session_id = session_id;
             r.customer = label;
