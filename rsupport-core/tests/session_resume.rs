@@ -136,9 +136,8 @@ async fn a_cut_connection_resumes_and_the_file_arrives_verified() {
     let mut peer = Vec::new();
     tokio::time::timeout(WAIT, async {
         while peer.last() != Some(&ConnectionState::PeerResumed) {
-            match op.next_event().await.unwrap() {
-                SessionEvent::Connection(s) => peer.push(s),
-                _ => {}
+            if let SessionEvent::Connection(s) = op.next_event().await.unwrap() {
+                peer.push(s);
             }
         }
     })
@@ -218,10 +217,6 @@ async fn survive_restart(stop: impl AsyncFnOnce(&mut RestartableRelay)) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_relay_restarts_and_the_transfer_completes() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("rsupport_core=debug")
-        .with_test_writer()
-        .try_init();
     survive_restart(async |relay: &mut RestartableRelay| relay.crash().await).await;
 }
 
