@@ -263,7 +263,7 @@ fn accounts_settings_and_history_survive_a_restart() {
         assert_eq!(h.issue_code(aiko).len(), 10);
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     let mut h = Harness::new(Box::new(store), config());
     assert_eq!(h.broker.settings().code_length, 10, "settings survive");
     let aiko = h.login("aiko", OP_PW); // account and changed password survive

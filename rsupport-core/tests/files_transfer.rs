@@ -18,6 +18,9 @@ enum Action {
     /// Drop the connection before this message arrives: everything in
     /// flight is lost, both sides are told, then reconnect.
     Cut,
+    /// As `Cut`, but this message arrives after the reconnect (a relay
+    /// re-routed it to the new connection before the sender heard).
+    CutAndDeliverLate,
 }
 
 /// Operator (sender in most tests) and customer joined by a lossless link
@@ -57,6 +60,10 @@ impl Pair {
                 match intercept(&mut m) {
                     Action::Deliver => self.cu.handle(m, self.now).expect("valid message"),
                     Action::Cut => self.cut(),
+                    Action::CutAndDeliverLate => {
+                        self.cut();
+                        self.cu.handle(m, self.now).expect("valid message");
+                    }
                 }
             }
             if let Some(m) = self.cu.poll_transmit() {
@@ -267,6 +274,37 @@ fn cut_in_the_middle_resumes_from_the_last_ack() {
     assert_eq!(sha(&dest.path().join("big.bin")), sha(&file));
     // Less than the whole file was sent twice.
     assert!(chunks < 2 * 300_000 / 4096, "{chunks} chunks");
+}
+
+#[test]
+fn data_sent_before_the_cut_and_arriving_after_it_is_dropped() {
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("big.bin");
+    std::fs::write(&file, pattern(300_000, 9)).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+
+    let mut pair = Pair::new(small_chunks(), Some(dest.path()));
+    let id = pair.op.offer_path(&file, pair.now).unwrap();
+    let mut chunks = 0;
+    pair.run(|m| {
+        if let FileMessage::Chunk(_) = m {
+            chunks += 1;
+            if chunks == 37 {
+                return Action::CutAndDeliverLate;
+            }
+        }
+        Action::Deliver
+    });
+    assert!(
+        !pair
+            .cu_events
+            .iter()
+            .any(|e| matches!(e, FileEvent::Cancelled { .. })),
+        "{:?}",
+        pair.cu_events
+    );
+    assert_eq!(Pair::finished(&pair.cu_events, id), Some(0));
+    assert_eq!(sha(&dest.path().join("big.bin")), sha(&file));
 }
 
 #[test]

@@ -245,8 +245,12 @@ pub enum RelayMessage {
         detail: String,
     },
     /// party → relay: rejoin a session after a dropped connection or reboot.
+    /// Answered with `Paired` (origin `Resumed`, a fresh token) or a
+    /// `RequestResult` error (`NotFound`).
     Resume {
-        /// From `Paired`.
+        /// The session to rejoin.
+        session_id: u64,
+        /// From the last `Paired` of this session (it changes on every resume).
         resume_token: Secret<Bytes>,
     },
     /// operator → relay: hand the session to a colleague.
@@ -266,6 +270,20 @@ pub enum RelayMessage {
     PresenceUpdate {
         /// One entry per operator.
         operators: Vec<OperatorPresence>,
+    },
+    /// relay → party: the peer's connection dropped. Frames to and from it
+    /// are lost until it resumes; the session ends if it does not within
+    /// `grace_ms`.
+    PeerSuspended {
+        /// The session.
+        session_id: u64,
+        /// How long the relay waits for the peer, ms.
+        grace_ms: u64,
+    },
+    /// relay → party: the peer resumed; frames flow again.
+    PeerResumed {
+        /// The session.
+        session_id: u64,
     },
 }
 

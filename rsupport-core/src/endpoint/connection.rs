@@ -18,11 +18,15 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+#[path = "reconnect.rs"]
+mod reconnect;
+pub(crate) use reconnect::Dialer;
+
 use super::handle::{Drawing, PrintAction, SessionCommand, SessionHandle, SessionStats};
 use super::platform::HostPlatform;
 use super::print::{self as printing, OperatorPrinting, PrintBridge};
 use super::EndpointError;
-use crate::relay::{Incoming, RelayConnection};
+use crate::relay::{ClientError, Incoming, RelayConnection};
 use crate::session::screen::HostScreenEvent;
 use crate::session::{ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy, Side};
 
@@ -40,6 +44,10 @@ pub(crate) enum LobbyItem {
     Relay(RelayMessage),
     /// A session started.
     Session(Box<SessionHandle>),
+    /// The relay connection dropped; live sessions are being resumed.
+    Reconnecting,
+    /// Connected again (an operator must log in again).
+    Reconnected,
 }
 
 /// A command to the connection task.
@@ -70,6 +78,20 @@ struct Slot {
     left: bool,
     /// The print driver of this session, when this side prints or receives.
     print: Option<PrintBridge>,
+    /// Lets this party resume the session (rotated on every resume).
+    token: rsupport_proto::relay::Secret<Bytes>,
+    /// Our relay connection is gone (reconnecting, or resume unanswered).
+    cut: bool,
+    /// The relay says the peer's connection is gone.
+    peer_away: bool,
+}
+
+impl Slot {
+    /// Whether frames can reach the peer. While not, what the session
+    /// sends is lost anyway and is dropped here.
+    fn path_open(&self) -> bool {
+        !self.cut && !self.peer_away
+    }
 }
 
 pub(crate) struct ConnectionTask<S> {
@@ -86,6 +108,9 @@ pub(crate) struct ConnectionTask<S> {
     operator_printing: Option<OperatorPrinting>,
     print_out_tx: printing::Outgoing,
     print_out: mpsc::Receiver<(u64, PrintMessage)>,
+    /// Opens a new connection after a drop (`None`: never reconnect).
+    dial: Option<Dialer<S>>,
+    resuming: reconnect::Resuming,
 }
 
 fn now_ms() -> u64 {
@@ -102,6 +127,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         display_name: String,
         platforms: PlatformFactory,
         operator_printing: Option<OperatorPrinting>,
+        dial: Option<Dialer<S>>,
     ) -> (
         mpsc::UnboundedSender<TaskCommand>,
         mpsc::UnboundedReceiver<LobbyItem>,
@@ -122,34 +148,60 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             operator_printing,
             print_out_tx,
             print_out,
+            dial,
+            resuming: reconnect::Resuming::default(),
         };
         tokio::spawn(task.run());
         (command_tx, lobby_rx)
     }
 
     async fn run(mut self) {
+        // Each round serves one relay connection; a dropped one is replaced
+        // while sessions are live (see `reconnect`).
+        while let Some(error) = self.serve().await {
+            if !self.try_reconnect(&error).await {
+                break;
+            }
+        }
+        for slot in self.sessions.values_mut() {
+            if let Some(p) = slot.platform.as_mut() {
+                p.finish();
+            }
+        }
+        // Dropping the slots closes every handle's event stream.
+    }
+
+    /// Runs on the current connection until it fails (`Some`) or every
+    /// handle is gone (`None`).
+    async fn serve(&mut self) -> Option<ClientError> {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         let mut nonce = 0u64;
         loop {
             if let Err(e) = self.flush().await {
                 debug!("relay connection lost: {e}");
-                break;
+                return Some(e);
             }
             let deadline = self.next_deadline();
             let print_room = self.print_room();
             tokio::select! {
                 incoming = self.conn.recv() => match incoming {
                     Ok(Incoming::Session(envelope)) => self.on_envelope(envelope),
-                    Ok(Incoming::Relay(message)) => self.on_relay(message),
+                    Ok(Incoming::Relay(message)) => {
+                        if let Some(message) = self.on_path_notice(message).await {
+                            self.on_relay(message);
+                        }
+                    }
                     Err(e) => {
                         debug!("relay connection ended: {e}");
-                        break;
+                        return Some(e);
                     }
                 },
-                command = self.commands.recv() => match command {
+                // While a Resume is unanswered, commands wait: their answers
+                // could be taken for the Resume's.
+                command = self.commands.recv(), if self.resuming.awaiting.is_none() => match command {
                     Some(command) => self.on_command(command).await,
-                    None => break,
+                    None => return None,
                 },
                 Some((id, message)) = self.print_out.recv(), if print_room => {
                     if let Some(slot) = self.sessions.get_mut(&id) {
@@ -163,12 +215,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 }
             }
         }
-        for slot in self.sessions.values_mut() {
-            if let Some(p) = slot.platform.as_mut() {
-                p.finish();
-            }
-        }
-        // Dropping the slots closes every handle's event stream.
     }
 
     fn next_deadline(&self) -> Instant {
@@ -191,11 +237,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     }
 
     /// Print data is taken from the drivers only while every session's
-    /// queue is short: a document moves no faster than the connection.
+    /// queue is short and reaches the peer: a document moves no faster than
+    /// the connection, and none is read while a reconnect is pending.
     fn print_room(&self) -> bool {
-        self.sessions
-            .values()
-            .all(|slot| slot.session.queued_messages() < printing::OUTGOING_CAPACITY)
+        self.sessions.values().all(|slot| {
+            slot.path_open() && slot.session.queued_messages() < printing::OUTGOING_CAPACITY
+        })
     }
 
     // ----- inputs
@@ -294,6 +341,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 cursor_shape_id: 0,
                 left: false,
                 print,
+                token: paired.resume_token.clone(),
+                cut: false,
+                peer_away: false,
             },
         );
         let _ = self.lobby.send(LobbyItem::Session(Box::new(handle)));
@@ -364,13 +414,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 slot.session.local_activity(now);
             }
             slot.session.handle_timeout(now);
-            slot.capture(now);
+            if slot.path_open() {
+                slot.capture(now);
+            }
         }
     }
 
     // ----- outputs
 
-    async fn flush(&mut self) -> Result<(), EndpointError> {
+    async fn flush(&mut self) -> Result<(), ClientError> {
         let mut finished = Vec::new();
         for (id, slot) in self.sessions.iter_mut() {
             // Admitted input, and the releases every stop queues, reach the
@@ -389,6 +441,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             // input captured meanwhile are not stuck behind a large file.
             let mut bulk = 0;
             while let Some(envelope) = slot.session.poll_transmit() {
+                if !slot.path_open() {
+                    continue; // the relay has nowhere to deliver it
+                }
                 self.conn.send_envelope(&envelope).await?;
                 if envelope.priority == rsupport_proto::envelope::Priority::Bulk {
                     bulk += 1;
@@ -397,7 +452,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     }
                 }
             }
-            if slot.session.is_ended() {
+            // A session that ended while resumes are in flight leaves after
+            // them, so the relay's answer to its LeaveSession is not misread.
+            if slot.session.is_ended() && self.resuming.awaiting.is_none() {
                 finished.push(*id);
             }
         }

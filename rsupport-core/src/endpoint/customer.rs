@@ -24,12 +24,9 @@ impl Customer {
         target: &RelayTarget,
         platform: HostPlatform,
     ) -> Result<Customer, EndpointError> {
+        let software = concat!("rsupport/", env!("CARGO_PKG_VERSION"));
         let mut conn = target.connect().await?;
-        conn.hello(
-            Role::Customer,
-            concat!("rsupport/", env!("CARGO_PKG_VERSION")),
-        )
-        .await?;
+        conn.hello(Role::Customer, software).await?;
         let mut platform = Some(platform);
         let (commands, lobby) = ConnectionTask::spawn(
             conn,
@@ -37,6 +34,7 @@ impl Customer {
             "Customer".to_owned(),
             Box::new(move || platform.take()),
             None,
+            Some(target.dialer(Role::Customer, software.to_owned())),
         );
         Ok(Customer { commands, lobby })
     }
@@ -93,7 +91,7 @@ impl Customer {
                 Some(LobbyItem::Relay(RelayMessage::RequestResult(r))) if r.error.is_some() => {
                     return Err(EndpointError::Refused(r.detail))
                 }
-                Some(LobbyItem::Relay(_)) => {}
+                Some(LobbyItem::Relay(_) | LobbyItem::Reconnecting | LobbyItem::Reconnected) => {}
                 None => return Err(EndpointError::Connection("relay connection closed".into())),
             }
         }

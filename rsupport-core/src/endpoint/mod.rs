@@ -7,6 +7,13 @@
 //! task through channels, so every method is cancellation-safe: dropping a
 //! future never leaves a half-sent frame.
 //!
+//! When the relay connection drops (or the relay restarts) while sessions
+//! are live, the task reconnects by itself and resumes them: each session
+//! reports [`SessionEvent::Connection`](crate::session::SessionEvent::Connection)
+//! and goes on; file transfers continue from their last confirmed byte. An
+//! operator's lobby reports [`LobbyEvent::Reconnected`]: log in again before
+//! issuing codes.
+//!
 //! # Operator side
 //!
 //! ```no_run

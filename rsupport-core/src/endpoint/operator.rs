@@ -110,6 +110,13 @@ pub enum LobbyEvent {
     Presence(Vec<OperatorPresence>),
     /// Any other relay message.
     Relay(RelayMessage),
+    /// The relay connection dropped; running sessions are being resumed
+    /// (each also reports it as [`SessionEvent::Connection`](crate::session::SessionEvent::Connection)).
+    ConnectionLost,
+    /// Connected to the relay again. The new connection is **not logged
+    /// in**: call [`Operator::login`] again (the SDK keeps no password) to
+    /// issue codes or take contacts. Resumed sessions need no login.
+    Reconnected,
 }
 
 /// A support agent's connection to the relay.
@@ -142,8 +149,15 @@ impl Operator {
                 .print_spool_dir
                 .unwrap_or_else(|| std::env::temp_dir().join("rsupport-print-spool")),
         });
-        let (commands, lobby) =
-            ConnectionTask::spawn(conn, Side::Operator, String::new(), platforms, printing);
+        let dial = target.dialer(Role::Operator, software);
+        let (commands, lobby) = ConnectionTask::spawn(
+            conn,
+            Side::Operator,
+            String::new(),
+            platforms,
+            printing,
+            Some(dial),
+        );
         Ok(Operator {
             commands,
             lobby,
@@ -289,6 +303,11 @@ impl Operator {
                 LobbyEvent::Presence(operators)
             }
             LobbyItem::Relay(other) => LobbyEvent::Relay(other),
+            LobbyItem::Reconnecting => LobbyEvent::ConnectionLost,
+            LobbyItem::Reconnected => {
+                self.login = None;
+                LobbyEvent::Reconnected
+            }
         })
     }
 }

@@ -56,6 +56,24 @@ impl RelayTarget {
         &self.addr
     }
 
+    /// A dialer for the connection task: connects again and says hello as
+    /// `role`, for resuming sessions after a dropped connection.
+    pub(crate) fn dialer(
+        &self,
+        role: rsupport_proto::Role,
+        software: String,
+    ) -> super::connection::Dialer<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let target = self.clone();
+        Box::new(move || {
+            let (target, software) = (target.clone(), software.clone());
+            Box::pin(async move {
+                let mut conn = target.connect().await?;
+                conn.hello(role, &software).await?;
+                Ok(conn)
+            })
+        })
+    }
+
     pub(crate) async fn connect(
         &self,
     ) -> Result<

@@ -57,7 +57,10 @@
 //! and [`FileChannel::reconnected`] once it is back. The receiver cuts each
 //! partial file back to the last acknowledged (synced) byte, re-hashes that
 //! prefix from disk and asks for the rest; the SHA-256 still covers the whole
-//! file and a mismatch is an error, never a wrong file in place.
+//! file and a mismatch is an error, never a wrong file in place. Chunks that
+//! the sender sent before it heard of the reconnect may still arrive (a
+//! relay re-routes on resume); the receiver drops those that do not continue
+//! the file.
 //!
 //! # Transfer ids
 //!

@@ -52,6 +52,11 @@ struct Receiving {
     /// [`FileConfig::ack_delay`] after it even below the ack interval, so a
     /// sender with a smaller window never stalls.
     last_write: Instant,
+    /// The connection dropped during this entry: data the sender sent
+    /// before it learnt of the drop may still arrive (relays re-route on
+    /// resume). Chunks that do not continue the file are dropped instead of
+    /// failing the transfer; the SHA-256 at the end still covers every byte.
+    after_reconnect: bool,
 }
 
 impl Incoming {
@@ -232,6 +237,12 @@ impl Incoming {
             return self.unknown(transfer_id);
         };
         let total = t.offer.total_size();
+        if t.current
+            .as_ref()
+            .is_some_and(|r| r.after_reconnect && (r.index != c.entry || c.offset != r.written))
+        {
+            return; // sent before the sender heard of the reconnect
+        }
         let Some(cur) = t.current.as_mut().filter(|r| r.index == c.entry) else {
             return self.cancel(
                 transfer_id,
@@ -297,11 +308,14 @@ impl Incoming {
         let Some(t) = self.transfers.get_mut(&transfer_id) else {
             return self.unknown(transfer_id);
         };
-        if !t
-            .current
+        let fits = |r: &Receiving| r.index == entry && r.written == r.size;
+        if t.current
             .as_ref()
-            .is_some_and(|r| r.index == entry && r.written == r.size)
+            .is_some_and(|r| r.after_reconnect && !fits(r))
         {
+            return; // an end sent before the sender heard of the reconnect
+        }
+        if !t.current.as_ref().is_some_and(fits) {
             return self.cancel(
                 transfer_id,
                 "protocol error: entry ended early",
@@ -436,6 +450,7 @@ impl Incoming {
                         written: 0,
                         acked: 0,
                         last_write: now,
+                        after_reconnect: false,
                     });
                     self.control.push_back(FileMessage::Resume {
                         transfer_id,
@@ -475,6 +490,13 @@ impl Incoming {
 
     pub(crate) fn connection_lost(&mut self) {
         self.control.clear();
+        for cur in self
+            .transfers
+            .values_mut()
+            .filter_map(|t| t.current.as_mut())
+        {
+            cur.after_reconnect = true;
+        }
     }
 
     /// After a reconnect: repeat answers and results, cut the partial file

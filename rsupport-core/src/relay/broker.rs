@@ -163,6 +163,8 @@ pub struct Broker {
     pub(crate) limiter: FailureLimiter,
     pub(crate) login_limiter: FailureLimiter,
     pub(crate) next_id: u64,
+    /// Stopping for a restart: disconnects no longer suspend or end sessions.
+    pub(crate) stopping: bool,
     out: VecDeque<Output>,
 }
 
@@ -217,6 +219,7 @@ impl Broker {
             offers: HashMap::new(),
             limiter,
             next_id: 1,
+            stopping: false,
             out: VecDeque::new(),
         }
     }
@@ -260,6 +263,8 @@ impl Broker {
     }
 
     /// A connection is gone (the peer hung up, or the driver closed it).
+    /// Its sessions are suspended for [`Settings::resume_grace_ms`]: the
+    /// party may come back with `Resume`.
     pub fn handle_disconnect(&mut self, conn: ConnId, now_ms: u64) {
         let Some(c) = self.conns.remove(&conn) else {
             return;
@@ -298,8 +303,11 @@ impl Broker {
                 );
             }
         }
+        if self.stopping {
+            return; // the sessions stay in the store for the next run
+        }
         for session_id in c.sessions {
-            self.end_session(session_id, rsupport_proto::EndReason::PeerLost, now_ms);
+            self.suspend(session_id, conn, now_ms);
         }
     }
 
@@ -343,6 +351,19 @@ impl Broker {
                 self.close(conn, CloseReason::UnexpectedMessage, "second Hello")
             }
             (_, RelayMessage::Login(l)) => self.handle_login(conn, l, now_ms),
+            // Before login too: the token authenticates this one session only.
+            (
+                _,
+                RelayMessage::Resume {
+                    session_id,
+                    resume_token,
+                },
+            ) => self.handle_resume(conn, session_id, resume_token.expose(), now_ms),
+            // A resumed operator that has not logged in again may still leave.
+            (
+                Phase::Customer | Phase::Anonymous | Phase::LoggedIn(_),
+                RelayMessage::LeaveSession { session_id, reason },
+            ) => self.handle_leave(conn, session_id, reason, now_ms),
             (
                 Phase::LoggedIn(_),
                 RelayMessage::ChangePassword {
@@ -395,20 +416,13 @@ impl Broker {
             (Phase::Customer, RelayMessage::ContactOperator(c)) => {
                 self.handle_contact(conn, c, now_ms)
             }
-            (
-                Phase::Customer | Phase::LoggedIn(_),
-                RelayMessage::LeaveSession { session_id, reason },
-            ) => self.handle_leave(conn, session_id, reason, now_ms),
             (Phase::LoggedIn(_), RelayMessage::TransferSession(h)) => {
                 self.handle_transfer(conn, h, now_ms)
             }
             (Phase::LoggedIn(_), RelayMessage::SessionOfferAnswer { offer_id, accept }) => {
                 self.handle_offer_answer(conn, offer_id, accept, now_ms)
             }
-            (
-                Phase::Customer | Phase::LoggedIn(_),
-                RelayMessage::Resume { .. } | RelayMessage::InviteOperator(_),
-            ) => self.send(
+            (Phase::Customer | Phase::LoggedIn(_), RelayMessage::InviteOperator(_)) => self.send(
                 conn,
                 RelayMessage::RequestResult(RequestResult::err(
                     RequestError::InvalidArgument,
@@ -464,11 +478,14 @@ impl Broker {
         self.expire_contacts(now_ms);
         self.expire_offers(now_ms);
         self.check_session_limits(now_ms);
+        self.expire_suspensions(now_ms);
         self.limiter.prune(now_ms);
         self.login_limiter.prune(now_ms);
     }
 
-    /// The relay is shutting down: end every session and close every connection.
+    /// The relay is shutting down for good: end every session (reason
+    /// `RelayShutdown`) and close every connection. To stop for a restart
+    /// that keeps sessions resumable, use [`Broker::shutdown_for_restart`].
     pub fn shutdown(&mut self, now_ms: u64) {
         let ids: Vec<u64> = self.sessions.keys().copied().collect();
         for id in ids {

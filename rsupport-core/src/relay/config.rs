@@ -127,6 +127,10 @@ pub struct Settings {
     /// Customers may print to the operator's printer while the operator
     /// controls their machine (control/manage modes only).
     pub remote_printing: bool,
+    /// How long a session waits for a party whose connection dropped (or
+    /// for both, after a relay restart) before it ends, ms; 0 = end at once.
+    /// Licence time limits keep counting meanwhile.
+    pub resume_grace_ms: u64,
 }
 
 impl Default for Settings {
@@ -141,6 +145,7 @@ impl Default for Settings {
             time_warning_ms: 5 * 60 * 1000,
             join_url_template: String::new(),
             remote_printing: true,
+            resume_grace_ms: 120_000,
         }
     }
 }

@@ -31,6 +31,18 @@
 //! `serve(listener, ServeConfig { relay, tls, store, rng }, shutdown)` runs
 //! until `shutdown` completes; see `examples/relay.rs` for a complete program
 //! (configuration file, self-signed certificate on first start, admin tool).
+//! [`serve_until`] chooses how to stop: [`ShutdownMode::KeepSessions`] stops
+//! for a restart and the next run restores the sessions from the store, so
+//! the parties resume (as they do after a crash).
+//!
+//! # Resume
+//!
+//! A party whose connection drops is *suspended* for
+//! [`Settings::resume_grace_ms`]; the peer hears `PeerSuspended`. `Resume`
+//! with the session id and the party's token (from the last `Paired`)
+//! re-attaches a new connection and rotates the token; the peer hears
+//! `PeerResumed`. When the grace period ends first, the session ends with
+//! `PeerLost`.
 
 mod admin;
 mod broker;
@@ -40,6 +52,7 @@ mod limiter;
 mod login;
 mod pairing;
 mod queue;
+mod resume;
 mod server;
 mod transfer;
 
@@ -48,4 +61,4 @@ pub use broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
 pub use client::{connect, ClientError, Incoming, RelayConnection, RelayReader, RelayWriter};
 pub use config::{RelayConfig, Settings};
 pub use limiter::FailureLimiter;
-pub use server::{now_ms, serve, ServeConfig};
+pub use server::{now_ms, serve, serve_until, ServeConfig, ShutdownMode};

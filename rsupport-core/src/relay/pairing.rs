@@ -3,7 +3,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use rand::RngCore;
 use rsupport_proto::relay::{
     CodeIssued, ContactOperator, ContactRequest, CustomerInfo, JoinRefusal, Paired, PairingOrigin,
@@ -32,14 +31,49 @@ pub(crate) struct Contact {
     pub(crate) expires_at_ms: u64,
 }
 
-/// A running session between one operator connection and one customer connection.
+/// Where one party of a session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// Connected; frames are routed to and from this connection.
+    Attached(ConnId),
+    /// The connection dropped; the party may resume until `until_ms`.
+    Suspended { until_ms: u64 },
+}
+
+impl Link {
+    pub(crate) fn conn(self) -> Option<ConnId> {
+        match self {
+            Link::Attached(c) => Some(c),
+            Link::Suspended { .. } => None,
+        }
+    }
+
+    pub(crate) fn is(self, conn: ConnId) -> bool {
+        self == Link::Attached(conn)
+    }
+
+    fn suspended_until(self) -> Option<u64> {
+        match self {
+            Link::Attached(_) => None,
+            Link::Suspended { until_ms } => Some(until_ms),
+        }
+    }
+}
+
+/// A running session between an operator and a customer, each attached by
+/// a connection or suspended waiting for it to resume.
 #[derive(Debug)]
 pub(crate) struct Session {
-    pub(crate) operator_conn: ConnId,
-    pub(crate) customer_conn: ConnId,
+    pub(crate) operator_link: Link,
+    pub(crate) customer_link: Link,
+    /// SHA-256 of each party's current resume token (tokens are 256-bit
+    /// random, so a plain hash is as strong as a slow KDF here).
+    pub(crate) operator_token: [u8; 32],
+    pub(crate) customer_token: [u8; 32],
     pub(crate) operator_username: String,
     pub(crate) customer: CustomerInfo,
     pub(crate) modes: Vec<ConnectionMode>,
+    pub(crate) full_file_control: bool,
     pub(crate) started_ms: u64,
     /// Licence end, if the relay limits session time.
     pub(crate) deadline_ms: Option<u64>,
@@ -49,8 +83,43 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        self.warn_at_ms.or(self.deadline_ms)
+        [
+            self.warn_at_ms.or(self.deadline_ms),
+            self.operator_link.suspended_until(),
+            self.customer_link.suspended_until(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
+
+    /// Whether `conn` is attached to this session (as either party).
+    pub(crate) fn has(&self, conn: ConnId) -> bool {
+        self.operator_link.is(conn) || self.customer_link.is(conn)
+    }
+
+    /// The attached connections.
+    pub(crate) fn conns(&self) -> impl Iterator<Item = ConnId> {
+        [self.operator_link.conn(), self.customer_link.conn()]
+            .into_iter()
+            .flatten()
+    }
+
+    /// The earliest end of a suspension, if a party is suspended.
+    pub(crate) fn suspension_ends(&self) -> Option<u64> {
+        [
+            self.operator_link.suspended_until(),
+            self.customer_link.suspended_until(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}
+
+/// SHA-256 of a resume token: what the relay stores and compares.
+pub(crate) fn token_hash(token: &[u8]) -> [u8; 32] {
+    Sha256::digest(token).into()
 }
 
 /// SHA-256 of a code: the key codes are stored and looked up under.
@@ -58,7 +127,7 @@ fn code_key(code: &str) -> [u8; 32] {
     Sha256::digest(code.as_bytes()).into()
 }
 
-fn customer_label(c: &CustomerInfo) -> String {
+pub(crate) fn customer_label(c: &CustomerInfo) -> String {
     match (c.name.is_empty(), c.description.is_empty()) {
         (false, false) => format!("{} ({})", c.name, c.description),
         (false, true) => c.name.clone(),
@@ -139,7 +208,7 @@ impl Broker {
         );
     }
 
-    fn customer_busy(&self, conn: ConnId) -> bool {
+    pub(crate) fn customer_busy(&self, conn: ConnId) -> bool {
         self.conns
             .get(&conn)
             .is_some_and(|c| !c.sessions.is_empty() || c.contact.is_some())
@@ -331,20 +400,26 @@ impl Broker {
             .map(|d| d.saturating_sub(self.settings.time_warning_ms))
             .filter(|&w| w > now_ms);
         let meter = Arc::new(TrafficMeter::default());
+        let (operator_token, operator_hash) = self.fresh_token();
+        let (customer_token, customer_hash) = self.fresh_token();
         self.sessions.insert(
             session_id,
             Session {
-                operator_conn,
-                customer_conn,
+                operator_link: Link::Attached(operator_conn),
+                customer_link: Link::Attached(customer_conn),
+                operator_token: operator_hash,
+                customer_token: customer_hash,
                 operator_username: p.username.clone(),
                 customer: customer.clone(),
                 modes: modes.clone(),
+                full_file_control,
                 started_ms: now_ms,
                 deadline_ms,
                 warn_at_ms,
                 meter: meter.clone(),
             },
         );
+        self.persist_session(session_id);
         for c in [operator_conn, customer_conn] {
             if let Some(cc) = self.conns.get_mut(&c) {
                 cc.sessions.insert(session_id);
@@ -372,12 +447,20 @@ impl Broker {
             r.started_ms = now_ms;
         });
         let time_limit_ms = limit;
-        for (to, peer_role, peer_name) in [
-            (operator_conn, Role::Customer, customer.name.clone()),
-            (customer_conn, Role::Operator, p.display_name.clone()),
+        for (to, peer_role, peer_name, token) in [
+            (
+                operator_conn,
+                Role::Customer,
+                customer.name.clone(),
+                operator_token,
+            ),
+            (
+                customer_conn,
+                Role::Operator,
+                p.display_name.clone(),
+                customer_token,
+            ),
         ] {
-            let mut token = vec![0u8; 32];
-            self.rng.fill_bytes(&mut token);
             self.send(
                 to,
                 RelayMessage::Paired(Paired {
@@ -386,7 +469,7 @@ impl Broker {
                     peer_name,
                     customer: customer.clone(),
                     time_limit_ms,
-                    resume_token: Secret::new(Bytes::from(token)),
+                    resume_token: Secret::new(token),
                     origin,
                     allowed_modes: modes.clone(),
                     full_file_control,
@@ -403,10 +486,7 @@ impl Broker {
         reason: EndReason,
         now_ms: u64,
     ) {
-        let member = self
-            .sessions
-            .get(&session_id)
-            .is_some_and(|s| s.operator_conn == conn || s.customer_conn == conn);
+        let member = self.sessions.get(&session_id).is_some_and(|s| s.has(conn));
         if !member {
             self.reply(
                 conn,
@@ -417,7 +497,7 @@ impl Broker {
         let is_operator = self
             .sessions
             .get(&session_id)
-            .is_some_and(|s| s.operator_conn == conn);
+            .is_some_and(|s| s.operator_link.is(conn));
         // A party may give its own reason, but not claim to be the other side or the relay.
         let reason = match reason {
             EndReason::ConsentDenied | EndReason::ProtocolError => reason,
@@ -433,7 +513,10 @@ impl Broker {
             return;
         };
         let duration_ms = now_ms.saturating_sub(s.started_ms);
-        for c in [s.operator_conn, s.customer_conn] {
+        if let Err(e) = self.store.delete_session(session_id) {
+            tracing::error!(error = %e, "cannot forget an ended session");
+        }
+        for c in s.conns() {
             if let Some(cc) = self.conns.get_mut(&c) {
                 cc.sessions.remove(&session_id);
                 self.push(Output::Unroute {
@@ -451,6 +534,11 @@ impl Broker {
             }
         }
         let label = customer_label(&s.customer);
+        let audit_conn = s
+            .customer_link
+            .conn()
+            .or(s.operator_link.conn())
+            .unwrap_or(0);
         let (to_op, to_cu) = (
             s.meter.to_operator.load(Ordering::Relaxed),
             s.meter.to_customer.load(Ordering::Relaxed),
@@ -459,7 +547,7 @@ impl Broker {
             now_ms,
             "session_ended",
             &s.operator_username,
-            s.customer_conn,
+            audit_conn,
             |r| {
                 r.session_id = session_id;
                 r.customer = label;
@@ -515,11 +603,11 @@ impl Broker {
             } else if s.warn_at_ms.is_some_and(|w| w <= now_ms) {
                 s.warn_at_ms = None;
                 let remaining = s.deadline_ms.map_or(0, |d| d.saturating_sub(now_ms));
-                warn.push((id, s.operator_conn, s.customer_conn, remaining));
+                warn.push((id, s.conns().collect::<Vec<_>>(), remaining));
             }
         }
-        for (session_id, a, b, remaining_ms) in warn {
-            for c in [a, b] {
+        for (session_id, conns, remaining_ms) in warn {
+            for c in conns {
                 self.send(
                     c,
                     RelayMessage::TimeLimitWarning {

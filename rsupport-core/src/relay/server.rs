@@ -96,15 +96,49 @@ enum Event {
     Connected(ConnId, ConnInfo, Arc<ConnShared>),
     Message(ConnId, RelayMessage),
     Disconnected(ConnId),
-    Shutdown,
+    Shutdown(ShutdownMode),
+}
+
+/// How [`serve_until`] stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShutdownMode {
+    /// Stop for good: end every session (`RelayShutdown`) and close every
+    /// connection with `Close(Shutdown)`.
+    EndSessions,
+    /// Stop for a restart (upgrade, configuration change): close every
+    /// connection with `Close(Shutdown)` but keep the sessions in the store;
+    /// the next run restores them and the parties resume within
+    /// [`Settings::resume_grace_ms`](super::Settings::resume_grace_ms).
+    KeepSessions,
 }
 
 /// Runs the relay on `listener` until `shutdown` completes, then ends every
 /// session, says `Close(Shutdown)` to every connection and returns.
+///
+/// Sessions a previous run left in the store (after a restart or a crash)
+/// are restored first and wait for their parties to resume.
 pub async fn serve(
     listener: TcpListener,
     config: ServeConfig,
     shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    serve_until(listener, config, async {
+        shutdown.await;
+        ShutdownMode::EndSessions
+    })
+    .await
+}
+
+/// As [`serve`], stopping the way the `shutdown` future's output says.
+///
+/// Dropping the future (aborting its task) behaves like a crash: every
+/// connection is cut without a goodbye and the sessions stay in the store,
+/// resumable by the next run.
+pub async fn serve_until(
+    listener: TcpListener,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ShutdownMode>,
 ) -> std::io::Result<()> {
     let ServeConfig {
         relay,
@@ -113,7 +147,11 @@ pub async fn serve(
         rng,
     } = config;
     let (events, rx) = mpsc::channel::<Event>();
-    let broker = Broker::new(relay.clone(), store, rng);
+    let mut broker = Broker::new(relay.clone(), store, rng);
+    broker.restore_sessions(now_ms());
+    // Connection tasks end when this sender is dropped: normally after
+    // shutdown, or at once when this future is dropped (aborted).
+    let (alive, _) = tokio::sync::watch::channel(());
     let broker_thread = std::thread::Builder::new()
         .name("relay-broker".into())
         .spawn(move || run_broker(broker, rx))?;
@@ -123,9 +161,9 @@ pub async fn serve(
     let next_id = AtomicU64::new(1);
     let live = Arc::new(tokio::sync::Notify::new());
     tokio::pin!(shutdown);
-    loop {
+    let mode = loop {
         tokio::select! {
-            _ = &mut shutdown => break,
+            mode = &mut shutdown => break mode,
             accepted = listener.accept() => {
                 let (tcp, addr) = match accepted {
                     Ok(a) => a,
@@ -143,7 +181,12 @@ pub async fn serve(
                 let _ = tcp.set_nodelay(true);
                 let id = next_id.fetch_add(1, Ordering::Relaxed);
                 let (events, relay, acceptor, live) = (events.clone(), relay.clone(), acceptor.clone(), live.clone());
+                let mut alive = alive.subscribe();
                 tokio::spawn(async move {
+                  tokio::select! {
+                    // The serve future is gone (aborted): cut the connection like a crash.
+                    _ = alive.changed() => {}
+                    () = async {
                     let handshake = Duration::from_millis(relay.handshake_timeout_ms);
                     match acceptor {
                         Some(acceptor) => match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
@@ -156,14 +199,16 @@ pub async fn serve(
                         },
                         None => run_connection(tcp, id, addr, false, relay, events).await,
                     }
+                    } => {}
+                  }
                     drop(permit);
                     live.notify_one();
                 });
             }
         }
-    }
+    };
     drop(listener);
-    let _ = events.send(Event::Shutdown);
+    let _ = events.send(Event::Shutdown(mode));
     // Wait until every connection has finished (or the grace period ends).
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     while permits.available_permits() < relay.max_connections {
@@ -176,6 +221,7 @@ pub async fn serve(
         }
     }
     drop(events);
+    drop(alive);
     let _ = tokio::task::spawn_blocking(move || broker_thread.join()).await;
     Ok(())
 }
@@ -196,7 +242,10 @@ fn run_broker(mut broker: Broker, rx: mpsc::Receiver<Event>) {
                 broker.handle_disconnect(id, now_ms());
                 conns.remove(&id);
             }
-            Ok(Event::Shutdown) => broker.shutdown(now_ms()),
+            Ok(Event::Shutdown(ShutdownMode::EndSessions)) => broker.shutdown(now_ms()),
+            Ok(Event::Shutdown(ShutdownMode::KeepSessions)) => {
+                broker.shutdown_for_restart(now_ms())
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => broker.handle_timeout(now_ms()),
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
@@ -279,7 +328,13 @@ async fn run_connection<S>(
         return;
     }
     let (rd, wr) = tokio::io::split(stream);
-    let reader = tokio::spawn(read_loop(rd, id, shared.clone(), relay, events.clone()));
+    let reader = AbortOnDrop(tokio::spawn(read_loop(
+        rd,
+        id,
+        shared.clone(),
+        relay,
+        events.clone(),
+    )));
     let writer = write_loop(wr, &shared);
     tokio::pin!(writer);
     tokio::select! {
@@ -292,8 +347,18 @@ async fn run_connection<S>(
     }
     // The writer ends after a close or a write error; stop the reader too.
     shared.queue.close(CloseReason::Normal, "");
-    reader.abort();
+    drop(reader);
     let _ = events.send(Event::Disconnected(id));
+}
+
+/// Aborts the task when dropped, so a connection cut mid-way (the relay's
+/// task aborted) leaves no reader behind.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, shared: &ConnShared) {

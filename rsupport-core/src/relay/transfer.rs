@@ -5,8 +5,6 @@
 //! Inviting a colleague as a second viewer (`InviteOperator`) needs fan-out
 //! routing and is not supported yet.
 
-use bytes::Bytes;
-use rand::RngCore;
 use rsupport_proto::relay::{
     Paired, PairingOrigin, RelayMessage, RequestError, RequestResult, Secret, SessionHandover,
     SessionOffer,
@@ -14,6 +12,7 @@ use rsupport_proto::relay::{
 use rsupport_proto::{EndReason, Role};
 
 use super::broker::{Broker, ConnId, Output};
+use super::pairing::Link;
 
 /// A transfer waiting for the colleague's answer.
 #[derive(Debug)]
@@ -29,7 +28,7 @@ impl Broker {
         let Some(session) = self
             .sessions
             .get(&h.session_id)
-            .filter(|s| s.operator_conn == conn)
+            .filter(|s| s.operator_link.is(conn))
         else {
             self.reply(
                 conn,
@@ -108,7 +107,7 @@ impl Broker {
         let still_there = self
             .sessions
             .get(&offer.session_id)
-            .is_some_and(|s| s.operator_conn == offer.from_conn);
+            .is_some_and(|s| s.operator_link.is(offer.from_conn));
         if !accept || !still_there {
             let detail = if accept {
                 "session is over"
@@ -144,18 +143,22 @@ impl Broker {
         let (modes, full_file_control) = account
             .map(|a| (a.allowed_modes, a.full_file_control))
             .unwrap_or_default();
+        let (operator_token, operator_hash) = self.fresh_token();
+        let (customer_token, customer_hash) = self.fresh_token();
         let Some(s) = self.sessions.get_mut(&session_id) else {
             return;
         };
-        s.operator_conn = to;
+        s.operator_link = Link::Attached(to);
         s.operator_username = to_principal.username.clone();
         s.modes = modes.clone();
-        let (customer_conn, customer, meter, started_ms) = (
-            s.customer_conn,
-            s.customer.clone(),
-            s.meter.clone(),
-            s.started_ms,
-        );
+        s.full_file_control = full_file_control;
+        s.operator_token = operator_hash;
+        // A suspended customer keeps its token: it cannot hear a new one.
+        let customer_conn = s.customer_link.conn();
+        if customer_conn.is_some() {
+            s.customer_token = customer_hash;
+        }
+        let (customer, meter, started_ms) = (s.customer.clone(), s.meter.clone(), s.started_ms);
         let time_limit_ms = s.deadline_ms.map_or(0, |d| d.saturating_sub(started_ms));
 
         if let Some(c) = self.conns.get_mut(&from) {
@@ -176,30 +179,20 @@ impl Broker {
                 duration_ms: now_ms.saturating_sub(started_ms),
             },
         );
-        self.push(Output::Route {
-            conn: to,
-            session_id,
-            peer: customer_conn,
-            meter: meter.clone(),
-            peer_is_operator: false,
-        });
-        self.push(Output::Route {
-            conn: customer_conn,
-            session_id,
-            peer: to,
-            meter,
-            peer_is_operator: true,
-        });
-        for (dest, peer_role, peer_name) in [
-            (to, Role::Customer, customer.name.clone()),
-            (
+        self.persist_session(session_id);
+        if let Some(customer_conn) = customer_conn {
+            self.route_pair(session_id, to, customer_conn, &meter);
+        }
+        let mut paired = vec![(to, Role::Customer, customer.name.clone(), operator_token)];
+        if let Some(customer_conn) = customer_conn {
+            paired.push((
                 customer_conn,
                 Role::Operator,
                 to_principal.display_name.clone(),
-            ),
-        ] {
-            let mut token = vec![0u8; 32];
-            self.rng.fill_bytes(&mut token);
+                customer_token,
+            ));
+        }
+        for (dest, peer_role, peer_name, token) in paired {
             self.send(
                 dest,
                 RelayMessage::Paired(Paired {
@@ -208,7 +201,7 @@ impl Broker {
                     peer_name,
                     customer: customer.clone(),
                     time_limit_ms,
-                    resume_token: Secret::new(Bytes::from(token)),
+                    resume_token: Secret::new(token),
                     origin: PairingOrigin::Transfer,
                     allowed_modes: modes.clone(),
                     full_file_control,
@@ -217,16 +210,10 @@ impl Broker {
             );
         }
         let to_user = to_principal.username;
-        self.audit(
-            now_ms,
-            "session_transferred",
-            &to_user,
-            customer_conn,
-            |r| {
-                r.session_id = session_id;
-                r.detail = format!("from {from_user} to {to_user}");
-            },
-        );
+        self.audit(now_ms, "session_transferred", &to_user, to, |r| {
+            r.session_id = session_id;
+            r.detail = format!("from {from_user} to {to_user}");
+        });
     }
 
     pub(crate) fn expire_offers(&mut self, now_ms: u64) {

@@ -96,6 +96,26 @@ pub enum SessionEvent {
     /// A message for a channel no built-in driver handles (printing, when
     /// the session runs without the endpoint's print drivers).
     Channel(SessionMessage),
+    /// The connection to the peer dropped or came back (the session goes on).
+    Connection(ConnectionState),
+}
+
+/// What happened to the path between the two parties; the session itself
+/// goes on unless it ends with `PeerLost`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Our relay connection dropped; reconnecting and resuming.
+    Reconnecting,
+    /// We are back: the session resumed; transfers continue where they stopped.
+    Resumed,
+    /// The peer's connection dropped; the relay waits up to `grace_ms` for it.
+    PeerSuspended {
+        /// How long the relay waits, ms.
+        grace_ms: u64,
+    },
+    /// The peer is back.
+    PeerResumed,
 }
 
 /// The peer broke the protocol; end the session with [`EndReason::ProtocolError`].
@@ -310,6 +330,34 @@ impl Session {
     /// Why the session ended, once it has.
     pub fn end_reason(&self) -> Option<EndReason> {
         self.control.end_reason()
+    }
+
+    /// The path to the peer broke (our connection dropped, or the relay says
+    /// the peer's did): messages in flight are lost. Pauses file transfers
+    /// until [`reconnected`](Self::reconnected) and, on the host side,
+    /// releases held keys and buttons (nothing stays pressed while the
+    /// viewer cannot let go).
+    pub fn connection_lost(&mut self) {
+        self.files.connection_lost();
+        if self.control.is_host() {
+            self.input.connection_lost();
+            self.drain_gate();
+        }
+        self.sync();
+    }
+
+    /// The path to the peer is back: repeat what the peer may have missed,
+    /// resume transfers from their last confirmed byte, and restart the
+    /// screen halves so the next frame is a key frame on a fresh tile cache
+    /// on both sides.
+    pub fn reconnected(&mut self, now: Instant) {
+        self.files.reconnected(now);
+        self.host.restart();
+        self.viewer.restart();
+        // Control granted before the drop flows again (the gate stopped it).
+        let sharing = self.control.sharing();
+        self.apply_sharing(sharing);
+        self.sync();
     }
 
     /// The relay ended the session (time limit, admin, peer lost): stop

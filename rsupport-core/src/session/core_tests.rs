@@ -202,6 +202,47 @@ fn revoke_releases_held_keys_and_blocks_further_input() {
 }
 
 #[test]
+fn a_lost_connection_releases_keys_and_a_resume_restarts_the_screen() {
+    let mut h = Harness::new(ConnectionMode::ALL);
+    h.grant(ConnectionMode::ControlCustomer);
+    h.capture_tick().expect("sharing sends frames");
+    let ctrl = InputMessage::Key(rsupport_proto::input::KeyInput {
+        code: "ControlLeft".into(),
+        keysym: Some(0xffe3),
+        pressed: true,
+        repeat: false,
+    });
+    h.operator.send_input(ctrl).unwrap();
+    h.pump();
+    assert_eq!(h.customer.input().held_keys().count(), 1);
+
+    // The path breaks: the viewer cannot let go of Ctrl, so the host does.
+    h.operator.connection_lost();
+    h.customer.connection_lost();
+    h.customer.inject_pending(&mut h.injector).unwrap();
+    assert_eq!(h.customer.input().held_keys().count(), 0, "no stuck Ctrl");
+    // Frames encoded meanwhile never arrive.
+    for _ in 0..20 {
+        h.now += Duration::from_millis(50);
+        let lost = h.screen.next_frame();
+        h.customer.submit_frame(&lost, h.now, 0).unwrap();
+        while h.customer.poll_transmit().is_some() {}
+    }
+
+    // Back: both halves restart, the next frame decodes on a fresh cache,
+    // and the control granted before the drop holds again.
+    h.operator.reconnected(h.now);
+    h.customer.reconnected(h.now);
+    h.pump();
+    let frame = h.capture_tick().expect("frames flow again");
+    assert_eq!(h.operator.framebuffer(), Some(&frame));
+    let injected = h.injector.events().len();
+    h.operator.send_input(click()).unwrap();
+    h.pump();
+    assert!(h.injector.events().len() > injected, "control flows again");
+}
+
+#[test]
 fn chat_works_before_any_mode_and_both_ways() {
     let mut h = Harness::new(ConnectionMode::ALL);
     h.customer.chat().send("画面が固まりました", 1).unwrap();

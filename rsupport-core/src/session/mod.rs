@@ -30,7 +30,9 @@ mod core;
 pub mod permissions;
 pub mod screen;
 
-pub use self::core::{InputNotPermitted, Session, SessionConfig, SessionError, SessionEvent};
+pub use self::core::{
+    ConnectionState, InputNotPermitted, Session, SessionConfig, SessionError, SessionEvent,
+};
 pub use chat::{Chat, ChatError, ChatEvent};
 pub use control::{ControlChannel, ControlError, ControlEvent, PeerViolation, SessionPolicy};
 pub use permissions::{Control, Sharing, Side};

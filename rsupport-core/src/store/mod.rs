@@ -1,4 +1,5 @@
-//! Persistent relay state: accounts, settings and the audit history.
+//! Persistent relay state: accounts, settings, the audit history and the
+//! running sessions (so they survive a relay restart).
 //!
 //! [`Store`] is the seam: [`SqliteStore`] (embedded, the default) implements
 //! it today; a networked database serving several relays can implement it
@@ -10,6 +11,8 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use rsupport_proto::relay::admin::{AuditQuery, AuditRecord, RelaySettings};
+use rsupport_proto::relay::CustomerInfo;
+use rsupport_proto::ConnectionMode;
 
 use crate::auth::Account;
 
@@ -36,6 +39,60 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// A running session as the relay keeps it across restarts: enough to
+/// answer a `Resume` with the same session id and settings. Tokens are kept
+/// only as SHA-256 hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionRecord {
+    /// The relay's session id.
+    pub session_id: u64,
+    /// The operator's user name.
+    pub operator_username: String,
+    /// What the customer told about itself.
+    pub customer: CustomerInfo,
+    /// Modes the operator may use in this session.
+    pub modes: Vec<ConnectionMode>,
+    /// The operator has full file transfer control.
+    pub full_file_control: bool,
+    /// When the session started, ms since the epoch.
+    pub started_ms: u64,
+    /// Licence end, ms since the epoch, if the session time is limited.
+    pub deadline_ms: Option<u64>,
+    /// SHA-256 of the operator's current resume token.
+    pub operator_token_hash: [u8; 32],
+    /// SHA-256 of the customer's current resume token.
+    pub customer_token_hash: [u8; 32],
+}
+
+impl SessionRecord {
+    /// A record with every field given (the struct is `#[non_exhaustive]`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        session_id: u64,
+        operator_username: String,
+        customer: CustomerInfo,
+        modes: Vec<ConnectionMode>,
+        full_file_control: bool,
+        started_ms: u64,
+        deadline_ms: Option<u64>,
+        operator_token_hash: [u8; 32],
+        customer_token_hash: [u8; 32],
+    ) -> Self {
+        SessionRecord {
+            session_id,
+            operator_username,
+            customer,
+            modes,
+            full_file_control,
+            started_ms,
+            deadline_ms,
+            operator_token_hash,
+            customer_token_hash,
+        }
+    }
+}
+
 /// Persistent relay state.
 pub trait Store: Send {
     /// The account with this user name.
@@ -58,4 +115,10 @@ pub trait Store: Send {
     /// Audit rows matching `query`, oldest first, at most `limit`.
     fn query_audit(&self, query: &AuditQuery, limit: usize)
         -> Result<Vec<AuditRecord>, StoreError>;
+    /// Stores a running session, replacing the row with the same id.
+    fn save_session(&mut self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// Forgets a session (it ended). Unknown ids are not an error.
+    fn delete_session(&mut self, session_id: u64) -> Result<(), StoreError>;
+    /// Every stored session, by id.
+    fn load_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
 }

@@ -8,7 +8,7 @@ use rsupport_proto::EndReason;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use super::{Store, StoreError};
+use super::{SessionRecord, Store, StoreError};
 use crate::auth::{mode_from_name, mode_name, role_from_name, role_name, Account};
 
 /// Migrations in order; `user_version` counts how many have run.
@@ -49,6 +49,21 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_at ON audit (at_ms);
     CREATE INDEX audit_operator ON audit (operator_username, at_ms);",
+    // 2: running sessions, so they can be resumed after a relay restart.
+    "CREATE TABLE sessions (
+        session_id INTEGER PRIMARY KEY NOT NULL,
+        operator_username TEXT NOT NULL,
+        customer_name TEXT NOT NULL,
+        customer_description TEXT NOT NULL,
+        customer_os TEXT NOT NULL,
+        customer_hostname TEXT NOT NULL,
+        modes TEXT NOT NULL,
+        full_file_control INTEGER NOT NULL,
+        started_ms INTEGER NOT NULL,
+        deadline_ms INTEGER,
+        operator_token_hash BLOB NOT NULL,
+        customer_token_hash BLOB NOT NULL
+    );",
 ];
 
 /// Accounts, settings and audit history in one SQLite file.
@@ -205,15 +220,40 @@ fn account_values(a: &Account) -> [Value; 14] {
     ]
 }
 
+fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let modes: String = r.get(6)?;
+    let hash = |i: usize| -> rusqlite::Result<[u8; 32]> {
+        let v: Vec<u8> = r.get(i)?;
+        // A damaged row gets an all-zero hash, which no token hashes to.
+        Ok(<[u8; 32]>::try_from(v.as_slice()).unwrap_or([0; 32]))
+    };
+    Ok(SessionRecord {
+        session_id: r.get::<_, i64>(0)? as u64,
+        operator_username: r.get(1)?,
+        customer: rsupport_proto::relay::CustomerInfo {
+            name: r.get(2)?,
+            description: r.get(3)?,
+            os: r.get(4)?,
+            hostname: r.get(5)?,
+        },
+        modes: modes_from_text(&modes),
+        full_file_control: r.get(7)?,
+        started_ms: r.get::<_, i64>(8)? as u64,
+        deadline_ms: r.get::<_, Option<i64>>(9)?.map(|v| v as u64),
+        operator_token_hash: hash(10)?,
+        customer_token_hash: hash(11)?,
+    })
+}
+
+/// Ids use all 64 bits (random high bits): stored bit for bit as SQLite's
+/// signed integer and cast back on reading, never clamped.
+fn id(v: u64) -> i64 {
+    v as i64
+}
+
 /// SQLite integers are signed; times and counters stay far below `i64::MAX`.
 fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// Session ids use all 64 bits (random high half), so they are stored by
-/// their bit pattern; reading back with `as u64` restores them.
-fn id_bits(id: u64) -> i64 {
-    id as i64
 }
 
 impl Store for SqliteStore {
@@ -355,7 +395,7 @@ impl Store for SqliteStore {
                     r.kind,
                     r.operator_username,
                     r.source,
-                    id_bits(r.session_id),
+                    id(r.session_id),
                     r.customer,
                     modes_to_text(&r.modes),
                     i(r.started_ms),
@@ -394,6 +434,56 @@ impl Store for SqliteStore {
                 audit_from_row,
             )
             .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn save_session(&mut self, s: &SessionRecord) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT OR REPLACE INTO sessions (session_id, operator_username, customer_name,
+                 customer_description, customer_os, customer_hostname, modes, full_file_control,
+                 started_ms, deadline_ms, operator_token_hash, customer_token_hash)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                params![
+                    id(s.session_id),
+                    s.operator_username,
+                    s.customer.name,
+                    s.customer.description,
+                    s.customer.os,
+                    s.customer.hostname,
+                    modes_to_text(&s.modes),
+                    s.full_file_control,
+                    i(s.started_ms),
+                    s.deadline_ms.map(i),
+                    s.operator_token_hash.as_slice(),
+                    s.customer_token_hash.as_slice(),
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn delete_session(&mut self, session_id: u64) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "DELETE FROM sessions WHERE session_id = ?1",
+                [id(session_id)],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn load_sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT session_id, operator_username, customer_name, customer_description,
+                 customer_os, customer_hostname, modes, full_file_control, started_ms,
+                 deadline_ms, operator_token_hash, customer_token_hash
+                 FROM sessions ORDER BY session_id",
+            )
+            .map_err(backend)?;
+        let rows = stmt.query_map([], session_from_row).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 }

@@ -242,8 +242,12 @@ impl Wire for RelayMessage {
                 reason: reason.to_wire(),
                 detail: detail.clone(),
             }),
-            RelayMessage::Resume { resume_token } => Body::Resume(pb::Resume {
+            RelayMessage::Resume {
+                session_id,
+                resume_token,
+            } => Body::Resume(pb::Resume {
                 resume_token: resume_token.expose().clone(),
+                session_id: *session_id,
             }),
             RelayMessage::TransferSession(h) => Body::TransferSession(pb::TransferSession {
                 session_id: h.session_id,
@@ -274,6 +278,16 @@ impl Wire for RelayMessage {
                     operators: operators.iter().map(Wire::to_pb).collect(),
                 })
             }
+            RelayMessage::PeerSuspended {
+                session_id,
+                grace_ms,
+            } => Body::PeerSuspended(pb::PeerSuspended {
+                session_id: *session_id,
+                grace_ms: *grace_ms,
+            }),
+            RelayMessage::PeerResumed { session_id } => Body::PeerResumed(pb::PeerResumed {
+                session_id: *session_id,
+            }),
         };
         pb::RelayMessage { body: Some(body) }
     }
@@ -400,6 +414,7 @@ impl Wire for RelayMessage {
             Body::Resume(r) => {
                 check_bytes("resume.resume_token", &r.resume_token, MAX_TOKEN)?;
                 RelayMessage::Resume {
+                    session_id: r.session_id,
                     resume_token: Secret::new(r.resume_token),
                 }
             }
@@ -431,6 +446,13 @@ impl Wire for RelayMessage {
                     operators: wire::from_pb_vec(p.operators)?,
                 }
             }
+            Body::PeerSuspended(p) => RelayMessage::PeerSuspended {
+                session_id: p.session_id,
+                grace_ms: p.grace_ms,
+            },
+            Body::PeerResumed(p) => RelayMessage::PeerResumed {
+                session_id: p.session_id,
+            },
         })
     }
 }

@@ -372,9 +372,17 @@ pub(crate) fn relay_message() -> impl Strategy<Value = RelayMessage> {
         any::<u64>().prop_map(|nonce| RelayMessage::Pong { nonce }),
         (one_of(CloseReason::ALL), text(16))
             .prop_map(|(reason, detail)| RelayMessage::Close { reason, detail }),
-        bytes(32).prop_map(|t| RelayMessage::Resume {
+        (any::<u64>(), bytes(32)).prop_map(|(session_id, t)| RelayMessage::Resume {
+            session_id,
             resume_token: Secret::new(t)
         }),
+        (any::<u64>(), any::<u64>()).prop_map(|(session_id, grace_ms)| {
+            RelayMessage::PeerSuspended {
+                session_id,
+                grace_ms,
+            }
+        }),
+        any::<u64>().prop_map(|session_id| RelayMessage::PeerResumed { session_id }),
         handover().prop_map(RelayMessage::TransferSession),
         handover().prop_map(RelayMessage::InviteOperator),
         (
@@ -453,6 +461,28 @@ fn over_long_password_is_refused() {
         RelayMessage::decode(m.encode()),
         Err(DecodeError::TooLong {
             field: "login.password",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn resume_tokens_are_redacted_and_bounded() {
+    let m = RelayMessage::Resume {
+        session_id: 7,
+        resume_token: Secret::new(Bytes::from_static(b"token-bytes-0123")),
+    };
+    let shown = format!("{m:?}");
+    assert!(shown.contains('7'));
+    assert!(!shown.contains("token-bytes"), "{shown}");
+    let long = RelayMessage::Resume {
+        session_id: 7,
+        resume_token: Secret::new(Bytes::from(vec![0u8; crate::limits::MAX_TOKEN + 1])),
+    };
+    assert!(matches!(
+        RelayMessage::decode(long.encode()),
+        Err(DecodeError::TooLong {
+            field: "resume.resume_token",
             ..
         })
     ));
