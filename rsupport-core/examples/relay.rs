@@ -1,7 +1,9 @@
 //! The rsupport relay server, and its admin command line.
 //!
 //! ```text
-//! relay serve --config relay.toml                 # run the relay
+//! relay serve --config relay.toml                 # run the relay (Ctrl-C: stop and end
+//!                                                 # sessions; SIGTERM: stop for a restart,
+//!                                                 # sessions resume when it is back)
 //! relay bootstrap --db relay.db --username root   # first admin (once; password from RSUPPORT_PASSWORD or stdin)
 //! relay admin --relay host:7443 --fingerprint AB:CD:… --username root list
 //! relay admin … create-account aiko --display "Aiko" --role operator   # new password from RSUPPORT_NEW_PASSWORD or stdin
@@ -22,7 +24,8 @@ use rsupport_core::audit::{write_csv, write_csv_header, write_jsonl};
 use rsupport_core::auth::{mode_from_name, mode_name, role_name, totp};
 use rsupport_core::invite::Invitation;
 use rsupport_core::relay::{
-    bootstrap_admin, connect, now_ms, serve, RelayConfig, RelayConnection, ServeConfig,
+    bootstrap_admin, connect, now_ms, serve_until, RelayConfig, RelayConnection, ServeConfig,
+    ShutdownMode,
 };
 use rsupport_core::store::SqliteStore;
 use rsupport_core::tls::{
@@ -299,9 +302,18 @@ async fn run_serve(args: ServeArgs) -> Result<(), Error> {
         store: Box::new(store),
         rng: Box::new(StdRng::from_os_rng()),
     };
-    serve(listener, serve_config, async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    serve_until(listener, serve_config, async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("shutting down; ending every session");
+                ShutdownMode::EndSessions
+            }
+            _ = terminate.recv() => {
+                tracing::info!("stopping for a restart; sessions resume when the relay is back");
+                ShutdownMode::KeepSessions
+            }
+        }
     })
     .await?;
     Ok(())
@@ -398,6 +410,7 @@ fn parse_settings(pairs: &[String]) -> Result<RelaySettings, Error> {
             "time_warning_ms" => s.time_warning_ms = Some(v.parse()?),
             "join_url_template" => s.join_url_template = Some(v.to_owned()),
             "remote_printing" => s.remote_printing = Some(v.parse()?),
+            "resume_grace_ms" => s.resume_grace_ms = Some(v.parse()?),
             _ => return Err(format!("unknown setting {k}").into()),
         }
     }

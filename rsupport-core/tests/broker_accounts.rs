@@ -256,6 +256,8 @@ fn accounts_settings_and_history_survive_a_restart() {
             admin,
             AdminCommand::UpdateSettings(RelaySettings {
                 code_length: Some(10),
+                remote_printing: Some(false),
+                resume_grace_ms: Some(5_000),
                 ..Default::default()
             }),
         );
@@ -266,6 +268,8 @@ fn accounts_settings_and_history_survive_a_restart() {
     assert_eq!(store.schema_version().unwrap(), 2);
     let mut h = Harness::new(Box::new(store), config());
     assert_eq!(h.broker.settings().code_length, 10, "settings survive");
+    assert!(!h.broker.settings().remote_printing);
+    assert_eq!(h.broker.settings().resume_grace_ms, 5_000);
     let aiko = h.login("aiko", OP_PW); // account and changed password survive
     assert_eq!(h.issue_code(aiko).len(), 10);
     let kinds = h.audit_kinds();

@@ -183,6 +183,9 @@ impl Settings {
         if let Some(v) = c.remote_printing {
             self.remote_printing = v;
         }
+        if let Some(v) = c.resume_grace_ms {
+            self.resume_grace_ms = v;
+        }
     }
 
     /// Refuses values that would make the relay unsafe or unusable.
@@ -211,6 +214,7 @@ impl Settings {
             time_warning_ms: Some(self.time_warning_ms),
             join_url_template: Some(self.join_url_template.clone()),
             remote_printing: Some(self.remote_printing),
+            resume_grace_ms: Some(self.resume_grace_ms),
         }
     }
 

@@ -346,6 +346,7 @@ impl Store for SqliteStore {
                 "time_warning_ms" => s.time_warning_ms = v.parse().ok(),
                 "join_url_template" => s.join_url_template = Some(v),
                 "remote_printing" => s.remote_printing = v.parse().ok(),
+                "resume_grace_ms" => s.resume_grace_ms = v.parse().ok(),
                 _ => {} // Written by a newer build; ignored.
             }
         }
@@ -353,7 +354,7 @@ impl Store for SqliteStore {
     }
 
     fn save_settings(&mut self, c: &RelaySettings) -> Result<(), StoreError> {
-        let pairs: [(&str, Option<String>); 9] = [
+        let pairs: [(&str, Option<String>); 10] = [
             (
                 "max_failed_logins",
                 c.max_failed_logins.map(|v| v.to_string()),
@@ -369,6 +370,7 @@ impl Store for SqliteStore {
             ("time_warning_ms", c.time_warning_ms.map(|v| v.to_string())),
             ("join_url_template", c.join_url_template.clone()),
             ("remote_printing", c.remote_printing.map(|v| v.to_string())),
+            ("resume_grace_ms", c.resume_grace_ms.map(|v| v.to_string())),
         ];
         let tx = self.db.unchecked_transaction().map_err(backend)?;
         for (k, v) in pairs {

@@ -135,6 +135,8 @@ pub struct RelaySettings {
     pub join_url_template: Option<String>,
     /// Customers may print to the operator's printer (control/manage modes only).
     pub remote_printing: Option<bool>,
+    /// How long a session waits for a party whose connection dropped, ms.
+    pub resume_grace_ms: Option<u64>,
 }
 
 /// What the relay answers.
@@ -244,6 +246,7 @@ impl Wire for RelaySettings {
             time_warning_ms: self.time_warning_ms,
             join_url_template: self.join_url_template.clone(),
             remote_printing: self.remote_printing,
+            resume_grace_ms: self.resume_grace_ms,
         }
     }
 
@@ -261,6 +264,7 @@ impl Wire for RelaySettings {
             time_warning_ms: pb.time_warning_ms,
             join_url_template: pb.join_url_template,
             remote_printing: pb.remote_printing,
+            resume_grace_ms: pb.resume_grace_ms,
         })
     }
 }

@@ -55,8 +55,9 @@ fn settings() -> impl Strategy<Value = RelaySettings> {
         proptest::option::of(any::<u64>()),
         proptest::option::of(text(24)),
         proptest::option::of(any::<bool>()),
+        proptest::option::of(any::<u64>()),
     )
-        .prop_map(|(a, b, c, d, e, f, g, h, i)| RelaySettings {
+        .prop_map(|(a, b, c, d, e, f, g, h, i, j)| RelaySettings {
             max_failed_logins: a,
             lockout_ms: b,
             code_length: c,
@@ -66,6 +67,7 @@ fn settings() -> impl Strategy<Value = RelaySettings> {
             time_warning_ms: g,
             join_url_template: h,
             remote_printing: i,
+            resume_grace_ms: j,
         })
 }
 
