@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use rsupport::core::print::ipp::codec::{tag, IppEncoder, IppValue};
+use rsupport::core::print::ipp::codec::{IppEncoder, IppValue};
 use rsupport::core::print::ipp::op;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,15 +19,7 @@ pub async fn print_postscript(
     document: &[u8],
 ) -> std::io::Result<String> {
     let mut ipp = IppEncoder::new((2, 0), op::PRINT_JOB, 1);
-    ipp.group(tag::OPERATION)
-        .single(
-            "attributes-charset",
-            IppValue::Str(tag::CHARSET, "utf-8".into()),
-        )
-        .single(
-            "attributes-natural-language",
-            IppValue::Str(tag::LANGUAGE, "en".into()),
-        )
+    ipp.operation_group()
         .single("printer-uri", IppValue::uri(uri))
         .single("requesting-user-name", IppValue::name("customer"))
         .single("job-name", IppValue::name(title))

@@ -22,15 +22,7 @@ const DOC: usize = 8 * 1024 * 1024;
 /// A Print-Job request shaped like the one CUPS' ipp backend sends.
 fn cups_print_job() -> Vec<u8> {
     let mut enc = IppEncoder::new((2, 0), 0x0002, 3);
-    enc.group(tag::OPERATION)
-        .single(
-            "attributes-charset",
-            IppValue::Str(tag::CHARSET, "utf-8".into()),
-        )
-        .single(
-            "attributes-natural-language",
-            IppValue::Str(tag::LANGUAGE, "en".into()),
-        )
+    enc.operation_group()
         .single(
             "printer-uri",
             IppValue::uri("ipp://127.0.0.1:631/ipp/print"),

@@ -33,15 +33,7 @@ impl Client {
     fn request(&mut self, operation: u16, extra: &[IppAttribute]) -> IppEncoder {
         self.next_id += 1;
         let mut enc = IppEncoder::new((2, 0), operation, self.next_id);
-        enc.group(tag::OPERATION)
-            .single(
-                "attributes-charset",
-                IppValue::Str(tag::CHARSET, "utf-8".into()),
-            )
-            .single(
-                "attributes-natural-language",
-                IppValue::Str(tag::LANGUAGE, "en".into()),
-            )
+        enc.operation_group()
             .single("printer-uri", IppValue::uri(&self.uri));
         for a in extra {
             enc.attribute(a);

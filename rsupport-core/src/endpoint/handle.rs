@@ -353,11 +353,7 @@ impl SessionHandle {
     /// [`PrintEvent`](crate::print::PrintEvent) offer); it is printed on the
     /// operator's printer or saved, and both sides hear the result.
     pub async fn accept_print(&self, job_id: u64) -> Result<(), EndpointError> {
-        self.ask(|reply| SessionCommand::Print {
-            action: PrintAction::Accept(job_id),
-            reply,
-        })
-        .await
+        self.print(PrintAction::Accept(job_id)).await
     }
 
     /// Operator: declines a print job; the customer is told `reason`.
@@ -366,12 +362,8 @@ impl SessionHandle {
         job_id: u64,
         reason: impl Into<String>,
     ) -> Result<(), EndpointError> {
-        let reason = reason.into();
-        self.ask(|reply| SessionCommand::Print {
-            action: PrintAction::Decline(job_id, reason),
-            reply,
-        })
-        .await
+        self.print(PrintAction::Decline(job_id, reason.into()))
+            .await
     }
 
     /// Either side: cancels a print job at any stage.
@@ -380,12 +372,12 @@ impl SessionHandle {
         job_id: u64,
         reason: impl Into<String>,
     ) -> Result<(), EndpointError> {
-        let reason = reason.into();
-        self.ask(|reply| SessionCommand::Print {
-            action: PrintAction::Cancel(job_id, reason),
-            reply,
-        })
-        .await
+        self.print(PrintAction::Cancel(job_id, reason.into())).await
+    }
+
+    async fn print(&self, action: PrintAction) -> Result<(), EndpointError> {
+        self.ask(|reply| SessionCommand::Print { action, reply })
+            .await
     }
 
     /// A copy of the annotation layer, to render with

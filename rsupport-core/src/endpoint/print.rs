@@ -65,24 +65,16 @@ impl PrintBridge {
         outgoing: Outgoing,
         events: mpsc::UnboundedSender<SessionEvent>,
     ) -> Self {
-        let (to_driver, driver_in) = link_in();
-        let (driver_out, from_driver) = mpsc::channel(1);
-        let (commands, command_rx) = mpsc::channel(16);
-        let (event_tx, mut event_rx) = mpsc::unbounded_channel();
+        let (to_driver, commands, ends) =
+            wire_driver(session_id, outgoing, events, PrintEvent::Customer);
         tokio::spawn(run_customer(
             BoxedSource(printer),
             PrintSender::new(PrintPolicy::default()),
-            driver_in,
-            driver_out,
-            command_rx,
-            event_tx,
+            ends.from_peer,
+            ends.to_peer,
+            ends.commands,
+            ends.events,
         ));
-        forward_out(session_id, from_driver, outgoing);
-        tokio::spawn(async move {
-            while let Some(e) = event_rx.recv().await {
-                let _ = events.send(SessionEvent::Print(PrintEvent::Customer(e)));
-            }
-        });
         PrintBridge {
             to_driver,
             commands: Commands::Customer(commands),
@@ -98,26 +90,17 @@ impl PrintBridge {
         outgoing: Outgoing,
         events: mpsc::UnboundedSender<SessionEvent>,
     ) -> Self {
-        let (to_driver, driver_in) = link_in();
-        let (driver_out, from_driver) = mpsc::channel(1);
-        let (commands, command_rx) = mpsc::channel(16);
-        let (event_tx, mut event_rx) = mpsc::unbounded_channel();
-        let spool_dir = printing.spool_dir.join(format!("session-{session_id}"));
+        let (to_driver, commands, ends) =
+            wire_driver(session_id, outgoing, events, PrintEvent::Operator);
         tokio::spawn(run_operator(
             PrintReceiver::new(PrintPolicy::default()),
             printing.sink,
-            spool_dir,
-            driver_in,
-            driver_out,
-            command_rx,
-            event_tx,
+            printing.spool_dir.join(format!("session-{session_id}")),
+            ends.from_peer,
+            ends.to_peer,
+            ends.commands,
+            ends.events,
         ));
-        forward_out(session_id, from_driver, outgoing);
-        tokio::spawn(async move {
-            while let Some(e) = event_rx.recv().await {
-                let _ = events.send(SessionEvent::Print(PrintEvent::Operator(e)));
-            }
-        });
         PrintBridge {
             to_driver,
             commands: Commands::Operator(commands),
@@ -180,6 +163,46 @@ fn send<T>(commands: &mpsc::Sender<T>, command: T) -> Result<(), EndpointError> 
     commands
         .try_send(command)
         .map_err(|_| not_allowed("the print channel is busy or closed"))
+}
+
+/// The driver's ends of its channels.
+struct DriverEnds<C, E> {
+    from_peer: mpsc::Receiver<PrintMessage>,
+    to_peer: mpsc::Sender<PrintMessage>,
+    commands: mpsc::Receiver<C>,
+    events: mpsc::UnboundedSender<E>,
+}
+
+/// Links a driver to the connection task and the session's event stream
+/// (its events wrapped by `wrap`). Returns the bridge's ends: messages to
+/// the driver and commands.
+fn wire_driver<C, E: Send + 'static>(
+    session_id: u64,
+    outgoing: Outgoing,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    wrap: fn(E) -> PrintEvent,
+) -> (
+    mpsc::UnboundedSender<PrintMessage>,
+    mpsc::Sender<C>,
+    DriverEnds<C, E>,
+) {
+    let (to_driver, from_peer) = link_in();
+    let (to_peer, from_driver) = mpsc::channel(1);
+    forward_out(session_id, from_driver, outgoing);
+    let (commands, command_rx) = mpsc::channel(16);
+    let (event_tx, mut event_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(e) = event_rx.recv().await {
+            let _ = events.send(SessionEvent::Print(wrap(e)));
+        }
+    });
+    let ends = DriverEnds {
+        from_peer,
+        to_peer,
+        commands: command_rx,
+        events: event_tx,
+    };
+    (to_driver, commands, ends)
 }
 
 /// The connection task must never wait for a driver (the driver may be

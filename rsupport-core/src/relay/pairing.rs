@@ -425,20 +425,7 @@ impl Broker {
                 cc.sessions.insert(session_id);
             }
         }
-        self.push(Output::Route {
-            conn: operator_conn,
-            session_id,
-            peer: customer_conn,
-            meter: meter.clone(),
-            peer_is_operator: false,
-        });
-        self.push(Output::Route {
-            conn: customer_conn,
-            session_id,
-            peer: operator_conn,
-            meter,
-            peer_is_operator: true,
-        });
+        self.route_pair(session_id, operator_conn, customer_conn, &meter);
         let label = customer_label(&customer);
         self.audit(now_ms, "session_started", &p.username, customer_conn, |r| {
             r.session_id = session_id;

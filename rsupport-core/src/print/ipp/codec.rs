@@ -440,6 +440,20 @@ impl IppEncoder {
         self
     }
 
+    /// Starts the operation-attributes group with the two attributes every
+    /// IPP message begins with (RFC 8011 §4.1.4): charset utf-8, language en.
+    pub fn operation_group(&mut self) -> &mut Self {
+        self.group(tag::OPERATION)
+            .single(
+                "attributes-charset",
+                IppValue::Str(tag::CHARSET, "utf-8".into()),
+            )
+            .single(
+                "attributes-natural-language",
+                IppValue::Str(tag::LANGUAGE, "en".into()),
+            )
+    }
+
     /// Adds an attribute with all its values.
     pub fn attribute(&mut self, attr: &IppAttribute) -> &mut Self {
         for (i, value) in attr.values.iter().enumerate() {

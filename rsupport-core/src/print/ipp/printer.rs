@@ -481,15 +481,7 @@ fn response_start(req: &IppRequest, code: u16, message: &str) -> IppEncoder {
         (2, 0)
     };
     let mut enc = IppEncoder::new(version, code, req.request_id);
-    enc.group(tag::OPERATION)
-        .single(
-            "attributes-charset",
-            IppValue::Str(tag::CHARSET, "utf-8".into()),
-        )
-        .single(
-            "attributes-natural-language",
-            IppValue::Str(tag::LANGUAGE, "en".into()),
-        )
+    enc.operation_group()
         .single("status-message", IppValue::text(message));
     enc
 }
