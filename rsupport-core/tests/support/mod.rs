@@ -29,6 +29,12 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// Starts a relay on 127.0.0.1 with one operator account; its SQLite store
 /// lives at `database` (or in memory).
 pub async fn start_relay(database: Option<&Path>) -> RelayTarget {
+    start_relay_with(database, false).await
+}
+
+/// [`start_relay`], with the operator's "full file transfer control" grant
+/// set as given (offers in control mode are then accepted without asking).
+pub async fn start_relay_with(database: Option<&Path>, full_file_control: bool) -> RelayTarget {
     let (identity, _, _) = Identity::self_signed(&["localhost".into()]).unwrap();
     let fingerprint = fingerprint_hex(&identity.fingerprint());
     let mut store = match database {
@@ -51,6 +57,7 @@ pub async fn start_relay(database: Option<&Path>) -> RelayTarget {
     )
     .unwrap();
     op.must_change_password = false;
+    op.full_file_control = full_file_control;
     store.insert_account(&op).unwrap();
     let mut relay = RelayConfig::default();
     relay.argon2 = Argon2Params::insecure_fast();
