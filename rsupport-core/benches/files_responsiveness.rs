@@ -81,7 +81,10 @@ enum Until {
 
 /// Pointer positions are unique per input so each injection finds its send.
 fn position(seq: u32) -> Point {
-    Point::new((seq % (W - 20)) as i32 + 10, ((seq / (W - 20)) % (H - 20)) as i32 + 10)
+    Point::new(
+        (seq % (W - 20)) as i32 + 10,
+        ((seq / (W - 20)) % (H - 20)) as i32 + 10,
+    )
 }
 
 struct Probe {
@@ -187,11 +190,13 @@ async fn run(scenario: Scenario, size: u64, idle: Duration, source: &Path, dest:
     probe.op.send_files(source).await.unwrap();
     let loaded = probe.phase(Until::Transfer(done)).await;
     let transfer = start.elapsed();
+    let after = probe.phase(Until::Elapsed(idle)).await;
+    customer.abort();
+    // Checked and removed only now: unlinking 1 GiB blocks a runtime
+    // thread and would show up as latency in the idle phase after.
     let received = dest.join("big.bin");
     assert_eq!(std::fs::metadata(&received).unwrap().len(), size);
     std::fs::remove_file(received).unwrap();
-    let after = probe.phase(Until::Elapsed(idle)).await;
-    customer.abort();
 
     println!(
         "scenario {} at {W}x{H}, file {:.0} MiB → {}, input every {} ms",
@@ -207,9 +212,21 @@ async fn run(scenario: Scenario, size: u64, idle: Duration, source: &Path, dest:
     );
     println!(
         "{:<14} {:>7} {:>6} {:>10} {:>10} {:>7} {:>10} {:>10} {:>5}",
-        "phase", "secs", "fps", "frame p50", "frame p99", "inputs", "input p50", "input p99", "lost"
+        "phase",
+        "secs",
+        "fps",
+        "frame p50",
+        "frame p99",
+        "inputs",
+        "input p50",
+        "input p99",
+        "lost"
     );
-    for (name, p) in [("idle", &before), ("file moving", &loaded), ("idle after", &after)] {
+    for (name, p) in [
+        ("idle", &before),
+        ("file moving", &loaded),
+        ("idle after", &after),
+    ] {
         println!(
             "{:<14} {:>7.1} {:>6.1} {:>7.0} ms {:>7.0} ms {:>7} {:>7.2} ms {:>7.2} ms {:>5}",
             name,
@@ -258,7 +275,8 @@ fn main() {
         .unwrap();
     let work = tempfile::tempdir().unwrap();
     let source = sparse_file(work.path(), size);
-    let dest_root: PathBuf = env("RSUPPORT_BENCH_DEST").map_or_else(std::env::temp_dir, PathBuf::from);
+    let dest_root: PathBuf =
+        env("RSUPPORT_BENCH_DEST").map_or_else(std::env::temp_dir, PathBuf::from);
     let dest = tempfile::tempdir_in(dest_root).unwrap();
     runtime.block_on(run(
         scenario,
