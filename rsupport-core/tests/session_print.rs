@@ -155,7 +155,7 @@ async fn jobs_travel_only_in_control_modes_and_arrive_intact() {
 async fn the_administrator_can_turn_printing_off_and_an_operator_without_printer_declines() {
     let dir = print_util::temp_dir("session-print-off");
     // Printing switched off by the relay's administrator.
-    let target = start_relay_with(None, |c| c.settings.remote_printing = false).await;
+    let target = start_relay_with(None, false, |c| c.settings.remote_printing = false).await;
     let (platform, jobs) = platform_with_test_printer();
     let (_operator, mut op, mut cu) =
         paired_with(&target, operator_saving_to(&dir), platform).await;

@@ -36,17 +36,20 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// Starts a relay on 127.0.0.1 with one operator account; its SQLite store
 /// lives at `database` (or in memory).
 pub async fn start_relay(database: Option<&Path>) -> RelayTarget {
-    start_relay_with(database, |_| {}).await
+    start_relay_with(database, false, |_| {}).await
 }
 
-/// [`start_relay`] with the relay's configuration adjusted by `configure`.
+/// [`start_relay`] with the operator's "full file transfer control" grant
+/// set as given (offers in control mode are then accepted without asking)
+/// and the relay's configuration adjusted by `configure`.
 pub async fn start_relay_with(
     database: Option<&Path>,
+    full_file_control: bool,
     configure: impl FnOnce(&mut RelayConfig),
 ) -> RelayTarget {
     let (identity, _, _) = Identity::self_signed(&["localhost".into()]).unwrap();
     let fingerprint = fingerprint_hex(&identity.fingerprint());
-    let store = relay_store(database);
+    let store = relay_store(database, full_file_control);
     let mut relay = RelayConfig::default();
     relay.argon2 = Argon2Params::insecure_fast();
     configure(&mut relay);
@@ -63,7 +66,7 @@ pub async fn start_relay_with(
 }
 
 /// A store with the operator account (added once).
-fn relay_store(database: Option<&Path>) -> SqliteStore {
+fn relay_store(database: Option<&Path>, full_file_control: bool) -> SqliteStore {
     let mut store = match database {
         Some(path) => SqliteStore::open(path).unwrap(),
         None => SqliteStore::in_memory().unwrap(),
@@ -87,6 +90,7 @@ fn relay_store(database: Option<&Path>) -> SqliteStore {
     )
     .unwrap();
     op.must_change_password = false;
+    op.full_file_control = full_file_control;
     store.insert_account(&op).unwrap();
     store
 }
@@ -109,7 +113,7 @@ impl RestartableRelay {
     pub async fn start(database: &Path) -> Self {
         let (identity, _, _) = Identity::self_signed(&["localhost".into()]).unwrap();
         let fingerprint = fingerprint_hex(&identity.fingerprint());
-        drop(relay_store(Some(database)));
+        drop(relay_store(Some(database), false));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut relay = RestartableRelay {
             addr: listener.local_addr().unwrap(),
