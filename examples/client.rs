@@ -133,6 +133,7 @@ async fn main() -> Result<(), Error> {
                     }
                     SessionEvent::Chat(ChatEvent::Received(l)) => println!("{}: {}", l.sender_name, l.text),
                     SessionEvent::Notice(n) => println!("notice: {n:?}"),
+                    SessionEvent::Connection(state) => println!("connection: {state:?}"),
                     SessionEvent::File(FileEvent::OfferReceived { transfer_id, entries, total_size }) => {
                         println!(
                             "The operator sends {} item(s), {total_size} bytes, into {}. Accept? [y/N]",

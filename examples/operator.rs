@@ -217,6 +217,7 @@ async fn on_event(
             println!("host screenshot saved to {path}");
         }
         SessionEvent::Notice(n) => println!("notice: {n:?}"),
+        SessionEvent::Connection(state) => println!("connection: {state:?}"),
         SessionEvent::File(FileEvent::OfferReceived {
             transfer_id,
             entries,
