@@ -99,7 +99,18 @@ pub async fn run_customer<S: VirtualPrinterSource>(
             }
             let _ = events.send(CustomerPrintEvent::Channel(e));
         }
+        // Commands first: a policy change the session made before a job
+        // was printed applies to that job.
         tokio::select! {
+            biased;
+            Some(command) = commands.recv() => match command {
+                CustomerCommand::Cancel(id, reason) => {
+                    if let Err(e) = sender.cancel(id, &reason) {
+                        tracing::debug!(error = %e, "print cancel did not apply");
+                    }
+                }
+                CustomerCommand::SetPolicy(policy) => sender.set_policy(policy),
+            },
             job = source.next_job(), if source_open => match job {
                 Some(job) => {
                     let opened = tokio::fs::File::open(&job.path).await;
@@ -127,14 +138,6 @@ pub async fn run_customer<S: VirtualPrinterSource>(
                     }
                 }
                 None => break,
-            },
-            Some(command) = commands.recv() => match command {
-                CustomerCommand::Cancel(id, reason) => {
-                    if let Err(e) = sender.cancel(id, &reason) {
-                        tracing::debug!(error = %e, "print cancel did not apply");
-                    }
-                }
-                CustomerCommand::SetPolicy(policy) => sender.set_policy(policy),
             },
         }
     }
@@ -297,15 +300,10 @@ pub async fn run_operator(
                 break;
             }
         }
+        // Commands first: a policy change made before an offer arrived
+        // applies to that offer.
         tokio::select! {
-            msg = from_customer.recv() => match msg {
-                Some(m) => {
-                    if let Err(e) = receiver.handle_message(m) {
-                        tracing::warn!(error = %e, "customer broke the print protocol");
-                    }
-                }
-                None => break,
-            },
+            biased;
             Some(cmd) = commands.recv() => {
                 let result = match cmd {
                     OperatorCommand::Accept(id) => receiver.accept(id),
@@ -319,6 +317,14 @@ pub async fn run_operator(
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "print command did not apply");
                 }
+            },
+            msg = from_customer.recv() => match msg {
+                Some(m) => {
+                    if let Err(e) = receiver.handle_message(m) {
+                        tracing::warn!(error = %e, "customer broke the print protocol");
+                    }
+                }
+                None => break,
             },
             Some(report) = reports.recv() => match report {
                 SinkReport::Stage(id, stage) => {
