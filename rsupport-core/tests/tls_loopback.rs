@@ -1,6 +1,6 @@
-//! The relay over real TLS on loopback: certificate pinning, a full pairing
-//! with forwarding, bad input closing only the offending connection, and
-//! graceful shutdown.
+//! The relay over real TLS on loopback: certificate pinning, a TLS 1.2-only
+//! client, a full pairing with forwarding, bad input closing only the
+//! offending connection, and graceful shutdown.
 
 #![allow(clippy::unwrap_used)]
 
@@ -31,6 +31,8 @@ struct Relay {
     db: std::path::PathBuf,
     _dir: tempfile::TempDir,
     fingerprint: [u8; 32],
+    /// The relay's certificate (PEM), for clients that trust it as a root.
+    cert_pem: String,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -40,7 +42,7 @@ async fn start_relay() -> Relay {
 }
 
 async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> Relay {
-    let (identity, _, _) = Identity::self_signed(&["localhost".into()]).unwrap();
+    let (identity, cert_pem, _) = Identity::self_signed(&["localhost".into()]).unwrap();
     let fingerprint = identity.fingerprint();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("relay.db");
@@ -94,6 +96,7 @@ async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> Relay {
         db,
         _dir: dir,
         fingerprint,
+        cert_pem,
         stop: Some(stop),
         task,
     }
@@ -188,6 +191,43 @@ async fn fingerprint_pinning_accepts_the_relay_and_rejects_another_certificate()
         connect(relay.addr, "localhost", tls).await,
         Err(ClientError::Io(_))
     ));
+}
+
+#[tokio::test]
+async fn a_tls_1_2_only_client_is_served_and_verifies_the_relay() {
+    let relay = start_relay().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("relay-cert.pem");
+    std::fs::write(&pem, &relay.cert_pem).unwrap();
+    let roots = rsupport_core::tls::roots_from_pem(&pem).unwrap();
+    let tls12_only = |roots| {
+        rustls::ClientConfig::builder_with_provider(rsupport_core::tls::provider())
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    };
+    let mut c = connect(
+        relay.addr,
+        "localhost",
+        std::sync::Arc::new(tls12_only(roots)),
+    )
+    .await
+    .unwrap();
+    c.hello(Role::Customer, "tls12 test").await.unwrap();
+
+    // The same client refuses a relay whose certificate it does not trust.
+    let (other, other_pem, _) = Identity::self_signed(&["localhost".into()]).unwrap();
+    assert_ne!(other.fingerprint(), relay.fingerprint);
+    std::fs::write(&pem, other_pem).unwrap();
+    let wrong_roots = rsupport_core::tls::roots_from_pem(&pem).unwrap();
+    assert!(connect(
+        relay.addr,
+        "localhost",
+        std::sync::Arc::new(tls12_only(wrong_roots))
+    )
+    .await
+    .is_err());
 }
 
 #[tokio::test]
