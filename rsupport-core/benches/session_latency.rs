@@ -13,81 +13,23 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+mod transfer_common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rsupport_capture::codec::synthetic::{Scenario, Sequence};
-use rsupport_capture::source::{
-    CaptureArea, CaptureError, Capturer, CursorUpdate, DirtyRegion, MonitorId, MonitorInfo, Rect,
-    WindowInfo, WindowSelection,
-};
-use rsupport_capture::BgraFrame;
 use rsupport_core::endpoint::HostPlatform;
 use rsupport_core::session::screen::ViewerScreenEvent;
 use rsupport_core::session::SessionEvent;
 use rsupport_input::inject::RecordingInjector;
 use rsupport_proto::screen::DisplaySettings;
 use rsupport_proto::{ColorDepth, ConnectionMode};
-
-const W: u32 = 1920;
-const H: u32 = 1080;
-
-/// A one-monitor screen that plays a synthetic sequence, one frame per capture.
-struct SequenceScreen(Sequence);
-
-impl Capturer for SequenceScreen {
-    fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
-        Ok(vec![MonitorInfo::new(
-            MonitorId(0),
-            "bench",
-            Rect::new(0, 0, W, H),
-            true,
-        )])
-    }
-    fn select_area(&mut self, _area: CaptureArea) -> Result<Rect, CaptureError> {
-        Ok(Rect::new(0, 0, W, H))
-    }
-    fn area(&self) -> Rect {
-        Rect::new(0, 0, W, H)
-    }
-    fn windows(&mut self) -> Result<Vec<WindowInfo>, CaptureError> {
-        Ok(Vec::new())
-    }
-    fn select_windows(&mut self, _selection: WindowSelection) -> Result<(), CaptureError> {
-        Ok(())
-    }
-    fn capture(
-        &mut self,
-        frame: &mut BgraFrame,
-        dirty: &mut DirtyRegion,
-    ) -> Result<(), CaptureError> {
-        *frame = self.0.next_frame();
-        dirty.set_full();
-        Ok(())
-    }
-    fn poll_cursor(&mut self) -> Result<CursorUpdate, CaptureError> {
-        Ok(CursorUpdate::default())
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
+use transfer_common::{now_ms, percentile, Screen, H, W};
 
 async fn run(scenario: Scenario, seconds: u64) {
     let target = support::start_relay(None).await;
     let platform = HostPlatform::new(
-        Box::new(SequenceScreen(Sequence::new(scenario, W, H, 42))),
+        Box::new(Screen::playing(Sequence::new(scenario, W, H, 42))),
         Box::new(RecordingInjector::new()),
         None,
     );
