@@ -2,25 +2,18 @@
 //! the role x request matrix, password changes, restarts on a real SQLite
 //! file, audit queries, password spraying.
 
-#![allow(clippy::unwrap_used, unused_imports)]
+#![allow(clippy::unwrap_used)]
 
 mod common;
-
-use std::net::IpAddr;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsupport_core::auth::Argon2Params;
-use rsupport_core::relay::{bootstrap_admin, Broker, ConnId, ConnInfo, Output, RelayConfig};
-use rsupport_core::store::{SqliteStore, Store};
-use rsupport_proto::relay::admin::{
-    AdminCommand, AdminReply, AdminRequest, AuditQuery, RelaySettings,
-};
-use rsupport_proto::relay::{CustomerInfo, Paired};
-use rsupport_proto::relay::{
-    Hello, JoinRefusal, Login, LoginStatus, RelayMessage, RequestError, Secret,
-};
-use rsupport_proto::{CloseReason, EndReason, Role, PROTOCOL_VERSION};
+use rsupport_core::relay::{bootstrap_admin, Output};
+use rsupport_core::store::SqliteStore;
+use rsupport_proto::relay::admin::{AdminCommand, AdminReply, AuditQuery, RelaySettings};
+use rsupport_proto::relay::{Login, LoginStatus, RelayMessage, RequestError, Secret};
+use rsupport_proto::{CloseReason, Role};
 
 use common::*;
 
@@ -231,27 +224,8 @@ fn accounts_settings_and_history_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("relay.db");
     {
-        let mut store = SqliteStore::open(&path).unwrap();
-        bootstrap_admin(
-            &mut store,
-            "root",
-            ADMIN_PW,
-            Argon2Params::insecure_fast(),
-            &mut StdRng::seed_from_u64(1),
-            T0,
-        )
-        .unwrap();
-        let mut h = Harness::new(Box::new(store), config());
-        let admin = h.login("root", ADMIN_PW);
-        h.admin_ok(
-            admin,
-            AdminCommand::CreateAccount {
-                username: "aiko".into(),
-                display_name: "Aiko".into(),
-                password: OP_PW.into(),
-                role: Role::Operator,
-            },
-        );
+        let mut h = Harness::with_accounts_in(SqliteStore::open(&path).unwrap());
+        let admin = h.admin_conn();
         h.admin_ok(
             admin,
             AdminCommand::UpdateSettings(RelaySettings {
@@ -321,16 +295,7 @@ fn audit_query_filters_by_time_and_operator() {
 fn a_source_spraying_passwords_is_cut_off() {
     let mut cfg = config();
     cfg.login_failures_per_source = 5;
-    let mut store = SqliteStore::in_memory().unwrap();
-    bootstrap_admin(
-        &mut store,
-        "root",
-        ADMIN_PW,
-        Argon2Params::insecure_fast(),
-        &mut StdRng::seed_from_u64(1),
-        T0,
-    )
-    .unwrap();
+    let store = with_admin(SqliteStore::in_memory().unwrap());
     let mut h = Harness::new(Box::new(store), cfg);
     let conn = h.connect_from(Role::Operator, "203.0.113.5");
     // Five different (unknown) accounts, one wrong password each: no account lockout applies.

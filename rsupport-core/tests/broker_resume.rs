@@ -3,7 +3,7 @@
 //! expiry, leaving while the peer is away, and restoring after a restart
 //! from a real SQLite file.
 
-#![allow(clippy::unwrap_used, unused_imports)]
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -254,27 +254,7 @@ fn a_restarted_relay_restores_sessions_from_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("relay.db");
     let (op, cu) = {
-        let mut store = SqliteStore::open(&path).unwrap();
-        rsupport_core::relay::bootstrap_admin(
-            &mut store,
-            "root",
-            ADMIN_PW,
-            rsupport_core::auth::Argon2Params::insecure_fast(),
-            &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
-            T0,
-        )
-        .unwrap();
-        let mut h = Harness::new(Box::new(store), config());
-        let admin = h.login("root", ADMIN_PW);
-        h.admin_ok(
-            admin,
-            rsupport_proto::relay::admin::AdminCommand::CreateAccount {
-                username: "aiko".into(),
-                display_name: "Aiko".into(),
-                password: OP_PW.into(),
-                role: Role::Operator,
-            },
-        );
+        let mut h = Harness::with_accounts_in(SqliteStore::open(&path).unwrap());
         let (_, _, op, cu) = session(&mut h);
         // A crash: the broker is dropped without ending anything.
         (op, cu)

@@ -2,25 +2,16 @@
 //! guessing against the rate limits, chat-first contact, pairing, licence
 //! limits, handshake timeout.
 
-#![allow(clippy::unwrap_used, unused_imports)]
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::net::IpAddr;
-
-use rand::rngs::StdRng;
-use rand::SeedableRng;
-use rsupport_core::auth::Argon2Params;
-use rsupport_core::relay::{bootstrap_admin, Broker, ConnId, ConnInfo, Output, RelayConfig};
-use rsupport_core::store::{SqliteStore, Store};
-use rsupport_proto::relay::admin::{
-    AdminCommand, AdminReply, AdminRequest, AuditQuery, RelaySettings,
-};
-use rsupport_proto::relay::{CustomerInfo, Paired};
-use rsupport_proto::relay::{
-    Hello, JoinRefusal, Login, LoginStatus, RelayMessage, RequestError, Secret,
-};
-use rsupport_proto::{CloseReason, EndReason, Role, PROTOCOL_VERSION};
+use rsupport_core::relay::{ConnInfo, Output};
+use rsupport_core::store::SqliteStore;
+use rsupport_proto::relay::admin::{AdminCommand, AuditQuery, RelaySettings};
+use rsupport_proto::relay::CustomerInfo;
+use rsupport_proto::relay::{JoinRefusal, RelayMessage};
+use rsupport_proto::{CloseReason, EndReason, Role};
 
 use common::*;
 
@@ -28,15 +19,7 @@ use common::*;
 fn code_pairs_customer_with_the_issuing_operator_once() {
     let mut h = Harness::with_accounts();
     let admin = h.admin_conn();
-    h.admin_ok(
-        admin,
-        AdminCommand::CreateAccount {
-            username: "ken".into(),
-            display_name: "Ken".into(),
-            password: OP_PW.into(),
-            role: Role::Operator,
-        },
-    );
+    h.create_operator(admin, "ken", "Ken");
     let ken = h.login("ken", OP_PW);
     let aiko = h.login("aiko", OP_PW);
     let code = h.issue_code(aiko);
@@ -124,16 +107,7 @@ fn code_guessing_from_many_sources_stays_within_the_budget() {
     let mut cfg = config();
     cfg.code_failure_budget = 20;
     cfg.code_failures_per_source = 3;
-    let mut store = SqliteStore::in_memory().unwrap();
-    bootstrap_admin(
-        &mut store,
-        "root",
-        ADMIN_PW,
-        Argon2Params::insecure_fast(),
-        &mut StdRng::seed_from_u64(1),
-        T0,
-    )
-    .unwrap();
+    let store = with_admin(SqliteStore::in_memory().unwrap());
     let mut h = Harness::new(Box::new(store), cfg);
     let op = h.login("root", ADMIN_PW);
     let code = h.issue_code(op);
@@ -355,15 +329,7 @@ fn handshake_timeout_and_wrong_first_message_close() {
 fn an_operator_hands_the_session_to_a_colleague() {
     let mut h = Harness::with_accounts();
     let admin = h.admin_conn();
-    h.admin_ok(
-        admin,
-        AdminCommand::CreateAccount {
-            username: "ken".into(),
-            display_name: "Ken".into(),
-            password: OP_PW.into(),
-            role: Role::Operator,
-        },
-    );
+    h.create_operator(admin, "ken", "Ken");
     let ken = h.login("ken", OP_PW);
     let ken_id = h
         .broker

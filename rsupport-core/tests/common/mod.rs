@@ -10,14 +10,10 @@ use rand::SeedableRng;
 use rsupport_core::auth::Argon2Params;
 use rsupport_core::relay::{bootstrap_admin, Broker, ConnId, ConnInfo, Output, RelayConfig};
 use rsupport_core::store::{SqliteStore, Store};
-use rsupport_proto::relay::admin::{
-    AdminCommand, AdminReply, AdminRequest, AuditQuery, RelaySettings,
-};
+use rsupport_proto::relay::admin::{AdminCommand, AdminReply, AdminRequest, AuditQuery};
 use rsupport_proto::relay::{CustomerInfo, Paired};
-use rsupport_proto::relay::{
-    Hello, JoinRefusal, Login, LoginStatus, RelayMessage, RequestError, Secret,
-};
-use rsupport_proto::{CloseReason, EndReason, Role, PROTOCOL_VERSION};
+use rsupport_proto::relay::{Hello, JoinRefusal, Login, LoginStatus, RelayMessage, Secret};
+use rsupport_proto::{Role, PROTOCOL_VERSION};
 
 pub const MIN: u64 = 60_000;
 pub const T0: u64 = 1_700_000_000_000;
@@ -28,6 +24,20 @@ pub fn config() -> RelayConfig {
     let mut c = RelayConfig::default();
     c.argon2 = Argon2Params::insecure_fast();
     c
+}
+
+/// `store` with the first admin, `root` / [`ADMIN_PW`].
+pub fn with_admin(mut store: SqliteStore) -> SqliteStore {
+    bootstrap_admin(
+        &mut store,
+        "root",
+        ADMIN_PW,
+        Argon2Params::insecure_fast(),
+        &mut StdRng::seed_from_u64(1),
+        T0,
+    )
+    .unwrap();
+    store
 }
 
 pub struct Harness {
@@ -47,28 +57,28 @@ impl Harness {
 
     /// A fresh relay with an admin `root` and an operator `aiko`.
     pub fn with_accounts() -> Self {
-        let mut store = SqliteStore::in_memory().unwrap();
-        bootstrap_admin(
-            &mut store,
-            "root",
-            ADMIN_PW,
-            Argon2Params::insecure_fast(),
-            &mut StdRng::seed_from_u64(1),
-            T0,
-        )
-        .unwrap();
-        let mut h = Harness::new(Box::new(store), config());
+        Self::with_accounts_in(SqliteStore::in_memory().unwrap())
+    }
+
+    /// [`Harness::with_accounts`] over `store` (a SQLite file, to restart on).
+    pub fn with_accounts_in(store: SqliteStore) -> Self {
+        let mut h = Harness::new(Box::new(with_admin(store)), config());
         let admin = h.login("root", ADMIN_PW);
-        h.admin_ok(
+        h.create_operator(admin, "aiko", "Aiko");
+        h
+    }
+
+    /// The admin logged in on `admin` creates an operator with [`OP_PW`].
+    pub fn create_operator(&mut self, admin: ConnId, username: &str, display_name: &str) {
+        self.admin_ok(
             admin,
             AdminCommand::CreateAccount {
-                username: "aiko".into(),
-                display_name: "Aiko".into(),
+                username: username.into(),
+                display_name: display_name.into(),
                 password: OP_PW.into(),
                 role: Role::Operator,
             },
         );
-        h
     }
 
     pub fn drain(&mut self) -> Vec<Output> {
