@@ -272,16 +272,10 @@ impl Incoming {
         cur.written = end;
         cur.last_write = now;
         if cur.written - cur.acked >= config.ack_interval || cur.written == cur.size {
-            if let Err(e) = cur.sink.sync() {
+            if let Err(e) = sync_and_ack(cur, transfer_id, &mut self.control) {
                 let reason = format!("writing the file failed: {}", e.kind());
                 return self.cancel(transfer_id, &reason, false, now, config, events);
             }
-            cur.acked = cur.written;
-            self.control.push_back(FileMessage::Ack {
-                transfer_id,
-                entry: cur.index,
-                offset: cur.acked,
-            });
         }
         t.meter.record(now, t.finished_bytes + cur.written);
         if let Some(p) = t.meter.poll(
@@ -568,19 +562,11 @@ impl Incoming {
             if cur.written == cur.acked || now < cur.last_write + config.ack_delay {
                 continue;
             }
-            match cur.sink.sync() {
-                Ok(()) => {
-                    cur.acked = cur.written;
-                    self.control.push_back(FileMessage::Ack {
-                        transfer_id,
-                        entry: cur.index,
-                        offset: cur.acked,
-                    });
-                }
-                Err(e) => broken.push((
+            if let Err(e) = sync_and_ack(cur, transfer_id, &mut self.control) {
+                broken.push((
                     transfer_id,
                     format!("writing the file failed: {}", e.kind()),
-                )),
+                ));
             }
         }
         for (id, reason) in broken {
@@ -591,6 +577,23 @@ impl Incoming {
     pub(crate) fn poll_control(&mut self) -> Option<FileMessage> {
         self.control.pop_front()
     }
+}
+
+/// Makes what was written durable, then acknowledges it: the sender's
+/// window and the resume point both move only past synced bytes.
+fn sync_and_ack(
+    cur: &mut Receiving,
+    transfer_id: u64,
+    control: &mut VecDeque<FileMessage>,
+) -> std::io::Result<()> {
+    cur.sink.sync()?;
+    cur.acked = cur.written;
+    control.push_back(FileMessage::Ack {
+        transfer_id,
+        entry: cur.index,
+        offset: cur.acked,
+    });
+    Ok(())
 }
 
 fn accept_msg(transfer_id: u64) -> FileMessage {
