@@ -180,17 +180,14 @@ impl PrintReceiver {
 
     /// Accepts an offered job: data will follow.
     pub fn accept(&mut self, job_id: u64) -> Result<(), PrintError> {
-        let job = self
-            .jobs
-            .get_mut(&job_id)
-            .ok_or(PrintError::UnknownJob(job_id))?;
-        if !matches!(job.state, State::Offered) {
-            return Err(PrintError::WrongState(job_id));
-        }
+        self.expect_state(job_id, |s| matches!(s, State::Offered))?;
         if !self.policy.allows() {
             self.decline(job_id, "printing is not allowed in this session")?;
             return Err(PrintError::NotAllowed);
         }
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return Err(PrintError::UnknownJob(job_id));
+        };
         job.state = State::Receiving {
             received: 0,
             reported: 0,
@@ -206,20 +203,15 @@ impl PrintReceiver {
 
     /// Declines an offered job.
     pub fn decline(&mut self, job_id: u64, reason: &str) -> Result<(), PrintError> {
-        let job = self
-            .jobs
-            .get(&job_id)
-            .ok_or(PrintError::UnknownJob(job_id))?;
-        if !matches!(job.state, State::Offered) {
-            return Err(PrintError::WrongState(job_id));
-        }
-        self.jobs.remove(&job_id);
-        self.remember_ended(job_id);
-        self.transmit.push_back(PrintMessage::Answer {
+        self.expect_state(job_id, |s| matches!(s, State::Offered))?;
+        self.close(
             job_id,
-            accept: false,
-            reason: truncate(reason, MAX_NOTE),
-        });
+            PrintMessage::Answer {
+                job_id,
+                accept: false,
+                reason: truncate(reason, MAX_NOTE),
+            },
+        );
         Ok(())
     }
 
@@ -300,17 +292,14 @@ impl PrintReceiver {
 
     /// The sink reached a stage (queued at the printer, printing).
     pub fn sink_progress(&mut self, job_id: u64, stage: PrintStage) -> Result<(), PrintError> {
-        let job = self
-            .jobs
-            .get(&job_id)
-            .ok_or(PrintError::UnknownJob(job_id))?;
-        if !matches!(job.state, State::Delivering) {
-            return Err(PrintError::WrongState(job_id));
-        }
+        let bytes_received = self
+            .expect_state(job_id, |s| matches!(s, State::Delivering))?
+            .offer
+            .size;
         self.transmit.push_back(PrintMessage::Progress {
             job_id,
             stage,
-            bytes_received: job.offer.size,
+            bytes_received,
         });
         Ok(())
     }
@@ -323,21 +312,16 @@ impl PrintReceiver {
         destination: &str,
         detail: &str,
     ) -> Result<(), PrintError> {
-        let job = self
-            .jobs
-            .get(&job_id)
-            .ok_or(PrintError::UnknownJob(job_id))?;
-        if !matches!(job.state, State::Delivering) {
-            return Err(PrintError::WrongState(job_id));
-        }
-        self.jobs.remove(&job_id);
-        self.remember_ended(job_id);
-        self.transmit.push_back(PrintMessage::Result {
+        self.expect_state(job_id, |s| matches!(s, State::Delivering))?;
+        self.close(
             job_id,
-            outcome,
-            destination: truncate(destination, MAX_NOTE),
-            detail: truncate(detail, MAX_NOTE),
-        });
+            PrintMessage::Result {
+                job_id,
+                outcome,
+                destination: truncate(destination, MAX_NOTE),
+                detail: truncate(detail, MAX_NOTE),
+            },
+        );
         Ok(())
     }
 
@@ -347,6 +331,26 @@ impl PrintReceiver {
         } else {
             Err(PrintError::Protocol("data for a job never offered"))
         }
+    }
+
+    /// The job, if it exists and is in the state `expected` accepts.
+    fn expect_state(&self, job_id: u64, expected: fn(&State) -> bool) -> Result<&Job, PrintError> {
+        let job = self
+            .jobs
+            .get(&job_id)
+            .ok_or(PrintError::UnknownJob(job_id))?;
+        if expected(&job.state) {
+            Ok(job)
+        } else {
+            Err(PrintError::WrongState(job_id))
+        }
+    }
+
+    /// Forgets a job that ended normally and tells the customer `message`.
+    fn close(&mut self, job_id: u64, message: PrintMessage) {
+        self.jobs.remove(&job_id);
+        self.remember_ended(job_id);
+        self.transmit.push_back(message);
     }
 
     fn violation(&mut self, job_id: u64, why: &'static str) -> Result<(), PrintError> {
