@@ -24,13 +24,13 @@ use clap::Parser;
 use common::tools::{print_line, tool_command, TransferBars};
 use common::{stdin_lines, RelayArgs};
 use rsupport::capture::source::{X11Capturer, X11Wallpaper};
-use rsupport::core::endpoint::{Customer, HostPlatform};
+use rsupport::client::{Customer, HostPlatform};
 use rsupport::core::files::FileEvent;
-use rsupport::core::print::{
-    CupsRegistration, PrinterRegistration, VirtualPrinter, VirtualPrinterConfig,
-};
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport::input::inject::{X11Injector, X11LocalActivity};
+use rsupport::print::{
+    CupsRegistration, PrinterRegistration, VirtualPrinter, VirtualPrinterConfig,
+};
 use rsupport::proto::relay::CustomerInfo;
 use rsupport::proto::EndReason;
 

@@ -19,30 +19,28 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsupport::capture::source::{Capturer, SyntheticSource, X11Capturer};
-use rsupport::core::auth::{Argon2Params, PasswordHasher};
-use rsupport::core::endpoint::{
+use rsupport::client::{
     Customer, Drawing, HostPlatform, LobbyEvent, Operator, OperatorOptions, RelayTarget,
     SessionHandle,
 };
 use rsupport::core::files::FileEvent;
 use rsupport::core::print::{
-    CustomerPrintEvent, OperatorPrintEvent, PrintEvent, ReceiverEvent, SaveToDirectory,
-    SenderEvent, VirtualPrinter, VirtualPrinterConfig,
-};
-use rsupport::core::relay::{
-    bootstrap_admin, new_account, serve, AccountSpec, RelayConfig, ServeConfig,
+    CustomerPrintEvent, OperatorPrintEvent, PrintEvent, ReceiverEvent, SenderEvent,
 };
 use rsupport::core::session::screen::ViewerScreenEvent;
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
-use rsupport::core::store::{SqliteStore, Store};
-use rsupport::core::tls::{fingerprint_hex, server_config, Identity};
 use rsupport::input::inject::{InjectError, Injector, RecordingInjector, X11Injector};
 use rsupport::input::InputEvent;
+use rsupport::net::tls::{fingerprint_hex, server_config};
+use rsupport::print::{SaveToDirectory, VirtualPrinter, VirtualPrinterConfig};
 use rsupport::proto::annotate::Argb;
 use rsupport::proto::input::{InputMessage, MouseButton};
 use rsupport::proto::relay::admin::AuditQuery;
 use rsupport::proto::relay::CustomerInfo;
 use rsupport::proto::{ConnectionMode, EndReason, Point, Role};
+use rsupport_relay::auth::{Argon2Params, PasswordHasher};
+use rsupport_relay::store::{SqliteStore, Store};
+use rsupport_relay::{bootstrap_admin, new_account, serve, AccountSpec, RelayConfig, ServeConfig};
 use tokio::net::TcpListener;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -329,7 +327,7 @@ fn demo_dir() -> Result<PathBuf, Error> {
 }
 
 async fn start_relay(state: &Path) -> Result<(RelayTarget, PathBuf), Error> {
-    let (identity, _, _) = Identity::self_signed(&["localhost".into()])?;
+    let (identity, _, _) = rsupport_relay::identity::self_signed(&["localhost".into()])?;
     let fingerprint = fingerprint_hex(&identity.fingerprint());
     println!("relay certificate SHA-256 fingerprint: {fingerprint}");
     let db = state.join("relay.db");

@@ -26,13 +26,12 @@ use std::sync::Arc;
 
 use common::tools::{print_line, tool_command, with_annotations, TransferBars};
 use common::{secret, stdin_lines, RelayArgs};
-use rsupport::core::endpoint::{LobbyEvent, Operator, OperatorOptions, SessionHandle};
+use rsupport::client::{LobbyEvent, Operator, OperatorOptions, SessionHandle};
 use rsupport::core::files::FileEvent;
-use rsupport::core::print::{
-    CupsQueueSink, OperatorPrintEvent, PrintEvent, PrintSink, ReceiverEvent, SaveToDirectory,
-};
+use rsupport::core::print::{OperatorPrintEvent, PrintEvent, ReceiverEvent};
 use rsupport::core::session::screen::ViewerScreenEvent;
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
+use rsupport::print::{CupsQueueSink, PrintSink, SaveToDirectory};
 use rsupport::proto::input::{InputMessage, KeyInput, MouseButton, SpecialKey};
 use rsupport::proto::screen::DisplaySettings;
 use rsupport::proto::{ColorDepth, ConnectionMode, EndReason, Point};

@@ -6,7 +6,7 @@
 pub mod tools;
 
 use clap::Args;
-use rsupport::core::endpoint::RelayTarget;
+use rsupport::client::RelayTarget;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 

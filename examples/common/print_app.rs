@@ -5,8 +5,8 @@
 
 use std::net::SocketAddr;
 
-use rsupport::core::print::ipp::codec::{IppEncoder, IppValue};
-use rsupport::core::print::ipp::op;
+use rsupport::print::ipp::codec::{IppEncoder, IppValue};
+use rsupport::print::ipp::op;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

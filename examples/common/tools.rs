@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rsupport::core::endpoint::{Drawing, SessionHandle};
+use rsupport::client::{Drawing, SessionHandle};
 use rsupport::core::files::{Direction, FileEvent};
 use rsupport::core::print::{
     CustomerPrintEvent, OperatorPrintEvent, PrintEvent, ReceiverEvent, SenderEvent,
@@ -134,7 +134,7 @@ const PEN: Argb = Argb::new(255, 230, 30, 30);
 pub async fn tool_command(
     session: &SessionHandle,
     line: &str,
-) -> Option<Result<(), rsupport::core::endpoint::EndpointError>> {
+) -> Option<Result<(), rsupport::client::EndpointError>> {
     let mut words = line.split_whitespace();
     let command = words.next()?;
     let rest: Vec<&str> = words.collect();
@@ -181,7 +181,7 @@ pub async fn tool_command(
 pub async fn with_annotations(
     session: &SessionHandle,
     mut frame: rsupport::capture::BgraFrame,
-) -> Result<rsupport::capture::BgraFrame, rsupport::core::endpoint::EndpointError> {
+) -> Result<rsupport::capture::BgraFrame, rsupport::client::EndpointError> {
     let layer = session.annotation_layer().await?;
     rsupport::core::annotate::render(&layer, &mut frame, 0, Instant::now());
     Ok(frame)

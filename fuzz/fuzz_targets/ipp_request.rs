@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rsupport_core::print::ipp::http::parse_request_head;
-use rsupport_core::print::parse_ipp_request;
+use rsupport_print::ipp::http::parse_request_head;
+use rsupport_print::parse_ipp_request;
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_request_head(data);

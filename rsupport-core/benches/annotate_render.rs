@@ -7,6 +7,8 @@
 //! cargo bench -p rsupport-core --bench annotate_render
 //! ```
 
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // benches: real clock, temporary files
+
 use std::time::{Duration, Instant};
 
 use rsupport_capture::BgraFrame;

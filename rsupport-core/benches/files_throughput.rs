@@ -15,6 +15,8 @@
 //! RSUPPORT_BENCH_BYTES=268435456 cargo bench -p rsupport-core --bench files_throughput
 //! ```
 
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // benches: real clock, temporary files
+
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! both layers are rendered onto real BGRA frames and the pixels checked.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests: real clock, temporary files
 
 use std::time::{Duration, Instant};
 

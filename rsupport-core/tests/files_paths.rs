@@ -1,6 +1,7 @@
 //! Safe paths against a real destination folder.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests: real clock, temporary files
 
 use std::path::Path;
 

@@ -2,6 +2,7 @@
 //! virtual clock, reading and writing real temporary folders.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests: real clock, temporary files
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

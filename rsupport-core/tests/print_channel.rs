@@ -2,6 +2,7 @@
 //! through the real wire encoding (SessionMessage encode/decode) in memory.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on any error
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests: real clock, temporary files
 
 use bytes::Bytes;
 use rsupport_core::print::{

@@ -1,8 +1,24 @@
 //! Test support shared by the rsupport crates (dev-dependency only).
 //!
+//! - [`Xvfb`]: a private X server (always).
+//! - `broker` (feature `broker`): the relay's sans-IO broker on a virtual
+//!   clock with accounts, for relay tests.
+//! - `relay` (feature `relay`): a real relay over TLS on loopback with a
+//!   SQLite store, restartable, a forwarder that cuts or stalls the link,
+//!   and operator/customer pairs through the vendor API.
+//! - `print` (feature `print`): PDF fixtures, CUPS queues, a print source
+//!   fed from a channel.
+//!
 //! [`Xvfb`] starts a private X server on a free display for one test run and
 //! stops it when dropped. Tests that need X call [`Xvfb::start`] and *fail*
 //! when Xvfb is missing: X11 tests must run in CI, never skip silently.
+
+#[cfg(feature = "broker")]
+pub mod broker;
+#[cfg(feature = "print")]
+pub mod print;
+#[cfg(feature = "relay")]
+pub mod relay;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

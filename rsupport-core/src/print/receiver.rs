@@ -38,7 +38,7 @@ pub enum ReceiverEvent {
         data: Bytes,
     },
     /// The whole document arrived and its checksum matched: hand the spool
-    /// file to a [`PrintSink`](super::PrintSink), then report with
+    /// file to a printer (`rsupport_print::PrintSink`), then report with
     /// [`PrintReceiver::sink_progress`] and [`PrintReceiver::sink_finished`].
     Received(PrintJobOffer),
     /// The job ended before reaching a sink (cancelled by either side,

@@ -2,7 +2,7 @@
 //!
 //! Each concern is a sans-IO state machine: messages and `now` in; messages,
 //! events and deadlines out. [`Session`] joins them for one side of a
-//! session; [`crate::endpoint`] runs sessions over the relay with tokio, and
+//! session; `rsupport-client` runs sessions over the relay with tokio, and
 //! most products use that instead of driving a `Session` themselves.
 //!
 //! # Run loop

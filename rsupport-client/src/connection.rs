@@ -1,0 +1,771 @@
+//! The connection task: owns the relay connection and one sans-IO
+//! [`Session`] per live session, and moves bytes, frames and input.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rsupport_capture::source::DirtyRegion;
+use rsupport_capture::BgraFrame;
+use rsupport_input::GateConfig;
+use rsupport_proto::control::ControlMessage;
+use rsupport_proto::print::PrintMessage;
+use rsupport_proto::relay::{Paired, RelayMessage};
+use rsupport_proto::screen::{CursorPosition, CursorShape};
+use rsupport_proto::session::SessionMessage;
+use rsupport_proto::{ConnectionMode, EndReason, Point, Rect};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+#[path = "reconnect.rs"]
+mod reconnect;
+pub(crate) use reconnect::Dialer;
+
+use super::handle::{Drawing, PrintAction, SessionCommand, SessionHandle, SessionStats};
+use super::platform::HostPlatform;
+use super::printing::{self as printing, OperatorPrinting, PrintBridge};
+use super::EndpointError;
+use rsupport_core::session::screen::HostScreenEvent;
+use rsupport_core::session::{
+    ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy, Side,
+};
+use rsupport_net::{Incoming, LinkError, RelayConnection};
+
+/// Keep-alive interval (well under the relay's idle timeout).
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// File chunks sent per session per round of the task loop.
+const BULK_PER_ROUND: usize = 4;
+/// How long the task sleeps when nothing is scheduled.
+const IDLE_TICK: Duration = Duration::from_millis(500);
+
+/// Something for the party's lobby (operator or customer handle).
+#[derive(Debug)]
+pub(crate) enum LobbyItem {
+    /// A relay-control message that is not about a running session.
+    Relay(RelayMessage),
+    /// A session started.
+    Session(Box<SessionHandle>),
+    /// The relay connection dropped; live sessions are being resumed.
+    Reconnecting,
+    /// Connected again (an operator must log in again).
+    Reconnected,
+}
+
+/// A command to the connection task.
+#[derive(Debug)]
+pub(crate) enum TaskCommand {
+    /// Send a relay-control message.
+    Relay(RelayMessage),
+    /// Act on a session.
+    Session(u64, SessionCommand),
+    /// The name sessions started from now on show in chat.
+    DisplayName(String),
+}
+
+/// Builds a host platform for each new session (None: this side never hosts).
+pub(crate) type PlatformFactory = Box<dyn FnMut() -> Option<HostPlatform> + Send>;
+
+struct Slot {
+    session: Session,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    platform: Option<HostPlatform>,
+    hosting: bool,
+    frame: BgraFrame,
+    /// The frame scaled down when the viewer asked for a smaller picture.
+    scaled: BgraFrame,
+    dirty: DirtyRegion,
+    cursor: Option<(Point, bool)>,
+    cursor_shape_id: u64,
+    left: bool,
+    /// The print driver of this session, when this side prints or receives.
+    print: Option<PrintBridge>,
+    /// Lets this party resume the session (rotated on every resume).
+    token: rsupport_proto::relay::Secret<Bytes>,
+    /// Our relay connection is gone (reconnecting, or resume unanswered).
+    cut: bool,
+    /// The relay says the peer's connection is gone.
+    peer_away: bool,
+}
+
+impl Slot {
+    /// Whether frames can reach the peer. While not, what the session
+    /// sends is lost anyway and is dropped here.
+    fn path_open(&self) -> bool {
+        !self.cut && !self.peer_away
+    }
+}
+
+pub(crate) struct ConnectionTask<S> {
+    conn: RelayConnection<S>,
+    side: Side,
+    display_name: String,
+    gate: GateConfig,
+    sessions: HashMap<u64, Slot>,
+    commands: mpsc::UnboundedReceiver<TaskCommand>,
+    command_tx: mpsc::UnboundedSender<TaskCommand>,
+    lobby: mpsc::UnboundedSender<LobbyItem>,
+    platforms: PlatformFactory,
+    /// The operator's printer or folder for jobs customers print.
+    operator_printing: Option<OperatorPrinting>,
+    print_out_tx: printing::Outgoing,
+    print_out: mpsc::Receiver<(u64, PrintMessage)>,
+    /// Opens a new connection after a drop (`None`: never reconnect).
+    dial: Option<Dialer<S>>,
+    resuming: reconnect::Resuming,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
+    /// Spawns the task; returns the command sender and the lobby receiver.
+    pub(crate) fn spawn(
+        conn: RelayConnection<S>,
+        side: Side,
+        display_name: String,
+        platforms: PlatformFactory,
+        operator_printing: Option<OperatorPrinting>,
+        dial: Option<Dialer<S>>,
+    ) -> (
+        mpsc::UnboundedSender<TaskCommand>,
+        mpsc::UnboundedReceiver<LobbyItem>,
+    ) {
+        let (command_tx, commands) = mpsc::unbounded_channel();
+        let (lobby, lobby_rx) = mpsc::unbounded_channel();
+        let (print_out_tx, print_out) = mpsc::channel(printing::OUTGOING_CAPACITY);
+        let task = ConnectionTask {
+            conn,
+            side,
+            display_name,
+            gate: GateConfig::default(),
+            sessions: HashMap::new(),
+            commands,
+            command_tx: command_tx.clone(),
+            lobby,
+            platforms,
+            operator_printing,
+            print_out_tx,
+            print_out,
+            dial,
+            resuming: reconnect::Resuming::default(),
+        };
+        tokio::spawn(task.run());
+        (command_tx, lobby_rx)
+    }
+
+    async fn run(mut self) {
+        // Each round serves one relay connection; a dropped one is replaced
+        // while sessions are live (see `reconnect`).
+        while let Some(error) = self.serve().await {
+            if !self.try_reconnect(&error).await {
+                break;
+            }
+        }
+        for slot in self.sessions.values_mut() {
+            if let Some(p) = slot.platform.as_mut() {
+                p.finish();
+            }
+        }
+        // Dropping the slots closes every handle's event stream.
+    }
+
+    /// Runs on the current connection until it fails (`Some`) or every
+    /// handle is gone (`None`).
+    async fn serve(&mut self) -> Option<LinkError> {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let mut nonce = 0u64;
+        loop {
+            if let Err(e) = self.flush().await {
+                debug!("relay connection lost: {e}");
+                return Some(e);
+            }
+            let deadline = self.next_deadline();
+            let print_room = self.print_room();
+            tokio::select! {
+                incoming = self.conn.recv() => match incoming {
+                    Ok(Incoming::Session(envelope)) => self.on_envelope(envelope),
+                    Ok(Incoming::Relay(message)) => {
+                        if let Some(message) = self.on_path_notice(message).await {
+                            self.on_relay(message);
+                        }
+                    }
+                    // A kind of frame this version does not know: not ours to act on.
+                    Ok(_) => {}
+                    Err(e) => {
+                        debug!("relay connection ended: {e}");
+                        return Some(e);
+                    }
+                },
+                // While a Resume is unanswered, commands wait: their answers
+                // could be taken for the Resume's.
+                command = self.commands.recv(), if self.resuming.awaiting.is_none() => match command {
+                    Some(command) => self.on_command(command).await,
+                    None => return None,
+                },
+                Some((id, message)) = self.print_out.recv(), if print_room => {
+                    if let Some(slot) = self.sessions.get_mut(&id) {
+                        slot.session.send_channel_message(SessionMessage::Print(message));
+                    }
+                }
+                () = tokio::time::sleep_until(deadline.into()) => self.on_tick(),
+                _ = ping.tick() => {
+                    nonce += 1;
+                    let _ = self.conn.send(&RelayMessage::Ping { nonce }).await;
+                }
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let now = Instant::now();
+        let mut deadline = now + IDLE_TICK;
+        for slot in self.sessions.values() {
+            if slot.session.has_bulk_to_send() {
+                return now;
+            }
+            if let Some(t) = slot.session.poll_timeout() {
+                deadline = deadline.min(t);
+            }
+            if slot.session.sends_screen() {
+                if let Some(t) = slot.session.screen_host().next_frame_at(now) {
+                    deadline = deadline.min(t);
+                }
+            }
+        }
+        deadline.max(now)
+    }
+
+    /// Print data is taken from the drivers only while every session's
+    /// queue is short and reaches the peer: a document moves no faster than
+    /// the connection, and none is read while a reconnect is pending.
+    fn print_room(&self) -> bool {
+        self.sessions.values().all(|slot| {
+            slot.path_open() && slot.session.queued_messages() < printing::OUTGOING_CAPACITY
+        })
+    }
+
+    // ----- inputs
+
+    fn on_envelope(&mut self, envelope: rsupport_proto::envelope::Envelope) {
+        let id = envelope.session_id;
+        let Some(slot) = self.sessions.get_mut(&id) else {
+            return; // a late frame of a session that just ended
+        };
+        if let Err(e) = slot.session.handle_envelope(envelope, Instant::now()) {
+            warn!(session = id, "peer protocol error: {e}");
+            slot.session.end(EndReason::ProtocolError, "protocol error");
+        }
+    }
+
+    fn on_relay(&mut self, message: RelayMessage) {
+        match message {
+            RelayMessage::Paired(paired) => self.start_session(paired),
+            RelayMessage::SessionEnded {
+                session_id, reason, ..
+            } => {
+                if let Some(slot) = self.sessions.get_mut(&session_id) {
+                    slot.left = true; // the relay already knows
+                    slot.session.relay_ended(reason);
+                }
+            }
+            RelayMessage::TimeLimitWarning {
+                session_id,
+                remaining_ms,
+            } => {
+                if let Some(slot) = self.sessions.get_mut(&session_id) {
+                    let _ = slot
+                        .events
+                        .send(SessionEvent::Notice(ControlMessage::TimeWarning {
+                            remaining_ms,
+                        }));
+                }
+            }
+            RelayMessage::Ping { nonce } => {
+                let _ = self
+                    .command_tx
+                    .send(TaskCommand::Relay(RelayMessage::Pong { nonce }));
+            }
+            RelayMessage::Pong { .. } => {}
+            other => {
+                let _ = self.lobby.send(LobbyItem::Relay(other));
+            }
+        }
+    }
+
+    fn start_session(&mut self, paired: Paired) {
+        let policy = SessionPolicy::allowing(if paired.allowed_modes.is_empty() {
+            ConnectionMode::ALL.to_vec()
+        } else {
+            paired.allowed_modes.clone()
+        });
+        let mut platform = (self.platforms)();
+        let mapper = match platform.as_mut().and_then(|p| p.input_mapper(&[], 0)) {
+            Some(m) => m,
+            None => match placeholder_mapper() {
+                Some(m) => m,
+                None => return,
+            },
+        };
+        let session = Session::new(
+            SessionConfig {
+                side: self.side,
+                session_id: paired.session_id,
+                display_name: self.display_name.clone(),
+                policy,
+                gate: self.gate,
+                full_file_control: paired.full_file_control,
+                download_dir: platform.as_ref().and_then(|p| p.download_dir.clone()),
+            },
+            mapper,
+        );
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let print = self.print_bridge(&paired, platform.as_mut(), &events_tx);
+        let handle = SessionHandle::new(
+            self.side,
+            paired.clone(),
+            self.command_tx.clone(),
+            events_rx,
+        );
+        self.sessions.insert(
+            paired.session_id,
+            Slot {
+                session,
+                events: events_tx,
+                platform,
+                hosting: false,
+                frame: BgraFrame::filled(0, 0, [0; 4]),
+                scaled: BgraFrame::filled(0, 0, [0; 4]),
+                dirty: DirtyRegion::new(),
+                cursor: None,
+                cursor_shape_id: 0,
+                left: false,
+                print,
+                token: paired.resume_token.clone(),
+                cut: false,
+                peer_away: false,
+            },
+        );
+        let _ = self.lobby.send(LobbyItem::Session(Box::new(handle)));
+    }
+
+    /// The customer prints when its platform has a printer; the operator
+    /// receives when its program set a printer or folder.
+    fn print_bridge(
+        &self,
+        paired: &Paired,
+        platform: Option<&mut HostPlatform>,
+        events: &mpsc::UnboundedSender<SessionEvent>,
+    ) -> Option<PrintBridge> {
+        let (id, allows, out) = (
+            paired.session_id,
+            paired.remote_printing,
+            self.print_out_tx.clone(),
+        );
+        match self.side {
+            Side::Customer => {
+                let printer = platform.and_then(|p| p.printer.take())?;
+                Some(PrintBridge::customer(
+                    id,
+                    printer,
+                    allows,
+                    out,
+                    events.clone(),
+                ))
+            }
+            Side::Operator => {
+                let printing = self.operator_printing.clone()?;
+                Some(PrintBridge::operator(
+                    id,
+                    printing,
+                    allows,
+                    out,
+                    events.clone(),
+                ))
+            }
+        }
+    }
+
+    async fn on_command(&mut self, command: TaskCommand) {
+        match command {
+            TaskCommand::Relay(message) => {
+                let _ = self.conn.send(&message).await;
+            }
+            TaskCommand::DisplayName(name) => self.display_name = name,
+            TaskCommand::Session(id, command) => {
+                if let Some(slot) = self.sessions.get_mut(&id) {
+                    slot.command(command);
+                }
+                // Commands for a finished session drop their reply sender:
+                // the handle sees `SessionEnded`.
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        for slot in self.sessions.values_mut() {
+            if slot.hosting
+                && slot
+                    .platform
+                    .as_mut()
+                    .is_some_and(HostPlatform::poll_local_activity)
+            {
+                slot.session.local_activity(now);
+            }
+            slot.session.handle_timeout(now);
+            if slot.path_open() {
+                slot.capture(now);
+            }
+        }
+    }
+
+    // ----- outputs
+
+    async fn flush(&mut self) -> Result<(), LinkError> {
+        let mut finished = Vec::new();
+        for (id, slot) in self.sessions.iter_mut() {
+            // Admitted input, and the releases every stop queues, reach the
+            // host's machine here, whatever caused them.
+            if let Some(platform) = slot.platform.as_mut() {
+                if let Err(e) = slot.session.inject_pending(&mut platform.injector) {
+                    warn!(session = id, "input injection failed: {e}");
+                }
+            }
+            while let Some(event) = slot.session.poll_event() {
+                if let Some(event) = slot.on_event(event) {
+                    let _ = slot.events.send(event);
+                }
+            }
+            // File data goes out a few chunks per round so that frames and
+            // input captured meanwhile are not stuck behind a large file.
+            let mut bulk = 0;
+            while let Some(envelope) = slot.session.poll_transmit() {
+                if !slot.path_open() {
+                    continue; // the relay has nowhere to deliver it
+                }
+                self.conn.send_envelope(&envelope).await?;
+                if envelope.priority == rsupport_proto::envelope::Priority::Bulk {
+                    bulk += 1;
+                    if bulk >= BULK_PER_ROUND {
+                        break;
+                    }
+                }
+            }
+            // A session that ended while resumes are in flight leaves after
+            // them, so the relay's answer to its LeaveSession is not misread.
+            if slot.session.is_ended() && self.resuming.awaiting.is_none() {
+                finished.push(*id);
+            }
+        }
+        for id in finished {
+            if let Some(mut slot) = self.sessions.remove(&id) {
+                if let Some(p) = slot.platform.as_mut() {
+                    // The end released every held key and button: perform it.
+                    let _ = slot.session.inject_pending(&mut p.injector);
+                    p.finish();
+                }
+                if !slot.left {
+                    let reason = slot
+                        .session
+                        .end_reason()
+                        .unwrap_or(EndReason::ProtocolError);
+                    self.conn
+                        .send(&RelayMessage::LeaveSession {
+                            session_id: id,
+                            reason,
+                        })
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A side without a platform never injects; a one-pixel area keeps the
+/// input pipeline total.
+fn placeholder_mapper() -> Option<rsupport_input::CoordinateMapper> {
+    rsupport_input::CoordinateMapper::for_monitor(
+        vec![rsupport_input::Monitor::new(Rect::new(0, 0, 1, 1), 1.0)],
+        0,
+        1,
+        1,
+    )
+    .ok()
+}
+
+impl Slot {
+    fn command(&mut self, command: SessionCommand) {
+        let not_allowed = |e: &dyn std::fmt::Display| EndpointError::NotAllowed(e.to_string());
+        match command {
+            SessionCommand::RequestMode {
+                mode,
+                reason,
+                reply,
+            } => {
+                let r = self.session.control().request_mode(mode, reason);
+                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
+            }
+            SessionCommand::Decide {
+                request_id,
+                allow,
+                reply,
+            } => {
+                let r = self.session.control().decide(request_id, allow);
+                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
+            }
+            SessionCommand::SetPaused { paused, reply } => {
+                let r = self.session.set_paused(paused);
+                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
+            }
+            SessionCommand::RevokeControl => self.session.revoke_control(),
+            SessionCommand::SendInput { input, reply } => {
+                let r = self.session.send_input(input);
+                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
+            }
+            SessionCommand::Chat { text, reply } => {
+                let r = self.session.chat().send(text, now_ms());
+                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
+            }
+            SessionCommand::Settings(settings) => self.session.viewer().request_settings(settings),
+            SessionCommand::Screenshot(id) => self.session.viewer().request_screenshot(id),
+            SessionCommand::LocalActivity => self.session.local_activity(Instant::now()),
+            SessionCommand::Channel(message) => self.session.send_channel_message(message),
+            SessionCommand::End { reason, detail } => self.session.end(reason, detail),
+            SessionCommand::Framebuffer(reply) => {
+                let _ = reply.send(self.session.framebuffer().cloned());
+            }
+            SessionCommand::OfferFiles { path, reply } => {
+                let r = self.session.files().offer_path(&path, Instant::now());
+                let _ = reply.send(r.map_err(|e| EndpointError::NotAllowed(e.to_string())));
+            }
+            SessionCommand::AcceptFiles {
+                transfer_id,
+                folder,
+                reply,
+            } => {
+                let ok = self
+                    .session
+                    .files()
+                    .accept_into(transfer_id, &folder, Instant::now());
+                let _ = reply.send(if ok {
+                    Ok(())
+                } else {
+                    Err(EndpointError::NotAllowed("no such offer".into()))
+                });
+            }
+            SessionCommand::DeclineFiles {
+                transfer_id,
+                reason,
+            } => {
+                self.session.files().decline(transfer_id, &reason);
+            }
+            SessionCommand::CancelFiles {
+                transfer_id,
+                reason,
+            } => self
+                .session
+                .files()
+                .cancel(transfer_id, &reason, Instant::now()),
+            SessionCommand::Annotate(drawing) => self.draw(drawing),
+            SessionCommand::Print { action, reply } => {
+                let _ = reply.send(self.print_action(action));
+            }
+            SessionCommand::AnnotationLayer(reply) => {
+                let _ = reply.send(self.session.annotator().layer().clone());
+            }
+            SessionCommand::Stats(reply) => {
+                let _ = reply.send(SessionStats {
+                    frames_sent: self.session.screen_host().frames_sent(),
+                    frames_applied: self.session.screen_viewer().frames_applied(),
+                    ignored_input: self.session.ignored_input(),
+                });
+            }
+        }
+    }
+
+    fn draw(&mut self, drawing: Drawing) {
+        let now = Instant::now();
+        let annotator = self.session.annotator();
+        match drawing {
+            Drawing::Stroke {
+                color,
+                width_px,
+                points,
+                monitor_id,
+            } => {
+                if let Some((first, rest)) = points.split_first() {
+                    let id = annotator.begin_stroke(color, width_px, *first, monitor_id, now);
+                    for part in rest.chunks(rsupport_proto::limits::MAX_STROKE_POINTS) {
+                        annotator.extend_stroke(id, part, now);
+                    }
+                    annotator.end_stroke(id, now);
+                }
+            }
+            Drawing::Laser {
+                position,
+                color,
+                monitor_id,
+            } => annotator.laser(position, color, monitor_id, now),
+            Drawing::Label {
+                position,
+                text,
+                color,
+                size_px,
+                monitor_id,
+            } => {
+                annotator.label(position, &text, color, size_px, monitor_id, now);
+            }
+            Drawing::Undo => annotator.undo(now),
+            Drawing::Clear => annotator.clear(now),
+        }
+    }
+
+    /// Reacts to events that need the platform or the print driver;
+    /// returns the event unless it was consumed here.
+    fn on_event(&mut self, event: SessionEvent) -> Option<SessionEvent> {
+        match &event {
+            SessionEvent::Channel(SessionMessage::Print(message)) => {
+                self.on_print_message(message.clone());
+                return None;
+            }
+            SessionEvent::Control(ControlEvent::SharingChanged(sharing)) => {
+                let hosting = sharing
+                    .mode()
+                    .is_some_and(|m| self.session.side().hosts_in(m));
+                if hosting && !self.hosting {
+                    self.start_hosting();
+                }
+                self.hosting = hosting;
+                if let Some(print) = &self.print {
+                    print.set_mode(sharing.mode());
+                }
+            }
+            SessionEvent::HostScreen(HostScreenEvent::SettingsChanged(settings)) => {
+                if let Some(platform) = self.platform.as_mut() {
+                    let windows = platform.apply_settings(settings);
+                    if let Some(mapper) = platform.input_mapper(&windows, settings.scale_percent) {
+                        self.session.set_input_mapper(mapper);
+                    }
+                    self.dirty.set_full();
+                }
+            }
+            SessionEvent::HostScreen(HostScreenEvent::ScreenshotRequested { request_id }) => {
+                if let Ok(bytes) = self.frame.to_png() {
+                    self.session
+                        .host()
+                        .send_screenshot(*request_id, Bytes::from(bytes));
+                }
+            }
+            _ => {}
+        }
+        Some(event)
+    }
+
+    fn print_action(&self, action: PrintAction) -> Result<(), EndpointError> {
+        let Some(print) = &self.print else {
+            return Err(EndpointError::NotAllowed(
+                "remote printing is not set up on this side".into(),
+            ));
+        };
+        match action {
+            PrintAction::Accept(id) => print.accept(id),
+            PrintAction::Decline(id, reason) => print.decline(id, reason),
+            PrintAction::Cancel(id, reason) => print.cancel(id, reason),
+        }
+    }
+
+    fn on_print_message(&mut self, message: PrintMessage) {
+        match (&self.print, message) {
+            (Some(print), message) => print.deliver(message),
+            // Nobody here receives print jobs: say so rather than leave the
+            // customer's job waiting for an answer.
+            (None, PrintMessage::Offer(offer)) => {
+                self.session
+                    .send_channel_message(SessionMessage::Print(PrintMessage::Answer {
+                        job_id: offer.job_id,
+                        accept: false,
+                        reason: "remote printing is not set up on this side".into(),
+                    }));
+            }
+            (None, _) => {}
+        }
+    }
+
+    fn start_hosting(&mut self) {
+        let Some(platform) = self.platform.as_mut() else {
+            return;
+        };
+        if let Some(monitors) = platform.start() {
+            self.session.host().send_monitors(monitors);
+        }
+        let windows = platform.windows();
+        self.session.host().send_windows(windows);
+        let scale = self.session.screen_host().settings().scale_percent;
+        if let Some(mapper) = platform.input_mapper(&[], scale) {
+            self.session.set_input_mapper(mapper);
+        }
+        self.cursor = None;
+    }
+
+    /// Captures and submits a frame when the session wants one.
+    fn capture(&mut self, now: Instant) {
+        if !self.session.wants_frame(now) {
+            return;
+        }
+        let Some(platform) = self.platform.as_mut() else {
+            return;
+        };
+        if let Err(e) = platform.capturer.capture(&mut self.frame, &mut self.dirty) {
+            warn!("capture failed: {e}");
+            return;
+        }
+        let scale = self.session.screen_host().settings().scale_percent;
+        let frame = if (1..100).contains(&scale) {
+            rsupport_capture::scale::downscale(&self.frame, scale, &mut self.scaled);
+            &self.scaled
+        } else {
+            &self.frame
+        };
+        if let Err(e) = self.session.submit_frame(frame, now, now_ms()) {
+            warn!("encode failed: {e}");
+        }
+        if let Ok(update) = platform.capturer.poll_cursor() {
+            if let Some(shape) = update.shape {
+                self.session.host().send_cursor_shape(CursorShape {
+                    shape_id: shape.serial,
+                    width: shape.width,
+                    height: shape.height,
+                    hot_x: shape.hot_x,
+                    hot_y: shape.hot_y,
+                    bgra: Bytes::from(shape.bgra),
+                });
+                self.cursor_shape_id = shape.serial;
+                self.cursor = None;
+            }
+            // The viewer's frame may be scaled down; so is the cursor.
+            let (position, visible) = match update.position {
+                Some((x, y)) if (1..100).contains(&scale) => (
+                    Point::new(x * scale as i32 / 100, y * scale as i32 / 100),
+                    true,
+                ),
+                Some((x, y)) => (Point::new(x, y), true),
+                None => (Point::default(), false),
+            };
+            if self.cursor != Some((position, visible)) {
+                self.cursor = Some((position, visible));
+                let shape_id = self.cursor_shape_id;
+                self.session.host().send_cursor_position(CursorPosition {
+                    position,
+                    visible,
+                    shape_id,
+                });
+            }
+        }
+    }
+}

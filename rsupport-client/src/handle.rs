@@ -1,0 +1,412 @@
+//! [`SessionHandle`]: the application's grip on one live session.
+
+use std::path::PathBuf;
+
+use rsupport_capture::BgraFrame;
+use rsupport_proto::annotate::Argb;
+use rsupport_proto::input::InputMessage;
+use rsupport_proto::relay::{CustomerInfo, Paired};
+use rsupport_proto::screen::DisplaySettings;
+use rsupport_proto::session::SessionMessage;
+use rsupport_proto::Point;
+use rsupport_proto::{ConnectionMode, EndReason};
+use tokio::sync::{mpsc, oneshot};
+
+use super::connection::TaskCommand;
+use super::EndpointError;
+use rsupport_core::annotate::AnnotationLayer;
+use rsupport_core::session::{SessionEvent, Side};
+
+/// A drawing command for [`SessionHandle::annotate`]. Coordinates are
+/// pixels of the shared monitor.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Drawing {
+    /// A whole pen stroke through `points`.
+    Stroke {
+        /// Pen colour.
+        color: Argb,
+        /// Pen width in monitor pixels.
+        width_px: f32,
+        /// The path (at least one point).
+        points: Vec<Point>,
+        /// Monitor the coordinates refer to.
+        monitor_id: u32,
+    },
+    /// A laser dot that fades.
+    Laser {
+        /// Where.
+        position: Point,
+        /// Colour.
+        color: Argb,
+        /// Monitor.
+        monitor_id: u32,
+    },
+    /// A text label.
+    Label {
+        /// Top-left of the text.
+        position: Point,
+        /// The text.
+        text: String,
+        /// Colour.
+        color: Argb,
+        /// Font size in pixels.
+        size_px: u32,
+        /// Monitor.
+        monitor_id: u32,
+    },
+    /// Undo our last stroke or label.
+    Undo,
+    /// Remove all annotations, both parties'.
+    Clear,
+}
+
+/// Counters of one session, for status displays and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Frames this side sent as host.
+    pub frames_sent: u64,
+    /// Frames this side applied as viewer.
+    pub frames_applied: u64,
+    /// Input messages this side refused as host.
+    pub ignored_input: u64,
+}
+
+/// What the product does with a print job.
+#[derive(Debug)]
+pub(crate) enum PrintAction {
+    Accept(u64),
+    Decline(u64, String),
+    Cancel(u64, String),
+}
+
+/// A command from a handle to the connection task.
+#[derive(Debug)]
+pub(crate) enum SessionCommand {
+    RequestMode {
+        mode: ConnectionMode,
+        reason: String,
+        reply: oneshot::Sender<Result<u32, EndpointError>>,
+    },
+    Decide {
+        request_id: u32,
+        allow: bool,
+        reply: oneshot::Sender<Result<(), EndpointError>>,
+    },
+    SetPaused {
+        paused: bool,
+        reply: oneshot::Sender<Result<(), EndpointError>>,
+    },
+    RevokeControl,
+    SendInput {
+        input: InputMessage,
+        reply: oneshot::Sender<Result<(), EndpointError>>,
+    },
+    Chat {
+        text: String,
+        reply: oneshot::Sender<Result<u64, EndpointError>>,
+    },
+    Settings(DisplaySettings),
+    Screenshot(u32),
+    LocalActivity,
+    Channel(SessionMessage),
+    End {
+        reason: EndReason,
+        detail: String,
+    },
+    Framebuffer(oneshot::Sender<Option<BgraFrame>>),
+    OfferFiles {
+        path: PathBuf,
+        reply: oneshot::Sender<Result<u64, EndpointError>>,
+    },
+    AcceptFiles {
+        transfer_id: u64,
+        folder: PathBuf,
+        reply: oneshot::Sender<Result<(), EndpointError>>,
+    },
+    DeclineFiles {
+        transfer_id: u64,
+        reason: String,
+    },
+    CancelFiles {
+        transfer_id: u64,
+        reason: String,
+    },
+    Annotate(Drawing),
+    AnnotationLayer(oneshot::Sender<AnnotationLayer>),
+    Print {
+        action: PrintAction,
+        reply: oneshot::Sender<Result<(), EndpointError>>,
+    },
+    Stats(oneshot::Sender<SessionStats>),
+}
+
+/// One live session. Obtained from [`Operator::next_event`](super::Operator::next_event)
+/// or [`Customer::join`](super::Customer::join).
+///
+/// Read [`next_event`](Self::next_event) continuously: consent requests,
+/// chat lines and frame notices arrive there. Every method is
+/// cancellation-safe.
+#[derive(Debug)]
+pub struct SessionHandle {
+    side: Side,
+    paired: Paired,
+    commands: mpsc::UnboundedSender<TaskCommand>,
+    events: mpsc::UnboundedReceiver<SessionEvent>,
+    next_screenshot: u32,
+}
+
+impl SessionHandle {
+    pub(crate) fn new(
+        side: Side,
+        paired: Paired,
+        commands: mpsc::UnboundedSender<TaskCommand>,
+        events: mpsc::UnboundedReceiver<SessionEvent>,
+    ) -> Self {
+        SessionHandle {
+            side,
+            paired,
+            commands,
+            events,
+            next_screenshot: 1,
+        }
+    }
+
+    /// The relay's id for this session.
+    pub fn session_id(&self) -> u64 {
+        self.paired.session_id
+    }
+
+    /// Our side.
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// The peer's display name.
+    pub fn peer_name(&self) -> &str {
+        &self.paired.peer_name
+    }
+
+    /// What the customer told about itself.
+    pub fn customer(&self) -> &CustomerInfo {
+        &self.paired.customer
+    }
+
+    /// The modes the operator may request.
+    pub fn allowed_modes(&self) -> &[ConnectionMode] {
+        &self.paired.allowed_modes
+    }
+
+    /// The licence's time limit for this session, ms (0 = none).
+    pub fn time_limit_ms(&self) -> u64 {
+        self.paired.time_limit_ms
+    }
+
+    /// The next event; `None` once the session is over and every event was read.
+    pub async fn next_event(&mut self) -> Option<SessionEvent> {
+        self.events.recv().await
+    }
+
+    fn send(&self, command: SessionCommand) -> Result<(), EndpointError> {
+        self.commands
+            .send(TaskCommand::Session(self.paired.session_id, command))
+            .map_err(|_| EndpointError::SessionEnded)
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, EndpointError>>) -> SessionCommand,
+    ) -> Result<T, EndpointError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(make(reply))?;
+        answer.await.map_err(|_| EndpointError::SessionEnded)?
+    }
+
+    /// Operator: asks the customer for a connection mode. Returns the request id;
+    /// the answer arrives as an event.
+    pub async fn request_mode(
+        &self,
+        mode: ConnectionMode,
+        reason: impl Into<String>,
+    ) -> Result<u32, EndpointError> {
+        let reason = reason.into();
+        self.ask(|reply| SessionCommand::RequestMode {
+            mode,
+            reason,
+            reply,
+        })
+        .await
+    }
+
+    /// Customer: answers a consent request.
+    pub async fn decide(&self, request_id: u32, allow: bool) -> Result<(), EndpointError> {
+        self.ask(|reply| SessionCommand::Decide {
+            request_id,
+            allow,
+            reply,
+        })
+        .await
+    }
+
+    /// Host: pauses or resumes sharing (nothing is captured, sent or injected while paused).
+    pub async fn set_paused(&self, paused: bool) -> Result<(), EndpointError> {
+        self.ask(|reply| SessionCommand::SetPaused { paused, reply })
+            .await
+    }
+
+    /// Host: withdraws the viewer's control at once.
+    pub fn revoke_control(&self) -> Result<(), EndpointError> {
+        self.send(SessionCommand::RevokeControl)
+    }
+
+    /// Host: the local user touched mouse or keyboard (local input wins).
+    pub fn local_activity(&self) -> Result<(), EndpointError> {
+        self.send(SessionCommand::LocalActivity)
+    }
+
+    /// Viewer: sends input; refused unless control is granted now.
+    pub async fn send_input(&self, input: InputMessage) -> Result<(), EndpointError> {
+        self.ask(|reply| SessionCommand::SendInput { input, reply })
+            .await
+    }
+
+    /// Sends a chat line; returns its id.
+    pub async fn send_chat(&self, text: impl Into<String>) -> Result<u64, EndpointError> {
+        let text = text.into();
+        self.ask(|reply| SessionCommand::Chat { text, reply }).await
+    }
+
+    /// Viewer: changes how the host shares (colour depth, wallpaper,
+    /// windows, monitor, scale, frame rate).
+    pub fn set_display_settings(&self, settings: DisplaySettings) -> Result<(), EndpointError> {
+        self.send(SessionCommand::Settings(settings))
+    }
+
+    /// Viewer: asks the host for a PNG screenshot; it arrives as an event.
+    pub fn request_screenshot(&mut self) -> Result<u32, EndpointError> {
+        let id = self.next_screenshot;
+        self.next_screenshot += 1;
+        self.send(SessionCommand::Screenshot(id))?;
+        Ok(id)
+    }
+
+    /// Sends a message of a channel the application drives (files, print, annotations).
+    pub fn send_channel_message(&self, message: SessionMessage) -> Result<(), EndpointError> {
+        self.send(SessionCommand::Channel(message))
+    }
+
+    /// Offers a file or a folder (recursively) to the peer; returns the
+    /// transfer id. Progress and results arrive as [`SessionEvent::File`] events.
+    pub async fn send_files(&self, path: impl Into<PathBuf>) -> Result<u64, EndpointError> {
+        let path = path.into();
+        self.ask(|reply| SessionCommand::OfferFiles { path, reply })
+            .await
+    }
+
+    /// Accepts an offer, saving into `folder` (names are validated; nothing
+    /// is written outside it).
+    pub async fn accept_files(
+        &self,
+        transfer_id: u64,
+        folder: impl Into<PathBuf>,
+    ) -> Result<(), EndpointError> {
+        let folder = folder.into();
+        self.ask(|reply| SessionCommand::AcceptFiles {
+            transfer_id,
+            folder,
+            reply,
+        })
+        .await
+    }
+
+    /// Declines an offer.
+    pub fn decline_files(
+        &self,
+        transfer_id: u64,
+        reason: impl Into<String>,
+    ) -> Result<(), EndpointError> {
+        self.send(SessionCommand::DeclineFiles {
+            transfer_id,
+            reason: reason.into(),
+        })
+    }
+
+    /// Stops a transfer in either direction.
+    pub fn cancel_files(
+        &self,
+        transfer_id: u64,
+        reason: impl Into<String>,
+    ) -> Result<(), EndpointError> {
+        self.send(SessionCommand::CancelFiles {
+            transfer_id,
+            reason: reason.into(),
+        })
+    }
+
+    /// Draws on the shared screen (both parties see it).
+    pub fn annotate(&self, drawing: Drawing) -> Result<(), EndpointError> {
+        self.send(SessionCommand::Annotate(drawing))
+    }
+
+    /// Operator: accepts a print job the customer printed (announced by a
+    /// [`PrintEvent`](rsupport_core::print::PrintEvent) offer); it is printed on the
+    /// operator's printer or saved, and both sides hear the result.
+    pub async fn accept_print(&self, job_id: u64) -> Result<(), EndpointError> {
+        self.print(PrintAction::Accept(job_id)).await
+    }
+
+    /// Operator: declines a print job; the customer is told `reason`.
+    pub async fn decline_print(
+        &self,
+        job_id: u64,
+        reason: impl Into<String>,
+    ) -> Result<(), EndpointError> {
+        self.print(PrintAction::Decline(job_id, reason.into()))
+            .await
+    }
+
+    /// Either side: cancels a print job at any stage.
+    pub async fn cancel_print(
+        &self,
+        job_id: u64,
+        reason: impl Into<String>,
+    ) -> Result<(), EndpointError> {
+        self.print(PrintAction::Cancel(job_id, reason.into())).await
+    }
+
+    async fn print(&self, action: PrintAction) -> Result<(), EndpointError> {
+        self.ask(|reply| SessionCommand::Print { action, reply })
+            .await
+    }
+
+    /// A copy of the annotation layer, to render with
+    /// [`annotate::render`](rsupport_core::annotate::render) onto a frame or overlay.
+    pub async fn annotation_layer(&self) -> Result<AnnotationLayer, EndpointError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(SessionCommand::AnnotationLayer(reply))?;
+        answer.await.map_err(|_| EndpointError::SessionEnded)
+    }
+
+    /// Viewer: a copy of what we see of the peer's screen.
+    pub async fn framebuffer(&self) -> Result<Option<BgraFrame>, EndpointError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(SessionCommand::Framebuffer(reply))?;
+        answer.await.map_err(|_| EndpointError::SessionEnded)
+    }
+
+    /// Counters.
+    pub async fn stats(&self) -> Result<SessionStats, EndpointError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(SessionCommand::Stats(reply))?;
+        answer.await.map_err(|_| EndpointError::SessionEnded)
+    }
+
+    /// Ends the session (the peer and the relay are told).
+    pub fn end(&self, reason: EndReason, detail: impl Into<String>) -> Result<(), EndpointError> {
+        self.send(SessionCommand::End {
+            reason,
+            detail: detail.into(),
+        })
+    }
+}

@@ -1,0 +1,247 @@
+//! Remote printing inside a live session: the print drivers of
+//! [`crate::print`] run as tasks beside the connection task, one pair per
+//! session, and this bridge carries their messages, commands and events.
+//!
+//! ```text
+//! peer ─ SessionMessage::Print ─▶ connection task ─▶ forwarder ─▶ driver
+//! driver ─▶ forwarder ─▶ shared outgoing queue (bounded) ─▶ connection task ─▶ peer
+//! driver events ─▶ SessionEvent::Print ─▶ the session handle
+//! ```
+//!
+//! The outgoing queue is bounded and the connection task takes from it only
+//! while the session's own queue is short, so a large document is read from
+//! its spool file no faster than the connection carries it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rsupport_proto::print::PrintMessage;
+use rsupport_proto::ConnectionMode;
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use super::EndpointError;
+use crate::print::{run_customer, run_operator, CustomerCommand, OperatorCommand};
+use rsupport_core::print::{PrintEvent, PrintPolicy, PrintReceiver, PrintSender};
+use rsupport_core::session::SessionEvent;
+use rsupport_print::{PrintSink, VirtualPrinterSource};
+
+/// Capacity of the per-connection queue of print messages to send.
+pub(crate) const OUTGOING_CAPACITY: usize = 4;
+
+/// Print messages from every session's driver to the connection task.
+pub(crate) type Outgoing = mpsc::Sender<(u64, PrintMessage)>;
+
+/// The operator's side of remote printing, shared by all its sessions.
+#[derive(Clone)]
+pub(crate) struct OperatorPrinting {
+    /// Where received jobs go.
+    pub(crate) sink: Arc<dyn PrintSink>,
+    /// Where documents are spooled while they arrive.
+    pub(crate) spool_dir: PathBuf,
+}
+
+/// Commands to whichever driver runs for this session.
+enum Commands {
+    Customer(mpsc::Sender<CustomerCommand>),
+    Operator(mpsc::Sender<OperatorCommand>),
+}
+
+/// One session's link to its print driver.
+pub(crate) struct PrintBridge {
+    to_driver: mpsc::UnboundedSender<PrintMessage>,
+    commands: Commands,
+    /// The administrator's switch, from `Paired`.
+    admin_allows: bool,
+}
+
+impl PrintBridge {
+    /// Customer side: offers jobs printed to `printer` to the operator.
+    pub(crate) fn customer(
+        session_id: u64,
+        printer: Box<dyn VirtualPrinterSource>,
+        admin_allows: bool,
+        outgoing: Outgoing,
+        events: mpsc::UnboundedSender<SessionEvent>,
+    ) -> Self {
+        let (to_driver, commands, ends) =
+            wire_driver(session_id, outgoing, events, PrintEvent::Customer);
+        tokio::spawn(run_customer(
+            BoxedSource(printer),
+            PrintSender::new(PrintPolicy::default()),
+            ends.from_peer,
+            ends.to_peer,
+            ends.commands,
+            ends.events,
+        ));
+        PrintBridge {
+            to_driver,
+            commands: Commands::Customer(commands),
+            admin_allows,
+        }
+    }
+
+    /// Operator side: receives jobs into `printing.sink`.
+    pub(crate) fn operator(
+        session_id: u64,
+        printing: OperatorPrinting,
+        admin_allows: bool,
+        outgoing: Outgoing,
+        events: mpsc::UnboundedSender<SessionEvent>,
+    ) -> Self {
+        let (to_driver, commands, ends) =
+            wire_driver(session_id, outgoing, events, PrintEvent::Operator);
+        tokio::spawn(run_operator(
+            PrintReceiver::new(PrintPolicy::default()),
+            printing.sink,
+            printing.spool_dir.join(format!("session-{session_id}")),
+            ends.from_peer,
+            ends.to_peer,
+            ends.commands,
+            ends.events,
+        ));
+        PrintBridge {
+            to_driver,
+            commands: Commands::Operator(commands),
+            admin_allows,
+        }
+    }
+
+    /// A print message from the peer.
+    pub(crate) fn deliver(&self, message: PrintMessage) {
+        let _ = self.to_driver.send(message);
+    }
+
+    /// The agreed mode changed: printing is allowed only in control and
+    /// manage modes, and only when the administrator allows it. Both sides
+    /// apply it, so neither a relay nor a modified peer can turn it on.
+    pub(crate) fn set_mode(&self, mode: Option<ConnectionMode>) {
+        let policy = match mode {
+            Some(mode) => PrintPolicy::new(self.admin_allows, mode),
+            None => PrintPolicy::default(),
+        };
+        let sent = match &self.commands {
+            Commands::Customer(c) => c.try_send(CustomerCommand::SetPolicy(policy)).is_ok(),
+            Commands::Operator(c) => c.try_send(OperatorCommand::SetPolicy(policy)).is_ok(),
+        };
+        if !sent {
+            debug!("print driver gone or busy; policy change not delivered");
+        }
+    }
+
+    /// Operator: accept an offered job.
+    pub(crate) fn accept(&self, job_id: u64) -> Result<(), EndpointError> {
+        match &self.commands {
+            Commands::Operator(c) => send(c, OperatorCommand::Accept(job_id)),
+            Commands::Customer(_) => Err(not_allowed("only the operator accepts print jobs")),
+        }
+    }
+
+    /// Operator: decline an offered job.
+    pub(crate) fn decline(&self, job_id: u64, reason: String) -> Result<(), EndpointError> {
+        match &self.commands {
+            Commands::Operator(c) => send(c, OperatorCommand::Decline(job_id, reason)),
+            Commands::Customer(_) => Err(not_allowed("only the operator declines print jobs")),
+        }
+    }
+
+    /// Either side: cancel a job at any stage.
+    pub(crate) fn cancel(&self, job_id: u64, reason: String) -> Result<(), EndpointError> {
+        match &self.commands {
+            Commands::Operator(c) => send(c, OperatorCommand::Cancel(job_id, reason)),
+            Commands::Customer(c) => send(c, CustomerCommand::Cancel(job_id, reason)),
+        }
+    }
+}
+
+fn not_allowed(what: &str) -> EndpointError {
+    EndpointError::NotAllowed(what.to_owned())
+}
+
+fn send<T>(commands: &mpsc::Sender<T>, command: T) -> Result<(), EndpointError> {
+    commands
+        .try_send(command)
+        .map_err(|_| not_allowed("the print channel is busy or closed"))
+}
+
+/// The driver's ends of its channels.
+struct DriverEnds<C, E> {
+    from_peer: mpsc::Receiver<PrintMessage>,
+    to_peer: mpsc::Sender<PrintMessage>,
+    commands: mpsc::Receiver<C>,
+    events: mpsc::UnboundedSender<E>,
+}
+
+/// Links a driver to the connection task and the session's event stream
+/// (its events wrapped by `wrap`). Returns the bridge's ends: messages to
+/// the driver and commands.
+fn wire_driver<C, E: Send + 'static>(
+    session_id: u64,
+    outgoing: Outgoing,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    wrap: fn(E) -> PrintEvent,
+) -> (
+    mpsc::UnboundedSender<PrintMessage>,
+    mpsc::Sender<C>,
+    DriverEnds<C, E>,
+) {
+    let (to_driver, from_peer) = link_in();
+    let (to_peer, from_driver) = mpsc::channel(1);
+    forward_out(session_id, from_driver, outgoing);
+    let (commands, command_rx) = mpsc::channel(16);
+    let (event_tx, mut event_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(e) = event_rx.recv().await {
+            let _ = events.send(SessionEvent::Print(wrap(e)));
+        }
+    });
+    let ends = DriverEnds {
+        from_peer,
+        to_peer,
+        commands: command_rx,
+        events: event_tx,
+    };
+    (to_driver, commands, ends)
+}
+
+/// The connection task must never wait for a driver (the driver may be
+/// waiting for the connection task), so messages from the peer go through
+/// an unbounded link and a forwarder into the driver's bounded input.
+fn link_in() -> (
+    mpsc::UnboundedSender<PrintMessage>,
+    mpsc::Receiver<PrintMessage>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (driver_tx, driver_rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            if driver_tx.send(m).await.is_err() {
+                break;
+            }
+        }
+    });
+    (tx, driver_rx)
+}
+
+/// Tags a driver's messages with the session id on their way to the
+/// connection task's shared, bounded queue (backpressure reaches the driver).
+fn forward_out(session_id: u64, mut from_driver: mpsc::Receiver<PrintMessage>, to: Outgoing) {
+    tokio::spawn(async move {
+        while let Some(m) = from_driver.recv().await {
+            if to.send((session_id, m)).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Lets a boxed platform printer drive [`run_customer`].
+struct BoxedSource(Box<dyn VirtualPrinterSource>);
+
+impl VirtualPrinterSource for BoxedSource {
+    fn next_job(
+        &mut self,
+    ) -> rsupport_print::BoxFuture<'_, Option<rsupport_print::VirtualPrinterJob>> {
+        self.0.next_job()
+    }
+}

@@ -1,0 +1,460 @@
+//! Shared harness for the end-to-end session tests: a real relay over TLS
+//! on loopback with a SQLite store, and helpers to pair an operator with a
+//! customer through the vendor API.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rsupport_client::{
+    Customer, HostPlatform, LobbyEvent, Operator, OperatorOptions, RelayTarget, SessionHandle,
+};
+use rsupport_core::session::{ControlEvent, SessionEvent};
+use rsupport_net::tls::{fingerprint_hex, server_config};
+use rsupport_proto::relay::CustomerInfo;
+use rsupport_proto::{ConnectionMode, Role};
+use rsupport_relay::auth::{Argon2Params, PasswordHasher};
+use rsupport_relay::store::{SqliteStore, Store};
+use rsupport_relay::{
+    new_account, serve, serve_until, AccountSpec, RelayConfig, ServeConfig, ShutdownMode,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch, Notify};
+
+/// The operator account every test relay has.
+pub const OPERATOR: &str = "aiko";
+/// The password of [`OPERATOR`].
+pub const PASSWORD: &str = "Operator1";
+/// How long a test waits for an event before it fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Starts a relay on 127.0.0.1 with one operator account; its SQLite store
+/// lives at `database` (or in memory).
+pub async fn start_relay(database: Option<&Path>) -> RelayTarget {
+    start_relay_with(database, false, |_| {}).await
+}
+
+/// [`start_relay`] with the operator's "full file transfer control" grant
+/// set as given (offers in control mode are then accepted without asking)
+/// and the relay's configuration adjusted by `configure`.
+pub async fn start_relay_with(
+    database: Option<&Path>,
+    full_file_control: bool,
+    configure: impl FnOnce(&mut RelayConfig),
+) -> RelayTarget {
+    let (identity, _, _) = rsupport_relay::identity::self_signed(&["localhost".into()]).unwrap();
+    let fingerprint = fingerprint_hex(&identity.fingerprint());
+    let store = relay_store(database, full_file_control);
+    let mut relay = RelayConfig::default();
+    relay.argon2 = Argon2Params::insecure_fast();
+    configure(&mut relay);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = ServeConfig {
+        relay,
+        tls: Some(server_config(identity, None).unwrap()),
+        store: Box::new(store),
+        rng: Box::new(StdRng::seed_from_u64(12)),
+    };
+    tokio::spawn(serve(listener, config, std::future::pending()));
+    RelayTarget::pinned(addr.to_string(), "localhost", fingerprint)
+}
+
+/// A store with the operator account (added once).
+fn relay_store(database: Option<&Path>, full_file_control: bool) -> SqliteStore {
+    let mut store = match database {
+        Some(path) => SqliteStore::open(path).unwrap(),
+        None => SqliteStore::in_memory().unwrap(),
+    };
+    if store.find_account(OPERATOR).unwrap().is_some() {
+        return store;
+    }
+    let mut rng = StdRng::seed_from_u64(11);
+    let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
+    let mut op = new_account(
+        &store,
+        AccountSpec {
+            username: OPERATOR,
+            display_name: "Aiko",
+            password: PASSWORD,
+            role: Role::Operator,
+        },
+        &hasher,
+        &mut rng,
+        0,
+    )
+    .unwrap();
+    op.must_change_password = false;
+    op.full_file_control = full_file_control;
+    store.insert_account(&op).unwrap();
+    store
+}
+
+/// A real TLS relay over a SQLite file that can be stopped (either way) or
+/// crashed, and started again on the same address with the same
+/// certificate and database.
+pub struct RestartableRelay {
+    addr: SocketAddr,
+    fingerprint: String,
+    tls: Arc<rustls::ServerConfig>,
+    database: PathBuf,
+    stop: Option<oneshot::Sender<ShutdownMode>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    runs: u64,
+}
+
+impl RestartableRelay {
+    /// Starts the first run.
+    pub async fn start(database: &Path) -> Self {
+        let (identity, _, _) =
+            rsupport_relay::identity::self_signed(&["localhost".into()]).unwrap();
+        let fingerprint = fingerprint_hex(&identity.fingerprint());
+        drop(relay_store(Some(database), false));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut relay = RestartableRelay {
+            addr: listener.local_addr().unwrap(),
+            fingerprint,
+            tls: server_config(identity, None).unwrap(),
+            database: database.to_owned(),
+            stop: None,
+            task: None,
+            runs: 0,
+        };
+        relay.run(listener);
+        relay
+    }
+
+    fn run(&mut self, listener: TcpListener) {
+        let mut config = RelayConfig::default();
+        config.argon2 = Argon2Params::insecure_fast();
+        self.runs += 1;
+        let serve_config = ServeConfig {
+            relay: config,
+            tls: Some(self.tls.clone()),
+            store: Box::new(SqliteStore::open(&self.database).unwrap()),
+            rng: Box::new(StdRng::seed_from_u64(12 + self.runs)),
+        };
+        let (stop, stopped) = oneshot::channel();
+        self.stop = Some(stop);
+        self.task = Some(tokio::spawn(serve_until(listener, serve_config, async {
+            stopped.await.unwrap_or(ShutdownMode::EndSessions)
+        })));
+    }
+
+    /// The address to reach it at directly.
+    pub fn target(&self) -> RelayTarget {
+        self.target_via(self.addr)
+    }
+
+    /// The relay reached through `addr` (a [`Forwarder`]).
+    pub fn target_via(&self, addr: SocketAddr) -> RelayTarget {
+        RelayTarget::pinned(addr.to_string(), "localhost", self.fingerprint.clone())
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the way `mode` says and waits for it.
+    pub async fn stop(&mut self, mode: ShutdownMode) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(mode);
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+        }
+    }
+
+    /// Aborts the serving task: connections are cut without a goodbye.
+    pub async fn crash(&mut self) {
+        self.stop = None;
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Starts a new run on the same address, certificate and database.
+    pub async fn restart(&mut self) {
+        let listener = TcpListener::bind(self.addr).await.unwrap();
+        self.run(listener);
+    }
+}
+
+/// A TCP forwarder between a client and the relay with a kill switch: it
+/// counts the bytes it delivers to each client connection and can cut
+/// connections (at once, or when a connection has delivered some bytes) or
+/// hold the relay-to-client direction to freeze a transfer mid-way.
+pub struct Forwarder {
+    addr: SocketAddr,
+    shared: Arc<ForwarderShared>,
+}
+
+struct ForwarderShared {
+    /// Bytes delivered towards the client, per accepted connection.
+    delivered: Mutex<Vec<u64>>,
+    /// Cut the connection that has delivered this many bytes (once).
+    cut_at: AtomicU64,
+    /// Hold the connection that has delivered this many bytes (once).
+    stall_at: AtomicU64,
+    stalled: Notify,
+    /// Bumped to cut every current connection.
+    generation: watch::Sender<u64>,
+}
+
+impl Forwarder {
+    /// Listens on 127.0.0.1 and forwards each connection to `relay`.
+    pub async fn start(relay: SocketAddr) -> Forwarder {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(ForwarderShared {
+            delivered: Mutex::new(Vec::new()),
+            cut_at: AtomicU64::new(u64::MAX),
+            stall_at: AtomicU64::new(u64::MAX),
+            stalled: Notify::new(),
+            generation: watch::channel(0).0,
+        });
+        let s = shared.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let index = {
+                    let mut d = s.delivered.lock().unwrap();
+                    d.push(0);
+                    d.len() - 1
+                };
+                tokio::spawn(pipe(client, relay, index, s.clone()));
+            }
+        });
+        Forwarder { addr, shared }
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Bytes delivered to the client, per connection in accept order.
+    pub fn delivered(&self) -> Vec<u64> {
+        self.shared.delivered.lock().unwrap().clone()
+    }
+
+    /// Cuts the connection that delivers its `bytes`th byte to the client.
+    pub fn cut_after(&self, bytes: u64) {
+        self.shared.cut_at.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Stops forwarding to the client on the connection that reaches
+    /// `bytes`; [`Forwarder::stalled`] resolves then.
+    pub fn stall_after(&self, bytes: u64) {
+        self.shared.stall_at.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Resolves once a connection stalled.
+    pub async fn stalled(&self) {
+        tokio::time::timeout(WAIT, self.shared.stalled.notified())
+            .await
+            .expect("the transfer reached the stall point");
+    }
+
+    /// Cuts every current connection (both sockets closed).
+    pub fn cut(&self) {
+        self.shared.generation.send_modify(|g| *g += 1);
+    }
+}
+
+async fn pipe(client: TcpStream, relay: SocketAddr, index: usize, s: Arc<ForwarderShared>) {
+    let Ok(upstream) = TcpStream::connect(relay).await else {
+        return; // relay down: the client sees its connection close
+    };
+    let mut cut = s.generation.subscribe();
+    let (mut client_rd, mut client_wr) = client.into_split();
+    let (mut relay_rd, mut relay_wr) = upstream.into_split();
+    let up = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match client_rd.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if relay_wr.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let down = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut total = 0u64;
+        loop {
+            let n = match relay_rd.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n as u64,
+            };
+            let cut_at = s.cut_at.load(Ordering::SeqCst);
+            let stall_at = s.stall_at.load(Ordering::SeqCst);
+            // Deliver up to the trigger point exactly, then act.
+            let limit = cut_at.min(stall_at);
+            let send = if total + n >= limit {
+                limit.saturating_sub(total)
+            } else {
+                n
+            };
+            if client_wr.write_all(&buf[..send as usize]).await.is_err() {
+                return;
+            }
+            total += send;
+            s.delivered.lock().unwrap()[index] = total;
+            if total >= cut_at
+                && s.cut_at
+                    .compare_exchange(cut_at, u64::MAX, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                return;
+            }
+            if total >= stall_at
+                && s.stall_at
+                    .compare_exchange(stall_at, u64::MAX, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                s.stalled.notify_one();
+                std::future::pending::<()>().await;
+            }
+            if send < n {
+                // Cut or stall armed by another connection meanwhile: forward the rest.
+                let rest = &buf[send as usize..n as usize];
+                if client_wr.write_all(rest).await.is_err() {
+                    return;
+                }
+                total += rest.len() as u64;
+                s.delivered.lock().unwrap()[index] = total;
+            }
+        }
+    };
+    tokio::select! {
+        _ = up => {}
+        _ = down => {}
+        _ = cut.changed() => {}
+    }
+    // Dropping the halves closes both sockets.
+}
+
+/// Waits for the first event `pick` accepts, skipping others.
+pub async fn wait_for<T>(
+    session: &mut SessionHandle,
+    mut pick: impl FnMut(&SessionEvent) -> Option<T>,
+) -> T {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let event = session.next_event().await.expect("session still open");
+            if let Some(t) = pick(&event) {
+                return t;
+            }
+        }
+    })
+    .await
+    .expect("event in time")
+}
+
+/// An operator logged in, a customer joined with the operator's code.
+pub async fn paired(
+    target: &RelayTarget,
+    platform: HostPlatform,
+) -> (Operator, SessionHandle, SessionHandle) {
+    paired_via(target, target, platform).await
+}
+
+/// As [`paired`], the customer reaching the relay through `customer_target`.
+pub async fn paired_via(
+    target: &RelayTarget,
+    customer_target: &RelayTarget,
+    platform: HostPlatform,
+) -> (Operator, SessionHandle, SessionHandle) {
+    pair(
+        target,
+        customer_target,
+        OperatorOptions::default(),
+        platform,
+    )
+    .await
+}
+
+/// As [`paired`], with the operator's options (printer, platform) given.
+pub async fn paired_with(
+    target: &RelayTarget,
+    options: OperatorOptions,
+    platform: HostPlatform,
+) -> (Operator, SessionHandle, SessionHandle) {
+    pair(target, target, options, platform).await
+}
+
+async fn pair(
+    target: &RelayTarget,
+    customer_target: &RelayTarget,
+    options: OperatorOptions,
+    platform: HostPlatform,
+) -> (Operator, SessionHandle, SessionHandle) {
+    let mut operator = Operator::connect(target, options).await.unwrap();
+    operator.login(OPERATOR, PASSWORD, None).await.unwrap();
+    let invitation = operator.issue_code().await.unwrap();
+    assert_eq!(invitation.code().len(), 8);
+    let customer = Customer::connect(customer_target, platform).await.unwrap();
+    let code = invitation.code().to_owned();
+    let join = tokio::spawn(async move {
+        customer
+            .join(
+                &code,
+                CustomerInfo {
+                    name: "Bob".into(),
+                    description: "printer broken".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+    });
+    let op_session = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(LobbyEvent::SessionStarted(s)) = operator.next_event().await {
+                return s;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let cu_session = join.await.unwrap().unwrap();
+    assert_eq!(op_session.customer().name, "Bob");
+    (operator, op_session, cu_session)
+}
+
+/// The operator asks for `mode`; the customer allows it.
+pub async fn grant(op: &mut SessionHandle, cu: &mut SessionHandle, mode: ConnectionMode) {
+    op.request_mode(mode, "to help").await.unwrap();
+    let request_id = wait_for(cu, |e| match e {
+        SessionEvent::Control(ControlEvent::ConsentRequested {
+            request_id,
+            mode: m,
+            ..
+        }) if *m == mode => Some(*request_id),
+        _ => None,
+    })
+    .await;
+    cu.decide(request_id, true).await.unwrap();
+    wait_for(op, |e| match e {
+        SessionEvent::Control(ControlEvent::SharingChanged(s)) if s.mode() == Some(mode) => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+}
