@@ -38,6 +38,11 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 const BULK_PER_ROUND: usize = 4;
 /// How long the task sleeps when nothing is scheduled.
 const IDLE_TICK: Duration = Duration::from_millis(500);
+/// How long a side whose peer ended the session waits for the relay's
+/// `SessionEnded` before leaving by itself. The peer's `LeaveSession` follows
+/// its `End` on the peer's connection; leaving first would make the relay
+/// record this side as the one that ended it (seen under load in CI).
+const PEER_LEAVE_GRACE: Duration = Duration::from_secs(3);
 
 /// Something for the party's lobby (operator or customer handle).
 #[derive(Debug)]
@@ -78,6 +83,9 @@ struct Slot {
     cursor: Option<(Point, bool)>,
     cursor_shape_id: u64,
     left: bool,
+    /// The peer ended the session: leave by ourselves at this time unless
+    /// the relay's `SessionEnded` comes first.
+    leave_at: Option<Instant>,
     /// The print driver of this session, when this side prints or receives.
     print: Option<PrintBridge>,
     /// Lets this party resume the session (rotated on every resume).
@@ -231,6 +239,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             if let Some(t) = slot.session.poll_timeout() {
                 deadline = deadline.min(t);
             }
+            if let Some(t) = slot.leave_at {
+                deadline = deadline.min(t);
+            }
             if slot.session.sends_screen() {
                 if let Some(t) = slot.session.screen_host().next_frame_at(now) {
                     deadline = deadline.min(t);
@@ -344,6 +355,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 cursor: None,
                 cursor_shape_id: 0,
                 left: false,
+                leave_at: None,
                 print,
                 token: paired.resume_token.clone(),
                 cut: false,
@@ -459,6 +471,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             // A session that ended while resumes are in flight leaves after
             // them, so the relay's answer to its LeaveSession is not misread.
             if slot.session.is_ended() && self.resuming.awaiting.is_none() {
+                if !slot.left && slot.session.ended_by_peer() {
+                    let now = Instant::now();
+                    if now < *slot.leave_at.get_or_insert(now + PEER_LEAVE_GRACE) {
+                        continue; // the relay's SessionEnded is on its way
+                    }
+                }
                 finished.push(*id);
             }
         }

@@ -146,6 +146,7 @@ pub struct ControlChannel {
     next_request_id: u32,
     ended: bool,
     end_reason: Option<EndReason>,
+    ended_by_peer: bool,
     transmit: VecDeque<ControlMessage>,
     events: VecDeque<ControlEvent>,
 }
@@ -162,6 +163,7 @@ impl ControlChannel {
             next_request_id: 1,
             ended: false,
             end_reason: None,
+            ended_by_peer: false,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -192,6 +194,12 @@ impl ControlChannel {
     /// Why the session ended, once it has.
     pub fn end_reason(&self) -> Option<EndReason> {
         self.end_reason
+    }
+
+    /// Whether the peer ended the session (its `End` arrived), rather than
+    /// this side, the relay or a protocol error.
+    pub fn ended_by_peer(&self) -> bool {
+        self.ended_by_peer
     }
 
     /// Whether we should capture and send our screen now.
@@ -526,6 +534,7 @@ impl ControlChannel {
     fn finish(&mut self, reason: EndReason, detail: String, by_peer: bool) {
         self.ended = true;
         self.end_reason = Some(reason);
+        self.ended_by_peer = by_peer;
         self.incoming = None;
         self.outgoing = None;
         self.sharing = Sharing::Idle;

@@ -244,6 +244,7 @@ fn end_from_either_side_stops_everything() {
     p.customer.end(EndReason::CustomerEnded, "thanks");
     p.pump();
     assert!(p.customer.is_ended() && p.operator.is_ended());
+    assert!(p.operator.ended_by_peer() && !p.customer.ended_by_peer());
     assert!(!p.customer.sends_screen() && !p.customer.accepts_input());
     assert!(events(&mut p.operator).contains(&ControlEvent::Ended {
         reason: EndReason::CustomerEnded,

@@ -332,6 +332,14 @@ impl Session {
         self.control.end_reason()
     }
 
+    /// Whether the peer ended the session. Its own `LeaveSession` is then on
+    /// the way to the relay, which records the peer's reason; a driver
+    /// should give it a moment before leaving itself (the relay attributes a
+    /// party's leave to that party).
+    pub fn ended_by_peer(&self) -> bool {
+        self.control.ended_by_peer()
+    }
+
     /// The path to the peer broke (our connection dropped, or the relay says
     /// the peer's did): messages in flight are lost. Pauses file transfers
     /// until [`reconnected`](Self::reconnected) and, on the host side,
