@@ -11,7 +11,6 @@
 //! `RELAY_BENCH_RTTS` (round trips, default 5000), `RELAY_BENCH_CONNS`
 //! (idle connections, default 10000).
 
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,15 +18,15 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use rsupport_net::tls::{client_config, server_config, Trust};
+use rsupport_net::tls::{client_config, Trust};
 use rsupport_net::RelayConnection;
 use rsupport_proto::envelope::{Envelope, PayloadProtection, Priority};
 use rsupport_proto::framing::{encode_frame, FrameKind, FrameLimits};
 use rsupport_proto::relay::{CustomerInfo, Login, RelayMessage, Secret};
 use rsupport_proto::Role;
-use rsupport_relay::auth::{Argon2Params, PasswordHasher};
-use rsupport_relay::store::{SqliteStore, Store};
-use rsupport_relay::{new_account, serve, AccountSpec, RelayConfig, ServeConfig};
+use rsupport_relay::auth::Argon2Params;
+use rsupport_relay::store::SqliteStore;
+use rsupport_relay::{create_account, AccountSpec, Relay, RelayBuilder, RelayConfig};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -65,37 +64,34 @@ fn bench_config() -> RelayConfig {
 fn bench_store() -> SqliteStore {
     let mut store = SqliteStore::in_memory().expect("store");
     let mut rng = StdRng::seed_from_u64(1);
-    let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
-    let mut a = new_account(
-        &store,
-        AccountSpec {
-            username: "op",
-            display_name: "Op",
-            password: "Operator1",
-            role: Role::Operator,
-        },
-        &hasher,
+    let operator = AccountSpec {
+        username: "op",
+        display_name: "Op",
+        password: "Operator1",
+        role: Role::Operator,
+    };
+    create_account(
+        &mut store,
+        operator,
+        Argon2Params::insecure_fast(),
         &mut rng,
         0,
     )
     .expect("account");
-    a.must_change_password = false;
-    store.insert_account(&a).expect("insert");
     store
 }
 
-/// Starts a relay in this process; returns its address.
-async fn start_relay(tls: Option<Arc<rustls::ServerConfig>>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let config = ServeConfig {
-        relay: bench_config(),
-        tls,
-        store: Box::new(bench_store()),
-        rng: Box::new(StdRng::seed_from_u64(2)),
-    };
-    tokio::spawn(serve(listener, config, std::future::pending()));
-    addr
+/// A relay for the bench: TLS with a fresh certificate, or plain TCP.
+fn bench_relay(plain: bool) -> RelayBuilder {
+    let builder = Relay::builder()
+        .config(bench_config())
+        .store(bench_store())
+        .rng(StdRng::seed_from_u64(2));
+    if plain {
+        builder.dangerous_plain_tcp()
+    } else {
+        builder
+    }
 }
 
 /// Pairs an operator and a customer; returns both raw streams and the session id.
@@ -262,11 +258,16 @@ async fn forwarding() {
     let total = mb * 1024 * 1024;
     println!("## forwarding: {mb} MiB of 64 KiB session frames one way; {rounds} round trips of a 64-byte-payload frame");
 
-    let plain = start_relay(None).await;
-    let (identity, _, _) =
-        rsupport_relay::identity::self_signed(&["localhost".into()]).expect("cert");
-    let fp = identity.fingerprint();
-    let tls_addr = start_relay(Some(server_config(identity, None).expect("tls"))).await;
+    let plain_relay = bench_relay(true).start("127.0.0.1:0").await.expect("relay");
+    let tls_relay = bench_relay(false)
+        .start("127.0.0.1:0")
+        .await
+        .expect("relay");
+    let plain = plain_relay.local_addr();
+    let tls_addr = tls_relay.local_addr();
+    let fp = tls_relay
+        .fingerprint()
+        .expect("a TLS relay has a fingerprint");
     let client_tls = client_config(Trust::Fingerprint(fp), None).expect("client tls");
     let dial_plain = || async move {
         let s = TcpStream::connect(plain).await.expect("connect");
@@ -345,21 +346,13 @@ fn rss_kib(pid: u32) -> u64 {
 /// Child mode: run a TLS relay, print `port fingerprint-hex`, serve until killed.
 async fn child_relay() {
     raise_fd_limit();
-    let (identity, _, _) =
-        rsupport_relay::identity::self_signed(&["localhost".into()]).expect("cert");
-    let fp = rsupport_net::tls::fingerprint_hex(&identity.fingerprint());
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let config = ServeConfig {
-        relay: bench_config(),
-        tls: Some(server_config(identity, None).expect("tls")),
-        store: Box::new(bench_store()),
-        rng: Box::new(StdRng::seed_from_u64(2)),
-    };
-    println!("{port} {fp}");
-    serve(listener, config, std::future::pending())
+    let relay = bench_relay(false)
+        .start("127.0.0.1:0")
         .await
-        .expect("serve");
+        .expect("relay");
+    println!("{} {}", relay.local_addr().port(), relay.fingerprint_hex());
+    // Serve until the parent kills this process.
+    std::future::pending::<()>().await;
 }
 
 async fn idle_memory() {

@@ -10,12 +10,12 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use rsupport_net::connect;
-use rsupport_net::tls::{client_config, server_config, Identity, Trust};
+use rsupport_net::tls::{client_config, Identity, Trust};
 use rsupport_proto::relay::{Login, LoginStatus, RelayMessage, Secret};
 use rsupport_proto::Role;
-use rsupport_relay::auth::{Argon2Params, PasswordHasher};
-use rsupport_relay::store::{SqliteStore, Store};
-use rsupport_relay::{new_account, serve, AccountSpec, RelayConfig, ServeConfig};
+use rsupport_relay::auth::Argon2Params;
+use rsupport_relay::store::SqliteStore;
+use rsupport_relay::{create_account, AccountSpec, Relay};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;
 
@@ -60,34 +60,27 @@ async fn operators_need_a_client_certificate_when_required() {
 
     let mut store = SqliteStore::in_memory().unwrap();
     let mut rng = StdRng::seed_from_u64(5);
-    let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
-    let mut op = new_account(
-        &store,
-        AccountSpec {
-            username: "aiko",
-            display_name: "Aiko",
-            password: "Operator1",
-            role: Role::Operator,
-        },
-        &hasher,
-        &mut rng,
-        0,
-    )
-    .unwrap();
-    op.must_change_password = false;
-    store.insert_account(&op).unwrap();
-    let mut relay = RelayConfig::default();
-    relay.argon2 = Argon2Params::insecure_fast();
-    relay.require_client_cert_for_operators = true;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = ServeConfig {
-        relay,
-        tls: Some(server_config(identity, Some(roots)).unwrap()),
-        store: Box::new(store),
-        rng: Box::new(StdRng::seed_from_u64(6)),
+    let fast = Argon2Params::insecure_fast();
+    let operator = AccountSpec {
+        username: "aiko",
+        display_name: "Aiko",
+        password: "Operator1",
+        role: Role::Operator,
     };
-    tokio::spawn(serve(listener, config, std::future::pending()));
+    create_account(&mut store, operator, fast, &mut rng, 0).unwrap();
+    let relay = Relay::builder()
+        .configure(|relay| {
+            relay.argon2 = fast;
+            relay.require_client_cert_for_operators = true;
+        })
+        .store(store)
+        .identity(identity)
+        .client_certificates(roots)
+        .rng(StdRng::seed_from_u64(6))
+        .start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = relay.local_addr();
 
     let login = |id: Option<Identity>| async move {
         let mut c = connect(

@@ -10,20 +10,21 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use rsupport_net::tls::{client_config, server_config, Trust};
+use rsupport_net::tls::{client_config, Trust};
 use rsupport_net::{connect, Incoming, LinkError, RelayConnection};
 use rsupport_proto::envelope::{Envelope, PayloadProtection, Priority};
 use rsupport_proto::relay::{CustomerInfo, Login, LoginStatus, RelayMessage, Secret};
 use rsupport_proto::{CloseReason, EndReason, Role};
-use rsupport_relay::auth::{Argon2Params, PasswordHasher};
+use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::{SqliteStore, Store};
-use rsupport_relay::{bootstrap_admin, new_account, serve, AccountSpec, RelayConfig, ServeConfig};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use rsupport_relay::{
+    bootstrap_admin, create_account, AccountSpec, Relay, RelayConfig, RunningRelay, ShutdownMode,
+};
+use tokio::net::TcpStream;
 
 const PW: &str = "Operator1";
 
-struct Relay {
+struct TestRelay {
     addr: SocketAddr,
     /// The relay's database file (readable while it runs: SQLite WAL).
     db: std::path::PathBuf,
@@ -31,15 +32,14 @@ struct Relay {
     fingerprint: [u8; 32],
     /// The relay's certificate (PEM), for clients that trust it as a root.
     cert_pem: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    running: RunningRelay,
 }
 
-async fn start_relay() -> Relay {
+async fn start_relay() -> TestRelay {
     start_relay_with(|_| {}).await
 }
 
-async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> Relay {
+async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> TestRelay {
     let (identity, cert_pem, _) =
         rsupport_relay::identity::self_signed(&["localhost".into()]).unwrap();
     let fingerprint = identity.fingerprint();
@@ -47,70 +47,49 @@ async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> Relay {
     let db = dir.path().join("relay.db");
     let mut store = SqliteStore::open(&db).unwrap();
     let mut rng = StdRng::seed_from_u64(3);
-    bootstrap_admin(
-        &mut store,
-        "root",
-        "Admin1234",
-        Argon2Params::insecure_fast(),
-        &mut rng,
-        0,
-    )
-    .unwrap();
-    let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
-    let mut op = new_account(
-        &store,
-        AccountSpec {
-            username: "aiko",
-            display_name: "Aiko",
-            password: PW,
-            role: Role::Operator,
-        },
-        &hasher,
-        &mut rng,
-        0,
-    )
-    .unwrap();
-    op.must_change_password = false;
-    store.insert_account(&op).unwrap();
-
-    let mut relay = RelayConfig::default();
-    relay.argon2 = Argon2Params::insecure_fast();
-    relay.handshake_timeout_ms = 300;
-    relay.idle_timeout_ms = 600;
-    tune(&mut relay);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = ServeConfig {
-        relay,
-        tls: Some(server_config(identity, None).unwrap()),
-        store: Box::new(store),
-        rng: Box::new(StdRng::seed_from_u64(4)),
+    let fast = Argon2Params::insecure_fast();
+    bootstrap_admin(&mut store, "root", "Admin1234", fast, &mut rng, 0).unwrap();
+    let operator = AccountSpec {
+        username: "aiko",
+        display_name: "Aiko",
+        password: PW,
+        role: Role::Operator,
     };
-    let task = tokio::spawn(serve(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    Relay {
-        addr,
+    create_account(&mut store, operator, fast, &mut rng, 0).unwrap();
+
+    let running = Relay::builder()
+        .configure(|relay| {
+            relay.argon2 = fast;
+            relay.handshake_timeout_ms = 300;
+            relay.idle_timeout_ms = 600;
+            tune(relay);
+        })
+        .store(store)
+        .identity(identity)
+        .rng(StdRng::seed_from_u64(4))
+        .start("127.0.0.1:0")
+        .await
+        .unwrap();
+    TestRelay {
+        addr: running.local_addr(),
         db,
         _dir: dir,
         fingerprint,
         cert_pem,
-        stop: Some(stop),
-        task,
+        running,
     }
 }
 
 type Conn = RelayConnection<tokio_rustls::client::TlsStream<TcpStream>>;
 
-async fn client(relay: &Relay, role: Role) -> Conn {
+async fn client(relay: &TestRelay, role: Role) -> Conn {
     let tls = client_config(Trust::Fingerprint(relay.fingerprint), None).unwrap();
     let mut c = connect(relay.addr, "localhost", tls).await.unwrap();
     c.hello(role, "test").await.unwrap();
     c
 }
 
-async fn operator(relay: &Relay) -> Conn {
+async fn operator(relay: &TestRelay) -> Conn {
     let mut c = client(relay, Role::Operator).await;
     c.send(&RelayMessage::Login(Login {
         username: "aiko".into(),
@@ -127,7 +106,7 @@ async fn operator(relay: &Relay) -> Conn {
 }
 
 /// An operator and a customer paired through a session code.
-async fn pair(relay: &Relay) -> (Conn, Conn, u64) {
+async fn pair(relay: &TestRelay) -> (Conn, Conn, u64) {
     let mut op = operator(relay).await;
     op.send(&RelayMessage::IssueCode { ttl_secs: 0 })
         .await
@@ -373,9 +352,9 @@ async fn bad_input_closes_only_the_offending_connection() {
 
 #[tokio::test]
 async fn shutdown_ends_sessions_and_says_goodbye() {
-    let mut relay = start_relay().await;
+    let relay = start_relay().await;
     let (mut op, mut cu, _sid) = pair(&relay).await;
-    relay.stop.take().unwrap().send(()).unwrap();
+    let stopped = tokio::spawn(relay.running.stop(ShutdownMode::EndSessions));
     for c in [&mut op, &mut cu] {
         assert!(matches!(
             c.recv_relay().await.unwrap(),
@@ -386,7 +365,7 @@ async fn shutdown_ends_sessions_and_says_goodbye() {
         ));
         expect_closed(c, CloseReason::Shutdown).await;
     }
-    tokio::time::timeout(Duration::from_secs(10), relay.task)
+    tokio::time::timeout(Duration::from_secs(10), stopped)
         .await
         .expect("serve returns")
         .unwrap()

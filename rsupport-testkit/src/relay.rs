@@ -16,17 +16,15 @@ use rsupport_client::{
     Customer, HostPlatform, LobbyEvent, Operator, OperatorOptions, RelayTarget, SessionHandle,
 };
 use rsupport_core::session::{ControlEvent, SessionEvent};
-use rsupport_net::tls::{fingerprint_hex, server_config};
+use rsupport_net::tls::{fingerprint_hex, Identity};
 use rsupport_proto::relay::CustomerInfo;
 use rsupport_proto::{ConnectionMode, Role};
-use rsupport_relay::auth::{Argon2Params, PasswordHasher};
+use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::{SqliteStore, Store};
-use rsupport_relay::{
-    new_account, serve, serve_until, AccountSpec, RelayConfig, ServeConfig, ShutdownMode,
-};
+use rsupport_relay::{create_account, AccountSpec, Relay, RelayConfig, RunningRelay, ShutdownMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch, Notify};
+use tokio::sync::{watch, Notify};
 
 /// The operator account every test relay has.
 pub const OPERATOR: &str = "aiko";
@@ -49,22 +47,23 @@ pub async fn start_relay_with(
     full_file_control: bool,
     configure: impl FnOnce(&mut RelayConfig),
 ) -> RelayTarget {
-    let (identity, _, _) = rsupport_relay::identity::self_signed(&["localhost".into()]).unwrap();
-    let fingerprint = fingerprint_hex(&identity.fingerprint());
-    let store = relay_store(database, full_file_control);
-    let mut relay = RelayConfig::default();
-    relay.argon2 = Argon2Params::insecure_fast();
-    configure(&mut relay);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = ServeConfig {
-        relay,
-        tls: Some(server_config(identity, None).unwrap()),
-        store: Box::new(store),
-        rng: Box::new(StdRng::seed_from_u64(12)),
-    };
-    tokio::spawn(serve(listener, config, std::future::pending()));
-    RelayTarget::pinned(addr.to_string(), "localhost", fingerprint)
+    let relay = Relay::builder()
+        .store(relay_store(database, full_file_control))
+        .configure(|config| {
+            config.argon2 = Argon2Params::insecure_fast();
+            configure(config);
+        })
+        .rng(StdRng::seed_from_u64(12))
+        .start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let target = RelayTarget::pinned(
+        relay.local_addr().to_string(),
+        "localhost",
+        relay.fingerprint_hex(),
+    );
+    relay.detach(); // serves until the test's runtime ends
+    target
 }
 
 /// A store with the operator account (added once).
@@ -77,23 +76,23 @@ fn relay_store(database: Option<&Path>, full_file_control: bool) -> SqliteStore 
         return store;
     }
     let mut rng = StdRng::seed_from_u64(11);
-    let hasher = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
-    let mut op = new_account(
-        &store,
+    let mut op = create_account(
+        &mut store,
         AccountSpec {
             username: OPERATOR,
             display_name: "Aiko",
             password: PASSWORD,
             role: Role::Operator,
         },
-        &hasher,
+        Argon2Params::insecure_fast(),
         &mut rng,
         0,
     )
     .unwrap();
-    op.must_change_password = false;
-    op.full_file_control = full_file_control;
-    store.insert_account(&op).unwrap();
+    if full_file_control {
+        op.full_file_control = true;
+        store.update_account(OPERATOR, &op).unwrap();
+    }
     store
 }
 
@@ -102,11 +101,9 @@ fn relay_store(database: Option<&Path>, full_file_control: bool) -> SqliteStore 
 /// certificate and database.
 pub struct RestartableRelay {
     addr: SocketAddr,
-    fingerprint: String,
-    tls: Arc<rustls::ServerConfig>,
+    identity: Identity,
     database: PathBuf,
-    stop: Option<oneshot::Sender<ShutdownMode>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    running: Option<RunningRelay>,
     runs: u64,
 }
 
@@ -115,16 +112,13 @@ impl RestartableRelay {
     pub async fn start(database: &Path) -> Self {
         let (identity, _, _) =
             rsupport_relay::identity::self_signed(&["localhost".into()]).unwrap();
-        let fingerprint = fingerprint_hex(&identity.fingerprint());
         drop(relay_store(Some(database), false));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut relay = RestartableRelay {
             addr: listener.local_addr().unwrap(),
-            fingerprint,
-            tls: server_config(identity, None).unwrap(),
+            identity,
             database: database.to_owned(),
-            stop: None,
-            task: None,
+            running: None,
             runs: 0,
         };
         relay.run(listener);
@@ -132,20 +126,15 @@ impl RestartableRelay {
     }
 
     fn run(&mut self, listener: TcpListener) {
-        let mut config = RelayConfig::default();
-        config.argon2 = Argon2Params::insecure_fast();
         self.runs += 1;
-        let serve_config = ServeConfig {
-            relay: config,
-            tls: Some(self.tls.clone()),
-            store: Box::new(SqliteStore::open(&self.database).unwrap()),
-            rng: Box::new(StdRng::seed_from_u64(12 + self.runs)),
-        };
-        let (stop, stopped) = oneshot::channel();
-        self.stop = Some(stop);
-        self.task = Some(tokio::spawn(serve_until(listener, serve_config, async {
-            stopped.await.unwrap_or(ShutdownMode::EndSessions)
-        })));
+        let running = Relay::builder()
+            .configure(|config| config.argon2 = Argon2Params::insecure_fast())
+            .store(SqliteStore::open(&self.database).unwrap())
+            .identity(self.identity.clone())
+            .rng(StdRng::seed_from_u64(12 + self.runs))
+            .start_on(listener)
+            .unwrap();
+        self.running = Some(running);
     }
 
     /// The address to reach it at directly.
@@ -155,7 +144,8 @@ impl RestartableRelay {
 
     /// The relay reached through `addr` (a [`Forwarder`]).
     pub fn target_via(&self, addr: SocketAddr) -> RelayTarget {
-        RelayTarget::pinned(addr.to_string(), "localhost", self.fingerprint.clone())
+        let fingerprint = fingerprint_hex(&self.identity.fingerprint());
+        RelayTarget::pinned(addr.to_string(), "localhost", fingerprint)
     }
 
     /// Where it listens.
@@ -165,13 +155,9 @@ impl RestartableRelay {
 
     /// Stops the way `mode` says and waits for it.
     pub async fn stop(&mut self, mode: ShutdownMode) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(mode);
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(WAIT, task)
+        if let Some(running) = self.running.take() {
+            tokio::time::timeout(WAIT, running.stop(mode))
                 .await
-                .unwrap()
                 .unwrap()
                 .unwrap();
         }
@@ -179,10 +165,8 @@ impl RestartableRelay {
 
     /// Aborts the serving task: connections are cut without a goodbye.
     pub async fn crash(&mut self) {
-        self.stop = None;
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
+        if let Some(running) = self.running.take() {
+            running.crash().await;
         }
     }
 
