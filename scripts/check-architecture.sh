@@ -25,8 +25,8 @@ forbid() {
 
 forbid rsupport-proto 'tokio|rustls|rsupport-capture|rsupport-input|rsupport-core|rsupport-net|rsupport-print|rsupport-client|rsupport-relay' \
   "the wire schema does no IO and depends on no other rsupport crate"
-forbid rsupport-core 'tokio|mio|socket2|rustls|rusqlite|rsupport-net|rsupport-print|rsupport-client|rsupport-relay' \
-  "the session is sans-IO (no runtime, no sockets, no TLS) and knows no driver"
+forbid rsupport-core 'tokio|mio|socket2|rustls|rusqlite|x11rb|enigo|xcap|rsupport-net|rsupport-print|rsupport-client|rsupport-relay' \
+  "the session is sans-IO (no runtime, no sockets, no TLS), platform-free and knows no driver"
 forbid rsupport-net 'rsupport-capture|rsupport-input|rsupport-core|rsupport-print|rsupport-client|rsupport-relay|rusqlite' \
   "the network layer moves frames and knows no session or server"
 forbid rsupport-print 'rsupport-client|rsupport-relay|rsupport-net|rusqlite|argon2' \

@@ -36,7 +36,7 @@
 pub mod mask;
 pub mod synthetic;
 mod types;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "x11"))]
 pub mod x11;
 #[cfg(feature = "xcap")]
 pub mod xcap;
@@ -49,7 +49,7 @@ pub use types::{
     CaptureArea, CaptureError, CursorImage, CursorUpdate, DirtyRegion, MonitorId, MonitorInfo,
     Rect, WindowId, WindowInfo, WindowSelection,
 };
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "x11"))]
 pub use x11::{CaptureMethod, X11Capturer, X11Wallpaper};
 #[cfg(feature = "xcap")]
 pub use xcap::XcapCapturer;
@@ -93,7 +93,7 @@ pub trait Capturer {
 /// X server (Linux), otherwise xcap when built with the `xcap` feature (Windows,
 /// macOS, Wayland). [`CaptureError::Unsupported`] when neither applies.
 pub fn platform_capturer() -> Result<Box<dyn Capturer + Send>, CaptureError> {
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "x11"))]
     if std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()) {
         match X11Capturer::connect(None) {
             Ok(c) => return Ok(Box::new(c)),
