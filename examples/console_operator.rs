@@ -1,21 +1,17 @@
-//! The operator's side on a terminal: log in, give the customer a code,
-//! ask for a mode, chat, drive input and save what you see.
+//! The operator's console on a terminal: every feature of the SDK behind a
+//! typed command. To see what an integration needs, start with
+//! `operator.rs`; this is the bigger program beside it.
 //!
 //! ```text
-//! RSUPPORT_PASSWORD=… cargo run --example operator -- \
-//!     --relay 127.0.0.1:7443 --fingerprint AB:CD:… --username aiko --mode control --screenshot view.png
+//! cargo run --example console_operator -- \
+//!     --relay 127.0.0.1:7443 --fingerprint AB:CD:… --username aiko --mode control
 //! ```
 //!
-//! Typed lines are chat; lines starting with `/` are commands:
-//! `/mode view|control|manage|share|show`, `/move X Y`, `/click X Y`,
-//! `/type TEXT`, `/key CODE` (DOM code, e.g. `Enter`), `/cad` (Ctrl+Alt+Del),
-//! `/shot FILE.png` (with the drawings on it), `/depth 24|16|256|16c|4`,
-//! `/send PATH` (file or folder), `/accept ID DIR`, `/decline ID`,
-//! `/draw X Y X Y …`, `/laser X Y`, `/label X Y TEXT`, `/undo`, `/clear`,
-//! `/print-accept ID`, `/print-decline ID`, `/print-cancel ID`, `/end`.
-//!
-//! Jobs the customer prints (in control or manage mode) come out of the CUPS
-//! queue given by `--print-queue`, or are saved into `--print-dir`.
+//! The password is typed without echo (or taken from `RSUPPORT_PASSWORD`;
+//! TOTP from `RSUPPORT_TOTP`). Typed lines are chat; `/help` lists the
+//! commands ([`HELP`]). Jobs the customer prints (in control or manage mode)
+//! come out of the CUPS queue given by `--print-queue`, or are saved into
+//! `--print-dir`.
 
 mod common;
 
@@ -24,8 +20,8 @@ use std::path::PathBuf;
 use clap::Parser;
 use std::sync::Arc;
 
-use common::tools::{print_line, tool_command, with_annotations, TransferBars};
-use common::{secret, stdin_lines, RelayArgs};
+use common::tools::{print_line, sharing_words, tool_command, with_annotations, TransferBars};
+use common::{new_secret, secret, stdin_lines, RelayArgs};
 use rsupport::client::{LobbyEvent, Operator, OperatorOptions, SessionHandle};
 use rsupport::core::files::FileEvent;
 use rsupport::core::print::{OperatorPrintEvent, PrintEvent, ReceiverEvent};
@@ -38,12 +34,37 @@ use rsupport::proto::{ColorDepth, ConnectionMode, EndReason, Point};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// Printed at start and by `/help`: one line per command.
+const HELP: &str = "\
+commands (any other line is chat to the customer):
+  /help                      this list
+  /mode view|control|manage|share|show   ask the customer for a connection mode
+  /move X Y                  move the customer's pointer
+  /click X Y                 left click at X Y
+  /type TEXT                 type TEXT on the customer's machine
+  /key CODE                  press and release a key (DOM code: Enter, KeyA, Digit1, F5 …)
+  /cad                       send Ctrl+Alt+Del
+  /shot FILE.png             save what you see, with the drawings, as a PNG
+  /depth 24|16|256|16c|4     colour depth of the customer's screen
+  /send PATH                 offer a file or folder to the customer
+  /accept ID DIR             accept the customer's files into folder DIR
+  /decline ID                decline the customer's files
+  /draw X Y X Y …            draw a line through the points on the customer's screen
+  /laser X Y                 show the laser pointer at X Y
+  /label X Y TEXT            write TEXT at X Y
+  /undo                      remove your last drawing
+  /clear                     remove all drawings
+  /print-accept ID           print the customer's job ID on your side
+  /print-decline ID          decline the customer's print job ID
+  /print-cancel ID           cancel print job ID
+  /end                       end the session and quit";
+
 #[derive(Parser, Debug)]
 #[command(about = "rsupport operator console (terminal)")]
 struct Cli {
     #[command(flatten)]
     relay: RelayArgs,
-    /// Operator user name (password from RSUPPORT_PASSWORD or stdin).
+    /// Operator user name (password typed without echo, or RSUPPORT_PASSWORD).
     #[arg(long)]
     username: String,
     /// Mode to request once the customer joins.
@@ -80,7 +101,8 @@ fn mode(name: &str) -> Option<ConnectionMode> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let cli = Cli::parse();
-    let first_mode = mode(&cli.mode).ok_or("unknown --mode")?;
+    let first_mode =
+        mode(&cli.mode).ok_or("unknown --mode; use view, control, manage, share or show")?;
     let password = secret("RSUPPORT_PASSWORD", "password")?;
     let totp = std::env::var("RSUPPORT_TOTP").ok();
     let sink: Arc<dyn PrintSink> = match &cli.print_queue {
@@ -93,7 +115,10 @@ async fn main() -> Result<(), Error> {
         .login(&cli.username, &password, totp.as_deref())
         .await?;
     if login.must_change_password {
-        let new = secret("RSUPPORT_NEW_PASSWORD", "new password (first login)")?;
+        let new = new_secret(
+            "RSUPPORT_NEW_PASSWORD",
+            "first login: choose a new password",
+        )?;
         operator.change_password(&password, &new).await?;
         println!("password changed");
     }
@@ -107,14 +132,23 @@ async fn main() -> Result<(), Error> {
         invitation.code(),
         invitation.join_link()
     );
+    println!("{HELP}");
     let mut lines = stdin_lines();
 
     let mut session = loop {
-        match operator
-            .next_event()
-            .await
-            .ok_or("relay connection closed")?
-        {
+        let event = tokio::select! {
+            event = operator.next_event() => event.ok_or("relay connection closed")?,
+            line = lines.recv() => {
+                // Nothing typed before the join may reach the customer later as chat.
+                match line.as_deref().map(str::trim) {
+                    None | Some("/end") => return Ok(()),
+                    Some("/help") => println!("{HELP}"),
+                    Some(_) => println!("no customer yet: give them the code above (/end quits, /help lists commands)"),
+                }
+                continue;
+            }
+        };
+        match event {
             LobbyEvent::SessionStarted(s) => break s,
             LobbyEvent::ContactRequest(c) => {
                 println!(
@@ -189,7 +223,7 @@ async fn on_event(
 ) -> Result<bool, Error> {
     match event {
         SessionEvent::Chat(ChatEvent::Received(l)) => println!("{}: {}", l.sender_name, l.text),
-        SessionEvent::Control(ControlEvent::SharingChanged(s)) => println!("sharing: {s:?}"),
+        SessionEvent::Control(ControlEvent::SharingChanged(s)) => println!("{}", sharing_words(s)),
         SessionEvent::Control(ControlEvent::ModeRefused { mode, decision }) => {
             println!("the customer refused {mode:?} ({decision:?})")
         }
@@ -236,6 +270,10 @@ async fn on_event(
 
 /// Acts on a typed line; returns false to quit.
 async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error> {
+    if line == "/help" {
+        println!("{HELP}");
+        return Ok(true);
+    }
     if let Some(result) = tool_command(session, line).await {
         if let Err(e) = result {
             println!("not done: {e}");
@@ -302,7 +340,9 @@ async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error>
         Some("/shot") => {
             match (words.next(), session.framebuffer().await?) {
                 (Some(path), Some(frame)) => {
-                    save_png(&with_annotations(session, frame).await?, path.as_ref())?
+                    let frame = with_annotations(session, frame).await?;
+                    save_png(&frame, path.as_ref())?;
+                    println!("saved {}x{} to {path}", frame.width(), frame.height());
                 }
                 _ => println!("usage: /shot FILE.png (after the first frame)"),
             }
@@ -337,7 +377,7 @@ async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error>
             session.decline_files(id, "declined by the operator")
         }
         Some(w) if w.starts_with('/') => {
-            println!("unknown command {w}");
+            println!("unknown command {w}; /help lists the commands");
             Ok(())
         }
         Some(_) => session.send_chat(line).await.map(|_| ()),
