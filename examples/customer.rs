@@ -44,22 +44,21 @@ async fn run() -> Result<(), Error> {
     let (mut asking, mut ending) = (None, false); // consent request awaiting y/n; end sent
     loop {
         tokio::select! {
-            event = session.next_event() => match event.ok_or("the relay connection closed")? {
-                SessionEvent::Control(ControlEvent::ConsentRequested { request_id, mode, reason }) => {
+            event = session.next_event() => match event {
+                // Closed once the end has gone out and the SDK has left the session.
+                None => return Ok(()),
+                Some(SessionEvent::Control(ControlEvent::ConsentRequested { request_id, mode, reason })) => {
                     // The SDK shares nothing until the product's own UI asks and the customer says yes.
                     println!("{} asks to {} ({reason}). Allow? [y/N]", session.peer_name(), words(mode));
                     asking = Some(request_id);
                 }
-                SessionEvent::Control(ControlEvent::ConsentTimedOut { .. }) => asking = None, // refused
-                SessionEvent::Control(ControlEvent::SharingChanged(s)) => {
+                Some(SessionEvent::Control(ControlEvent::ConsentTimedOut { .. })) => asking = None, // refused
+                Some(SessionEvent::Control(ControlEvent::SharingChanged(s))) => {
                     println!("the operator may now {}", s.mode().map_or("only chat", words));
                 }
-                SessionEvent::Chat(ChatEvent::Received(line)) => println!("{}: {}", line.sender_name, line.text),
-                SessionEvent::Control(ControlEvent::Ended { reason, .. }) => {
-                    println!("session ended ({reason:?})");
-                    return Ok(());
-                }
-                _ => {}
+                Some(SessionEvent::Chat(ChatEvent::Received(line))) => println!("{}: {}", line.sender_name, line.text),
+                Some(SessionEvent::Control(ControlEvent::Ended { reason, .. })) => println!("session ended ({reason:?})"),
+                Some(_) => {}
             },
             line = lines.next_line(), if !ending => {
                 let done = match (asking.take(), line?.as_deref().map(str::trim)) {

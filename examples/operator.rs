@@ -60,21 +60,21 @@ async fn run() -> Result<(), Error> {
     let (mut frames, mut ending) = (0u64, false); // frames seen; end sent
     loop {
         tokio::select! {
-            event = session.next_event() => match event.ok_or("the relay connection closed")? {
+            event = session.next_event() => match event {
+                // Closed once the end has gone out and the SDK has left the session.
+                None => return Ok(()),
                 // The product's viewer paints session.framebuffer() here and sends
                 // the operator's mouse and keys with session.send_input(…).
-                SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { width, height, .. }) => {
+                Some(SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { width, height, .. })) => {
                     frames += 1;
                     if frames == 1 { println!("the customer's screen arrives: {width}x{height}") }
                 }
-                SessionEvent::Control(ControlEvent::SharingChanged(s)) => println!("sharing: {}", s.mode().map_or("chat only".into(), |m| format!("{m:?}"))),
-                SessionEvent::Control(ControlEvent::ModeRefused { mode, .. }) => println!("the customer refused {mode:?}"),
-                SessionEvent::Chat(ChatEvent::Received(line)) => println!("{}: {}", line.sender_name, line.text),
-                SessionEvent::Control(ControlEvent::Ended { reason, .. }) => {
-                    println!("session ended ({reason:?}) after {frames} screen updates");
-                    return Ok(());
-                }
-                _ => {}
+                Some(SessionEvent::Control(ControlEvent::SharingChanged(s))) =>
+                    println!("sharing: {}", s.mode().map_or("chat only".into(), |m| format!("{m:?}"))),
+                Some(SessionEvent::Control(ControlEvent::ModeRefused { mode, .. })) => println!("the customer refused {mode:?}"),
+                Some(SessionEvent::Chat(ChatEvent::Received(line))) => println!("{}: {}", line.sender_name, line.text),
+                Some(SessionEvent::Control(ControlEvent::Ended { reason, .. })) => println!("session ended ({reason:?}) after {frames} screen updates"),
+                Some(_) => {}
             },
             line = lines.next_line(), if !ending => {
                 let done = match line?.as_deref().map(str::trim) {
