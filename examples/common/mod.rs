@@ -1,13 +1,12 @@
-//! Shared by the `operator` and `client` examples: how to reach the relay,
-//! and reading terminal lines without blocking the session.
+//! Shared by the two terminal consoles: how to reach the relay, reading
+//! terminal lines without blocking the session, and passwords.
 
-#![allow(dead_code)] // each example uses a different part
+#![allow(dead_code)] // each console uses a different part
 
 pub mod tools;
 
 use clap::Args;
 use rsupport::client::RelayTarget;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
 /// Where the relay is and how to trust its certificate.
@@ -33,17 +32,20 @@ impl RelayArgs {
         match (&self.fingerprint, &self.ca) {
             (Some(fp), _) => Ok(RelayTarget::pinned(&self.relay, &self.server_name, fp)),
             (None, Some(ca)) => Ok(RelayTarget::with_ca(&self.relay, &self.server_name, ca)),
-            (None, None) => Err("give --fingerprint or --ca".into()),
+            (None, None) => {
+                Err("give --fingerprint (printed by the relay at start) or --ca".into())
+            }
         }
     }
 }
 
-/// Terminal lines, read on a task so the session keeps running meanwhile.
+/// Terminal lines, read on a plain thread: a reader blocked in stdin must
+/// not keep the runtime from shutting down once the session is over.
 pub fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
             if tx.send(line).is_err() {
                 break;
             }
@@ -52,13 +54,28 @@ pub fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
     rx
 }
 
-/// Reads a secret from an environment variable, or else one line of stdin.
+/// A password from the environment variable `var` (scripts), else typed on
+/// the terminal without echo. Never an argument: those land in shell
+/// history and the process list. An empty variable counts as unset, so a
+/// stray `VAR=` does not spend a login attempt.
 pub fn secret(var: &str, prompt: &str) -> std::io::Result<String> {
-    if let Ok(v) = std::env::var(var) {
-        return Ok(v);
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(v),
+        _ => rpassword::prompt_password(format!("{prompt}: ")),
     }
-    eprint!("{prompt}: ");
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// A new password, typed twice on the terminal (or taken from `var`).
+pub fn new_secret(var: &str, prompt: &str) -> Result<String, String> {
+    if let Ok(v) = std::env::var(var) {
+        if !v.is_empty() {
+            return Ok(v);
+        }
+    }
+    let first = rpassword::prompt_password(format!("{prompt}: ")).map_err(|e| e.to_string())?;
+    let again = rpassword::prompt_password("again: ").map_err(|e| e.to_string())?;
+    if first != again {
+        return Err("the two passwords differ; nothing was changed".into());
+    }
+    Ok(first)
 }

@@ -1,5 +1,5 @@
-//! The three tools both terminal examples share: file progress bars, print
-//! job lines, and drawing commands.
+//! What both terminal consoles share: file progress bars, print job lines,
+//! drawing commands, and modes and sharing states in plain words.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -10,8 +10,9 @@ use rsupport::core::files::{Direction, FileEvent};
 use rsupport::core::print::{
     CustomerPrintEvent, OperatorPrintEvent, PrintEvent, ReceiverEvent, SenderEvent,
 };
+use rsupport::core::session::{Control, Sharing};
 use rsupport::proto::annotate::Argb;
-use rsupport::proto::Point;
+use rsupport::proto::{ConnectionMode, Point};
 
 /// One progress bar per running file transfer.
 #[derive(Default)]
@@ -185,4 +186,38 @@ pub async fn with_annotations(
     let layer = session.annotation_layer().await?;
     rsupport::core::annotate::render(&layer, &mut frame, 0, Instant::now());
     Ok(frame)
+}
+
+/// A connection mode as the person asked about it reads it.
+pub fn mode_words(mode: ConnectionMode) -> &'static str {
+    match mode {
+        ConnectionMode::ViewCustomer => "see your screen",
+        ConnectionMode::ControlCustomer => "see your screen and control your mouse and keyboard",
+        ConnectionMode::ManageCustomer => {
+            "see your screen and control it with administrator rights"
+        }
+        ConnectionMode::ShareOperatorScreen => "show you their screen and let you control it",
+        ConnectionMode::ShowOperatorScreen => "show you their screen",
+        _ => "use a mode this program does not know",
+    }
+}
+
+/// The agreed sharing state in plain words.
+pub fn sharing_words(sharing: &Sharing) -> String {
+    match sharing {
+        Sharing::Idle => "sharing: nothing is shared".into(),
+        Sharing::Active {
+            mode,
+            paused,
+            control,
+        } => {
+            let control = match control {
+                Control::ViewOnly => "view only",
+                Control::Granted => "control granted",
+                Control::Revoked(_) => "control taken back by the customer",
+            };
+            let paused = if *paused { ", paused" } else { "" };
+            format!("sharing: {mode:?} ({control}{paused})")
+        }
+    }
 }

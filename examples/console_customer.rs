@@ -1,16 +1,16 @@
-//! The customer's side on a terminal: join with a session code (or contact
-//! an operator by ID), decide every consent request, chat, pause, end.
+//! The customer's console on a terminal: join with a session code (or
+//! contact an operator by ID), decide every consent request, chat, pause,
+//! send files, print, end. To see what an integration needs, start with
+//! `customer.rs`; this is the bigger program beside it.
 //!
 //! ```text
-//! cargo run --example client -- --relay 127.0.0.1:7443 --fingerprint AB:CD:… --code 12345678
-//! cargo run --example client -- … --operator-id 123456789 --message "my printer is broken"
+//! cargo run --example console_customer -- --relay 127.0.0.1:7443 --fingerprint AB:CD:… --code 12345678
+//! cargo run --example console_customer -- … --operator-id 123456789 --message "my printer is broken"
 //! ```
 //!
 //! The real X display is shared when `DISPLAY` is set (and `--synthetic` is
-//! not given); nothing is shown or injected before you answer `y`.
-//! Typed lines are chat; `/pause`, `/resume`, `/revoke`, `/send PATH`,
-//! `/draw X Y X Y …`, `/laser X Y`, `/label X Y TEXT`, `/undo`, `/clear`,
-//! `/print-cancel ID` and `/end` act on the session. Files the operator
+//! not given); nothing is shown or injected before you answer `y`. Typed
+//! lines are chat; `/help` lists the commands ([`HELP`]). Files the operator
 //! offers are saved into `--download-dir` if you answer `y`.
 //!
 //! With `--printer` a printer named "rsupport-remote" appears in CUPS while
@@ -21,7 +21,7 @@
 mod common;
 
 use clap::Parser;
-use common::tools::{print_line, tool_command, TransferBars};
+use common::tools::{mode_words, print_line, sharing_words, tool_command, TransferBars};
 use common::{stdin_lines, RelayArgs};
 use rsupport::capture::source::{X11Capturer, X11Wallpaper};
 use rsupport::client::{Customer, HostPlatform};
@@ -35,6 +35,23 @@ use rsupport::proto::relay::CustomerInfo;
 use rsupport::proto::EndReason;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Printed once connected and by `/help`: one line per command.
+const HELP: &str = "\
+commands (any other line is chat to the operator):
+  /help                this list
+  /pause               stop showing your screen for now (nothing is captured or sent)
+  /resume              show your screen again
+  /revoke              take control of your mouse and keyboard back
+  /send PATH           offer a file or folder to the operator
+  /draw X Y X Y …      draw a line through the points
+  /laser X Y           show the laser pointer at X Y
+  /label X Y TEXT      write TEXT at X Y
+  /undo                remove your last drawing
+  /clear               remove all drawings
+  /print-cancel ID     cancel print job ID
+  /end                 end the session and quit
+When the operator asks for access or sends files, answer y or n.";
 
 #[derive(Parser, Debug)]
 #[command(about = "rsupport customer client (terminal)")]
@@ -109,6 +126,7 @@ async fn main() -> Result<(), Error> {
         (None, None) => return Err("give --code or --operator-id".into()),
     };
     println!("connected to {}", session.peer_name());
+    println!("{HELP}");
     let mut lines = stdin_lines();
     let mut pending_consent: Option<u32> = None;
     let mut pending_files: Option<u64> = None;
@@ -119,14 +137,19 @@ async fn main() -> Result<(), Error> {
                 let Some(event) = event else { break };
                 match event {
                     SessionEvent::Control(ControlEvent::ConsentRequested { request_id, mode, reason }) => {
-                        println!("The operator asks for {mode:?}: {reason}. Allow? [y/N]");
+                        println!(
+                            "{} asks to {}{}. Allow? [y/N]",
+                            session.peer_name(),
+                            mode_words(mode),
+                            if reason.is_empty() { String::new() } else { format!(" ({reason})") }
+                        );
                         pending_consent = Some(request_id);
                     }
                     SessionEvent::Control(ControlEvent::ConsentTimedOut { .. }) => {
                         println!("(no answer in time: refused)");
                         pending_consent = None;
                     }
-                    SessionEvent::Control(ControlEvent::SharingChanged(s)) => println!("sharing: {s:?}"),
+                    SessionEvent::Control(ControlEvent::SharingChanged(s)) => println!("{}", sharing_words(&s)),
                     SessionEvent::Control(ControlEvent::Ended { reason, .. }) => {
                         println!("session ended: {reason:?}");
                         break;
@@ -183,7 +206,11 @@ async fn main() -> Result<(), Error> {
                     }
                 }
                 let result = match (pending_consent.take(), line) {
-                    (Some(id), answer) => session.decide(id, answer.eq_ignore_ascii_case("y")).await,
+                    (Some(id), answer) => {
+                        let allow = answer.eq_ignore_ascii_case("y");
+                        println!("{}", if allow { "You allowed it." } else { "You refused." });
+                        session.decide(id, allow).await
+                    }
                     (None, send) if send.starts_with("/send ") => {
                         session.send_files(send.trim_start_matches("/send ").trim()).await.map(|_| ())
                     }
@@ -192,6 +219,14 @@ async fn main() -> Result<(), Error> {
                     (None, "/revoke") => session.revoke_control(),
                     (None, "/end") => session.end(EndReason::CustomerEnded, ""),
                     (None, "") => Ok(()),
+                    (None, "/help") => {
+                        println!("{HELP}");
+                        Ok(())
+                    }
+                    (None, command) if command.starts_with('/') => {
+                        println!("unknown command {command}; /help lists the commands");
+                        Ok(())
+                    }
                     (None, text) => session.send_chat(text).await.map(|_| ()),
                 };
                 if let Err(e) = result {
