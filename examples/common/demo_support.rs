@@ -16,13 +16,11 @@ use rsupport::core::session::screen::ViewerScreenEvent;
 use rsupport::core::session::{ControlEvent, SessionEvent};
 use rsupport::input::inject::{InjectError, Injector, RecordingInjector, X11Injector};
 use rsupport::input::InputEvent;
-use rsupport::net::tls::{fingerprint_hex, server_config};
 use rsupport::proto::relay::admin::AuditQuery;
 use rsupport::proto::{ConnectionMode, Role};
-use rsupport_relay::auth::{Argon2Params, PasswordHasher};
+use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::{SqliteStore, Store};
-use rsupport_relay::{bootstrap_admin, new_account, serve, AccountSpec, RelayConfig, ServeConfig};
-use tokio::net::TcpListener;
+use rsupport_relay::{bootstrap_admin, create_account, AccountSpec, Relay};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -39,9 +37,6 @@ pub fn demo_dir() -> Result<PathBuf, Error> {
 }
 
 pub async fn start_relay(state: &Path) -> Result<(RelayTarget, PathBuf), Error> {
-    let (identity, _, _) = rsupport_relay::identity::self_signed(&["localhost".into()])?;
-    let fingerprint = fingerprint_hex(&identity.fingerprint());
-    println!("relay certificate SHA-256 fingerprint: {fingerprint}");
     let db = state.join("relay.db");
     let mut store = SqliteStore::open(&db)?;
     let mut rng = StdRng::from_os_rng();
@@ -55,36 +50,26 @@ pub async fn start_relay(state: &Path) -> Result<(RelayTarget, PathBuf), Error> 
         &mut rng,
         now_ms(),
     )?;
-    let hasher = PasswordHasher::new(params, &mut rng);
-    let mut account = new_account(
-        &store,
-        AccountSpec {
-            username: OPERATOR,
-            display_name: "Aiko Sato",
-            password: OPERATOR_PASSWORD,
-            role: Role::Operator,
-        },
-        &hasher,
-        &mut rng,
-        now_ms(),
-    )?;
-    account.must_change_password = false;
-    store.insert_account(&account)?;
-    let mut relay = RelayConfig::default();
-    relay.argon2 = params;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let config = ServeConfig {
-        relay,
-        tls: Some(server_config(identity, None)?),
-        store: Box::new(store),
-        rng: Box::new(StdRng::from_os_rng()),
+    let operator = AccountSpec {
+        username: OPERATOR,
+        display_name: "Aiko Sato",
+        password: OPERATOR_PASSWORD,
+        role: Role::Operator,
     };
-    tokio::spawn(serve(listener, config, std::future::pending()));
+    create_account(&mut store, operator, params, &mut rng, now_ms())?;
+    let relay = Relay::builder()
+        .configure(|config| config.argon2 = params)
+        .store(store)
+        .start("127.0.0.1:0")
+        .await?;
+    let addr = relay.local_addr();
+    let fingerprint = relay.fingerprint_hex();
+    println!("relay certificate SHA-256 fingerprint: {fingerprint}");
     println!(
         "relay listening on {addr} (TLS, SQLite store {})",
         db.display()
     );
+    relay.detach(); // serves until the demo ends
     Ok((
         RelayTarget::pinned(addr.to_string(), "localhost", fingerprint),
         db,
