@@ -7,7 +7,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use rsupport_capture::BgraFrame;
-use rsupport_core::annotate::{render_scaled, Annotator, Author};
+use rsupport_core::annotate::{render_scaled, Annotator};
+use rsupport_core::Side;
 use rsupport_proto::session::SessionMessage;
 
 fuzz_target!(|data: &[u8]| {
@@ -15,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let now = Instant::now();
-    let mut annotator = Annotator::new(Author::Customer);
+    let mut annotator = Annotator::new(Side::Customer);
     for piece in rest.split(|b| *b == 0xFF).take(64) {
         if let Ok(SessionMessage::Annotate(m)) = SessionMessage::decode(Bytes::copy_from_slice(piece)) {
             let _ = annotator.handle(&m, now);

@@ -12,14 +12,15 @@
 use std::time::{Duration, Instant};
 
 use rsupport_capture::BgraFrame;
-use rsupport_core::annotate::{render, Annotator, Argb, Author, Item};
+use rsupport_core::annotate::{render, Annotator, Argb, Item};
+use rsupport_core::Side;
 use rsupport_proto::Point;
 
 fn main() {
     let now = Instant::now();
 
     // Typical: 50 hand-drawn strokes of 200 points with a 4 px pen, 5 labels.
-    let mut typical = Annotator::new(Author::Operator);
+    let mut typical = Annotator::new(Side::Operator);
     for s in 0..50 {
         let id = typical.begin_stroke(
             Argb::new(255, 200, 0, 0),
@@ -47,7 +48,7 @@ fn main() {
 
     // Worst by ink: 100 px semi-transparent strokes across the screen until
     // the layer refuses more.
-    let mut wide = Annotator::new(Author::Customer);
+    let mut wide = Annotator::new(Side::Customer);
     loop {
         let id = wide.begin_stroke(Argb::new(128, 0, 200, 0), 100.0, Point::new(0, 0), 0, now);
         let before = wide.layer().items().len();
@@ -67,7 +68,7 @@ fn main() {
     }
 
     // Worst by count: thin full-screen diagonals until MAX_ITEMS refuses more.
-    let mut thin = Annotator::new(Author::Customer);
+    let mut thin = Annotator::new(Side::Customer);
     for _ in 0..10_000 {
         let id = thin.begin_stroke(Argb::new(255, 0, 0, 0), 1.0, Point::new(0, 0), 0, now);
         thin.extend_stroke(id, &[Point::new(1919, 1079)], now);

@@ -26,3 +26,6 @@ pub mod annotate;
 pub mod files;
 pub mod print;
 pub mod session;
+mod side;
+
+pub use side::Side;

@@ -7,9 +7,8 @@
 use std::time::{Duration, Instant};
 
 use rsupport_capture::BgraFrame;
-use rsupport_core::annotate::{
-    measure_text, render, render_scaled, Annotator, Argb, Author, LASER_FADE,
-};
+use rsupport_core::annotate::{measure_text, render, render_scaled, Annotator, Argb, LASER_FADE};
+use rsupport_core::Side;
 use rsupport_proto::Point;
 
 const WHITE: [u8; 4] = [255, 255, 255, 255];
@@ -20,8 +19,8 @@ const BLUE_BGRA: [u8; 4] = [255, 0, 0, 255];
 
 fn pair() -> (Annotator, Annotator) {
     (
-        Annotator::new(Author::Operator),
-        Annotator::new(Author::Customer),
+        Annotator::new(Side::Operator),
+        Annotator::new(Side::Customer),
     )
 }
 
@@ -78,7 +77,7 @@ fn stroke_colours_its_pixels_and_nothing_else() {
         assert_eq!(f.pixel(x, y), Some(WHITE), "({x},{y})");
     }
     // Anti-aliased edge: a diagonal has in-between pixels.
-    let mut diag = Annotator::new(Author::Operator);
+    let mut diag = Annotator::new(Side::Operator);
     line(&mut diag, RED, 3.0, (10, 10), (100, 73), now);
     let f = draw(&diag, now);
     let partial = f
@@ -94,7 +93,7 @@ fn stroke_colours_its_pixels_and_nothing_else() {
 #[test]
 fn semi_transparent_stroke_is_even_at_joints() {
     let now = Instant::now();
-    let mut a = Annotator::new(Author::Operator);
+    let mut a = Annotator::new(Side::Operator);
     let id = a.begin_stroke(Argb::new(128, 0, 0, 255), 8.0, Point::new(20, 60), 0, now);
     a.extend_stroke(
         id,
@@ -177,7 +176,7 @@ fn laser_fades_and_is_gone_after_its_deadline() {
 #[test]
 fn scaled_view_places_strokes_at_scaled_positions() {
     let now = Instant::now();
-    let mut a = Annotator::new(Author::Operator);
+    let mut a = Annotator::new(Side::Operator);
     // Monitor 400×240 shown at half size (200×120).
     line(&mut a, RED, 20.0, (100, 100), (300, 100), now);
     let mut f = frame();
@@ -200,7 +199,7 @@ fn scaled_view_places_strokes_at_scaled_positions() {
 #[test]
 fn labels_render_text_inside_their_box() {
     let now = Instant::now();
-    let mut a = Annotator::new(Author::Customer);
+    let mut a = Annotator::new(Side::Customer);
     a.label(Point::new(20, 30), "Hello, 世界 W", BLUE, 24, 0, now)
         .unwrap();
     let f = draw(&a, now);
@@ -236,7 +235,7 @@ fn labels_render_text_inside_their_box() {
 #[test]
 fn other_monitors_items_are_not_drawn() {
     let now = Instant::now();
-    let mut a = Annotator::new(Author::Operator);
+    let mut a = Annotator::new(Side::Operator);
     let id = a.begin_stroke(RED, 5.0, Point::new(10, 10), 1, now);
     a.extend_stroke(id, &[Point::new(100, 10)], now);
     let mut f = frame();
@@ -249,7 +248,7 @@ fn other_monitors_items_are_not_drawn() {
 #[test]
 fn strokes_off_the_frame_and_huge_coordinates_are_safe() {
     let now = Instant::now();
-    let mut a = Annotator::new(Author::Operator);
+    let mut a = Annotator::new(Side::Operator);
     line(&mut a, RED, 100.0, (-5000, -5000), (-4000, -4000), now);
     line(&mut a, RED, 100.0, (i32::MAX, i32::MAX), (i32::MIN, 0), now);
     line(&mut a, RED, 4.0, (190, 60), (10_000, 60), now);
@@ -319,7 +318,7 @@ mod robustness {
             scale in prop_oneof![Just(1.0f32), 0.01f32..8.0, Just(f32::NAN), Just(0.0), Just(1e30)],
         ) {
             let now = Instant::now();
-            let mut a = Annotator::new(Author::Operator);
+            let mut a = Annotator::new(Side::Operator);
             for m in &msgs {
                 let _ = a.handle(m, now);
             }

@@ -7,14 +7,7 @@ use std::time::{Duration, Instant};
 use rsupport_proto::annotate::{AnnotateMessage, Argb};
 use rsupport_proto::Point;
 
-/// Who drew something. Undo removes only the undoing party's own items.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Author {
-    /// The support agent.
-    Operator,
-    /// The customer.
-    Customer,
-}
+use crate::Side;
 
 /// How long a laser dot stays visible; it fades linearly to nothing.
 pub const LASER_FADE: Duration = Duration::from_millis(1500);
@@ -35,7 +28,7 @@ pub const MAX_LASER_DOTS: usize = 256;
 #[non_exhaustive]
 pub struct Stroke {
     /// Who drew it.
-    pub author: Author,
+    pub author: Side,
     /// The author's id for it.
     pub id: u64,
     /// Colour.
@@ -55,7 +48,7 @@ pub struct Stroke {
 #[non_exhaustive]
 pub struct Label {
     /// Who placed it.
-    pub author: Author,
+    pub author: Side,
     /// The author's id for it.
     pub id: u64,
     /// Top-left corner in monitor pixels.
@@ -75,7 +68,7 @@ pub struct Label {
 #[non_exhaustive]
 pub struct LaserDot {
     /// Who pointed.
-    pub author: Author,
+    pub author: Side,
     /// Where, in monitor pixels.
     pub position: Point,
     /// Colour.
@@ -110,7 +103,7 @@ pub enum Item {
 }
 
 impl Item {
-    fn author(&self) -> Author {
+    fn author(&self) -> Side {
         match self {
             Item::Stroke(s) => s.author,
             Item::Label(l) => l.author,
@@ -186,7 +179,7 @@ impl AnnotationLayer {
     /// own messages go through here too, so both screens show the same).
     pub fn apply(
         &mut self,
-        author: Author,
+        author: Side,
         msg: &AnnotateMessage,
         now: Instant,
     ) -> Result<(), AnnotateError> {
@@ -292,7 +285,7 @@ impl AnnotationLayer {
         Ok(())
     }
 
-    fn check_new(&self, author: Author, id: u64, points: usize) -> Result<(), AnnotateError> {
+    fn check_new(&self, author: Side, id: u64, points: usize) -> Result<(), AnnotateError> {
         if self.items.len() >= MAX_ITEMS || self.total_points + points > MAX_TOTAL_POINTS {
             return Err(AnnotateError::Full);
         }
@@ -307,7 +300,7 @@ impl AnnotationLayer {
         }
     }
 
-    fn open_stroke(&mut self, author: Author, id: u64) -> Result<&mut Stroke, AnnotateError> {
+    fn open_stroke(&mut self, author: Side, id: u64) -> Result<&mut Stroke, AnnotateError> {
         self.items
             .iter_mut()
             .rev()
@@ -352,14 +345,14 @@ mod tests {
     fn undo_is_per_author_and_clear_is_for_all() {
         let now = Instant::now();
         let mut l = AnnotationLayer::new();
-        l.apply(Author::Operator, &begin(1, 0), now).unwrap();
-        l.apply(Author::Customer, &begin(1, 10), now).unwrap(); // same id, other author: fine
-        l.apply(Author::Operator, &begin(2, 20), now).unwrap();
+        l.apply(Side::Operator, &begin(1, 0), now).unwrap();
+        l.apply(Side::Customer, &begin(1, 10), now).unwrap(); // same id, other author: fine
+        l.apply(Side::Operator, &begin(2, 20), now).unwrap();
         assert_eq!(
-            l.apply(Author::Operator, &begin(2, 30), now),
+            l.apply(Side::Operator, &begin(2, 30), now),
             Err(AnnotateError::DuplicateId)
         );
-        l.apply(Author::Customer, &AnnotateMessage::Undo, now)
+        l.apply(Side::Customer, &AnnotateMessage::Undo, now)
             .unwrap();
         let ids: Vec<_> = l
             .items()
@@ -369,8 +362,8 @@ mod tests {
                 Item::Label(_) => unreachable!(),
             })
             .collect();
-        assert_eq!(ids, vec![(Author::Operator, 1), (Author::Operator, 2)]);
-        l.apply(Author::Customer, &AnnotateMessage::Clear, now)
+        assert_eq!(ids, vec![(Side::Operator, 1), (Side::Operator, 2)]);
+        l.apply(Side::Customer, &AnnotateMessage::Clear, now)
             .unwrap();
         assert!(l.is_empty(now));
     }
@@ -384,23 +377,23 @@ mod tests {
             points: vec![Point::new(1, 1)],
         };
         assert_eq!(
-            l.apply(Author::Operator, &pts, now),
+            l.apply(Side::Operator, &pts, now),
             Err(AnnotateError::UnknownStroke)
         );
-        l.apply(Author::Operator, &begin(7, 0), now).unwrap();
-        l.apply(Author::Operator, &pts, now).unwrap();
+        l.apply(Side::Operator, &begin(7, 0), now).unwrap();
+        l.apply(Side::Operator, &pts, now).unwrap();
         assert_eq!(
-            l.apply(Author::Customer, &pts, now),
+            l.apply(Side::Customer, &pts, now),
             Err(AnnotateError::UnknownStroke)
         );
         l.apply(
-            Author::Operator,
+            Side::Operator,
             &AnnotateMessage::StrokeEnd { stroke_id: 7 },
             now,
         )
         .unwrap();
         assert_eq!(
-            l.apply(Author::Operator, &pts, now),
+            l.apply(Side::Operator, &pts, now),
             Err(AnnotateError::UnknownStroke)
         );
     }
@@ -420,19 +413,19 @@ mod tests {
             stroke_id: id,
             points: vec![Point::new(100_000, 100_000)], // 1.4e5 px × 100 px
         };
-        l.apply(Author::Customer, &wide(1), now).unwrap();
-        l.apply(Author::Customer, &far(1), now).unwrap();
-        l.apply(Author::Customer, &wide(2), now).unwrap();
+        l.apply(Side::Customer, &wide(1), now).unwrap();
+        l.apply(Side::Customer, &far(1), now).unwrap();
+        l.apply(Side::Customer, &wide(2), now).unwrap();
         assert_eq!(
-            l.apply(Author::Customer, &far(2), now),
+            l.apply(Side::Customer, &far(2), now),
             Err(AnnotateError::Full)
         );
-        l.apply(Author::Customer, &AnnotateMessage::Undo, now)
+        l.apply(Side::Customer, &AnnotateMessage::Undo, now)
             .unwrap(); // removes stroke 2
-        l.apply(Author::Customer, &AnnotateMessage::Undo, now)
+        l.apply(Side::Customer, &AnnotateMessage::Undo, now)
             .unwrap(); // removes stroke 1
-        l.apply(Author::Customer, &wide(3), now).unwrap();
-        assert_eq!(l.apply(Author::Customer, &far(3), now), Ok(()));
+        l.apply(Side::Customer, &wide(3), now).unwrap();
+        assert_eq!(l.apply(Side::Customer, &far(3), now), Ok(()));
     }
 
     #[test]
@@ -444,7 +437,7 @@ mod tests {
             color: Argb(0xFF00FF00),
             monitor_id: 0,
         };
-        l.apply(Author::Operator, &laser, t0).unwrap();
+        l.apply(Side::Operator, &laser, t0).unwrap();
         assert_eq!(l.poll_timeout(t0), Some(t0 + LASER_FADE));
         let half = t0 + LASER_FADE / 2;
         let dot = *l.lasers(half).next().unwrap();

@@ -22,12 +22,13 @@
 //! ```
 //! use std::time::Instant;
 //! use rsupport_capture::BgraFrame;
-//! use rsupport_core::annotate::{render, Annotator, Author};
+//! use rsupport_core::annotate::{render, Annotator};
+//! use rsupport_core::Side;
 //! use rsupport_proto::{annotate::Argb, Point};
 //!
 //! let now = Instant::now();
-//! let mut operator = Annotator::new(Author::Operator);
-//! let mut customer = Annotator::new(Author::Customer);
+//! let mut operator = Annotator::new(Side::Operator);
+//! let mut customer = Annotator::new(Side::Customer);
 //! let id = operator.begin_stroke(Argb::new(255, 255, 0, 0), 4.0, Point::new(10, 10), 0, now);
 //! operator.extend_stroke(id, &[Point::new(50, 10)], now);
 //! operator.end_stroke(id, now);
@@ -49,8 +50,8 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 pub use layer::{
-    AnnotateError, AnnotationLayer, Author, Item, Label, LaserDot, Stroke, LASER_FADE, MAX_INK,
-    MAX_ITEMS, MAX_LASER_DOTS, MAX_TOTAL_POINTS,
+    AnnotateError, AnnotationLayer, Item, Label, LaserDot, Stroke, LASER_FADE, MAX_INK, MAX_ITEMS,
+    MAX_LASER_DOTS, MAX_TOTAL_POINTS,
 };
 pub use raster::{render, render_scaled, LASER_RADIUS};
 pub use rsupport_proto::annotate::{AnnotateMessage, Argb};
@@ -59,10 +60,12 @@ pub use text::{measure as measure_text, set_fallback_font, FontError, MAX_RENDER
 use rsupport_proto::limits::MAX_STROKE_POINTS;
 use rsupport_proto::Point;
 
+use crate::Side;
+
 /// One party's end of the annotation channel.
 #[derive(Debug)]
 pub struct Annotator {
-    me: Author,
+    me: Side,
     layer: AnnotationLayer,
     outbox: VecDeque<AnnotateMessage>,
     next_id: u64,
@@ -70,7 +73,7 @@ pub struct Annotator {
 
 impl Annotator {
     /// An empty drawing for party `me`.
-    pub fn new(me: Author) -> Self {
+    pub fn new(me: Side) -> Self {
         Annotator {
             me,
             layer: AnnotationLayer::new(),
@@ -87,8 +90,8 @@ impl Annotator {
     /// Applies a message from the peer.
     pub fn handle(&mut self, msg: &AnnotateMessage, now: Instant) -> Result<(), AnnotateError> {
         let peer = match self.me {
-            Author::Operator => Author::Customer,
-            Author::Customer => Author::Operator,
+            Side::Operator => Side::Customer,
+            Side::Customer => Side::Operator,
         };
         self.layer.apply(peer, msg, now)
     }

@@ -39,7 +39,7 @@ use super::chat::{Chat, ChatEvent};
 use super::control::{ControlChannel, ControlEvent, PeerViolation, SessionPolicy};
 use super::permissions::{Control, Sharing, Side};
 use super::screen::{HostScreenEvent, ScreenHost, ScreenViewer, ViewerError, ViewerScreenEvent};
-use crate::annotate::{Annotator, Author};
+use crate::annotate::Annotator;
 use crate::files::{auto_accept_allowed, FileChannel, FileConfig, FileEvent, FsDestination, Party};
 
 /// Tile cache entries each side keeps (both sides must agree).
@@ -187,8 +187,8 @@ impl Session {
                 FileConfig::default(),
             ),
             annotator: Annotator::new(match config.side {
-                Side::Operator => Author::Operator,
-                Side::Customer => Author::Customer,
+                Side::Operator => Side::Operator,
+                Side::Customer => Side::Customer,
             }),
             full_file_control: config.full_file_control,
             download_dir: config.download_dir,

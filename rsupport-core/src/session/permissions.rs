@@ -8,29 +8,7 @@
 use rsupport_proto::control::RevokeCause;
 use rsupport_proto::ConnectionMode;
 
-/// Which end of the session this object runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// The support agent's program.
-    Operator,
-    /// The customer's program.
-    Customer,
-}
-
-impl Side {
-    /// The other side.
-    pub fn peer(self) -> Side {
-        match self {
-            Side::Operator => Side::Customer,
-            Side::Customer => Side::Operator,
-        }
-    }
-
-    /// Whether this side hosts (shares its screen, receives input) in `mode`.
-    pub fn hosts_in(self, mode: ConnectionMode) -> bool {
-        mode.customer_hosts() == (self == Side::Customer)
-    }
-}
+pub use crate::Side;
 
 /// Whether the viewer's input may reach the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
