@@ -15,7 +15,7 @@ use crate::StateArgs;
 
 /// Points to the sample that documents every key.
 const SAMPLE_HINT: &str =
-    "rsupport-relay/relay.example.toml lists every setting with its default and meaning";
+    "`rsupport-relay example-config` prints every setting with its default and meaning";
 
 /// The configuration for `state` (and `listen`, for `serve`).
 pub fn load(state: &StateArgs, listen: Option<String>) -> Result<RelayConfig, CliError> {
@@ -77,10 +77,9 @@ fn file_error(e: ConfigError) -> CliError {
             "cannot read the configuration file {}: {source}",
             shown(&path).display()
         ))
-        .hint(format!(
-            "check the --config path; to start one, copy {}",
-            "rsupport-relay/relay.example.toml"
-        )),
+        .hint(
+            "check the --config path; to start one: `rsupport-relay example-config > relay.toml`",
+        ),
         ConfigError::Parse {
             path,
             line,

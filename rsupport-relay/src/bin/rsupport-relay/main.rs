@@ -6,6 +6,7 @@
 //!                                                # sessions; SIGTERM: stop for a restart,
 //!                                                # sessions resume when it is back)
 //! rsupport-relay fingerprint --config relay.toml # the SHA-256 to give operators and customers
+//! rsupport-relay example-config > relay.toml     # every setting, commented, with its default
 //! rsupport-relay admin --relay host:7443 --fingerprint AB:CD:… --username root list
 //! rsupport-relay admin … create-account aiko --display "Aiko" --role operator
 //! rsupport-relay admin … audit --from 0 --operator aiko --format csv > history.csv
@@ -68,7 +69,12 @@ enum Command {
     Fingerprint(StateArgs),
     /// Administer a running relay over TLS.
     Admin(admin::AdminArgs),
+    /// Print a commented configuration file with every setting and its default.
+    ExampleConfig,
 }
+
+/// The sample configuration, built in so an installed relay can print it.
+const EXAMPLE_CONFIG: &str = include_str!("../../../relay.example.toml");
 
 /// Where the relay keeps its state: a configuration file, and overrides.
 #[derive(Args)]
@@ -144,6 +150,11 @@ async fn run_tool(command: Command) -> Result<(), CliError> {
         Command::Bootstrap(args) => bootstrap::run(args).await,
         Command::Fingerprint(args) => fingerprint::run(&args),
         Command::Admin(args) => admin::run(args).await,
+        Command::ExampleConfig => {
+            let mut out = errors::Out::new();
+            out.line(EXAMPLE_CONFIG.trim_end())?;
+            out.flush()
+        }
     }
 }
 
