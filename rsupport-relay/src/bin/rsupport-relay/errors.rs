@@ -60,6 +60,22 @@ pub fn eprint_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
+/// Standard error for the log: a write that fails (the log collector went
+/// away) is dropped, so the relay keeps serving instead of panicking.
+pub struct QuietStderr;
+
+impl Write for QuietStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 /// Standard output for results (account lists, audit rows). A closed pipe
 /// is not an error worth a message: the reader has seen what it wanted.
 pub struct Out(std::io::StdoutLock<'static>);

@@ -127,12 +127,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(args).await.map_err(Some),
             // Ctrl-C during a prompt or a request: leave at once (the prompt
             // puts the terminal's echo back as its future is dropped).
             command => tokio::select! {
-                r = run_tool(command) => r,
-                _ = tokio::signal::ctrl_c() => Err(CliError::new("interrupted")),
+                r = run_tool(command) => r.map_err(Some),
+                _ = tokio::signal::ctrl_c() => Err(None),
             },
         }
     });
@@ -140,7 +140,12 @@ fn main() -> ExitCode {
     runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => report(&e),
+        Err(Some(e)) => report(&e),
+        Err(None) => {
+            // The cursor may sit after a prompt: end that line first.
+            errors::eprint_line("\ninterrupted");
+            ExitCode::from(130)
+        }
     }
 }
 
@@ -165,7 +170,8 @@ fn report(error: &CliError) -> ExitCode {
 }
 
 /// Logs to stderr, plain (no colours) unless stderr is a terminal, so log
-/// files and journald get no escape codes. `RUST_LOG` chooses the level.
+/// files and journald get no escape codes; a closed stderr loses the log
+/// lines but never stops the relay. `RUST_LOG` chooses the level.
 fn init_logging() {
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
@@ -173,6 +179,6 @@ fn init_logging() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
+        .with_writer(|| errors::QuietStderr)
         .init();
 }
