@@ -381,7 +381,7 @@ impl Broker {
                 let mut next = self.settings.clone();
                 next.apply(&changes);
                 match next.validate() {
-                    Err(why) => RequestResult::err(RequestError::InvalidArgument, why),
+                    Err(why) => RequestResult::err(RequestError::InvalidArgument, why.to_string()),
                     Ok(()) => match self.store.save_settings(&changes) {
                         Ok(()) => {
                             self.settings = next;

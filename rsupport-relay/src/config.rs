@@ -1,7 +1,18 @@
 //! Relay configuration: a TOML file with defaults for every field, plus the
 //! run-time settings admins may change (persisted in the store).
+//!
+//! The file and the admin API go through the same checks: [`Settings::validate`]
+//! is the one place the rules for run-time settings live, and
+//! [`RelayConfig::validate`] applies it (plus the rules for start-only fields)
+//! before the relay starts, so a value an admin could not set at run time
+//! cannot slip in through the file either.
+//!
+//! Relative paths in a file read with [`RelayConfig::from_file`] are taken
+//! relative to that file's folder, so the same file gives the same database
+//! and certificate whatever the working directory is.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use rsupport_proto::relay::admin::RelaySettings;
 use serde::{Deserialize, Serialize};
@@ -98,10 +109,237 @@ impl Default for RelayConfig {
 }
 
 impl RelayConfig {
-    /// Parses a TOML configuration.
+    /// Parses a TOML configuration. Relative paths stay as written (relative
+    /// to the working directory); [`RelayConfig::from_file`] anchors them at
+    /// the file instead.
     pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
         toml::from_str(text)
     }
+
+    /// Reads and parses the TOML file at `path` and resolves its relative
+    /// paths ([`RelayConfig::resolve_paths`]) against the file's folder. It
+    /// does not validate: call [`RelayConfig::validate`] once any command-line
+    /// overrides are applied, or use [`RelayConfig::load`].
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::from_toml(&text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map_or((0, 0), |span| line_and_column(&text, span.start));
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().trim_end().to_owned(),
+            }
+        })?;
+        // `Path::parent` of a bare file name is "": the working directory,
+        // which is where that file is. Made absolute so that the paths stay
+        // right whatever the process does with its working directory later.
+        let dir = path.parent().unwrap_or(Path::new(""));
+        config.resolve_paths(&std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()));
+        Ok(config)
+    }
+
+    /// [`RelayConfig::from_file`], then [`RelayConfig::validate`].
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let config = Self::from_file(path)?;
+        config.validate().map_err(|problem| ConfigError::Invalid {
+            path: path.to_owned(),
+            problem,
+        })?;
+        Ok(config)
+    }
+
+    /// Makes every relative path field (`database`, `cert`, `key`,
+    /// `state_dir`, `client_ca`) relative to `base` instead of the working
+    /// directory. Absolute paths are kept.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let anchor = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        anchor(&mut self.database);
+        anchor(&mut self.state_dir);
+        for p in [&mut self.cert, &mut self.key, &mut self.client_ca]
+            .into_iter()
+            .flatten()
+        {
+            anchor(p);
+        }
+    }
+
+    /// Refuses values the relay cannot run with: every rule of
+    /// [`Settings::validate`] (reported under `[settings]`), a certificate
+    /// without its key or the other way round, invalid password-hashing
+    /// costs, and zero limits or timeouts that would make the relay refuse
+    /// or drop every connection.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        self.settings.validate().map_err(|mut e| {
+            e.table = "settings";
+            e
+        })?;
+        if self.cert.is_some() != self.key.is_some() {
+            let (missing, present) = if self.cert.is_some() {
+                ("key", "cert")
+            } else {
+                ("cert", "key")
+            };
+            return Err(InvalidSetting {
+                table: "",
+                key: missing,
+                value: "unset".into(),
+                allowed: format!(
+                    "set when `{present}` is set (give both, or neither to use a certificate \
+                     generated in state_dir)"
+                ),
+            });
+        }
+        self.argon2.validate().map_err(|mut e| {
+            e.table = "argon2";
+            e
+        })?;
+        if self.self_signed_names.is_empty() && self.cert.is_none() {
+            return Err(InvalidSetting {
+                table: "",
+                key: "self_signed_names",
+                value: "[]".into(),
+                allowed: "at least one host name when no `cert` is given".into(),
+            });
+        }
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(InvalidSetting::out_of_range(
+                "max_connections",
+                self.max_connections,
+                format!("between 1 and {MAX_CONNECTIONS}"),
+            ));
+        }
+        if self.queue_soft_bytes == 0 || self.queue_soft_bytes > self.queue_hard_bytes {
+            return Err(InvalidSetting::out_of_range(
+                "queue_soft_bytes",
+                self.queue_soft_bytes,
+                format!("between 1 and queue_hard_bytes ({})", self.queue_hard_bytes),
+            ));
+        }
+        for (key, value) in [
+            ("handshake_timeout_ms", self.handshake_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+            ("slow_consumer_timeout_ms", self.slow_consumer_timeout_ms),
+            ("code_failure_window_ms", self.code_failure_window_ms),
+            ("contact_timeout_ms", self.contact_timeout_ms),
+            ("audit_page_rows", self.audit_page_rows.into()),
+        ] {
+            if value == 0 {
+                return Err(InvalidSetting::out_of_range(key, value, "at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Most connections a relay may be configured for (the async semaphore's
+/// limit is far above; this keeps typos like an extra digit group out).
+pub const MAX_CONNECTIONS: usize = 10_000_000;
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before, |i| before.get(i + 1..).unwrap_or(""))
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// A setting with a value the relay refuses, from the configuration file or
+/// from an admin's change at run time. `Display` names the setting, its
+/// value and what is allowed, e.g. "code_length = 3 is not allowed: it must
+/// be between 6 and 16".
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidSetting {
+    /// The TOML table the key is in (`settings`, `argon2`), or empty for a
+    /// top-level key and for run-time settings changed through the admin API.
+    pub table: &'static str,
+    /// The setting's name.
+    pub key: &'static str,
+    /// The refused value, as written.
+    pub value: String,
+    /// What is allowed, in words ("between 6 and 16").
+    pub allowed: String,
+}
+
+impl InvalidSetting {
+    /// A top-level `key` whose `value` is not `allowed`.
+    pub(crate) fn out_of_range(
+        key: &'static str,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        InvalidSetting {
+            table: "",
+            key,
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+}
+
+impl fmt::Display for InvalidSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.table.is_empty() {
+            write!(f, "[{}] ", self.table)?;
+        }
+        write!(
+            f,
+            "{} = {} is not allowed: it must be {}",
+            self.key, self.value, self.allowed
+        )
+    }
+}
+
+impl std::error::Error for InvalidSetting {}
+
+/// Why a configuration file could not be used. `Display` names the file (and
+/// the line, or the setting) and says what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("{}, line {line}, column {column}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column (0 when unknown).
+        column: usize,
+        /// What the TOML reader said.
+        message: String,
+    },
+    /// A value is out of its allowed range.
+    #[error("{}: {problem}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Which setting and what is allowed.
+        problem: InvalidSetting,
+    },
 }
 
 /// Run-time settings: defaults from the config file, admin changes on top.
@@ -188,16 +426,30 @@ impl Settings {
         }
     }
 
-    /// Refuses values that would make the relay unsafe or unusable.
-    pub fn validate(&self) -> Result<(), &'static str> {
+    /// Refuses values that would make the relay unsafe or unusable. The one
+    /// set of rules for run-time settings: the admin API applies it to every
+    /// change, and [`RelayConfig::validate`] to the file's `[settings]` at start.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         if !CODE_LENGTH_RANGE.contains(&self.code_length) {
-            return Err("code_length must be 6..=16");
+            return Err(InvalidSetting::out_of_range(
+                "code_length",
+                self.code_length,
+                format!(
+                    "between {} and {}",
+                    CODE_LENGTH_RANGE.start(),
+                    CODE_LENGTH_RANGE.end()
+                ),
+            ));
         }
         if self.max_failed_logins == 0 {
-            return Err("max_failed_logins must be at least 1");
+            return Err(InvalidSetting::out_of_range(
+                "max_failed_logins",
+                0,
+                "at least 1",
+            ));
         }
         if self.code_ttl_ms == 0 {
-            return Err("code_ttl_ms must be positive");
+            return Err(InvalidSetting::out_of_range("code_ttl_ms", 0, "at least 1"));
         }
         Ok(())
     }
@@ -244,5 +496,83 @@ mod tests {
         assert_eq!(c.settings.max_failed_logins, 3);
         assert_eq!(c.settings.join_link("123"), "https://x/j?c=123");
         assert!(RelayConfig::from_toml("nonsense = 1").is_err());
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file_and_absolute_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("relay.toml");
+        std::fs::write(
+            &file,
+            "database = \"data/relay.db\"\nstate_dir = \"state\"\ncert = \"/etc/c.pem\"\nkey = \"k.pem\"\n",
+        )
+        .unwrap();
+        let c = RelayConfig::from_file(&file).unwrap();
+        assert_eq!(c.database, dir.path().join("data/relay.db"));
+        assert_eq!(c.state_dir, dir.path().join("state"));
+        assert_eq!(c.cert.as_deref(), Some(Path::new("/etc/c.pem")));
+        assert_eq!(c.key, Some(dir.path().join("k.pem")));
+        // Defaults are relative too: an empty file keeps its state beside itself.
+        std::fs::write(&file, "").unwrap();
+        let c = RelayConfig::from_file(&file).unwrap();
+        assert_eq!(c.database, dir.path().join("relay.db"));
+        assert_eq!(c.state_dir, dir.path().join("."));
+    }
+
+    #[test]
+    fn file_and_admin_api_share_the_settings_rules() {
+        let mut settings = Settings::default();
+        settings.apply(&RelaySettings {
+            code_length: Some(3),
+            ..Default::default()
+        });
+        let admin = settings.validate().unwrap_err();
+        assert_eq!(
+            admin.to_string(),
+            "code_length = 3 is not allowed: it must be between 6 and 16"
+        );
+        let file = RelayConfig::from_toml("[settings]\ncode_length = 3\n")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(file.key, admin.key);
+        assert_eq!(
+            file.to_string(),
+            "[settings] code_length = 3 is not allowed: it must be between 6 and 16"
+        );
+        assert!(RelayConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn start_only_fields_are_checked() {
+        let refused = |text: &str| {
+            RelayConfig::from_toml(text)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+        };
+        assert_eq!(refused("cert = \"c.pem\"").key, "key");
+        assert_eq!(refused("key = \"k.pem\"").key, "cert");
+        assert_eq!(refused("[argon2]\nt_cost = 0").table, "argon2");
+        assert_eq!(refused("max_connections = 0").key, "max_connections");
+        assert_eq!(refused("idle_timeout_ms = 0").key, "idle_timeout_ms");
+        assert!(RelayConfig::from_toml("[argon2]\nmemory = 1").is_err());
+    }
+
+    #[test]
+    fn file_errors_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("relay.toml");
+        std::fs::write(&file, "name = \"x\"\n\nlisten_port = 1\n").unwrap();
+        let e = RelayConfig::load(&file).unwrap_err().to_string();
+        assert!(
+            e.contains("relay.toml, line 3, column 1: unknown field `listen_port`"),
+            "{e}"
+        );
+        std::fs::write(&file, "[settings]\ncode_length = 30\n").unwrap();
+        let e = RelayConfig::load(&file).unwrap_err().to_string();
+        assert!(e.contains("relay.toml: [settings] code_length = 30"), "{e}");
+        let e = RelayConfig::load(&dir.path().join("missing.toml")).unwrap_err();
+        assert!(e.to_string().contains("missing.toml"), "{e}");
     }
 }

@@ -74,7 +74,7 @@ mod transfer;
 
 pub use admin::{bootstrap_admin, new_account, valid_username, AccountSpec, BootstrapError};
 pub use broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
-pub use config::{RelayConfig, Settings};
+pub use config::{ConfigError, InvalidSetting, RelayConfig, Settings};
 pub use embed::{create_account, Relay, RelayBuilder, RunningRelay, StartError};
 pub use limiter::FailureLimiter;
 pub use server::{now_ms, serve, serve_until, ServeConfig, ShutdownMode};

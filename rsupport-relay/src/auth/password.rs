@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// The default is the argon2 crate's recommended production setting
 /// (19 MiB, 2 passes, 1 lane). Tests use [`Argon2Params::insecure_fast`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Argon2Params {
     /// Memory in KiB.
     pub m_cost: u32,
@@ -38,6 +38,32 @@ impl Argon2Params {
             t_cost: 1,
             p_cost: 1,
         }
+    }
+
+    /// Refuses costs argon2 cannot use, naming the field, so a relay never
+    /// starts with costs that [`PasswordHasher::new`] would replace by the
+    /// defaults without a word.
+    pub fn validate(&self) -> Result<(), crate::config::InvalidSetting> {
+        use crate::config::InvalidSetting;
+        let Err(e) = argon(*self) else {
+            return Ok(());
+        };
+        Err(match e {
+            argon2::Error::TimeTooSmall => {
+                InvalidSetting::out_of_range("t_cost", self.t_cost, "at least 1")
+            }
+            argon2::Error::ThreadsTooFew | argon2::Error::ThreadsTooMany => {
+                InvalidSetting::out_of_range("p_cost", self.p_cost, "between 1 and 16777215")
+            }
+            _ => InvalidSetting::out_of_range(
+                "m_cost",
+                self.m_cost,
+                format!(
+                    "at least 8 KiB per lane (8 × p_cost = {})",
+                    8 * u64::from(self.p_cost)
+                ),
+            ),
+        })
     }
 }
 
