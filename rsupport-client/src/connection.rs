@@ -1,7 +1,8 @@
 //! The connection task: owns the relay connection and one sans-IO
 //! [`Session`] per live session, and moves bytes, frames and input.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use rsupport_proto::relay::{Paired, RelayMessage};
 use rsupport_proto::screen::{CursorPosition, CursorShape};
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{ConnectionMode, EndReason, Point, Rect};
+use rsupport_proto::envelope::Envelope;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -25,8 +27,9 @@ pub(crate) use reconnect::Dialer;
 use super::handle::{Drawing, PrintAction, SessionCommand, SessionHandle, SessionStats};
 use super::platform::HostPlatform;
 use super::printing::{self as printing, OperatorPrinting, PrintBridge};
-use super::EndpointError;
-use rsupport_core::session::screen::HostScreenEvent;
+use super::viewer::{Latest, ViewerShared};
+use super::{ClientError, NotAllowed};
+use rsupport_core::session::screen::{HostScreenEvent, ViewerScreenEvent};
 use rsupport_core::session::{
     ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy, Side,
 };
@@ -38,6 +41,26 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 const BULK_PER_ROUND: usize = 4;
 /// How long the task sleeps when nothing is scheduled.
 const IDLE_TICK: Duration = Duration::from_millis(500);
+/// How often a session whose product is behind is looked at again.
+const BACKLOG_TICK: Duration = Duration::from_millis(10);
+
+/// Events a session handle buffers before the session is held back.
+///
+/// Policy ("Events and backpressure" in the crate docs): control, chat,
+/// file, print and connection events are never dropped. When a handle's
+/// channel is full, that session's incoming messages wait in
+/// [`Slot::held`] (its peer's flow control then slows the peer), the
+/// session's own events wait in the session, and every other session and
+/// the lobby go on. Frame and cursor notices are coalesced (at most one of
+/// each queued; see [`Latest`]) and pixels go through [`ViewerShared`].
+pub(crate) const EVENT_CAPACITY: usize = 256;
+/// Lobby items buffered before they wait in the task (see `lobby_backlog`).
+pub(crate) const LOBBY_CAPACITY: usize = 64;
+/// Messages held for one session whose product stopped reading; past
+/// this the session ends rather than memory growing without bound.
+const MAX_HELD: usize = 4096;
+/// Room a handle's channel needs before a held message is released.
+const RELEASE_ROOM: usize = 16;
 
 /// Something for the party's lobby (operator or customer handle).
 #[derive(Debug)]
@@ -68,7 +91,19 @@ pub(crate) type PlatformFactory = Box<dyn FnMut() -> Option<HostPlatform> + Send
 
 struct Slot {
     session: Session,
-    events: mpsc::UnboundedSender<SessionEvent>,
+    events: mpsc::Sender<SessionEvent>,
+    /// Events made by the task itself while the handle's channel was full.
+    overflow: VecDeque<SessionEvent>,
+    /// Envelopes for this session waiting until its handle has room.
+    held: VecDeque<Envelope>,
+    /// The shared framebuffer for the product's viewers.
+    screen: Arc<ViewerShared>,
+    /// Frame and cursor notices, coalesced.
+    latest: Arc<Latest>,
+    /// Damage not yet published (a viewer held the frame).
+    screen_pending: Vec<Rect>,
+    /// The shared framebuffer holds a picture.
+    screen_shown: bool,
     platform: Option<HostPlatform>,
     hosting: bool,
     frame: BgraFrame,
@@ -104,7 +139,9 @@ pub(crate) struct ConnectionTask<S> {
     sessions: HashMap<u64, Slot>,
     commands: mpsc::UnboundedReceiver<TaskCommand>,
     command_tx: mpsc::UnboundedSender<TaskCommand>,
-    lobby: mpsc::UnboundedSender<LobbyItem>,
+    lobby: mpsc::Sender<LobbyItem>,
+    /// Lobby items waiting for room (only the newest presence list is kept).
+    lobby_backlog: VecDeque<LobbyItem>,
     platforms: PlatformFactory,
     /// The operator's printer or folder for jobs customers print.
     operator_printing: Option<OperatorPrinting>,
@@ -130,12 +167,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         platforms: PlatformFactory,
         operator_printing: Option<OperatorPrinting>,
         dial: Option<Dialer<S>>,
-    ) -> (
-        mpsc::UnboundedSender<TaskCommand>,
-        mpsc::UnboundedReceiver<LobbyItem>,
-    ) {
+    ) -> (mpsc::UnboundedSender<TaskCommand>, mpsc::Receiver<LobbyItem>) {
         let (command_tx, commands) = mpsc::unbounded_channel();
-        let (lobby, lobby_rx) = mpsc::unbounded_channel();
+        let (lobby, lobby_rx) = mpsc::channel(LOBBY_CAPACITY);
         let (print_out_tx, print_out) = mpsc::channel(printing::OUTGOING_CAPACITY);
         let task = ConnectionTask {
             conn,
@@ -146,6 +180,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             commands,
             command_tx: command_tx.clone(),
             lobby,
+            lobby_backlog: VecDeque::new(),
             platforms,
             operator_printing,
             print_out_tx,
@@ -224,7 +259,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     fn next_deadline(&self) -> Instant {
         let now = Instant::now();
         let mut deadline = now + IDLE_TICK;
+        if !self.lobby_backlog.is_empty() {
+            deadline = now + BACKLOG_TICK;
+        }
         for slot in self.sessions.values() {
+            if slot.behind() || !slot.screen_pending.is_empty() {
+                deadline = deadline.min(now + BACKLOG_TICK);
+            }
             if slot.session.has_bulk_to_send() {
                 return now;
             }
@@ -256,9 +297,44 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         let Some(slot) = self.sessions.get_mut(&id) else {
             return; // a late frame of a session that just ended
         };
-        if let Err(e) = slot.session.handle_envelope(envelope, Instant::now()) {
-            warn!(session = id, "peer protocol error: {e}");
-            slot.session.end(EndReason::ProtocolError, "protocol error");
+        if slot.behind() {
+            slot.hold(envelope);
+        } else {
+            slot.handle_envelope(envelope);
+        }
+    }
+
+    /// Sends a lobby item, or keeps it until the lobby has room.
+    fn to_lobby(&mut self, item: LobbyItem) {
+        if self.lobby_backlog.is_empty() {
+            match self.lobby.try_send(item) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(item)) => self.lobby_backlog.push_back(item),
+            }
+        } else {
+            if matches!(item, LobbyItem::Relay(RelayMessage::PresenceUpdate { .. })) {
+                // Superseded: only the newest presence list matters.
+                self.lobby_backlog.retain(|i| {
+                    !matches!(i, LobbyItem::Relay(RelayMessage::PresenceUpdate { .. }))
+                });
+            }
+            self.lobby_backlog.push_back(item);
+        }
+    }
+
+    fn drain_lobby_backlog(&mut self) {
+        while let Some(item) = self.lobby_backlog.pop_front() {
+            match self.lobby.try_send(item) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(item)) => {
+                    self.lobby_backlog.push_front(item);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.lobby_backlog.clear();
+                    return;
+                }
+            }
         }
     }
 
@@ -278,11 +354,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 remaining_ms,
             } => {
                 if let Some(slot) = self.sessions.get_mut(&session_id) {
-                    let _ = slot
-                        .events
-                        .send(SessionEvent::Notice(ControlMessage::TimeWarning {
-                            remaining_ms,
-                        }));
+                    slot.emit(SessionEvent::Notice(ControlMessage::TimeWarning {
+                        remaining_ms,
+                    }));
                 }
             }
             RelayMessage::Ping { nonce } => {
@@ -291,9 +365,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     .send(TaskCommand::Relay(RelayMessage::Pong { nonce }));
             }
             RelayMessage::Pong { .. } => {}
-            other => {
-                let _ = self.lobby.send(LobbyItem::Relay(other));
-            }
+            other => self.to_lobby(LobbyItem::Relay(other)),
         }
     }
 
@@ -323,19 +395,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             },
             mapper,
         );
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let print = self.print_bridge(&paired, platform.as_mut(), &events_tx);
+        let (screen, latest) = (ViewerShared::new(), Arc::new(Latest::default()));
         let handle = SessionHandle::new(
             self.side,
             paired.clone(),
             self.command_tx.clone(),
             events_rx,
+            screen.clone(),
+            latest.clone(),
         );
         self.sessions.insert(
             paired.session_id,
             Slot {
                 session,
                 events: events_tx,
+                overflow: VecDeque::new(),
+                held: VecDeque::new(),
+                screen,
+                latest,
+                screen_pending: Vec::new(),
+                screen_shown: false,
                 platform,
                 hosting: false,
                 frame: BgraFrame::filled(0, 0, [0; 4]),
@@ -350,7 +431,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 peer_away: false,
             },
         );
-        let _ = self.lobby.send(LobbyItem::Session(Box::new(handle)));
+        self.to_lobby(LobbyItem::Session(Box::new(handle)));
     }
 
     /// The customer prints when its platform has a printer; the operator
@@ -359,7 +440,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         &self,
         paired: &Paired,
         platform: Option<&mut HostPlatform>,
-        events: &mpsc::UnboundedSender<SessionEvent>,
+        events: &mpsc::Sender<SessionEvent>,
     ) -> Option<PrintBridge> {
         let (id, allows, out) = (
             paired.session_id,
@@ -427,6 +508,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     // ----- outputs
 
     async fn flush(&mut self) -> Result<(), LinkError> {
+        self.drain_lobby_backlog();
         let mut finished = Vec::new();
         for (id, slot) in self.sessions.iter_mut() {
             // Admitted input, and the releases every stop queues, reach the
@@ -436,11 +518,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     warn!(session = id, "input injection failed: {e}");
                 }
             }
-            while let Some(event) = slot.session.poll_event() {
-                if let Some(event) = slot.on_event(event) {
-                    let _ = slot.events.send(event);
-                }
-            }
+            slot.pump_events();
             // File data goes out a few chunks per round so that frames and
             // input captured meanwhile are not stuck behind a large file.
             let mut bulk = 0;
@@ -487,6 +565,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     }
 }
 
+/// The smallest rectangle holding all of `rects`.
+fn bounds(rects: &[Rect]) -> Rect {
+    let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+    for r in rects {
+        x0 = x0.min(i64::from(r.x));
+        y0 = y0.min(i64::from(r.y));
+        x1 = x1.max(i64::from(r.x) + i64::from(r.width));
+        y1 = y1.max(i64::from(r.y) + i64::from(r.height));
+    }
+    if x0 > x1 {
+        return Rect::default();
+    }
+    Rect::new(
+        i32::try_from(x0).unwrap_or(0),
+        i32::try_from(y0).unwrap_or(0),
+        u32::try_from(x1 - x0).unwrap_or(0),
+        u32::try_from(y1 - y0).unwrap_or(0),
+    )
+}
+
 /// A side without a platform never injects; a one-pixel area keeps the
 /// input pipeline total.
 fn placeholder_mapper() -> Option<rsupport_input::CoordinateMapper> {
@@ -500,8 +598,127 @@ fn placeholder_mapper() -> Option<rsupport_input::CoordinateMapper> {
 }
 
 impl Slot {
+    /// The product is behind on this session's events: new envelopes wait.
+    fn behind(&self) -> bool {
+        !self.held.is_empty()
+            || !self.overflow.is_empty()
+            || (self.events.capacity() == 0 && !self.events.is_closed())
+    }
+
+    fn handle_envelope(&mut self, envelope: Envelope) {
+        let id = envelope.session_id;
+        if let Err(e) = self.session.handle_envelope(envelope, Instant::now()) {
+            warn!(session = id, "peer protocol error: {e}");
+            self.session.end(EndReason::ProtocolError, "protocol error");
+        }
+    }
+
+    /// Keeps an envelope until the handle has room; ends the session when
+    /// its product has stopped reading for good.
+    fn hold(&mut self, envelope: Envelope) {
+        if self.held.len() >= MAX_HELD {
+            if !self.session.is_ended() {
+                warn!(
+                    session = envelope.session_id,
+                    "the program stopped reading this session's events; ending it"
+                );
+                let reason = match self.session.side() {
+                    Side::Operator => EndReason::OperatorEnded,
+                    Side::Customer => EndReason::CustomerEnded,
+                };
+                self.session
+                    .end(reason, "the program stopped reading session events");
+            }
+            return;
+        }
+        self.held.push_back(envelope);
+    }
+
+    /// Gives an event to the handle: frame and cursor notices coalesce;
+    /// others queue, waiting in `overflow` while the channel is full.
+    fn emit(&mut self, event: SessionEvent) {
+        let Some(event) = self.latest.offer(event) else {
+            return;
+        };
+        if !self.overflow.is_empty() {
+            self.overflow.push_back(event);
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(event)) = self.events.try_send(event) {
+            self.overflow.push_back(event);
+        }
+        // Closed: nobody reads this session's events any more.
+    }
+
+    /// Moves events to the handle while it has room: first the task's own,
+    /// then the session's, then held envelopes one at a time.
+    fn pump_events(&mut self) {
+        while let Some(event) = self.overflow.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    self.overflow.push_front(event);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => self.overflow.clear(),
+            }
+        }
+        loop {
+            let closed = self.events.is_closed();
+            while self.overflow.is_empty() && (closed || self.events.capacity() > 0) {
+                let Some(event) = self.session.poll_event() else {
+                    break;
+                };
+                if let Some(event) = self.on_event(event) {
+                    if matches!(
+                        event,
+                        SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { .. })
+                    ) {
+                        // Pixels first, so the notice never runs ahead of them.
+                        self.publish_screen();
+                    }
+                    self.emit(event);
+                }
+            }
+            let room = closed || self.events.capacity() >= RELEASE_ROOM;
+            if !self.overflow.is_empty() || !room {
+                break;
+            }
+            let Some(envelope) = self.held.pop_front() else {
+                break;
+            };
+            self.handle_envelope(envelope);
+        }
+        self.publish_screen();
+    }
+
+    /// Copies what changed into the viewers' shared frame (never waits).
+    fn publish_screen(&mut self) {
+        let damage = self.session.viewer().take_damage();
+        self.screen_pending.extend(damage);
+        if self.screen_pending.len() > 64 {
+            let all = std::mem::take(&mut self.screen_pending);
+            self.screen_pending.push(bounds(&all));
+        }
+        match self.session.framebuffer() {
+            Some(frame) => {
+                if (!self.screen_pending.is_empty() || !self.screen_shown)
+                    && self.screen.publish(frame, &mut self.screen_pending)
+                {
+                    self.screen_shown = true;
+                }
+            }
+            None => {
+                if self.screen_shown && self.screen.clear() {
+                    self.screen_shown = false;
+                    self.screen_pending.clear();
+                }
+            }
+        }
+    }
+
     fn command(&mut self, command: SessionCommand) {
-        let not_allowed = |e: &dyn std::fmt::Display| EndpointError::NotAllowed(e.to_string());
+        let not_allowed = |e: &dyn std::fmt::Display| ClientError::state(e);
         match command {
             SessionCommand::RequestMode {
                 mode,
@@ -535,14 +752,15 @@ impl Slot {
             SessionCommand::Settings(settings) => self.session.viewer().request_settings(settings),
             SessionCommand::Screenshot(id) => self.session.viewer().request_screenshot(id),
             SessionCommand::LocalActivity => self.session.local_activity(Instant::now()),
-            SessionCommand::Channel(message) => self.session.send_channel_message(message),
             SessionCommand::End { reason, detail } => self.session.end(reason, detail),
-            SessionCommand::Framebuffer(reply) => {
-                let _ = reply.send(self.session.framebuffer().cloned());
-            }
             SessionCommand::OfferFiles { path, reply } => {
                 let r = self.session.files().offer_path(&path, Instant::now());
-                let _ = reply.send(r.map_err(|e| EndpointError::NotAllowed(e.to_string())));
+                let _ = reply.send(r.map_err(|e| {
+                    ClientError::NotAllowed(NotAllowed::FileOffer {
+                        path: path.display().to_string(),
+                        detail: e.to_string(),
+                    })
+                }));
             }
             SessionCommand::AcceptFiles {
                 transfer_id,
@@ -556,7 +774,7 @@ impl Slot {
                 let _ = reply.send(if ok {
                     Ok(())
                 } else {
-                    Err(EndpointError::NotAllowed("no such offer".into()))
+                    Err(ClientError::NotAllowed(NotAllowed::NoSuchTransfer { transfer_id }))
                 });
             }
             SessionCommand::DeclineFiles {
@@ -667,11 +885,11 @@ impl Slot {
         Some(event)
     }
 
-    fn print_action(&self, action: PrintAction) -> Result<(), EndpointError> {
+    fn print_action(&self, action: PrintAction) -> Result<(), ClientError> {
         let Some(print) = &self.print else {
-            return Err(EndpointError::NotAllowed(
-                "remote printing is not set up on this side".into(),
-            ));
+            return Err(ClientError::NotAllowed(NotAllowed::Printing {
+                detail: "remote printing is not set up on this side".into(),
+            }));
         };
         match action {
             PrintAction::Accept(id) => print.accept(id),
