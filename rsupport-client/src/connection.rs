@@ -11,7 +11,7 @@ use rsupport_capture::BgraFrame;
 use rsupport_input::GateConfig;
 use rsupport_proto::control::ControlMessage;
 use rsupport_proto::print::PrintMessage;
-use rsupport_proto::relay::{Paired, RelayMessage};
+use rsupport_proto::relay::{Paired, PairingOrigin, RelayMessage};
 use rsupport_proto::screen::{CursorPosition, CursorShape};
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{ConnectionMode, EndReason, Point, Rect};
@@ -142,6 +142,9 @@ pub(crate) struct ConnectionTask<S> {
     lobby: mpsc::Sender<LobbyItem>,
     /// Lobby items waiting for room (only the newest presence list is kept).
     lobby_backlog: VecDeque<LobbyItem>,
+    /// Sessions we left whose end the relay has not confirmed; its
+    /// "no such session" answer (the peer left first) is not the lobby's.
+    leaving: VecDeque<(u64, EndReason)>,
     platforms: PlatformFactory,
     /// The operator's printer or folder for jobs customers print.
     operator_printing: Option<OperatorPrinting>,
@@ -181,6 +184,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             command_tx: command_tx.clone(),
             lobby,
             lobby_backlog: VecDeque::new(),
+            leaving: VecDeque::new(),
             platforms,
             operator_printing,
             print_out_tx,
@@ -340,10 +344,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
 
     fn on_relay(&mut self, message: RelayMessage) {
         match message {
+            RelayMessage::Paired(paired)
+                if paired.origin == PairingOrigin::Transfer
+                    && self.sessions.contains_key(&paired.session_id) =>
+            {
+                self.take_over(paired)
+            }
             RelayMessage::Paired(paired) => self.start_session(paired),
             RelayMessage::SessionEnded {
                 session_id, reason, ..
-            } => {
+            } if self.sessions.contains_key(&session_id) => {
                 if let Some(slot) = self.sessions.get_mut(&session_id) {
                     slot.left = true; // the relay already knows
                     slot.session.relay_ended(reason);
@@ -365,25 +375,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     .send(TaskCommand::Relay(RelayMessage::Pong { nonce }));
             }
             RelayMessage::Pong { .. } => {}
+            // The relay's answers to our own LeaveSession: not the lobby's.
+            RelayMessage::SessionEnded {
+                session_id, reason, ..
+            } => {
+                // Ended by our own leave: nothing more comes. Ended by the
+                // peer's leave first: our leave is answered "no such session".
+                self.leaving
+                    .retain(|(id, ours)| !(*id == session_id && *ours == reason));
+            }
+            RelayMessage::RequestResult(r)
+                if r.error == Some(rsupport_proto::relay::RequestError::NotFound)
+                    && r.detail == "no such session"
+                    && self.leaving.pop_front().is_some() => {}
             other => self.to_lobby(LobbyItem::Relay(other)),
         }
     }
 
-    fn start_session(&mut self, paired: Paired) {
+    /// A fresh session state machine for `paired`.
+    fn new_session(&self, paired: &Paired, platform: Option<&mut HostPlatform>) -> Option<Session> {
         let policy = SessionPolicy::allowing(if paired.allowed_modes.is_empty() {
             ConnectionMode::ALL.to_vec()
         } else {
             paired.allowed_modes.clone()
         });
-        let mut platform = (self.platforms)();
-        let mapper = match platform.as_mut().and_then(|p| p.input_mapper(&[], 0)) {
+        let download_dir = platform.as_ref().and_then(|p| p.download_dir.clone());
+        let mapper = match platform.and_then(|p| p.input_mapper(&[], 0)) {
             Some(m) => m,
-            None => match placeholder_mapper() {
-                Some(m) => m,
-                None => return,
-            },
+            None => placeholder_mapper()?,
         };
-        let session = Session::new(
+        Some(Session::new(
             SessionConfig {
                 side: self.side,
                 session_id: paired.session_id,
@@ -391,10 +412,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 policy,
                 gate: self.gate,
                 full_file_control: paired.full_file_control,
-                download_dir: platform.as_ref().and_then(|p| p.download_dir.clone()),
+                download_dir,
             },
             mapper,
-        );
+        ))
+    }
+
+    /// Customer: a colleague took the session over. The same handle goes
+    /// on with a fresh session state (nothing is shared until the new
+    /// operator asks and the customer allows it again).
+    fn take_over(&mut self, paired: Paired) {
+        let Some(mut platform) = self
+            .sessions
+            .get_mut(&paired.session_id)
+            .map(|slot| slot.platform.take())
+        else {
+            return;
+        };
+        let session = self.new_session(&paired, platform.as_mut());
+        let Some(slot) = self.sessions.get_mut(&paired.session_id) else {
+            return;
+        };
+        slot.platform = platform;
+        let Some(session) = session else {
+            return;
+        };
+        if let Some(p) = slot.platform.as_mut() {
+            // Releases held keys and buttons before the old state goes.
+            let _ = slot.session.inject_pending(&mut p.injector);
+            p.finish();
+        }
+        slot.session = session;
+        slot.hosting = false;
+        slot.token = paired.resume_token.clone();
+        slot.emit(SessionEvent::Notice(ControlMessage::TransferNotice {
+            to_operator_name: paired.peer_name,
+            note: String::new(),
+        }));
+    }
+
+    fn start_session(&mut self, paired: Paired) {
+        let mut platform = (self.platforms)();
+        let Some(session) = self.new_session(&paired, platform.as_mut()) else {
+            return;
+        };
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let print = self.print_bridge(&paired, platform.as_mut(), &events_tx);
         let (screen, latest) = (ViewerShared::new(), Arc::new(Latest::default()));
@@ -552,6 +613,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                         .session
                         .end_reason()
                         .unwrap_or(EndReason::ProtocolError);
+                    // The reason the relay reports when our leave ends it.
+                    let ours = match (reason, self.side) {
+                        (EndReason::ConsentDenied | EndReason::ProtocolError, _) => reason,
+                        (_, Side::Operator) => EndReason::OperatorEnded,
+                        (_, Side::Customer) => EndReason::CustomerEnded,
+                    };
+                    self.leaving.push_back((id, ours));
                     self.conn
                         .send(&RelayMessage::LeaveSession {
                             session_id: id,

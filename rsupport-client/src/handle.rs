@@ -226,6 +226,12 @@ impl SessionHandle {
         })
     }
 
+    /// How many events wait to be read (at most the channel's capacity;
+    /// frame and cursor notices count once each however many frames came).
+    pub fn queued_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// The peer's screen for drawing: the latest frame, read in place, and
     /// the rectangles that changed since this viewer last looked.
     pub fn viewer(&self) -> Viewer {
