@@ -10,12 +10,12 @@ use rsupport_capture::source::DirtyRegion;
 use rsupport_capture::BgraFrame;
 use rsupport_input::GateConfig;
 use rsupport_proto::control::ControlMessage;
+use rsupport_proto::envelope::Envelope;
 use rsupport_proto::print::PrintMessage;
 use rsupport_proto::relay::{Paired, PairingOrigin, RelayMessage};
 use rsupport_proto::screen::{CursorPosition, CursorShape};
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{ConnectionMode, EndReason, Point, Rect};
-use rsupport_proto::envelope::Envelope;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -170,7 +170,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         platforms: PlatformFactory,
         operator_printing: Option<OperatorPrinting>,
         dial: Option<Dialer<S>>,
-    ) -> (mpsc::UnboundedSender<TaskCommand>, mpsc::Receiver<LobbyItem>) {
+    ) -> (
+        mpsc::UnboundedSender<TaskCommand>,
+        mpsc::Receiver<LobbyItem>,
+    ) {
         let (command_tx, commands) = mpsc::unbounded_channel();
         let (lobby, lobby_rx) = mpsc::channel(LOBBY_CAPACITY);
         let (print_out_tx, print_out) = mpsc::channel(printing::OUTGOING_CAPACITY);
@@ -309,11 +312,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     }
 
     /// Sends a lobby item, or keeps it until the lobby has room.
-    fn to_lobby(&mut self, item: LobbyItem) {
+    fn send_lobby(&mut self, item: LobbyItem) {
         if self.lobby_backlog.is_empty() {
-            match self.lobby.try_send(item) {
-                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
-                Err(mpsc::error::TrySendError::Full(item)) => self.lobby_backlog.push_back(item),
+            if let Err(mpsc::error::TrySendError::Full(item)) = self.lobby.try_send(item) {
+                self.lobby_backlog.push_back(item);
             }
         } else {
             if matches!(item, LobbyItem::Relay(RelayMessage::PresenceUpdate { .. })) {
@@ -388,7 +390,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 if r.error == Some(rsupport_proto::relay::RequestError::NotFound)
                     && r.detail == "no such session"
                     && self.leaving.pop_front().is_some() => {}
-            other => self.to_lobby(LobbyItem::Relay(other)),
+            other => self.send_lobby(LobbyItem::Relay(other)),
         }
     }
 
@@ -492,7 +494,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 peer_away: false,
             },
         );
-        self.to_lobby(LobbyItem::Session(Box::new(handle)));
+        self.send_lobby(LobbyItem::Session(Box::new(handle)));
     }
 
     /// The customer prints when its platform has a printer; the operator
@@ -842,7 +844,9 @@ impl Slot {
                 let _ = reply.send(if ok {
                     Ok(())
                 } else {
-                    Err(ClientError::NotAllowed(NotAllowed::NoSuchTransfer { transfer_id }))
+                    Err(ClientError::NotAllowed(NotAllowed::NoSuchTransfer {
+                        transfer_id,
+                    }))
                 });
             }
             SessionCommand::DeclineFiles {

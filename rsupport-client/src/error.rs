@@ -346,7 +346,10 @@ mod tests {
             seen: "AB:CD".into(),
         };
         let t = e.to_string();
-        assert!(t.contains("relay.example.com:7443 presented certificate AB:CD"), "{t}");
+        assert!(
+            t.contains("relay.example.com:7443 presented certificate AB:CD"),
+            "{t}"
+        );
         assert!(t.contains("pins 12:34"), "{t}");
         assert!(e.is_tls());
 
@@ -370,6 +373,8 @@ mod tests {
         };
         let source = e.source().expect("a source");
         assert!(source.downcast_ref::<std::io::Error>().is_some());
-        assert!(e.to_string().starts_with("cannot reach the relay at 127.0.0.1:1"));
+        assert!(e
+            .to_string()
+            .starts_with("cannot reach the relay at 127.0.0.1:1"));
     }
 }

@@ -6,12 +6,23 @@ use rsupport_proto::relay::{CodeIssued, Secret};
 /// Returned by [`Operator::issue_code`](crate::Operator::issue_code).
 ///
 /// The code is a secret until used: show it or read it out
-/// ([`display_code`](Self::display_code)), never log it (`Debug` redacts it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// ([`display_code`](Self::display_code)), never log it (`Debug` redacts it
+/// and the join link, which contains it).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Invitation {
     code: Secret<String>,
     join_link: String,
     expires_at_ms: u64,
+}
+
+impl std::fmt::Debug for Invitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invitation")
+            .field("code", &self.code)
+            .field("join_link", &(!self.join_link.is_empty()).then_some("***"))
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish()
+    }
 }
 
 impl From<CodeIssued> for Invitation {
@@ -127,7 +138,10 @@ mod tests {
         assert!(t.contains("1234 5678"));
         assert!(t.contains("https://help.example/j/12345678"));
         assert!(t.contains("10 minutes"));
-        assert!(!format!("{inv:?}").contains("12345678"), "Debug redacts the code");
+        assert!(
+            !format!("{inv:?}").contains("12345678"),
+            "Debug redacts the code"
+        );
     }
 
     #[test]
@@ -137,7 +151,10 @@ mod tests {
         }
         for bad in ["", "  - ", "1234_5678", "12345678x", "１２３４"] {
             let e = normalize_code(bad).unwrap_err();
-            assert!(matches!(e, crate::NotAllowed::InvalidCode { .. }), "{bad:?}");
+            assert!(
+                matches!(e, crate::NotAllowed::InvalidCode { .. }),
+                "{bad:?}"
+            );
             assert!(!e.to_string().contains(bad.trim()) || bad.trim().is_empty());
         }
     }

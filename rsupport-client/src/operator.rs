@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rsupport_proto::relay::{
-    ContactRequest, Login, LoginResult, LoginStatus, OperatorPresence, RelayMessage,
-    RequestResult, Secret, SessionHandover, SessionOffer,
+    ContactRequest, Login, LoginResult, LoginStatus, OperatorPresence, RelayMessage, RequestResult,
+    Secret, SessionHandover, SessionOffer,
 };
 use rsupport_proto::{ConnectionMode, Role};
 use tokio::sync::mpsc;
@@ -223,7 +223,11 @@ impl Operator {
     }
 
     /// Sends `message` and waits for the relay's `RequestResult`.
-    async fn request(&mut self, action: &'static str, message: RelayMessage) -> Result<(), ClientError> {
+    async fn request(
+        &mut self,
+        action: &'static str,
+        message: RelayMessage,
+    ) -> Result<(), ClientError> {
         self.send(message)?;
         let result: RequestResult = self
             .await_reply(

@@ -138,7 +138,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         for slot in self.sessions.values_mut() {
             slot.path_lost(End::Ours, ConnectionState::Reconnecting);
         }
-        self.to_lobby(LobbyItem::Reconnecting);
+        self.send_lobby(LobbyItem::Reconnecting);
         let give_up = Instant::now() + RESUME_WINDOW;
         let mut wait = FIRST_RETRY;
         let conn = loop {
@@ -168,7 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         self.resuming.queue = self.sessions.keys().copied().collect();
         self.resume_next().await;
         // A logged-in operator is anonymous on the new connection.
-        self.to_lobby(LobbyItem::Reconnected);
+        self.send_lobby(LobbyItem::Reconnected);
         true
     }
 

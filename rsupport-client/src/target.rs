@@ -98,8 +98,11 @@ impl RelayTarget {
                         self.addr
                     ),
                 })?;
-                let base = tls::client_config(Trust::Fingerprint(pinned), None)
-                    .map_err(|e| ClientError::TlsSetup { detail: e.to_string() })?;
+                let base = tls::client_config(Trust::Fingerprint(pinned), None).map_err(|e| {
+                    ClientError::TlsSetup {
+                        detail: e.to_string(),
+                    }
+                })?;
                 let mut config = (*base).clone();
                 config
                     .dangerous()
@@ -114,8 +117,11 @@ impl RelayTarget {
                 let roots = tls::roots_from_pem(path).map_err(|e| ClientError::TlsSetup {
                     detail: format!("CA file {}: {e}", path.display()),
                 })?;
-                let config = tls::client_config(Trust::Roots(roots), None)
-                    .map_err(|e| ClientError::TlsSetup { detail: e.to_string() })?;
+                let config = tls::client_config(Trust::Roots(roots), None).map_err(|e| {
+                    ClientError::TlsSetup {
+                        detail: e.to_string(),
+                    }
+                })?;
                 (config, None)
             }
         };

@@ -46,7 +46,9 @@ impl Latest {
         let Some(slot) = self.slot(&event) else {
             return Some(event);
         };
-        let mut newest = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut newest = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let waiting = newest.is_some();
         *newest = Some(event.clone());
         (!waiting).then_some(event)
@@ -284,10 +286,7 @@ impl Viewer {
             .map(|(_, d)| std::mem::take(d))
             .unwrap_or_default();
         state.frame.as_ref()?;
-        Some(FrameView {
-            state,
-            changed,
-        })
+        Some(FrameView { state, changed })
     }
 }
 

@@ -21,9 +21,7 @@ use rsupport_proto::relay::{
 use rsupport_proto::{ConnectionMode, EndReason, Role};
 use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::SqliteStore;
-use rsupport_testkit::relay::{
-    grant, paired, start_relay, wait_for, OPERATOR, PASSWORD, WAIT,
-};
+use rsupport_testkit::relay::{grant, paired, start_relay, wait_for, OPERATOR, PASSWORD, WAIT};
 
 const ADMIN: &str = "root";
 const ADMIN_PASSWORD: &str = "Admin-pass1";
@@ -81,8 +79,7 @@ async fn codes_typed_with_spaces_or_dashes_join() {
             .await
             .unwrap();
         let code = typed(invitation.code());
-        let join =
-            tokio::spawn(async move { customer.join(&code, CustomerInfo::default()).await });
+        let join = tokio::spawn(async move { customer.join(&code, CustomerInfo::default()).await });
         let op_session = started(&mut operator).await;
         let cu_session = join.await.unwrap().unwrap();
         assert_eq!(op_session.session_id(), cu_session.session_id());
@@ -144,9 +141,10 @@ async fn raw_customer(
 ) -> rsupport_net::RelayConnection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     // The relay's fingerprint, learnt from a deliberately wrong pin.
     let wrong = RelayTarget::pinned(target.addr(), "localhost", "00".repeat(32));
-    let ClientError::FingerprintMismatch { seen, .. } = Customer::connect(&wrong, HostPlatform::synthetic())
-        .await
-        .unwrap_err()
+    let ClientError::FingerprintMismatch { seen, .. } =
+        Customer::connect(&wrong, HostPlatform::synthetic())
+            .await
+            .unwrap_err()
     else {
         panic!("expected a fingerprint mismatch")
     };
@@ -207,7 +205,10 @@ async fn errors_say_whose_fault_it_was() {
     let mut operator = Operator::connect(&target, OperatorOptions::default())
         .await
         .unwrap();
-    let e = operator.login(OPERATOR, "wrong-pass", None).await.unwrap_err();
+    let e = operator
+        .login(OPERATOR, "wrong-pass", None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             e,
@@ -222,7 +223,10 @@ async fn errors_say_whose_fault_it_was() {
 
     // Not logged in: refused locally.
     let e = operator.issue_code().await.unwrap_err();
-    assert!(matches!(e, ClientError::NotAllowed(NotAllowed::NotLoggedIn)), "{e:?}");
+    assert!(
+        matches!(e, ClientError::NotAllowed(NotAllowed::NotLoggedIn)),
+        "{e:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +271,11 @@ async fn codes_can_be_cancelled_and_issued_with_a_lifetime() {
         ),
         "{e:?}"
     );
-    assert!(e.to_string().starts_with("the relay refused to cancel the session code"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("the relay refused to cancel the session code"),
+        "{e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,27 +312,39 @@ async fn admin_manages_accounts_settings_audit_and_sessions() {
     );
     let accounts = admin.list_accounts().await.unwrap();
     let names: Vec<&str> = accounts.iter().map(|a| a.username.as_str()).collect();
-    assert!(names.contains(&"kenji") && names.contains(&OPERATOR), "{names:?}");
+    assert!(
+        names.contains(&"kenji") && names.contains(&OPERATOR),
+        "{names:?}"
+    );
 
     admin.set_account_enabled("kenji", false).await.unwrap();
     let kenji = accounts.iter().find(|a| a.username == "kenji").unwrap();
     assert!(kenji.enabled);
-    assert!(!admin
-        .list_accounts()
-        .await
-        .unwrap()
-        .iter()
-        .find(|a| a.username == "kenji")
-        .unwrap()
-        .enabled);
+    assert!(
+        !admin
+            .list_accounts()
+            .await
+            .unwrap()
+            .iter()
+            .find(|a| a.username == "kenji")
+            .unwrap()
+            .enabled
+    );
 
-    let mut changes = RelaySettings::default();
-    changes.code_ttl_ms = Some(123_000);
-    admin.update_settings(changes).await.unwrap();
+    admin
+        .update_settings(RelaySettings {
+            code_ttl_ms: Some(123_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(admin.settings().await.unwrap().code_ttl_ms, Some(123_000));
 
     let page = admin.audit(AuditQuery::default()).await.unwrap();
-    assert!(page.records.iter().any(|r| r.kind == "login_ok"), "{page:?}");
+    assert!(
+        page.records.iter().any(|r| r.kind == "login_ok"),
+        "{page:?}"
+    );
 
     // End a live session.
     let (_op, mut op_session, mut cu_session) = {
@@ -333,8 +353,7 @@ async fn admin_manages_accounts_settings_audit_and_sessions() {
             .await
             .unwrap();
         let code = invitation.display_code();
-        let join =
-            tokio::spawn(async move { customer.join(&code, CustomerInfo::default()).await });
+        let join = tokio::spawn(async move { customer.join(&code, CustomerInfo::default()).await });
         let op = started(&mut aiko).await;
         ((), op, join.await.unwrap().unwrap())
     };
@@ -437,7 +456,10 @@ async fn a_slow_product_loses_no_chat_and_sees_the_latest_frame() {
     let view = viewer.frame().unwrap();
     assert!(!view.changed_rects().is_empty());
     assert!(view.changed_rects().len() <= 64);
-    assert!(view.seq() >= applied_after - 1, "no older frame left to see");
+    assert!(
+        view.seq() >= applied_after - 1,
+        "no older frame left to see"
+    );
     drop(view);
     let queued = op.queued_events();
     assert!(

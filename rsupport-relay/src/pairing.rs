@@ -627,7 +627,13 @@ mod tests {
 
     #[test]
     fn codes_typed_with_spaces_dashes_or_tabs_find_the_issued_code() {
-        for typed in ["1234 5678", "1234-5678", " 12345678 ", "\t1234 - 5678\t", "12345678"] {
+        for typed in [
+            "1234 5678",
+            "1234-5678",
+            " 12345678 ",
+            "\t1234 - 5678\t",
+            "12345678",
+        ] {
             assert_eq!(normalize_code(typed), "12345678", "{typed:?}");
             assert_eq!(code_key(typed), code_key("12345678"), "{typed:?}");
         }
