@@ -667,6 +667,13 @@ fn placeholder_mapper() -> Option<rsupport_input::CoordinateMapper> {
     .ok()
 }
 
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Viewers waiting for frames learn that none will come.
+        self.screen.close();
+    }
+}
+
 impl Slot {
     /// The product is behind on this session's events: new envelopes wait.
     fn behind(&self) -> bool {

@@ -77,6 +77,8 @@ pub(crate) struct ViewerShared {
     state: Mutex<State>,
     /// Bumped on every publish; viewers wait on it.
     published: watch::Sender<u64>,
+    /// The session is over: waiting viewers return.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +95,7 @@ impl ViewerShared {
         Arc::new(ViewerShared {
             state: Mutex::new(State::default()),
             published: watch::Sender::new(0),
+            closed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -143,6 +146,17 @@ impl ViewerShared {
         true
     }
 
+    /// Task side: the session is gone; wakes every waiting viewer.
+    pub(crate) fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.published.send_modify(|seq| *seq += 1);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// A copy of the whole frame (for [`SessionHandle::framebuffer`](crate::SessionHandle::framebuffer)).
     pub(crate) fn snapshot(&self) -> Option<BgraFrame> {
         self.lock().frame.clone()
@@ -165,12 +179,18 @@ impl ViewerShared {
             .as_ref()
             .map(|f| vec![Rect::new(0, 0, f.width(), f.height())])
             .unwrap_or_default();
+        let has_frame = !initial.is_empty();
         state.damage.push((id, initial));
         drop(state);
+        let mut published = self.published.subscribe();
+        if has_frame {
+            // Not looked at yet: `changed` returns at once.
+            published.mark_changed();
+        }
         Viewer {
             shared: self.clone(),
             id,
-            published: self.published.subscribe(),
+            published,
         }
     }
 }
@@ -267,10 +287,17 @@ impl Viewer {
     /// at with [`frame`](Self::frame). Returns at once if one is waiting.
     /// Err([`ClientError::SessionEnded`]) once the session is gone.
     pub async fn changed(&mut self) -> Result<(), ClientError> {
+        if self.shared.is_closed() {
+            return Err(ClientError::SessionEnded);
+        }
         self.published
             .changed()
             .await
-            .map_err(|_| ClientError::SessionEnded)
+            .map_err(|_| ClientError::SessionEnded)?;
+        if self.shared.is_closed() {
+            return Err(ClientError::SessionEnded);
+        }
+        Ok(())
     }
 
     /// The current frame and what changed since this viewer last looked
@@ -359,6 +386,26 @@ mod tests {
         }
         drop(view);
         assert!(viewer.frame().unwrap().changed_rects().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_new_viewer_sees_the_current_frame_and_ends_with_the_session() {
+        let shared = ViewerShared::new();
+        let frame = BgraFrame::filled(8, 8, [1, 2, 3, 255]);
+        assert!(shared.publish(&frame, &mut vec![Rect::new(0, 0, 8, 8)]));
+        let mut viewer = shared.viewer();
+        viewer.changed().await.unwrap(); // at once: not looked at yet
+        assert_eq!(
+            viewer.frame().unwrap().changed_rects(),
+            &[Rect::new(0, 0, 8, 8)]
+        );
+        let waiting = tokio::spawn(async move { viewer.changed().await });
+        tokio::task::yield_now().await;
+        shared.close();
+        assert!(matches!(
+            waiting.await.unwrap(),
+            Err(ClientError::SessionEnded)
+        ));
     }
 
     #[test]

@@ -487,4 +487,17 @@ async fn a_slow_product_loses_no_chat_and_sees_the_latest_frame() {
             got += 1;
         }
     }
+
+    // The session ends: a viewer waiting for frames is told.
+    cu.end(EndReason::CustomerEnded, "done").unwrap();
+    let e = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Err(e) = viewer.changed().await {
+                return e;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(e.is_session_ended(), "{e:?}");
 }
