@@ -501,3 +501,49 @@ async fn a_slow_product_loses_no_chat_and_sees_the_latest_frame() {
     .unwrap();
     assert!(e.is_session_ended(), "{e:?}");
 }
+
+/// One session whose product stops reading never stalls another session
+/// of the same operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_session_does_not_stall_the_others() {
+    let target = start_relay(None).await;
+    let (mut operator, mut stalled_op, stalled_cu) =
+        paired(&target, HostPlatform::synthetic()).await;
+    let invitation = operator.issue_code().await.unwrap();
+    let customer = Customer::connect(&target, HostPlatform::synthetic())
+        .await
+        .unwrap();
+    let code = invitation.display_code();
+    let join = tokio::spawn(async move { customer.join(&code, CustomerInfo::default()).await });
+    let mut live_op = started(&mut operator).await;
+    let live_cu = join.await.unwrap().unwrap();
+
+    // Far more than the stalled handle's channel holds.
+    for i in 0..1500 {
+        stalled_cu.send_chat(format!("flood {i}")).await.unwrap();
+    }
+    for i in 0..20 {
+        live_cu.send_chat(format!("live {i}")).await.unwrap();
+        let text = wait_for(&mut live_op, |e| match e {
+            SessionEvent::Chat(ChatEvent::Received(l)) => Some(l.text.clone()),
+            _ => None,
+        })
+        .await;
+        assert_eq!(text, format!("live {i}"));
+    }
+    assert!(stalled_op.queued_events() <= 256);
+
+    // The stalled session lost nothing.
+    let mut got = 0;
+    while got < 1500 {
+        if let SessionEvent::Chat(ChatEvent::Received(l)) =
+            tokio::time::timeout(WAIT, stalled_op.next_event())
+                .await
+                .unwrap()
+                .unwrap()
+        {
+            assert_eq!(l.text, format!("flood {got}"));
+            got += 1;
+        }
+    }
+}
