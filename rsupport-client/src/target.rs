@@ -152,9 +152,24 @@ impl RelayTarget {
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>());
             if let Some(rustls::Error::InvalidCertificate(cert)) = tls_error {
+                use rustls::CertificateError as C;
+                let detail = match cert {
+                    C::Expired | C::ExpiredContext { .. } => "it has expired".to_owned(),
+                    C::NotValidYet | C::NotValidYetContext { .. } => {
+                        "it is not valid yet (check this computer's clock)".to_owned()
+                    }
+                    C::NotValidForName | C::NotValidForNameContext { .. } => {
+                        format!("it is not issued for the name {:?}", self.server_name)
+                    }
+                    C::UnknownIssuer | C::BadSignature => {
+                        "it is not signed by the CA in the CA file".to_owned()
+                    }
+                    C::Revoked => "it has been revoked".to_owned(),
+                    other => rustls::Error::InvalidCertificate(other.clone()).to_string(),
+                };
                 return ClientError::Certificate {
                     addr: self.addr.clone(),
-                    detail: format!("{cert:?}"),
+                    detail,
                 };
             }
         }

@@ -188,6 +188,18 @@ async fn errors_say_whose_fault_it_was() {
         .unwrap_err();
     assert!(matches!(e, ClientError::TlsSetup { .. }), "{e:?}");
 
+    // A CA that did not sign the relay's certificate.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, other_ca, _) = rsupport_relay::identity::self_signed(&["localhost".into()]).unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, other_ca).unwrap();
+    let untrusted = RelayTarget::with_ca(target.addr(), "localhost", &ca_file);
+    let e = Customer::connect(&untrusted, HostPlatform::synthetic())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Certificate { .. }), "{e:?}");
+    assert!(e.to_string().contains("not signed by the CA"), "{e}");
+
     // Nobody listening: the I/O error is the source.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = listener.local_addr().unwrap().to_string();
