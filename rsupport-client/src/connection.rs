@@ -104,6 +104,8 @@ struct Slot {
     screen_pending: Vec<Rect>,
     /// The shared framebuffer holds a picture.
     screen_shown: bool,
+    /// The relay ended the session while envelopes were held.
+    pending_end: Option<EndReason>,
     platform: Option<HostPlatform>,
     hosting: bool,
     frame: BgraFrame,
@@ -358,7 +360,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             } if self.sessions.contains_key(&session_id) => {
                 if let Some(slot) = self.sessions.get_mut(&session_id) {
                     slot.left = true; // the relay already knows
-                    slot.session.relay_ended(reason);
+                    if slot.held.is_empty() {
+                        slot.session.relay_ended(reason);
+                    } else {
+                        // After what the peer sent before it.
+                        slot.pending_end = Some(reason);
+                    }
                 }
             }
             RelayMessage::TimeLimitWarning {
@@ -480,6 +487,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 latest,
                 screen_pending: Vec::new(),
                 screen_shown: false,
+                pending_end: None,
                 platform,
                 hosting: false,
                 frame: BgraFrame::filled(0, 0, [0; 4]),
@@ -581,7 +589,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     warn!(session = id, "input injection failed: {e}");
                 }
             }
-            slot.pump_events();
+            let delivered = slot.pump_events();
             // File data goes out a few chunks per round so that frames and
             // input captured meanwhile are not stuck behind a large file.
             let mut bulk = 0;
@@ -599,7 +607,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             }
             // A session that ended while resumes are in flight leaves after
             // them, so the relay's answer to its LeaveSession is not misread.
-            if slot.session.is_ended() && self.resuming.awaiting.is_none() {
+            // It also waits until its last events reached the handle (unless
+            // its product stopped reading for good, see `Slot::hold`).
+            if slot.session.is_ended()
+                && self.resuming.awaiting.is_none()
+                && (delivered || slot.held.len() >= MAX_HELD)
+            {
                 finished.push(*id);
             }
         }
@@ -729,7 +742,9 @@ impl Slot {
 
     /// Moves events to the handle while it has room: first the task's own,
     /// then the session's, then held envelopes one at a time.
-    fn pump_events(&mut self) {
+    /// Returns whether everything the session had for the handle reached it.
+    fn pump_events(&mut self) -> bool {
+        let mut drained;
         while let Some(event) = self.overflow.pop_front() {
             match self.events.try_send(event) {
                 Ok(()) => {}
@@ -742,8 +757,10 @@ impl Slot {
         }
         loop {
             let closed = self.events.is_closed();
+            drained = false;
             while self.overflow.is_empty() && (closed || self.events.capacity() > 0) {
                 let Some(event) = self.session.poll_event() else {
+                    drained = true;
                     break;
                 };
                 if let Some(event) = self.on_event(event) {
@@ -767,6 +784,13 @@ impl Slot {
             self.handle_envelope(envelope);
         }
         self.publish_screen();
+        if self.held.is_empty() {
+            if let Some(reason) = self.pending_end.take() {
+                self.session.relay_ended(reason);
+                return self.pump_events();
+            }
+        }
+        drained && self.overflow.is_empty()
     }
 
     /// Copies what changed into the viewers' shared frame (never waits).

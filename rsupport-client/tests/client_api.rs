@@ -544,6 +544,9 @@ async fn an_unread_session_does_not_stall_the_others() {
         assert_eq!(text, format!("live {i}"));
     }
     assert!(stalled_op.queued_events() <= 256);
+    // It even ends meanwhile: nothing is lost, the end comes last.
+    stalled_cu.end(EndReason::CustomerEnded, "bye").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     // The stalled session lost nothing.
     let mut got = 0;
@@ -558,4 +561,10 @@ async fn an_unread_session_does_not_stall_the_others() {
             got += 1;
         }
     }
+    let reason = wait_for(&mut stalled_op, |e| match e {
+        SessionEvent::Control(ControlEvent::Ended { reason, .. }) => Some(*reason),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, EndReason::CustomerEnded);
 }
