@@ -49,8 +49,8 @@ pub use rsupport_relay as relay;
 
 #[cfg(feature = "client")]
 pub use rsupport_client::{
-    invite::Invitation, Customer, EndpointError, HostPlatform, LobbyEvent, Operator,
-    OperatorOptions, RelayTarget, SessionHandle,
+    ClientError, Customer, HostPlatform, Invitation, LobbyEvent, Operator, OperatorOptions,
+    RelayTarget, SessionHandle, Viewer,
 };
 pub use rsupport_core::session::SessionEvent;
 

@@ -135,7 +135,7 @@ const PEN: Argb = Argb::new(255, 230, 30, 30);
 pub async fn tool_command(
     session: &SessionHandle,
     line: &str,
-) -> Option<Result<(), rsupport::client::EndpointError>> {
+) -> Option<Result<(), rsupport::client::ClientError>> {
     let mut words = line.split_whitespace();
     let command = words.next()?;
     let rest: Vec<&str> = words.collect();
@@ -182,7 +182,7 @@ pub async fn tool_command(
 pub async fn with_annotations(
     session: &SessionHandle,
     mut frame: rsupport::capture::BgraFrame,
-) -> Result<rsupport::capture::BgraFrame, rsupport::client::EndpointError> {
+) -> Result<rsupport::capture::BgraFrame, rsupport::client::ClientError> {
     let layer = session.annotation_layer().await?;
     rsupport::core::annotate::render(&layer, &mut frame, 0, Instant::now());
     Ok(frame)

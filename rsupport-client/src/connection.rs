@@ -1,7 +1,8 @@
 //! The connection task: owns the relay connection and one sans-IO
 //! [`Session`] per live session, and moves bytes, frames and input.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -9,8 +10,9 @@ use rsupport_capture::source::DirtyRegion;
 use rsupport_capture::BgraFrame;
 use rsupport_input::GateConfig;
 use rsupport_proto::control::ControlMessage;
+use rsupport_proto::envelope::Envelope;
 use rsupport_proto::print::PrintMessage;
-use rsupport_proto::relay::{Paired, RelayMessage};
+use rsupport_proto::relay::{Paired, PairingOrigin, RelayMessage};
 use rsupport_proto::screen::{CursorPosition, CursorShape};
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{ConnectionMode, EndReason, Point, Rect};
@@ -18,14 +20,19 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+#[path = "backlog.rs"]
+mod backlog;
 #[path = "reconnect.rs"]
 mod reconnect;
+use backlog::{BACKLOG_TICK, MAX_HELD};
+pub(crate) use backlog::{EVENT_CAPACITY, LOBBY_CAPACITY};
 pub(crate) use reconnect::Dialer;
 
 use super::handle::{Drawing, PrintAction, SessionCommand, SessionHandle, SessionStats};
 use super::platform::HostPlatform;
 use super::printing::{self as printing, OperatorPrinting, PrintBridge};
-use super::EndpointError;
+use super::viewer::{Latest, ViewerShared};
+use super::{ClientError, NotAllowed};
 use rsupport_core::session::screen::HostScreenEvent;
 use rsupport_core::session::{
     ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy, Side,
@@ -43,7 +50,6 @@ const IDLE_TICK: Duration = Duration::from_millis(500);
 /// its `End` on the peer's connection; leaving first would make the relay
 /// record this side as the one that ended it (seen under load in CI).
 const PEER_LEAVE_GRACE: Duration = Duration::from_secs(3);
-
 /// Something for the party's lobby (operator or customer handle).
 #[derive(Debug)]
 pub(crate) enum LobbyItem {
@@ -73,7 +79,21 @@ pub(crate) type PlatformFactory = Box<dyn FnMut() -> Option<HostPlatform> + Send
 
 struct Slot {
     session: Session,
-    events: mpsc::UnboundedSender<SessionEvent>,
+    events: mpsc::Sender<SessionEvent>,
+    /// Events made by the task itself while the handle's channel was full.
+    overflow: VecDeque<SessionEvent>,
+    /// Envelopes for this session waiting until its handle has room.
+    held: VecDeque<Envelope>,
+    /// The shared framebuffer for the product's viewers.
+    screen: Arc<ViewerShared>,
+    /// Frame and cursor notices, coalesced.
+    latest: Arc<Latest>,
+    /// Damage not yet published (a viewer held the frame).
+    screen_pending: Vec<Rect>,
+    /// The shared framebuffer holds a picture.
+    screen_shown: bool,
+    /// The relay ended the session while envelopes were held.
+    pending_end: Option<EndReason>,
     platform: Option<HostPlatform>,
     hosting: bool,
     frame: BgraFrame,
@@ -112,7 +132,12 @@ pub(crate) struct ConnectionTask<S> {
     sessions: HashMap<u64, Slot>,
     commands: mpsc::UnboundedReceiver<TaskCommand>,
     command_tx: mpsc::UnboundedSender<TaskCommand>,
-    lobby: mpsc::UnboundedSender<LobbyItem>,
+    lobby: mpsc::Sender<LobbyItem>,
+    /// Lobby items waiting for room (only the newest presence list is kept).
+    lobby_backlog: VecDeque<LobbyItem>,
+    /// Sessions we left whose end the relay has not confirmed; its
+    /// "no such session" answer (the peer left first) is not the lobby's.
+    leaving: VecDeque<(u64, EndReason)>,
     platforms: PlatformFactory,
     /// The operator's printer or folder for jobs customers print.
     operator_printing: Option<OperatorPrinting>,
@@ -140,10 +165,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         dial: Option<Dialer<S>>,
     ) -> (
         mpsc::UnboundedSender<TaskCommand>,
-        mpsc::UnboundedReceiver<LobbyItem>,
+        mpsc::Receiver<LobbyItem>,
     ) {
         let (command_tx, commands) = mpsc::unbounded_channel();
-        let (lobby, lobby_rx) = mpsc::unbounded_channel();
+        let (lobby, lobby_rx) = mpsc::channel(LOBBY_CAPACITY);
         let (print_out_tx, print_out) = mpsc::channel(printing::OUTGOING_CAPACITY);
         let task = ConnectionTask {
             conn,
@@ -154,6 +179,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             commands,
             command_tx: command_tx.clone(),
             lobby,
+            lobby_backlog: VecDeque::new(),
+            leaving: VecDeque::new(),
             platforms,
             operator_printing,
             print_out_tx,
@@ -232,7 +259,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     fn next_deadline(&self) -> Instant {
         let now = Instant::now();
         let mut deadline = now + IDLE_TICK;
+        if !self.lobby_backlog.is_empty() {
+            deadline = now + BACKLOG_TICK;
+        }
         for slot in self.sessions.values() {
+            if slot.behind() || !slot.screen_pending.is_empty() {
+                deadline = deadline.min(now + BACKLOG_TICK);
+            }
             if slot.session.has_bulk_to_send() {
                 return now;
             }
@@ -267,21 +300,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         let Some(slot) = self.sessions.get_mut(&id) else {
             return; // a late frame of a session that just ended
         };
-        if let Err(e) = slot.session.handle_envelope(envelope, Instant::now()) {
-            warn!(session = id, "peer protocol error: {e}");
-            slot.session.end(EndReason::ProtocolError, "protocol error");
+        if slot.behind() {
+            slot.hold(envelope);
+        } else {
+            slot.handle_envelope(envelope);
         }
     }
 
     fn on_relay(&mut self, message: RelayMessage) {
         match message {
+            RelayMessage::Paired(paired)
+                if paired.origin == PairingOrigin::Transfer
+                    && self.sessions.contains_key(&paired.session_id) =>
+            {
+                self.take_over(paired)
+            }
             RelayMessage::Paired(paired) => self.start_session(paired),
             RelayMessage::SessionEnded {
                 session_id, reason, ..
-            } => {
+            } if self.sessions.contains_key(&session_id) => {
                 if let Some(slot) = self.sessions.get_mut(&session_id) {
                     slot.left = true; // the relay already knows
-                    slot.session.relay_ended(reason);
+                    if slot.held.is_empty() {
+                        slot.session.relay_ended(reason);
+                    } else {
+                        // After what the peer sent before it.
+                        slot.pending_end = Some(reason);
+                    }
                 }
             }
             RelayMessage::TimeLimitWarning {
@@ -289,11 +334,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 remaining_ms,
             } => {
                 if let Some(slot) = self.sessions.get_mut(&session_id) {
-                    let _ = slot
-                        .events
-                        .send(SessionEvent::Notice(ControlMessage::TimeWarning {
-                            remaining_ms,
-                        }));
+                    slot.emit(SessionEvent::Notice(ControlMessage::TimeWarning {
+                        remaining_ms,
+                    }));
                 }
             }
             RelayMessage::Ping { nonce } => {
@@ -302,27 +345,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     .send(TaskCommand::Relay(RelayMessage::Pong { nonce }));
             }
             RelayMessage::Pong { .. } => {}
-            other => {
-                let _ = self.lobby.send(LobbyItem::Relay(other));
+            // The relay's answers to our own LeaveSession: not the lobby's.
+            RelayMessage::SessionEnded {
+                session_id, reason, ..
+            } => {
+                // Ended by our own leave: nothing more comes. Ended by the
+                // peer's leave first: our leave is answered "no such session".
+                self.leaving
+                    .retain(|(id, ours)| !(*id == session_id && *ours == reason));
             }
+            RelayMessage::RequestResult(r)
+                if r.error == Some(rsupport_proto::relay::RequestError::NotFound)
+                    && r.detail == "no such session"
+                    && self.leaving.pop_front().is_some() => {}
+            other => self.send_lobby(LobbyItem::Relay(other)),
         }
     }
 
-    fn start_session(&mut self, paired: Paired) {
+    /// A fresh session state machine for `paired`.
+    fn new_session(&self, paired: &Paired, platform: Option<&mut HostPlatform>) -> Option<Session> {
         let policy = SessionPolicy::allowing(if paired.allowed_modes.is_empty() {
             ConnectionMode::ALL.to_vec()
         } else {
             paired.allowed_modes.clone()
         });
-        let mut platform = (self.platforms)();
-        let mapper = match platform.as_mut().and_then(|p| p.input_mapper(&[], 0)) {
+        let download_dir = platform.as_ref().and_then(|p| p.download_dir.clone());
+        let mapper = match platform.and_then(|p| p.input_mapper(&[], 0)) {
             Some(m) => m,
-            None => match placeholder_mapper() {
-                Some(m) => m,
-                None => return,
-            },
+            None => placeholder_mapper()?,
         };
-        let session = Session::new(
+        Some(Session::new(
             SessionConfig {
                 side: self.side,
                 session_id: paired.session_id,
@@ -330,23 +382,73 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 policy,
                 gate: self.gate,
                 full_file_control: paired.full_file_control,
-                download_dir: platform.as_ref().and_then(|p| p.download_dir.clone()),
+                download_dir,
             },
             mapper,
-        );
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        ))
+    }
+
+    /// Customer: a colleague took the session over. The same handle goes
+    /// on with a fresh session state (nothing is shared until the new
+    /// operator asks and the customer allows it again).
+    fn take_over(&mut self, paired: Paired) {
+        let Some(mut platform) = self
+            .sessions
+            .get_mut(&paired.session_id)
+            .map(|slot| slot.platform.take())
+        else {
+            return;
+        };
+        let session = self.new_session(&paired, platform.as_mut());
+        let Some(slot) = self.sessions.get_mut(&paired.session_id) else {
+            return;
+        };
+        slot.platform = platform;
+        let Some(session) = session else {
+            return;
+        };
+        if let Some(p) = slot.platform.as_mut() {
+            // Releases held keys and buttons before the old state goes.
+            let _ = slot.session.inject_pending(&mut p.injector);
+            p.finish();
+        }
+        slot.session = session;
+        slot.hosting = false;
+        slot.token = paired.resume_token.clone();
+        slot.emit(SessionEvent::Notice(ControlMessage::TransferNotice {
+            to_operator_name: paired.peer_name,
+            note: String::new(),
+        }));
+    }
+
+    fn start_session(&mut self, paired: Paired) {
+        let mut platform = (self.platforms)();
+        let Some(session) = self.new_session(&paired, platform.as_mut()) else {
+            return;
+        };
+        let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let print = self.print_bridge(&paired, platform.as_mut(), &events_tx);
+        let (screen, latest) = (ViewerShared::new(), Arc::new(Latest::default()));
         let handle = SessionHandle::new(
             self.side,
             paired.clone(),
             self.command_tx.clone(),
             events_rx,
+            screen.clone(),
+            latest.clone(),
         );
         self.sessions.insert(
             paired.session_id,
             Slot {
                 session,
                 events: events_tx,
+                overflow: VecDeque::new(),
+                held: VecDeque::new(),
+                screen,
+                latest,
+                screen_pending: Vec::new(),
+                screen_shown: false,
+                pending_end: None,
                 platform,
                 hosting: false,
                 frame: BgraFrame::filled(0, 0, [0; 4]),
@@ -362,7 +464,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 peer_away: false,
             },
         );
-        let _ = self.lobby.send(LobbyItem::Session(Box::new(handle)));
+        self.send_lobby(LobbyItem::Session(Box::new(handle)));
     }
 
     /// The customer prints when its platform has a printer; the operator
@@ -371,7 +473,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         &self,
         paired: &Paired,
         platform: Option<&mut HostPlatform>,
-        events: &mpsc::UnboundedSender<SessionEvent>,
+        events: &mpsc::Sender<SessionEvent>,
     ) -> Option<PrintBridge> {
         let (id, allows, out) = (
             paired.session_id,
@@ -439,6 +541,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     // ----- outputs
 
     async fn flush(&mut self) -> Result<(), LinkError> {
+        self.drain_lobby_backlog();
         let mut finished = Vec::new();
         for (id, slot) in self.sessions.iter_mut() {
             // Admitted input, and the releases every stop queues, reach the
@@ -448,11 +551,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     warn!(session = id, "input injection failed: {e}");
                 }
             }
-            while let Some(event) = slot.session.poll_event() {
-                if let Some(event) = slot.on_event(event) {
-                    let _ = slot.events.send(event);
-                }
-            }
+            let delivered = slot.pump_events();
             // File data goes out a few chunks per round so that frames and
             // input captured meanwhile are not stuck behind a large file.
             let mut bulk = 0;
@@ -470,7 +569,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             }
             // A session that ended while resumes are in flight leaves after
             // them, so the relay's answer to its LeaveSession is not misread.
-            if slot.session.is_ended() && self.resuming.awaiting.is_none() {
+            // It also waits until its last events reached the handle (unless
+            // its product stopped reading for good, see `Slot::hold`).
+            if slot.session.is_ended()
+                && self.resuming.awaiting.is_none()
+                && (delivered || slot.held.len() >= MAX_HELD)
+            {
                 if !slot.left && slot.session.ended_by_peer() {
                     let now = Instant::now();
                     if now < *slot.leave_at.get_or_insert(now + PEER_LEAVE_GRACE) {
@@ -492,6 +596,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                         .session
                         .end_reason()
                         .unwrap_or(EndReason::ProtocolError);
+                    // The reason the relay reports when our leave ends it.
+                    let ours = match (reason, self.side) {
+                        (EndReason::ConsentDenied | EndReason::ProtocolError, _) => reason,
+                        (_, Side::Operator) => EndReason::OperatorEnded,
+                        (_, Side::Customer) => EndReason::CustomerEnded,
+                    };
+                    self.leaving.push_back((id, ours));
                     self.conn
                         .send(&RelayMessage::LeaveSession {
                             session_id: id,
@@ -519,7 +630,7 @@ fn placeholder_mapper() -> Option<rsupport_input::CoordinateMapper> {
 
 impl Slot {
     fn command(&mut self, command: SessionCommand) {
-        let not_allowed = |e: &dyn std::fmt::Display| EndpointError::NotAllowed(e.to_string());
+        let not_allowed = |e: &dyn std::fmt::Display| ClientError::state(e);
         match command {
             SessionCommand::RequestMode {
                 mode,
@@ -553,14 +664,15 @@ impl Slot {
             SessionCommand::Settings(settings) => self.session.viewer().request_settings(settings),
             SessionCommand::Screenshot(id) => self.session.viewer().request_screenshot(id),
             SessionCommand::LocalActivity => self.session.local_activity(Instant::now()),
-            SessionCommand::Channel(message) => self.session.send_channel_message(message),
             SessionCommand::End { reason, detail } => self.session.end(reason, detail),
-            SessionCommand::Framebuffer(reply) => {
-                let _ = reply.send(self.session.framebuffer().cloned());
-            }
             SessionCommand::OfferFiles { path, reply } => {
                 let r = self.session.files().offer_path(&path, Instant::now());
-                let _ = reply.send(r.map_err(|e| EndpointError::NotAllowed(e.to_string())));
+                let _ = reply.send(r.map_err(|e| {
+                    ClientError::NotAllowed(NotAllowed::FileOffer {
+                        path: path.display().to_string(),
+                        detail: e.to_string(),
+                    })
+                }));
             }
             SessionCommand::AcceptFiles {
                 transfer_id,
@@ -574,7 +686,9 @@ impl Slot {
                 let _ = reply.send(if ok {
                     Ok(())
                 } else {
-                    Err(EndpointError::NotAllowed("no such offer".into()))
+                    Err(ClientError::NotAllowed(NotAllowed::NoSuchTransfer {
+                        transfer_id,
+                    }))
                 });
             }
             SessionCommand::DeclineFiles {
@@ -685,11 +799,11 @@ impl Slot {
         Some(event)
     }
 
-    fn print_action(&self, action: PrintAction) -> Result<(), EndpointError> {
+    fn print_action(&self, action: PrintAction) -> Result<(), ClientError> {
         let Some(print) = &self.print else {
-            return Err(EndpointError::NotAllowed(
-                "remote printing is not set up on this side".into(),
-            ));
+            return Err(ClientError::NotAllowed(NotAllowed::Printing {
+                detail: "remote printing is not set up on this side".into(),
+            }));
         };
         match action {
             PrintAction::Accept(id) => print.accept(id),

@@ -6,7 +6,7 @@ use rsupport_proto::Role;
 use tokio::sync::mpsc;
 
 use super::connection::{ConnectionTask, LobbyItem, TaskCommand};
-use super::{EndpointError, HostPlatform, RelayTarget, SessionHandle};
+use super::{ClientError, HostPlatform, RelayTarget, SessionHandle};
 use rsupport_core::session::Side;
 
 /// The customer's connection to the relay. Consumed by
@@ -14,7 +14,7 @@ use rsupport_core::session::Side;
 #[derive(Debug)]
 pub struct Customer {
     commands: mpsc::UnboundedSender<TaskCommand>,
-    lobby: mpsc::UnboundedReceiver<LobbyItem>,
+    lobby: mpsc::Receiver<LobbyItem>,
 }
 
 impl Customer {
@@ -23,10 +23,12 @@ impl Customer {
     pub async fn connect(
         target: &RelayTarget,
         platform: HostPlatform,
-    ) -> Result<Customer, EndpointError> {
+    ) -> Result<Customer, ClientError> {
         let software = concat!("rsupport/", env!("CARGO_PKG_VERSION"));
         let mut conn = target.connect().await?;
-        conn.hello(Role::Customer, software).await?;
+        conn.hello(Role::Customer, software)
+            .await
+            .map_err(ClientError::link)?;
         let mut platform = Some(platform);
         let (commands, lobby) = ConnectionTask::spawn(
             conn,
@@ -39,20 +41,25 @@ impl Customer {
         Ok(Customer { commands, lobby })
     }
 
-    fn send(&self, message: RelayMessage) -> Result<(), EndpointError> {
+    fn send(&self, message: RelayMessage) -> Result<(), ClientError> {
         self.commands
             .send(TaskCommand::Relay(message))
-            .map_err(|_| EndpointError::Connection("connection task ended".into()))
+            .map_err(|_| ClientError::lost())
     }
 
-    /// Joins the operator who issued `code`.
+    /// Joins the operator who issued `code`. The code may be typed as
+    /// read out: `"1234 5678"`, `"1234-5678"` and `" 12345678 "` all work
+    /// (ASCII spaces, tabs and dashes are ignored); any other character
+    /// but digits is refused with [`NotAllowed::InvalidCode`](crate::NotAllowed::InvalidCode)
+    /// before anything is sent.
     pub async fn join(
         self,
         code: &str,
         customer: CustomerInfo,
-    ) -> Result<SessionHandle, EndpointError> {
+    ) -> Result<SessionHandle, ClientError> {
+        let code = crate::invite::normalize_code(code)?;
         self.send(RelayMessage::JoinByCode {
-            code: Secret::new(code.trim().to_owned()),
+            code: Secret::new(code),
             customer,
         })?;
         self.await_session().await
@@ -66,7 +73,7 @@ impl Customer {
         operator_id: &str,
         customer: CustomerInfo,
         first_message: &str,
-    ) -> Result<SessionHandle, EndpointError> {
+    ) -> Result<SessionHandle, ClientError> {
         self.send(RelayMessage::ContactOperator(ContactOperator {
             operator_id: operator_id.to_owned(),
             customer,
@@ -75,7 +82,7 @@ impl Customer {
         self.await_session().await
     }
 
-    async fn await_session(mut self) -> Result<SessionHandle, EndpointError> {
+    async fn await_session(mut self) -> Result<SessionHandle, ClientError> {
         loop {
             match self.lobby.recv().await {
                 Some(LobbyItem::Session(handle)) => return Ok(*handle),
@@ -83,16 +90,16 @@ impl Customer {
                     reason,
                     retry_after_ms,
                 })) => {
-                    return Err(EndpointError::JoinRefused {
+                    return Err(ClientError::JoinRefused {
                         reason,
-                        retry_after_ms,
+                        retry_at_ms: (retry_after_ms != 0).then_some(retry_after_ms),
                     })
                 }
                 Some(LobbyItem::Relay(RelayMessage::RequestResult(r))) if r.error.is_some() => {
-                    return Err(EndpointError::Refused(r.detail))
+                    return Err(ClientError::refused("start the session", r))
                 }
                 Some(LobbyItem::Relay(_) | LobbyItem::Reconnecting | LobbyItem::Reconnected) => {}
-                None => return Err(EndpointError::Connection("relay connection closed".into())),
+                None => return Err(ClientError::lost()),
             }
         }
     }

@@ -1,20 +1,22 @@
 //! [`SessionHandle`]: the application's grip on one live session.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rsupport_capture::BgraFrame;
 use rsupport_proto::annotate::Argb;
 use rsupport_proto::input::InputMessage;
 use rsupport_proto::relay::{CustomerInfo, Paired};
 use rsupport_proto::screen::DisplaySettings;
-use rsupport_proto::session::SessionMessage;
 use rsupport_proto::Point;
 use rsupport_proto::{ConnectionMode, EndReason};
 use tokio::sync::{mpsc, oneshot};
 
 use super::connection::TaskCommand;
-use super::EndpointError;
+use super::viewer::{Latest, Viewer, ViewerShared};
+use super::ClientError;
 use rsupport_core::annotate::AnnotationLayer;
+use rsupport_core::session::screen::ViewerScreenEvent;
 use rsupport_core::session::{SessionEvent, Side};
 
 /// A drawing command for [`SessionHandle::annotate`]. Coordinates are
@@ -61,7 +63,8 @@ pub enum Drawing {
     Clear,
 }
 
-/// Counters of one session, for status displays and benchmarks.
+/// Counters of one session, for status displays and benchmarks. Read with
+/// [`SessionHandle::stats`]; fields may be added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionStats {
@@ -87,43 +90,41 @@ pub(crate) enum SessionCommand {
     RequestMode {
         mode: ConnectionMode,
         reason: String,
-        reply: oneshot::Sender<Result<u32, EndpointError>>,
+        reply: oneshot::Sender<Result<u32, ClientError>>,
     },
     Decide {
         request_id: u32,
         allow: bool,
-        reply: oneshot::Sender<Result<(), EndpointError>>,
+        reply: oneshot::Sender<Result<(), ClientError>>,
     },
     SetPaused {
         paused: bool,
-        reply: oneshot::Sender<Result<(), EndpointError>>,
+        reply: oneshot::Sender<Result<(), ClientError>>,
     },
     RevokeControl,
     SendInput {
         input: InputMessage,
-        reply: oneshot::Sender<Result<(), EndpointError>>,
+        reply: oneshot::Sender<Result<(), ClientError>>,
     },
     Chat {
         text: String,
-        reply: oneshot::Sender<Result<u64, EndpointError>>,
+        reply: oneshot::Sender<Result<u64, ClientError>>,
     },
     Settings(DisplaySettings),
     Screenshot(u32),
     LocalActivity,
-    Channel(SessionMessage),
     End {
         reason: EndReason,
         detail: String,
     },
-    Framebuffer(oneshot::Sender<Option<BgraFrame>>),
     OfferFiles {
         path: PathBuf,
-        reply: oneshot::Sender<Result<u64, EndpointError>>,
+        reply: oneshot::Sender<Result<u64, ClientError>>,
     },
     AcceptFiles {
         transfer_id: u64,
         folder: PathBuf,
-        reply: oneshot::Sender<Result<(), EndpointError>>,
+        reply: oneshot::Sender<Result<(), ClientError>>,
     },
     DeclineFiles {
         transfer_id: u64,
@@ -137,7 +138,7 @@ pub(crate) enum SessionCommand {
     AnnotationLayer(oneshot::Sender<AnnotationLayer>),
     Print {
         action: PrintAction,
-        reply: oneshot::Sender<Result<(), EndpointError>>,
+        reply: oneshot::Sender<Result<(), ClientError>>,
     },
     Stats(oneshot::Sender<SessionStats>),
 }
@@ -146,14 +147,18 @@ pub(crate) enum SessionCommand {
 /// or [`Customer::join`](super::Customer::join).
 ///
 /// Read [`next_event`](Self::next_event) continuously: consent requests,
-/// chat lines and frame notices arrive there. Every method is
-/// cancellation-safe.
+/// chat lines and frame notices arrive there. The event channel is bounded
+/// (see the crate docs, "Events and backpressure"): a product that stops
+/// reading slows this session only. Draw the peer's screen through a
+/// [`viewer`](Self::viewer). Every method is cancellation-safe.
 #[derive(Debug)]
 pub struct SessionHandle {
     side: Side,
     paired: Paired,
     commands: mpsc::UnboundedSender<TaskCommand>,
-    events: mpsc::UnboundedReceiver<SessionEvent>,
+    events: mpsc::Receiver<SessionEvent>,
+    screen: Arc<ViewerShared>,
+    latest: Arc<Latest>,
     next_screenshot: u32,
 }
 
@@ -162,13 +167,17 @@ impl SessionHandle {
         side: Side,
         paired: Paired,
         commands: mpsc::UnboundedSender<TaskCommand>,
-        events: mpsc::UnboundedReceiver<SessionEvent>,
+        events: mpsc::Receiver<SessionEvent>,
+        screen: Arc<ViewerShared>,
+        latest: Arc<Latest>,
     ) -> Self {
         SessionHandle {
             side,
             paired,
             commands,
             events,
+            screen,
+            latest,
             next_screenshot: 1,
         }
     }
@@ -204,23 +213,44 @@ impl SessionHandle {
     }
 
     /// The next event; `None` once the session is over and every event was read.
+    ///
+    /// Frame and cursor notices are coalesced: at most one of each waits
+    /// here, and it carries the newest values when read.
     pub async fn next_event(&mut self) -> Option<SessionEvent> {
-        self.events.recv().await
+        let event = self.events.recv().await?;
+        Some(match event {
+            SessionEvent::ViewerScreen(
+                ViewerScreenEvent::FrameUpdated { .. } | ViewerScreenEvent::Cursor(_),
+            ) => self.latest.take(event),
+            other => other,
+        })
     }
 
-    fn send(&self, command: SessionCommand) -> Result<(), EndpointError> {
+    /// How many events wait to be read (at most the channel's capacity;
+    /// frame and cursor notices count once each however many frames came).
+    pub fn queued_events(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The peer's screen for drawing: the latest frame, read in place, and
+    /// the rectangles that changed since this viewer last looked.
+    pub fn viewer(&self) -> Viewer {
+        self.screen.viewer()
+    }
+
+    fn send(&self, command: SessionCommand) -> Result<(), ClientError> {
         self.commands
             .send(TaskCommand::Session(self.paired.session_id, command))
-            .map_err(|_| EndpointError::SessionEnded)
+            .map_err(|_| ClientError::SessionEnded)
     }
 
     async fn ask<T>(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, EndpointError>>) -> SessionCommand,
-    ) -> Result<T, EndpointError> {
+        make: impl FnOnce(oneshot::Sender<Result<T, ClientError>>) -> SessionCommand,
+    ) -> Result<T, ClientError> {
         let (reply, answer) = oneshot::channel();
         self.send(make(reply))?;
-        answer.await.map_err(|_| EndpointError::SessionEnded)?
+        answer.await.map_err(|_| ClientError::SessionEnded)?
     }
 
     /// Operator: asks the customer for a connection mode. Returns the request id;
@@ -229,7 +259,7 @@ impl SessionHandle {
         &self,
         mode: ConnectionMode,
         reason: impl Into<String>,
-    ) -> Result<u32, EndpointError> {
+    ) -> Result<u32, ClientError> {
         let reason = reason.into();
         self.ask(|reply| SessionCommand::RequestMode {
             mode,
@@ -240,7 +270,7 @@ impl SessionHandle {
     }
 
     /// Customer: answers a consent request.
-    pub async fn decide(&self, request_id: u32, allow: bool) -> Result<(), EndpointError> {
+    pub async fn decide(&self, request_id: u32, allow: bool) -> Result<(), ClientError> {
         self.ask(|reply| SessionCommand::Decide {
             request_id,
             allow,
@@ -250,55 +280,50 @@ impl SessionHandle {
     }
 
     /// Host: pauses or resumes sharing (nothing is captured, sent or injected while paused).
-    pub async fn set_paused(&self, paused: bool) -> Result<(), EndpointError> {
+    pub async fn set_paused(&self, paused: bool) -> Result<(), ClientError> {
         self.ask(|reply| SessionCommand::SetPaused { paused, reply })
             .await
     }
 
     /// Host: withdraws the viewer's control at once.
-    pub fn revoke_control(&self) -> Result<(), EndpointError> {
+    pub fn revoke_control(&self) -> Result<(), ClientError> {
         self.send(SessionCommand::RevokeControl)
     }
 
     /// Host: the local user touched mouse or keyboard (local input wins).
-    pub fn local_activity(&self) -> Result<(), EndpointError> {
+    pub fn local_activity(&self) -> Result<(), ClientError> {
         self.send(SessionCommand::LocalActivity)
     }
 
     /// Viewer: sends input; refused unless control is granted now.
-    pub async fn send_input(&self, input: InputMessage) -> Result<(), EndpointError> {
+    pub async fn send_input(&self, input: InputMessage) -> Result<(), ClientError> {
         self.ask(|reply| SessionCommand::SendInput { input, reply })
             .await
     }
 
     /// Sends a chat line; returns its id.
-    pub async fn send_chat(&self, text: impl Into<String>) -> Result<u64, EndpointError> {
+    pub async fn send_chat(&self, text: impl Into<String>) -> Result<u64, ClientError> {
         let text = text.into();
         self.ask(|reply| SessionCommand::Chat { text, reply }).await
     }
 
     /// Viewer: changes how the host shares (colour depth, wallpaper,
     /// windows, monitor, scale, frame rate).
-    pub fn set_display_settings(&self, settings: DisplaySettings) -> Result<(), EndpointError> {
+    pub fn set_display_settings(&self, settings: DisplaySettings) -> Result<(), ClientError> {
         self.send(SessionCommand::Settings(settings))
     }
 
     /// Viewer: asks the host for a PNG screenshot; it arrives as an event.
-    pub fn request_screenshot(&mut self) -> Result<u32, EndpointError> {
+    pub fn request_screenshot(&mut self) -> Result<u32, ClientError> {
         let id = self.next_screenshot;
         self.next_screenshot += 1;
         self.send(SessionCommand::Screenshot(id))?;
         Ok(id)
     }
 
-    /// Sends a message of a channel the application drives (files, print, annotations).
-    pub fn send_channel_message(&self, message: SessionMessage) -> Result<(), EndpointError> {
-        self.send(SessionCommand::Channel(message))
-    }
-
     /// Offers a file or a folder (recursively) to the peer; returns the
     /// transfer id. Progress and results arrive as [`SessionEvent::File`] events.
-    pub async fn send_files(&self, path: impl Into<PathBuf>) -> Result<u64, EndpointError> {
+    pub async fn send_files(&self, path: impl Into<PathBuf>) -> Result<u64, ClientError> {
         let path = path.into();
         self.ask(|reply| SessionCommand::OfferFiles { path, reply })
             .await
@@ -310,7 +335,7 @@ impl SessionHandle {
         &self,
         transfer_id: u64,
         folder: impl Into<PathBuf>,
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), ClientError> {
         let folder = folder.into();
         self.ask(|reply| SessionCommand::AcceptFiles {
             transfer_id,
@@ -325,7 +350,7 @@ impl SessionHandle {
         &self,
         transfer_id: u64,
         reason: impl Into<String>,
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), ClientError> {
         self.send(SessionCommand::DeclineFiles {
             transfer_id,
             reason: reason.into(),
@@ -337,7 +362,7 @@ impl SessionHandle {
         &self,
         transfer_id: u64,
         reason: impl Into<String>,
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), ClientError> {
         self.send(SessionCommand::CancelFiles {
             transfer_id,
             reason: reason.into(),
@@ -345,14 +370,14 @@ impl SessionHandle {
     }
 
     /// Draws on the shared screen (both parties see it).
-    pub fn annotate(&self, drawing: Drawing) -> Result<(), EndpointError> {
+    pub fn annotate(&self, drawing: Drawing) -> Result<(), ClientError> {
         self.send(SessionCommand::Annotate(drawing))
     }
 
     /// Operator: accepts a print job the customer printed (announced by a
     /// [`PrintEvent`](rsupport_core::print::PrintEvent) offer); it is printed on the
     /// operator's printer or saved, and both sides hear the result.
-    pub async fn accept_print(&self, job_id: u64) -> Result<(), EndpointError> {
+    pub async fn accept_print(&self, job_id: u64) -> Result<(), ClientError> {
         self.print(PrintAction::Accept(job_id)).await
     }
 
@@ -361,7 +386,7 @@ impl SessionHandle {
         &self,
         job_id: u64,
         reason: impl Into<String>,
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), ClientError> {
         self.print(PrintAction::Decline(job_id, reason.into()))
             .await
     }
@@ -371,39 +396,39 @@ impl SessionHandle {
         &self,
         job_id: u64,
         reason: impl Into<String>,
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), ClientError> {
         self.print(PrintAction::Cancel(job_id, reason.into())).await
     }
 
-    async fn print(&self, action: PrintAction) -> Result<(), EndpointError> {
+    async fn print(&self, action: PrintAction) -> Result<(), ClientError> {
         self.ask(|reply| SessionCommand::Print { action, reply })
             .await
     }
 
     /// A copy of the annotation layer, to render with
     /// [`annotate::render`](rsupport_core::annotate::render) onto a frame or overlay.
-    pub async fn annotation_layer(&self) -> Result<AnnotationLayer, EndpointError> {
+    pub async fn annotation_layer(&self) -> Result<AnnotationLayer, ClientError> {
         let (reply, answer) = oneshot::channel();
         self.send(SessionCommand::AnnotationLayer(reply))?;
-        answer.await.map_err(|_| EndpointError::SessionEnded)
+        answer.await.map_err(|_| ClientError::SessionEnded)
     }
 
-    /// Viewer: a copy of what we see of the peer's screen.
-    pub async fn framebuffer(&self) -> Result<Option<BgraFrame>, EndpointError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(SessionCommand::Framebuffer(reply))?;
-        answer.await.map_err(|_| EndpointError::SessionEnded)
+    /// Viewer: a copy of the whole frame we see of the peer's screen
+    /// (8 MB at 1080p). For drawing every frame, use [`viewer`](Self::viewer),
+    /// which copies nothing.
+    pub async fn framebuffer(&self) -> Result<Option<BgraFrame>, ClientError> {
+        Ok(self.screen.snapshot())
     }
 
     /// Counters.
-    pub async fn stats(&self) -> Result<SessionStats, EndpointError> {
+    pub async fn stats(&self) -> Result<SessionStats, ClientError> {
         let (reply, answer) = oneshot::channel();
         self.send(SessionCommand::Stats(reply))?;
-        answer.await.map_err(|_| EndpointError::SessionEnded)
+        answer.await.map_err(|_| ClientError::SessionEnded)
     }
 
     /// Ends the session (the peer and the relay are told).
-    pub fn end(&self, reason: EndReason, detail: impl Into<String>) -> Result<(), EndpointError> {
+    pub fn end(&self, reason: EndReason, detail: impl Into<String>) -> Result<(), ClientError> {
         self.send(SessionCommand::End {
             reason,
             detail: detail.into(),

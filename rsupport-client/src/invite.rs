@@ -1,16 +1,28 @@
-//! Invitations: what a product shows, reads out or e-mails to a customer.
+//! [`Invitation`]: what a product shows, reads out or e-mails to a customer.
 
-use rsupport_proto::relay::CodeIssued;
+use rsupport_proto::relay::{CodeIssued, Secret};
 
-/// A session-code invitation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A session-code invitation: the code, the join link and the expiry.
+/// Returned by [`Operator::issue_code`](crate::Operator::issue_code).
+///
+/// The code is a secret until used: show it or read it out
+/// ([`display_code`](Self::display_code)), never log it (`Debug` redacts it
+/// and the join link, which contains it).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Invitation {
-    /// The code (digits). A secret until used: do not log it.
-    pub code: rsupport_proto::relay::Secret<String>,
-    /// Join link built from the relay's URL template (may be empty).
-    pub join_link: String,
-    /// When the code stops working, ms since epoch.
-    pub expires_at_ms: u64,
+    code: Secret<String>,
+    join_link: String,
+    expires_at_ms: u64,
+}
+
+impl std::fmt::Debug for Invitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invitation")
+            .field("code", &self.code)
+            .field("join_link", &(!self.join_link.is_empty()).then_some("***"))
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish()
+    }
 }
 
 impl From<CodeIssued> for Invitation {
@@ -24,7 +36,34 @@ impl From<CodeIssued> for Invitation {
 }
 
 impl Invitation {
-    /// The code grouped for reading aloud: `1234 5678`.
+    /// An invitation for `code` (for tests and for products that keep
+    /// invitations themselves).
+    pub fn new(code: impl Into<String>, join_link: impl Into<String>, expires_at_ms: u64) -> Self {
+        Invitation {
+            code: Secret::new(code.into()),
+            join_link: join_link.into(),
+            expires_at_ms,
+        }
+    }
+
+    /// The session code, digits only. Say it on the phone or show it;
+    /// never log it.
+    pub fn code(&self) -> &str {
+        self.code.expose()
+    }
+
+    /// The join link built from the relay's URL template (may be empty).
+    pub fn join_link(&self) -> &str {
+        &self.join_link
+    }
+
+    /// When the code stops working, ms since the Unix epoch.
+    pub fn expires_at_ms(&self) -> u64 {
+        self.expires_at_ms
+    }
+
+    /// The code grouped for reading aloud: `1234 5678`. Customers may type
+    /// it with or without the spaces.
     pub fn display_code(&self) -> String {
         let digits: Vec<char> = self.code.expose().chars().collect();
         digits
@@ -56,6 +95,35 @@ impl Invitation {
     }
 }
 
+/// Normalises a session code as typed by a person: ASCII spaces, tabs and
+/// dashes are removed (`"1234 5678"`, `"1234-5678"`, `" 12345678 "`);
+/// anything else but digits is refused.
+pub(crate) fn normalize_code(input: &str) -> Result<String, crate::NotAllowed> {
+    let mut code = String::with_capacity(input.len());
+    for c in input.chars() {
+        match c {
+            '0'..='9' => code.push(c),
+            ' ' | '\t' | '-' => {}
+            _ => {
+                return Err(crate::NotAllowed::InvalidCode {
+                    problem: "it may contain only digits, spaces and dashes".into(),
+                })
+            }
+        }
+    }
+    if code.is_empty() {
+        return Err(crate::NotAllowed::InvalidCode {
+            problem: "it is empty".into(),
+        });
+    }
+    if code.len() > rsupport_proto::limits::MAX_SECRET {
+        return Err(crate::NotAllowed::InvalidCode {
+            problem: "it is far too long".into(),
+        });
+    }
+    Ok(code)
+}
+
 #[cfg(feature = "email")]
 pub mod email;
 
@@ -65,14 +133,29 @@ mod tests {
 
     #[test]
     fn text_has_code_link_and_expiry() {
-        let inv = Invitation {
-            code: "12345678".into(),
-            join_link: "https://help.example/j/12345678".into(),
-            expires_at_ms: 600_000,
-        };
+        let inv = Invitation::new("12345678", "https://help.example/j/12345678", 600_000);
         let t = inv.text("Aiko", 1);
         assert!(t.contains("1234 5678"));
         assert!(t.contains("https://help.example/j/12345678"));
         assert!(t.contains("10 minutes"));
+        assert!(
+            !format!("{inv:?}").contains("12345678"),
+            "Debug redacts the code"
+        );
+    }
+
+    #[test]
+    fn codes_accept_spaces_dashes_and_tabs() {
+        for typed in ["1234 5678", "1234-5678", " 12345678 ", "\t1234 - 5678\t"] {
+            assert_eq!(normalize_code(typed).unwrap(), "12345678", "{typed:?}");
+        }
+        for bad in ["", "  - ", "1234_5678", "12345678x", "１２３４"] {
+            let e = normalize_code(bad).unwrap_err();
+            assert!(
+                matches!(e, crate::NotAllowed::InvalidCode { .. }),
+                "{bad:?}"
+            );
+            assert!(!e.to_string().contains(bad.trim()) || bad.trim().is_empty());
+        }
     }
 }

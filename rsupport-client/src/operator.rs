@@ -3,17 +3,21 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rsupport_proto::relay::{
-    CodeIssued, ContactRequest, Login, LoginResult, LoginStatus, OperatorPresence, RelayMessage,
-    Secret, SessionOffer,
+    ContactRequest, Login, LoginResult, LoginStatus, OperatorPresence, RelayMessage, RequestResult,
+    Secret, SessionHandover, SessionOffer,
 };
 use rsupport_proto::{ConnectionMode, Role};
 use tokio::sync::mpsc;
+use tracing::debug;
 
+use super::admin::Admin;
 use super::connection::{ConnectionTask, LobbyItem, PlatformFactory, TaskCommand};
+use super::invite::Invitation;
 use super::printing::OperatorPrinting;
-use super::{EndpointError, HostPlatform, RelayTarget, SessionHandle};
+use super::{ClientError, HostPlatform, NotAllowed, RelayTarget, SessionHandle};
 use rsupport_core::session::Side;
 use rsupport_print::PrintSink;
 
@@ -42,6 +46,25 @@ impl OperatorOptions {
         self.print_sink = Some(sink);
         self
     }
+
+    /// Names this program in the relay's audit log ("acme-helpdesk/4.2").
+    pub fn with_software(mut self, software: impl Into<String>) -> Self {
+        self.software = software.into();
+        self
+    }
+
+    /// Lets the operator host ("share / show operator screen"): `make`
+    /// builds the platform for each session that needs it.
+    pub fn with_platform(mut self, make: impl FnMut() -> HostPlatform + Send + 'static) -> Self {
+        self.platform = Some(Box::new(make));
+        self
+    }
+
+    /// Where received print documents wait until printed.
+    pub fn with_print_spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.print_spool_dir = Some(dir.into());
+        self
+    }
 }
 
 impl std::fmt::Debug for OperatorOptions {
@@ -57,6 +80,7 @@ impl std::fmt::Debug for OperatorOptions {
 
 /// What the relay knows about the logged-in operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LoginInfo {
     /// The ID customers use for chat-first contact.
     pub operator_id: String,
@@ -72,30 +96,11 @@ pub struct LoginInfo {
     pub must_change_password: bool,
 }
 
-/// An invitation to give the customer: code, join link and expiry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invitation {
-    issued: CodeIssued,
-}
-
-impl Invitation {
-    /// The session code (digits). Say it on the phone or show it; never log it.
-    pub fn code(&self) -> &str {
-        self.issued.code.expose()
-    }
-
-    /// The join link built from the relay's URL template (may be empty).
-    pub fn join_link(&self) -> &str {
-        &self.issued.join_link
-    }
-
-    /// When the code stops working, ms since the Unix epoch.
-    pub fn expires_at_ms(&self) -> u64 {
-        self.issued.expires_at_ms
-    }
-}
-
 /// Something for the operator's console.
+///
+/// The lobby channel is bounded; a console that stops reading loses
+/// nothing but older presence lists (only the newest is kept), and no
+/// session waits for it (see the crate docs, "Events and backpressure").
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum LobbyEvent {
@@ -104,12 +109,17 @@ pub enum LobbyEvent {
     ContactRequest(ContactRequest),
     /// A session started (code joined, contact accepted, transfer accepted).
     SessionStarted(SessionHandle),
-    /// A colleague offers a session (transfer) or invites us.
+    /// A colleague offers a session (transfer); answer with
+    /// [`Operator::answer_offer`].
     SessionOffer(SessionOffer),
-    /// Operators online.
+    /// Operators online (for transfer pickers).
     Presence(Vec<OperatorPresence>),
-    /// Any other relay message.
-    Relay(RelayMessage),
+    /// A transfer this operator started was not taken: the colleague
+    /// declined, or the offer could not be delivered. The session stays here.
+    TransferRefused {
+        /// What the relay said.
+        detail: String,
+    },
     /// The relay connection dropped; running sessions are being resumed
     /// (each also reports it as [`SessionEvent::Connection`](rsupport_core::session::SessionEvent::Connection)).
     ConnectionLost,
@@ -120,12 +130,19 @@ pub enum LobbyEvent {
 }
 
 /// A support agent's connection to the relay.
+///
+/// Requests (`login`, `issue_code`, …) take `&mut self` and wait for the
+/// relay's answer; console events that arrive meanwhile are kept for
+/// [`next_event`](Self::next_event).
 #[derive(Debug)]
 pub struct Operator {
     commands: mpsc::UnboundedSender<TaskCommand>,
-    lobby: mpsc::UnboundedReceiver<LobbyItem>,
+    lobby: mpsc::Receiver<LobbyItem>,
     pending: VecDeque<LobbyItem>,
     login: Option<LoginInfo>,
+    /// Transfers started and not yet settled: a later refusal is theirs.
+    transfers_pending: usize,
+    next_admin_request: u64,
 }
 
 impl Operator {
@@ -133,14 +150,16 @@ impl Operator {
     pub async fn connect(
         target: &RelayTarget,
         options: OperatorOptions,
-    ) -> Result<Operator, EndpointError> {
+    ) -> Result<Operator, ClientError> {
         let mut conn = target.connect().await?;
         let software = if options.software.is_empty() {
             concat!("rsupport/", env!("CARGO_PKG_VERSION")).to_owned()
         } else {
             options.software
         };
-        conn.hello(Role::Operator, &software).await?;
+        conn.hello(Role::Operator, &software)
+            .await
+            .map_err(ClientError::link)?;
         let mut make = options.platform;
         let platforms: PlatformFactory = Box::new(move || make.as_mut().map(|f| f()));
         let printing = options.print_sink.map(|sink| OperatorPrinting {
@@ -163,6 +182,8 @@ impl Operator {
             lobby,
             pending: VecDeque::new(),
             login: None,
+            transfers_pending: 0,
+            next_admin_request: 1,
         })
     }
 
@@ -171,26 +192,63 @@ impl Operator {
         self.login.as_ref()
     }
 
-    fn send(&self, message: RelayMessage) -> Result<(), EndpointError> {
+    pub(crate) fn send(&self, message: RelayMessage) -> Result<(), ClientError> {
         self.commands
             .send(TaskCommand::Relay(message))
-            .map_err(|_| EndpointError::Connection("connection task ended".into()))
+            .map_err(|_| ClientError::lost())
+    }
+
+    fn require_login(&self) -> Result<&LoginInfo, ClientError> {
+        self.login
+            .as_ref()
+            .ok_or(ClientError::NotAllowed(NotAllowed::NotLoggedIn))
     }
 
     /// Waits for the first relay message `pick` accepts; others are kept for
     /// [`next_event`](Self::next_event).
-    async fn await_reply<T>(
+    pub(crate) async fn await_reply<T>(
         &mut self,
         mut pick: impl FnMut(&RelayMessage) -> bool,
-        map: impl FnOnce(RelayMessage) -> T,
-    ) -> Result<T, EndpointError> {
+        map: impl FnOnce(RelayMessage) -> Option<T>,
+    ) -> Result<T, ClientError> {
         loop {
             match self.lobby.recv().await {
-                Some(LobbyItem::Relay(m)) if pick(&m) => return Ok(map(m)),
+                Some(LobbyItem::Relay(m)) if pick(&m) => {
+                    return map(m).ok_or_else(ClientError::lost)
+                }
                 Some(other) => self.pending.push_back(other),
-                None => return Err(EndpointError::Connection("relay connection closed".into())),
+                None => return Err(ClientError::lost()),
             }
         }
+    }
+
+    /// Sends `message` and waits for the relay's `RequestResult`.
+    async fn request(
+        &mut self,
+        action: &'static str,
+        message: RelayMessage,
+    ) -> Result<(), ClientError> {
+        self.send(message)?;
+        let result: RequestResult = self
+            .await_reply(
+                |m| matches!(m, RelayMessage::RequestResult(_)),
+                |m| match m {
+                    RelayMessage::RequestResult(r) => Some(r),
+                    _ => None,
+                },
+            )
+            .await?;
+        if result.is_ok() {
+            Ok(())
+        } else {
+            Err(ClientError::refused(action, result))
+        }
+    }
+
+    pub(crate) fn next_admin_request(&mut self) -> u64 {
+        let id = self.next_admin_request;
+        self.next_admin_request += 1;
+        id
     }
 
     /// Logs in. `totp` is the six-digit code when the account has a second factor.
@@ -199,7 +257,7 @@ impl Operator {
         username: &str,
         password: &str,
         totp: Option<&str>,
-    ) -> Result<LoginInfo, EndpointError> {
+    ) -> Result<LoginInfo, ClientError> {
         self.send(RelayMessage::Login(Login {
             username: username.to_owned(),
             password: Secret::new(password.to_owned()),
@@ -213,12 +271,11 @@ impl Operator {
                     _ => None,
                 },
             )
-            .await?
-            .ok_or_else(|| EndpointError::Connection("no login result".into()))?;
+            .await?;
         if result.status != LoginStatus::Ok {
-            return Err(EndpointError::Login {
+            return Err(ClientError::LoginRefused {
                 status: result.status,
-                blocked_until_ms: result.blocked_until_ms,
+                blocked_until_ms: (result.blocked_until_ms != 0).then_some(result.blocked_until_ms),
             });
         }
         let info = LoginInfo {
@@ -238,29 +295,38 @@ impl Operator {
 
     /// Changes our own password (required after an admin reset, see
     /// [`LoginInfo::must_change_password`]). The relay checks the policy.
-    pub async fn change_password(&mut self, old: &str, new: &str) -> Result<(), EndpointError> {
-        self.send(RelayMessage::ChangePassword {
-            old_password: Secret::new(old.to_owned()),
-            new_password: Secret::new(new.to_owned()),
-        })?;
-        let reply = self
-            .await_reply(|m| matches!(m, RelayMessage::RequestResult(_)), |m| m)
-            .await?;
-        match reply {
-            RelayMessage::RequestResult(r) if r.error.is_none() => {
-                if let Some(login) = self.login.as_mut() {
-                    login.must_change_password = false;
-                }
-                Ok(())
-            }
-            RelayMessage::RequestResult(r) => Err(EndpointError::Refused(r.detail)),
-            _ => Err(EndpointError::Refused("unexpected answer".into())),
+    pub async fn change_password(&mut self, old: &str, new: &str) -> Result<(), ClientError> {
+        self.require_login()?;
+        self.request(
+            "change the password",
+            RelayMessage::ChangePassword {
+                old_password: Secret::new(old.to_owned()),
+                new_password: Secret::new(new.to_owned()),
+            },
+        )
+        .await?;
+        if let Some(login) = self.login.as_mut() {
+            login.must_change_password = false;
         }
+        Ok(())
     }
 
-    /// Asks the relay for a session code (relay default TTL).
-    pub async fn issue_code(&mut self) -> Result<Invitation, EndpointError> {
-        self.send(RelayMessage::IssueCode { ttl_secs: 0 })?;
+    /// Asks the relay for a session code with the relay's default lifetime.
+    pub async fn issue_code(&mut self) -> Result<Invitation, ClientError> {
+        self.issue(0).await
+    }
+
+    /// Asks the relay for a session code that works for `ttl` (whole
+    /// seconds, at least one); the relay may shorten it to its own limit.
+    /// [`Invitation::expires_at_ms`] says what was granted.
+    pub async fn issue_code_with_ttl(&mut self, ttl: Duration) -> Result<Invitation, ClientError> {
+        let secs = u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX).max(1);
+        self.issue(secs).await
+    }
+
+    async fn issue(&mut self, ttl_secs: u32) -> Result<Invitation, ClientError> {
+        self.require_login()?;
+        self.send(RelayMessage::IssueCode { ttl_secs })?;
         let reply = self
             .await_reply(
                 |m| {
@@ -269,45 +335,109 @@ impl Operator {
                         RelayMessage::CodeIssued(_) | RelayMessage::RequestResult(_)
                     )
                 },
-                |m| m,
+                Some,
             )
             .await?;
         match reply {
-            RelayMessage::CodeIssued(issued) => Ok(Invitation { issued }),
-            RelayMessage::RequestResult(r) => Err(EndpointError::Refused(r.detail)),
-            _ => Err(EndpointError::Refused("unexpected answer".into())),
+            RelayMessage::CodeIssued(issued) => Ok(Invitation::from(issued)),
+            RelayMessage::RequestResult(r) => Err(ClientError::refused("issue a session code", r)),
+            _ => Err(ClientError::lost()),
         }
     }
 
+    /// Withdraws an unused code at once (the customer hung up, the code
+    /// was read out to the wrong person). Refused with `NotFound` when the
+    /// code was used, expired or is not this operator's.
+    pub async fn cancel_code(&mut self, invitation: &Invitation) -> Result<(), ClientError> {
+        self.require_login()?;
+        self.request(
+            "cancel the session code",
+            RelayMessage::CancelCode {
+                code: Secret::new(invitation.code().to_owned()),
+            },
+        )
+        .await
+    }
+
     /// Accepts or declines a chat-first contact.
-    pub fn answer_contact(&self, contact_id: u64, accept: bool) -> Result<(), EndpointError> {
+    pub fn answer_contact(&self, contact_id: u64, accept: bool) -> Result<(), ClientError> {
         self.send(RelayMessage::ContactAnswer { contact_id, accept })
     }
 
-    /// Sends any relay-control message (admin requests, transfers, invites).
-    pub fn send_relay(&self, message: RelayMessage) -> Result<(), EndpointError> {
-        self.send(message)
+    /// Hands a running session to a colleague (by operator ID), with a note
+    /// for them. Returns once the relay delivered the offer; when the
+    /// colleague accepts, our [`SessionHandle`] ends with
+    /// [`EndReason::Transferred`](rsupport_proto::EndReason::Transferred);
+    /// when they decline, [`LobbyEvent::TransferRefused`] arrives and the
+    /// session stays here.
+    pub async fn transfer_session(
+        &mut self,
+        session: &SessionHandle,
+        operator_id: &str,
+        note: &str,
+    ) -> Result<(), ClientError> {
+        self.require_login()?;
+        self.request(
+            "hand the session over",
+            RelayMessage::TransferSession(SessionHandover {
+                session_id: session.session_id(),
+                operator_id: operator_id.to_owned(),
+                note: note.to_owned(),
+            }),
+        )
+        .await?;
+        self.transfers_pending += 1;
+        Ok(())
+    }
+
+    /// Accepts or declines a colleague's [`LobbyEvent::SessionOffer`]. On
+    /// accept, the session arrives as [`LobbyEvent::SessionStarted`].
+    pub fn answer_offer(&self, offer_id: u64, accept: bool) -> Result<(), ClientError> {
+        self.send(RelayMessage::SessionOfferAnswer { offer_id, accept })
+    }
+
+    /// Administration (accounts, settings, audit, ending sessions), for an
+    /// account with the admin role. Refused locally when not logged in as
+    /// an admin.
+    pub fn admin(&mut self) -> Result<Admin<'_>, ClientError> {
+        let login = self.require_login()?;
+        if login.role != Role::Admin {
+            return Err(ClientError::NotAllowed(NotAllowed::NotAdmin));
+        }
+        Ok(Admin::new(self))
     }
 
     /// The next console event; `None` once the connection is gone.
     pub async fn next_event(&mut self) -> Option<LobbyEvent> {
-        let item = match self.pending.pop_front() {
-            Some(item) => item,
-            None => self.lobby.recv().await?,
-        };
-        Some(match item {
-            LobbyItem::Session(handle) => LobbyEvent::SessionStarted(*handle),
-            LobbyItem::Relay(RelayMessage::ContactRequest(c)) => LobbyEvent::ContactRequest(c),
-            LobbyItem::Relay(RelayMessage::SessionOffer(o)) => LobbyEvent::SessionOffer(o),
-            LobbyItem::Relay(RelayMessage::PresenceUpdate { operators }) => {
-                LobbyEvent::Presence(operators)
-            }
-            LobbyItem::Relay(other) => LobbyEvent::Relay(other),
-            LobbyItem::Reconnecting => LobbyEvent::ConnectionLost,
-            LobbyItem::Reconnected => {
-                self.login = None;
-                LobbyEvent::Reconnected
-            }
-        })
+        loop {
+            let item = match self.pending.pop_front() {
+                Some(item) => item,
+                None => self.lobby.recv().await?,
+            };
+            let event = match item {
+                LobbyItem::Session(handle) => LobbyEvent::SessionStarted(*handle),
+                LobbyItem::Relay(RelayMessage::ContactRequest(c)) => LobbyEvent::ContactRequest(c),
+                LobbyItem::Relay(RelayMessage::SessionOffer(o)) => LobbyEvent::SessionOffer(o),
+                LobbyItem::Relay(RelayMessage::PresenceUpdate { operators }) => {
+                    LobbyEvent::Presence(operators)
+                }
+                LobbyItem::Relay(RelayMessage::RequestResult(r))
+                    if !r.is_ok() && self.transfers_pending > 0 =>
+                {
+                    self.transfers_pending -= 1;
+                    LobbyEvent::TransferRefused { detail: r.detail }
+                }
+                LobbyItem::Relay(other) => {
+                    debug!("relay message with no console event: {other:?}");
+                    continue;
+                }
+                LobbyItem::Reconnecting => LobbyEvent::ConnectionLost,
+                LobbyItem::Reconnected => {
+                    self.login = None;
+                    LobbyEvent::Reconnected
+                }
+            };
+            return Some(event);
+        }
     }
 }

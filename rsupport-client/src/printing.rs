@@ -20,7 +20,7 @@ use rsupport_proto::ConnectionMode;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::EndpointError;
+use super::ClientError;
 use crate::print::{run_customer, run_operator, CustomerCommand, OperatorCommand};
 use rsupport_core::print::{PrintEvent, PrintPolicy, PrintReceiver, PrintSender};
 use rsupport_core::session::SessionEvent;
@@ -62,7 +62,7 @@ impl PrintBridge {
         printer: Box<dyn VirtualPrinterSource>,
         admin_allows: bool,
         outgoing: Outgoing,
-        events: mpsc::UnboundedSender<SessionEvent>,
+        events: mpsc::Sender<SessionEvent>,
     ) -> Self {
         let (to_driver, commands, ends) =
             wire_driver(session_id, outgoing, events, PrintEvent::Customer);
@@ -87,7 +87,7 @@ impl PrintBridge {
         printing: OperatorPrinting,
         admin_allows: bool,
         outgoing: Outgoing,
-        events: mpsc::UnboundedSender<SessionEvent>,
+        events: mpsc::Sender<SessionEvent>,
     ) -> Self {
         let (to_driver, commands, ends) =
             wire_driver(session_id, outgoing, events, PrintEvent::Operator);
@@ -130,7 +130,7 @@ impl PrintBridge {
     }
 
     /// Operator: accept an offered job.
-    pub(crate) fn accept(&self, job_id: u64) -> Result<(), EndpointError> {
+    pub(crate) fn accept(&self, job_id: u64) -> Result<(), ClientError> {
         match &self.commands {
             Commands::Operator(c) => send(c, OperatorCommand::Accept(job_id)),
             Commands::Customer(_) => Err(not_allowed("only the operator accepts print jobs")),
@@ -138,7 +138,7 @@ impl PrintBridge {
     }
 
     /// Operator: decline an offered job.
-    pub(crate) fn decline(&self, job_id: u64, reason: String) -> Result<(), EndpointError> {
+    pub(crate) fn decline(&self, job_id: u64, reason: String) -> Result<(), ClientError> {
         match &self.commands {
             Commands::Operator(c) => send(c, OperatorCommand::Decline(job_id, reason)),
             Commands::Customer(_) => Err(not_allowed("only the operator declines print jobs")),
@@ -146,7 +146,7 @@ impl PrintBridge {
     }
 
     /// Either side: cancel a job at any stage.
-    pub(crate) fn cancel(&self, job_id: u64, reason: String) -> Result<(), EndpointError> {
+    pub(crate) fn cancel(&self, job_id: u64, reason: String) -> Result<(), ClientError> {
         match &self.commands {
             Commands::Operator(c) => send(c, OperatorCommand::Cancel(job_id, reason)),
             Commands::Customer(c) => send(c, CustomerCommand::Cancel(job_id, reason)),
@@ -154,11 +154,13 @@ impl PrintBridge {
     }
 }
 
-fn not_allowed(what: &str) -> EndpointError {
-    EndpointError::NotAllowed(what.to_owned())
+fn not_allowed(what: &str) -> ClientError {
+    ClientError::NotAllowed(crate::NotAllowed::Printing {
+        detail: what.to_owned(),
+    })
 }
 
-fn send<T>(commands: &mpsc::Sender<T>, command: T) -> Result<(), EndpointError> {
+fn send<T>(commands: &mpsc::Sender<T>, command: T) -> Result<(), ClientError> {
     commands
         .try_send(command)
         .map_err(|_| not_allowed("the print channel is busy or closed"))
@@ -178,7 +180,7 @@ struct DriverEnds<C, E> {
 fn wire_driver<C, E: Send + 'static>(
     session_id: u64,
     outgoing: Outgoing,
-    events: mpsc::UnboundedSender<SessionEvent>,
+    events: mpsc::Sender<SessionEvent>,
     wrap: fn(E) -> PrintEvent,
 ) -> (
     mpsc::UnboundedSender<PrintMessage>,
@@ -191,8 +193,12 @@ fn wire_driver<C, E: Send + 'static>(
     let (commands, command_rx) = mpsc::channel(16);
     let (event_tx, mut event_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
+        // Waits when the handle is behind: print events are never dropped,
+        // and only this session's print driver slows down.
         while let Some(e) = event_rx.recv().await {
-            let _ = events.send(SessionEvent::Print(wrap(e)));
+            if events.send(SessionEvent::Print(wrap(e))).await.is_err() {
+                break;
+            }
         }
     });
     let ends = DriverEnds {

@@ -26,13 +26,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
 use super::{ConnectionTask, LobbyItem, Slot};
-use crate::EndpointError;
+use crate::ClientError;
 use rsupport_core::session::{ConnectionState, SessionEvent};
 use rsupport_net::{LinkError, RelayConnection};
 
 /// Opens a new connection to the relay and says hello as the task's party.
 pub(crate) type Dialer<S> = Box<
-    dyn Fn() -> Pin<Box<dyn Future<Output = Result<RelayConnection<S>, EndpointError>> + Send>>
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<RelayConnection<S>, ClientError>> + Send>>
         + Send,
 >;
 
@@ -96,7 +96,7 @@ impl Slot {
         if was_open {
             self.session.connection_lost();
         }
-        let _ = self.events.send(SessionEvent::Connection(state));
+        self.emit(SessionEvent::Connection(state));
     }
 
     /// One end of the path is back: the session repairs once both are.
@@ -118,7 +118,7 @@ impl Slot {
         if !was_open && self.path_open() {
             self.session.reconnected(Instant::now());
         }
-        let _ = self.events.send(SessionEvent::Connection(state));
+        self.emit(SessionEvent::Connection(state));
     }
 }
 
@@ -138,7 +138,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         for slot in self.sessions.values_mut() {
             slot.path_lost(End::Ours, ConnectionState::Reconnecting);
         }
-        let _ = self.lobby.send(LobbyItem::Reconnecting);
+        self.send_lobby(LobbyItem::Reconnecting);
         let give_up = Instant::now() + RESUME_WINDOW;
         let mut wait = FIRST_RETRY;
         let conn = loop {
@@ -168,7 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         self.resuming.queue = self.sessions.keys().copied().collect();
         self.resume_next().await;
         // A logged-in operator is anonymous on the new connection.
-        let _ = self.lobby.send(LobbyItem::Reconnected);
+        self.send_lobby(LobbyItem::Reconnected);
         true
     }
 

@@ -1,10 +1,14 @@
 //! Where the relay is and how to trust it.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use super::EndpointError;
 use rsupport_net::tls::{self, Trust};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use super::ClientError;
 
 /// How the relay's certificate is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +19,11 @@ enum TrustSpec {
     CaFile(PathBuf),
 }
 
-/// The relay to connect to.
+/// The relay to connect to: its address, the name on its certificate and
+/// how to trust it. Built with [`pinned`](Self::pinned) or
+/// [`with_ca`](Self::with_ca).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RelayTarget {
     addr: String,
     server_name: String,
@@ -68,7 +75,9 @@ impl RelayTarget {
             let (target, software) = (target.clone(), software.clone());
             Box::pin(async move {
                 let mut conn = target.connect().await?;
-                conn.hello(role, &software).await?;
+                conn.hello(role, &software)
+                    .await
+                    .map_err(ClientError::link)?;
                 Ok(conn)
             })
         })
@@ -78,19 +87,167 @@ impl RelayTarget {
         &self,
     ) -> Result<
         rsupport_net::RelayConnection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
-        EndpointError,
+        ClientError,
     > {
-        let trust = match &self.trust {
-            TrustSpec::Pinned(fp) => Trust::Fingerprint(
-                tls::parse_fingerprint(fp)
-                    .ok_or_else(|| EndpointError::Tls("malformed fingerprint".into()))?,
-            ),
-            TrustSpec::CaFile(path) => Trust::Roots(
-                tls::roots_from_pem(path).map_err(|e| EndpointError::Tls(e.to_string()))?,
-            ),
+        let seen = Arc::new(Mutex::new(None));
+        let (config, pinned) = match &self.trust {
+            TrustSpec::Pinned(fp) => {
+                let pinned = tls::parse_fingerprint(fp).ok_or_else(|| ClientError::TlsSetup {
+                    detail: format!(
+                        "the pinned fingerprint for {} is not 32 hex bytes (like AB:CD:…, as the relay prints it)",
+                        self.addr
+                    ),
+                })?;
+                let base = tls::client_config(Trust::Fingerprint(pinned), None).map_err(|e| {
+                    ClientError::TlsSetup {
+                        detail: e.to_string(),
+                    }
+                })?;
+                let mut config = (*base).clone();
+                config
+                    .dangerous()
+                    .set_certificate_verifier(Arc::new(RecordingPin {
+                        pinned,
+                        seen: seen.clone(),
+                        provider: tls::provider(),
+                    }));
+                (Arc::new(config), Some(pinned))
+            }
+            TrustSpec::CaFile(path) => {
+                let roots = tls::roots_from_pem(path).map_err(|e| ClientError::TlsSetup {
+                    detail: format!("CA file {}: {e}", path.display()),
+                })?;
+                let config = tls::client_config(Trust::Roots(roots), None).map_err(|e| {
+                    ClientError::TlsSetup {
+                        detail: e.to_string(),
+                    }
+                })?;
+                (config, None)
+            }
         };
-        let config: Arc<rustls::ClientConfig> =
-            tls::client_config(trust, None).map_err(|e| EndpointError::Tls(e.to_string()))?;
-        Ok(rsupport_net::connect(&self.addr, &self.server_name, config).await?)
+        match rsupport_net::connect(&self.addr, &self.server_name, config).await {
+            Ok(conn) => Ok(conn),
+            Err(e) => Err(self.classify(e, pinned, seen.lock().ok().and_then(|s| *s))),
+        }
+    }
+
+    /// Blames a failed connect on the certificate or on reachability.
+    fn classify(
+        &self,
+        e: rsupport_net::LinkError,
+        pinned: Option<[u8; 32]>,
+        seen: Option<[u8; 32]>,
+    ) -> ClientError {
+        if let (Some(pinned), Some(seen)) = (pinned, seen) {
+            if pinned != seen {
+                return ClientError::FingerprintMismatch {
+                    addr: self.addr.clone(),
+                    expected: tls::fingerprint_hex(&pinned),
+                    seen: tls::fingerprint_hex(&seen),
+                };
+            }
+        }
+        if let rsupport_net::LinkError::Io(io) = &e {
+            let tls_error = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            if let Some(rustls::Error::InvalidCertificate(cert)) = tls_error {
+                use rustls::CertificateError as C;
+                let detail = match cert {
+                    C::Expired | C::ExpiredContext { .. } => "it has expired".to_owned(),
+                    C::NotValidYet | C::NotValidYetContext { .. } => {
+                        "it is not valid yet (check this computer's clock)".to_owned()
+                    }
+                    C::NotValidForName | C::NotValidForNameContext { .. } => {
+                        format!("it is not issued for the name {:?}", self.server_name)
+                    }
+                    C::UnknownIssuer | C::BadSignature => {
+                        "it is not signed by the CA in the CA file".to_owned()
+                    }
+                    C::Revoked => "it has been revoked".to_owned(),
+                    other => rustls::Error::InvalidCertificate(other.clone()).to_string(),
+                };
+                return ClientError::Certificate {
+                    addr: self.addr.clone(),
+                    detail,
+                };
+            }
+        }
+        if let rsupport_net::LinkError::ServerName = e {
+            return ClientError::TlsSetup {
+                detail: format!("{:?} is not a valid TLS server name", self.server_name),
+            };
+        }
+        ClientError::Unreachable {
+            addr: self.addr.clone(),
+            source: Box::new(e),
+        }
+    }
+}
+
+/// Pins one certificate by SHA-256 fingerprint (as `rsupport-net` does)
+/// and remembers the fingerprint the relay presented, so a mismatch can be
+/// reported with both values.
+#[derive(Debug)]
+struct RecordingPin {
+    pinned: [u8; 32],
+    seen: Arc<Mutex<Option<[u8; 32]>>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for RecordingPin {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let seen = tls::fingerprint(end_entity);
+        if let Ok(mut slot) = self.seen.lock() {
+            *slot = Some(seen);
+        }
+        if seen == self.pinned {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

@@ -122,9 +122,20 @@ pub(crate) fn token_hash(token: &[u8]) -> [u8; 32] {
     Sha256::digest(token).into()
 }
 
-/// SHA-256 of a code: the key codes are stored and looked up under.
+/// SHA-256 of a code: the key codes are stored and looked up under. The
+/// code is normalised first (see [`normalize_code`]).
 fn code_key(code: &str) -> [u8; 32] {
-    Sha256::digest(code.as_bytes()).into()
+    Sha256::digest(normalize_code(code).as_bytes()).into()
+}
+
+/// A code as a person typed it, in the form the relay issued it: ASCII
+/// spaces, tabs and dashes are dropped, so `"1234 5678"`, `"1234-5678"`
+/// and `" 12345678 "` all find `12345678`, whatever client sent them.
+/// Other characters stay, so such a code simply matches nothing.
+pub(crate) fn normalize_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '-'))
+        .collect()
 }
 
 pub(crate) fn customer_label(c: &CustomerInfo) -> String {
@@ -236,7 +247,7 @@ impl Broker {
             self.refuse(conn, JoinRefusal::RateLimited, retry);
             return;
         }
-        let key = code_key(code.trim());
+        let key = code_key(code);
         let valid = self
             .codes
             .get(&key)
@@ -607,5 +618,26 @@ impl Broker {
         for id in end {
             self.end_session(id, EndReason::TimeLimit, now_ms);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{code_key, normalize_code};
+
+    #[test]
+    fn codes_typed_with_spaces_dashes_or_tabs_find_the_issued_code() {
+        for typed in [
+            "1234 5678",
+            "1234-5678",
+            " 12345678 ",
+            "\t1234 - 5678\t",
+            "12345678",
+        ] {
+            assert_eq!(normalize_code(typed), "12345678", "{typed:?}");
+            assert_eq!(code_key(typed), code_key("12345678"), "{typed:?}");
+        }
+        assert_ne!(code_key("1234_5678"), code_key("12345678"));
+        assert_ne!(code_key("12345679"), code_key("12345678"));
     }
 }

@@ -11,6 +11,8 @@ use rsupport_proto::screen::{
     CopyRect, FrameUpdate, PaletteIndices, TileBatch, TileCompression, TileData,
 };
 
+use rsupport_proto::Rect;
+
 use super::cache::TileCache;
 use super::error::CodecError;
 use super::tile_format::{self, Area};
@@ -72,7 +74,30 @@ pub struct Decoder {
     cache: TileCache,
     copy_scratch: Vec<u8>,
     tile_scratch: Vec<u8>,
+    /// What the last successful `apply` changed.
+    changed: Vec<Rect>,
 }
+
+/// The smallest rectangle holding all of `rects` (which is not empty).
+fn bounding_box(rects: &[Rect]) -> Rect {
+    let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+    for r in rects {
+        x0 = x0.min(i64::from(r.x));
+        y0 = y0.min(i64::from(r.y));
+        x1 = x1.max(i64::from(r.x) + i64::from(r.width));
+        y1 = y1.max(i64::from(r.y) + i64::from(r.height));
+    }
+    Rect::new(
+        i32::try_from(x0).unwrap_or(0),
+        i32::try_from(y0).unwrap_or(0),
+        u32::try_from(x1 - x0).unwrap_or(0),
+        u32::try_from(y1 - y0).unwrap_or(0),
+    )
+}
+
+/// More changed rectangles than this in one update are reported as their
+/// bounding box.
+const MAX_CHANGED_RECTS: usize = 64;
 
 impl Decoder {
     /// A decoder with no framebuffer yet (the first update must be a key frame).
@@ -84,6 +109,7 @@ impl Decoder {
             cache,
             copy_scratch: Vec::new(),
             tile_scratch: Vec::new(),
+            changed: Vec::new(),
         }
     }
 
@@ -92,10 +118,19 @@ impl Decoder {
         self.frame.as_ref()
     }
 
+    /// The rectangles of the framebuffer the last successful
+    /// [`apply`](Self::apply) changed (the whole frame for a key frame; at
+    /// most a few dozen, merged into their bounding box beyond that).
+    /// Empty after an error or a reset.
+    pub fn changed(&self) -> &[Rect] {
+        &self.changed
+    }
+
     /// Forgets the framebuffer and the tile cache; the next update must be a key frame.
     pub fn reset(&mut self) {
         self.frame = None;
         self.cache.clear();
+        self.changed.clear();
     }
 
     /// Applies one update. On error the decoder resets (see [`CodecError`]).
@@ -114,6 +149,7 @@ impl Decoder {
     }
 
     fn apply_inner(&mut self, u: &FrameUpdate) -> Result<(), CodecError> {
+        self.changed.clear();
         let l = &self.limits;
         if u.width == 0 || u.height == 0 || u.width > l.max_width || u.height > l.max_height {
             return Err(CodecError::FrameSize {
@@ -142,6 +178,23 @@ impl Decoder {
             return Err(CodecError::SizeChanged);
         }
         apply_copies(frame, &u.copies, &mut self.copy_scratch)?;
+        let rect = |x: u32, y: u32, w: u32, h: u32| {
+            Rect::new(
+                i32::try_from(x).unwrap_or(i32::MAX),
+                i32::try_from(y).unwrap_or(i32::MAX),
+                w,
+                h,
+            )
+        };
+        if u.key_frame {
+            self.changed.push(rect(0, 0, u.width, u.height));
+        } else {
+            self.changed.extend(
+                u.copies
+                    .iter()
+                    .map(|c| rect(c.dst_x, c.dst_y, c.width, c.height)),
+            );
+        }
         let (width, height) = (frame.width(), frame.height());
         let stride = frame.stride();
         let fb = frame.pixels_mut();
@@ -189,11 +242,20 @@ impl Decoder {
                 }
                 _ => return Err(CodecError::Corrupt("unknown tile encoding")),
             }
+            if !u.key_frame {
+                self.changed
+                    .push(rect(tile.x, tile.y, tile.width, tile.height));
+            }
             if let Some(id) = tile.cache_id {
                 tile_format::extract(fb, stride, area, &mut self.tile_scratch);
                 self.cache
                     .insert(id, tile.width, tile.height, &self.tile_scratch, 0);
             }
+        }
+        if self.changed.len() > MAX_CHANGED_RECTS {
+            let bounds = bounding_box(&self.changed);
+            self.changed.clear();
+            self.changed.push(bounds);
         }
         Ok(())
     }

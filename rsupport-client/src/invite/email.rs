@@ -155,11 +155,7 @@ mod tests {
             password: None,
             from: "Help Desk <help@example.com>".into(),
         };
-        let inv = Invitation {
-            code: "12345678".into(),
-            join_link: "https://help.example/j/12345678".into(),
-            expires_at_ms: 600_000,
-        };
+        let inv = Invitation::new("12345678", "https://help.example/j/12345678", 600_000);
         send_invitation(&smtp, "bob@example.org", &inv, "Aiko", 0)
             .await
             .unwrap();

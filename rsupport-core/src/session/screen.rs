@@ -15,6 +15,7 @@ use rsupport_proto::screen::{
     CursorPosition, CursorShape, DisplaySettings, FrameUpdate, MonitorList, ScreenMessage,
     Screenshot, WindowInfo,
 };
+use rsupport_proto::Rect;
 
 /// Frames the host sends ahead of the viewer's acknowledgements.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 2;
@@ -240,9 +241,14 @@ pub struct ScreenViewer {
     cursor: Option<CursorPosition>,
     monitors: Option<MonitorList>,
     frames: u64,
+    /// Changed rectangles not yet taken (see `take_damage`).
+    damage: Vec<Rect>,
     out: VecDeque<ScreenMessage>,
     events: VecDeque<ViewerScreenEvent>,
 }
+
+/// Damage rectangles kept before they merge into their bounding box.
+const MAX_DAMAGE_RECTS: usize = 64;
 
 impl ScreenViewer {
     /// A viewer decoding within `limits`.
@@ -253,6 +259,7 @@ impl ScreenViewer {
             cursor: None,
             monitors: None,
             frames: 0,
+            damage: Vec::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -276,6 +283,13 @@ impl ScreenViewer {
     /// The host's monitors, once reported.
     pub fn monitors(&self) -> Option<&MonitorList> {
         self.monitors.as_ref()
+    }
+
+    /// The rectangles the frame updates applied since the last call
+    /// changed, and forgets them: what a renderer must redraw. Bounded: past
+    /// a few dozen rectangles they merge into their bounding box.
+    pub fn take_damage(&mut self) -> Vec<Rect> {
+        std::mem::take(&mut self.damage)
     }
 
     /// Frames applied so far.
@@ -336,6 +350,23 @@ impl ScreenViewer {
     fn apply(&mut self, update: &FrameUpdate) -> Result<(), ViewerError> {
         self.decoder.apply(update).map_err(ViewerError::Codec)?;
         self.frames += 1;
+        self.damage.extend_from_slice(self.decoder.changed());
+        if self.damage.len() > MAX_DAMAGE_RECTS {
+            let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+            for r in &self.damage {
+                x0 = x0.min(i64::from(r.x));
+                y0 = y0.min(i64::from(r.y));
+                x1 = x1.max(i64::from(r.x) + i64::from(r.width));
+                y1 = y1.max(i64::from(r.y) + i64::from(r.height));
+            }
+            self.damage.clear();
+            self.damage.push(Rect::new(
+                i32::try_from(x0).unwrap_or(0),
+                i32::try_from(y0).unwrap_or(0),
+                u32::try_from(x1 - x0).unwrap_or(0),
+                u32::try_from(y1 - y0).unwrap_or(0),
+            ));
+        }
         self.out
             .push_back(ScreenMessage::FrameAck { seq: update.seq });
         self.events.push_back(ViewerScreenEvent::FrameUpdated {
