@@ -217,7 +217,7 @@ async fn main() -> Result<(), Error> {
                     (None, "/pause") => session.set_paused(true).await,
                     (None, "/resume") => session.set_paused(false).await,
                     (None, "/revoke") => session.revoke_control(),
-                    (None, "/end") => session.end(EndReason::CustomerEnded, ""),
+                    (None, "/end") => session.end(EndReason::CustomerEnded, "").await,
                     (None, "") => Ok(()),
                     (None, "/help") => {
                         println!("{HELP}");

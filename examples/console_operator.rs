@@ -285,7 +285,7 @@ async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error>
     let result = match words.next() {
         None => Ok(()),
         Some("/end") => {
-            session.end(EndReason::OperatorEnded, "")?;
+            session.end(EndReason::OperatorEnded, "").await?;
             return Ok(true); // the Ended event stops the loop
         }
         Some("/mode") => match words.next().and_then(mode) {

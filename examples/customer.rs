@@ -65,7 +65,7 @@ async fn run() -> Result<(), Error> {
                     (Some(id), Some(answer)) => session.decide(id, answer.eq_ignore_ascii_case("y")).await,
                     (_, None | Some("/end")) => {
                         ending = true; // keep reading events until the end has gone out
-                        session.end(EndReason::CustomerEnded, "")
+                        session.end(EndReason::CustomerEnded, "").await
                     }
                     (None, Some(text)) => session.send_chat(text).await.map(drop),
                 };

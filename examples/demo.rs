@@ -282,7 +282,7 @@ async fn main() -> Result<(), Error> {
 
     // 12. End, and the audit history.
     let session_id = op.session_id();
-    op.end(EndReason::OperatorEnded, "printer fixed")?;
+    op.end(EndReason::OperatorEnded, "printer fixed").await?;
     let reason = wait(&mut cu, |e| match e {
         SessionEvent::Control(ControlEvent::Ended { reason, .. }) => Some(*reason),
         _ => None,

@@ -80,7 +80,7 @@ async fn run() -> Result<(), Error> {
                 let done = match line?.as_deref().map(str::trim) {
                     None | Some("/end") => {
                         ending = true; // keep reading events until the end has gone out
-                        session.end(EndReason::OperatorEnded, "")
+                        session.end(EndReason::OperatorEnded, "").await
                     }
                     Some(text) => session.send_chat(text).await.map(drop),
                 };

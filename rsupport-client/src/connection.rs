@@ -17,7 +17,7 @@ use rsupport_proto::screen::{CursorPosition, CursorShape};
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{ConnectionMode, EndReason, Point, Rect};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 #[path = "backlog.rs"]
@@ -106,6 +106,8 @@ struct Slot {
     /// The peer ended the session: leave by ourselves at this time unless
     /// the relay's `SessionEnded` comes first.
     leave_at: Option<Instant>,
+    /// Answered once the relay knows the session is over (`end()` callers).
+    on_left: Vec<oneshot::Sender<()>>,
     /// The print driver of this session, when this side prints or receives.
     print: Option<PrintBridge>,
     /// Lets this party resume the session (rotated on every resume).
@@ -458,6 +460,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 cursor_shape_id: 0,
                 left: false,
                 leave_at: None,
+                on_left: Vec::new(),
                 print,
                 token: paired.resume_token.clone(),
                 cut: false,
@@ -570,10 +573,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             // A session that ended while resumes are in flight leaves after
             // them, so the relay's answer to its LeaveSession is not misread.
             // It also waits until its last events reached the handle (unless
-            // its product stopped reading for good, see `Slot::hold`).
+            // its product stopped reading for good, see `Slot::hold`, or is
+            // waiting in `end()` and so cannot read them).
             if slot.session.is_ended()
                 && self.resuming.awaiting.is_none()
-                && (delivered || slot.held.len() >= MAX_HELD)
+                && (delivered || slot.held.len() >= MAX_HELD || !slot.on_left.is_empty())
             {
                 if !slot.left && slot.session.ended_by_peer() {
                     let now = Instant::now();
@@ -609,6 +613,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                             reason,
                         })
                         .await?;
+                }
+                for told in slot.on_left.drain(..) {
+                    let _ = told.send(());
                 }
             }
         }
@@ -664,7 +671,14 @@ impl Slot {
             SessionCommand::Settings(settings) => self.session.viewer().request_settings(settings),
             SessionCommand::Screenshot(id) => self.session.viewer().request_screenshot(id),
             SessionCommand::LocalActivity => self.session.local_activity(Instant::now()),
-            SessionCommand::End { reason, detail } => self.session.end(reason, detail),
+            SessionCommand::End {
+                reason,
+                detail,
+                done,
+            } => {
+                self.session.end(reason, detail);
+                self.on_left.push(done);
+            }
             SessionCommand::OfferFiles { path, reply } => {
                 let r = self.session.files().offer_path(&path, Instant::now());
                 let _ = reply.send(r.map_err(|e| {

@@ -116,6 +116,8 @@ pub(crate) enum SessionCommand {
     End {
         reason: EndReason,
         detail: String,
+        /// Answered once the relay has been told.
+        done: oneshot::Sender<()>,
     },
     OfferFiles {
         path: PathBuf,
@@ -427,11 +429,21 @@ impl SessionHandle {
         answer.await.map_err(|_| ClientError::SessionEnded)
     }
 
-    /// Ends the session (the peer and the relay are told).
-    pub fn end(&self, reason: EndReason, detail: impl Into<String>) -> Result<(), ClientError> {
+    /// Ends the session and returns once the peer and the relay have been
+    /// told (the end is written to the relay connection), so a program may
+    /// exit right after. [`ClientError::SessionEnded`] when the session was
+    /// already over or the connection went away first.
+    pub async fn end(
+        &self,
+        reason: EndReason,
+        detail: impl Into<String>,
+    ) -> Result<(), ClientError> {
+        let (done, told) = oneshot::channel();
         self.send(SessionCommand::End {
             reason,
             detail: detail.into(),
-        })
+            done,
+        })?;
+        told.await.map_err(|_| ClientError::SessionEnded)
     }
 }

@@ -83,7 +83,10 @@ async fn codes_typed_with_spaces_or_dashes_join() {
         let op_session = started(&mut operator).await;
         let cu_session = join.await.unwrap().unwrap();
         assert_eq!(op_session.session_id(), cu_session.session_id());
-        op_session.end(EndReason::OperatorEnded, "next").unwrap();
+        op_session
+            .end(EndReason::OperatorEnded, "next")
+            .await
+            .unwrap();
     }
 
     // Refused before anything is sent, with a sentence that does not echo it.
@@ -501,7 +504,7 @@ async fn a_slow_product_loses_no_chat_and_sees_the_latest_frame() {
     }
 
     // The session ends: a viewer waiting for frames is told.
-    cu.end(EndReason::CustomerEnded, "done").unwrap();
+    cu.end(EndReason::CustomerEnded, "done").await.unwrap();
     let e = tokio::time::timeout(WAIT, async {
         loop {
             if let Err(e) = viewer.changed().await {
@@ -545,7 +548,10 @@ async fn an_unread_session_does_not_stall_the_others() {
     }
     assert!(stalled_op.queued_events() <= 256);
     // It even ends meanwhile: nothing is lost, the end comes last.
-    stalled_cu.end(EndReason::CustomerEnded, "bye").unwrap();
+    stalled_cu
+        .end(EndReason::CustomerEnded, "bye")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // The stalled session lost nothing.

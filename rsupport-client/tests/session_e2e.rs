@@ -10,13 +10,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rsupport_capture::source::SyntheticSource;
-use rsupport_client::HostPlatform;
+use rsupport_client::{Customer, HostPlatform, LobbyEvent, Operator, OperatorOptions};
 use rsupport_core::session::screen::ViewerScreenEvent;
 use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport_input::inject::{InjectError, Injector};
 use rsupport_input::InputEvent;
 use rsupport_proto::input::InputMessage;
+use rsupport_proto::relay::admin::AuditQuery;
+use rsupport_proto::relay::CustomerInfo;
 use rsupport_proto::{ConnectionMode, EndReason, Point};
+use rsupport_relay::store::{SqliteStore, Store};
 use support::{grant, paired, start_relay, wait_for, WAIT};
 
 /// Records what the customer's machine would have injected.
@@ -131,7 +134,7 @@ async fn code_join_consent_view_control_chat_pause_end() {
     assert_eq!(&png[1..4], b"PNG");
 
     // End by the operator: the customer is told.
-    op.end(EndReason::OperatorEnded, "solved").unwrap();
+    op.end(EndReason::OperatorEnded, "solved").await.unwrap();
     let reason = wait_for(&mut cu, |e| match e {
         SessionEvent::Control(ControlEvent::Ended { reason, .. }) => Some(*reason),
         _ => None,
@@ -429,4 +432,74 @@ async fn local_input_takes_control_back() {
     .await
     .expect("remote input refused while the local user is active");
     assert_eq!(injected.0.lock().unwrap().len(), before);
+}
+
+/// A program may exit right after `end().await`: the relay has been told,
+/// so its history says the operator ended it, not that a connection was lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_exits_right_after_end_still_ends_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.db");
+    let target = start_relay(Some(&db)).await;
+
+    // The operator's program runs on a runtime of its own, dropped (every
+    // task stopped at once, as at process exit) right after end() returns.
+    let (code_tx, code_rx) = tokio::sync::oneshot::channel();
+    let op_target = target.clone();
+    let operator_program = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let options = OperatorOptions::default();
+            let mut operator = Operator::connect(&op_target, options).await.unwrap();
+            operator
+                .login(support::OPERATOR, support::PASSWORD, None)
+                .await
+                .unwrap();
+            let invitation = operator.issue_code().await.unwrap();
+            code_tx.send(invitation.code().to_owned()).unwrap();
+            let session = loop {
+                if let Some(LobbyEvent::SessionStarted(s)) = operator.next_event().await {
+                    break s;
+                }
+            };
+            session.end(EndReason::OperatorEnded, "done").await.unwrap();
+            session.session_id()
+        })
+    });
+
+    let code = code_rx.await.unwrap();
+    let customer = Customer::connect(&target, HostPlatform::synthetic())
+        .await
+        .unwrap();
+    let mut cu = customer.join(&code, CustomerInfo::default()).await.unwrap();
+    let session_id = tokio::task::spawn_blocking(move || operator_program.join().unwrap())
+        .await
+        .unwrap();
+
+    let reason = wait_for(&mut cu, |e| match e {
+        SessionEvent::Control(ControlEvent::Ended { reason, .. }) => Some(*reason),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, EndReason::OperatorEnded);
+    let row = tokio::time::timeout(WAIT, async {
+        loop {
+            let store = SqliteStore::open(&db).unwrap();
+            let rows = store.query_audit(&AuditQuery::default(), 100).unwrap();
+            if let Some(row) = rows
+                .into_iter()
+                .find(|r| r.session_id == session_id && r.ended_ms != 0)
+            {
+                return row;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the session's audit row");
+    assert_eq!(row.end_reason, Some(EndReason::OperatorEnded));
 }

@@ -244,7 +244,7 @@ async fn operator_sees_and_controls_a_real_x_desktop() {
     assert!(released.is_ok(), "held keys and buttons released on revoke");
 
     // End: the relay records the session in its audit history.
-    op.end(EndReason::OperatorEnded, "solved").unwrap();
+    op.end(EndReason::OperatorEnded, "solved").await.unwrap();
     wait_for(&mut cu, |e| match e {
         SessionEvent::Control(ControlEvent::Ended { .. }) => Some(()),
         _ => None,
