@@ -191,7 +191,7 @@ impl Slot {
         self.screen_pending.extend(damage);
         if self.screen_pending.len() > 64 {
             let all = std::mem::take(&mut self.screen_pending);
-            self.screen_pending.push(bounds(&all));
+            self.screen_pending.push(Rect::bounding(&all));
         }
         match self.session.framebuffer() {
             Some(frame) => {
@@ -209,24 +209,4 @@ impl Slot {
             }
         }
     }
-}
-
-/// The smallest rectangle holding all of `rects`.
-fn bounds(rects: &[Rect]) -> Rect {
-    let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
-    for r in rects {
-        x0 = x0.min(i64::from(r.x));
-        y0 = y0.min(i64::from(r.y));
-        x1 = x1.max(i64::from(r.x) + i64::from(r.width));
-        y1 = y1.max(i64::from(r.y) + i64::from(r.height));
-    }
-    if x0 > x1 {
-        return Rect::default();
-    }
-    Rect::new(
-        i32::try_from(x0).unwrap_or(0),
-        i32::try_from(y0).unwrap_or(0),
-        u32::try_from(x1 - x0).unwrap_or(0),
-        u32::try_from(y1 - y0).unwrap_or(0),
-    )
 }

@@ -202,7 +202,7 @@ fn add_damage(damage: &mut Vec<Rect>, new: &[Rect]) {
         }
     }
     if damage.len() > MAX_RECTS {
-        let bounds = bounding_box(damage);
+        let bounds = Rect::bounding(damage);
         damage.clear();
         damage.push(bounds);
     }
@@ -215,25 +215,6 @@ fn covers(outer: &Rect, inner: &Rect) -> bool {
         && iy >= oy
         && ix + i64::from(inner.width) <= ox + i64::from(outer.width)
         && iy + i64::from(inner.height) <= oy + i64::from(outer.height)
-}
-
-fn bounding_box(rects: &[Rect]) -> Rect {
-    let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
-    for r in rects {
-        x0 = x0.min(i64::from(r.x));
-        y0 = y0.min(i64::from(r.y));
-        x1 = x1.max(i64::from(r.x) + i64::from(r.width));
-        y1 = y1.max(i64::from(r.y) + i64::from(r.height));
-    }
-    if x0 > x1 {
-        return Rect::default();
-    }
-    Rect::new(
-        i32::try_from(x0).unwrap_or(0),
-        i32::try_from(y0).unwrap_or(0),
-        u32::try_from(x1 - x0).unwrap_or(0),
-        u32::try_from(y1 - y0).unwrap_or(0),
-    )
 }
 
 /// Copies `rect` (clipped to both frames, which have the same size) from

@@ -16,10 +16,8 @@ use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport_input::inject::{InjectError, Injector};
 use rsupport_input::InputEvent;
 use rsupport_proto::input::InputMessage;
-use rsupport_proto::relay::admin::AuditQuery;
 use rsupport_proto::relay::CustomerInfo;
 use rsupport_proto::{ConnectionMode, EndReason, Point};
-use rsupport_relay::store::{SqliteStore, Store};
 use support::{grant, paired, start_relay, wait_for, WAIT};
 
 /// Records what the customer's machine would have injected.
@@ -486,20 +484,6 @@ async fn a_program_that_exits_right_after_end_still_ends_the_session() {
     })
     .await;
     assert_eq!(reason, EndReason::OperatorEnded);
-    let row = tokio::time::timeout(WAIT, async {
-        loop {
-            let store = SqliteStore::open(&db).unwrap();
-            let rows = store.query_audit(&AuditQuery::default(), 100).unwrap();
-            if let Some(row) = rows
-                .into_iter()
-                .find(|r| r.session_id == session_id && r.ended_ms != 0)
-            {
-                return row;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the session's audit row");
+    let row = support::ended_session_row(&db, session_id).await;
     assert_eq!(row.end_reason, Some(EndReason::OperatorEnded));
 }

@@ -16,9 +16,7 @@ use rsupport_core::session::screen::ViewerScreenEvent;
 use rsupport_core::session::{ControlEvent, SessionEvent};
 use rsupport_input::inject::X11Injector;
 use rsupport_proto::input::{InputMessage, KeyInput, MouseButton};
-use rsupport_proto::relay::admin::AuditQuery;
 use rsupport_proto::{ConnectionMode, EndReason, Point};
-use rsupport_relay::store::{SqliteStore, Store};
 use support::{grant, paired, start_relay, wait_for, WAIT};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
@@ -250,21 +248,7 @@ async fn operator_sees_and_controls_a_real_x_desktop() {
         _ => None,
     })
     .await;
-    let row = tokio::time::timeout(WAIT, async {
-        loop {
-            let store = SqliteStore::open(&db).unwrap();
-            let rows = store.query_audit(&AuditQuery::default(), 1000).unwrap();
-            if let Some(row) = rows
-                .into_iter()
-                .find(|r| r.session_id == session_id && r.ended_ms != 0)
-            {
-                return row;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("a session row in the audit history");
+    let row = support::ended_session_row(&db, session_id).await;
     assert_eq!(row.operator_username, support::OPERATOR);
     assert_eq!(row.end_reason, Some(EndReason::OperatorEnded));
     assert!(row.bytes_to_operator > 0, "frames were counted");

@@ -190,6 +190,27 @@ impl Rect {
             && x < i64::from(self.x) + i64::from(self.width)
             && y < i64::from(self.y) + i64::from(self.height)
     }
+
+    /// The smallest rectangle holding all of `rects`; empty (all zero) when
+    /// there are none.
+    pub fn bounding(rects: &[Rect]) -> Rect {
+        let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+        for r in rects {
+            x0 = x0.min(i64::from(r.x));
+            y0 = y0.min(i64::from(r.y));
+            x1 = x1.max(i64::from(r.x) + i64::from(r.width));
+            y1 = y1.max(i64::from(r.y) + i64::from(r.height));
+        }
+        if x0 > x1 {
+            return Rect::default();
+        }
+        Rect::new(
+            i32::try_from(x0).unwrap_or(0),
+            i32::try_from(y0).unwrap_or(0),
+            u32::try_from(x1 - x0).unwrap_or(u32::MAX),
+            u32::try_from(y1 - y0).unwrap_or(u32::MAX),
+        )
+    }
 }
 
 impl Wire for Rect {
@@ -220,6 +241,14 @@ pub(crate) mod tests {
     pub(crate) fn rect() -> impl Strategy<Value = Rect> {
         (any::<i32>(), any::<i32>(), any::<u32>(), any::<u32>())
             .prop_map(|(x, y, w, h)| Rect::new(x, y, w, h))
+    }
+
+    #[test]
+    fn bounding_holds_every_rect_and_nothing_more() {
+        let rects = [Rect::new(10, 20, 5, 5), Rect::new(-3, 40, 2, 1)];
+        assert_eq!(Rect::bounding(&rects), Rect::new(-3, 20, 18, 21));
+        assert_eq!(Rect::bounding(&rects[..1]), rects[0]);
+        assert_eq!(Rect::bounding(&[]), Rect::default());
     }
 
     proptest! {

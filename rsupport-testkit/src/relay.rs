@@ -17,6 +17,7 @@ use rsupport_client::{
 };
 use rsupport_core::session::{ControlEvent, SessionEvent};
 use rsupport_net::tls::{fingerprint_hex, Identity};
+use rsupport_proto::relay::admin::{AuditQuery, AuditRecord};
 use rsupport_proto::relay::CustomerInfo;
 use rsupport_proto::{ConnectionMode, Role};
 use rsupport_relay::auth::Argon2Params;
@@ -441,4 +442,24 @@ pub async fn grant(op: &mut SessionHandle, cu: &mut SessionHandle, mode: Connect
         _ => None,
     })
     .await;
+}
+
+/// The audit row of `session_id` once the relay over the SQLite file `db`
+/// has recorded its end (waits up to [`WAIT`]).
+pub async fn ended_session_row(db: &Path, session_id: u64) -> AuditRecord {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let store = SqliteStore::open(db).unwrap();
+            let rows = store.query_audit(&AuditQuery::default(), 1000).unwrap();
+            if let Some(row) = rows
+                .into_iter()
+                .find(|r| r.session_id == session_id && r.ended_ms != 0)
+            {
+                return row;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the relay records the end of the session in its history")
 }

@@ -78,23 +78,6 @@ pub struct Decoder {
     changed: Vec<Rect>,
 }
 
-/// The smallest rectangle holding all of `rects` (which is not empty).
-fn bounding_box(rects: &[Rect]) -> Rect {
-    let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
-    for r in rects {
-        x0 = x0.min(i64::from(r.x));
-        y0 = y0.min(i64::from(r.y));
-        x1 = x1.max(i64::from(r.x) + i64::from(r.width));
-        y1 = y1.max(i64::from(r.y) + i64::from(r.height));
-    }
-    Rect::new(
-        i32::try_from(x0).unwrap_or(0),
-        i32::try_from(y0).unwrap_or(0),
-        u32::try_from(x1 - x0).unwrap_or(0),
-        u32::try_from(y1 - y0).unwrap_or(0),
-    )
-}
-
 /// More changed rectangles than this in one update are reported as their
 /// bounding box.
 const MAX_CHANGED_RECTS: usize = 64;
@@ -253,7 +236,7 @@ impl Decoder {
             }
         }
         if self.changed.len() > MAX_CHANGED_RECTS {
-            let bounds = bounding_box(&self.changed);
+            let bounds = Rect::bounding(&self.changed);
             self.changed.clear();
             self.changed.push(bounds);
         }
