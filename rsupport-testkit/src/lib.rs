@@ -6,6 +6,8 @@
 //! - `relay` (feature `relay`): a real relay over TLS on loopback with a
 //!   SQLite store, restartable, a forwarder that cuts or stalls the link,
 //!   and operator/customer pairs through the vendor API.
+//! - `pair` (feature `pair`): an operator's and a customer's session back
+//!   to back on a virtual clock, no relay or sockets.
 //! - `print` (feature `print`): PDF fixtures, CUPS queues, a print source
 //!   fed from a channel.
 //!
@@ -15,6 +17,8 @@
 
 #[cfg(feature = "broker")]
 pub mod broker;
+#[cfg(feature = "pair")]
+pub mod pair;
 #[cfg(feature = "print")]
 pub mod print;
 #[cfg(feature = "relay")]
