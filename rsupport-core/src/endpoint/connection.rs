@@ -18,6 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+#[path = "file_io.rs"]
+mod file_io;
 #[path = "reconnect.rs"]
 mod reconnect;
 pub(crate) use reconnect::Dialer;
@@ -59,6 +61,12 @@ pub(crate) enum TaskCommand {
     Session(u64, SessionCommand),
     /// The name sessions started from now on show in chat.
     DisplayName(String),
+    /// Offer these entries (listed off the task from an `OfferFiles`).
+    OfferEntries {
+        session: u64,
+        entries: Vec<crate::files::OutgoingEntry>,
+        reply: tokio::sync::oneshot::Sender<Result<u64, EndpointError>>,
+    },
 }
 
 /// Builds a host platform for each new session (None: this side never hosts).
@@ -111,6 +119,8 @@ pub(crate) struct ConnectionTask<S> {
     /// Opens a new connection after a drop (`None`: never reconnect).
     dial: Option<Dialer<S>>,
     resuming: reconnect::Resuming,
+    /// Runs file IO off this task.
+    file_io: file_io::FileWorkers,
 }
 
 fn now_ms() -> u64 {
@@ -150,6 +160,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             print_out,
             dial,
             resuming: reconnect::Resuming::default(),
+            file_io: file_io::FileWorkers::new(),
         };
         tokio::spawn(task.run());
         (command_tx, lobby_rx)
@@ -208,6 +219,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                         slot.session.send_channel_message(SessionMessage::Print(message));
                     }
                 }
+                Some(done) = self.file_io.done.recv() => self.on_io_done(done),
                 () = tokio::time::sleep_until(deadline.into()) => self.on_tick(),
                 _ = ping.tick() => {
                     nonce += 1;
@@ -255,6 +267,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         if let Err(e) = slot.session.handle_envelope(envelope, Instant::now()) {
             warn!(session = id, "peer protocol error: {e}");
             slot.session.end(EndReason::ProtocolError, "protocol error");
+        }
+    }
+
+    /// File IO finished on a worker: feed it (and whatever else finished
+    /// meanwhile) to the sessions.
+    fn on_io_done(&mut self, first: file_io::Completed) {
+        let now = Instant::now();
+        let mut next = Some(first);
+        while let Some(done) = next {
+            self.file_io.finished(&done);
+            if let Some(slot) = self.sessions.get_mut(&done.session) {
+                slot.session.handle_io(done.id, done.result, now);
+            }
+            next = self.file_io.done.try_recv().ok();
         }
     }
 
@@ -392,6 +418,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 let _ = self.conn.send(&message).await;
             }
             TaskCommand::DisplayName(name) => self.display_name = name,
+            TaskCommand::Session(id, SessionCommand::OfferFiles { path, reply }) => {
+                file_io::offer_later(id, path, reply, self.command_tx.clone());
+            }
+            TaskCommand::OfferEntries {
+                session,
+                entries,
+                reply,
+            } => {
+                if let Some(slot) = self.sessions.get_mut(&session) {
+                    let id = slot.session.files().offer(entries, Instant::now());
+                    let _ = reply.send(Ok(id));
+                }
+            }
             TaskCommand::Session(id, command) => {
                 if let Some(slot) = self.sessions.get_mut(&id) {
                     slot.command(command);
@@ -432,6 +471,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     warn!(session = id, "input injection failed: {e}");
                 }
             }
+            // Disk IO of file transfers runs on blocking workers.
+            self.file_io.start(*id, &mut slot.session);
             while let Some(event) = slot.session.poll_event() {
                 if let Some(event) = slot.on_event(event) {
                     let _ = slot.events.send(event);
@@ -536,9 +577,10 @@ impl Slot {
             SessionCommand::Framebuffer(reply) => {
                 let _ = reply.send(self.session.framebuffer().cloned());
             }
-            SessionCommand::OfferFiles { path, reply } => {
-                let r = self.session.files().offer_path(&path, Instant::now());
-                let _ = reply.send(r.map_err(|e| EndpointError::NotAllowed(e.to_string())));
+            // Listed off the task first (see `ConnectionTask::on_command`).
+            SessionCommand::OfferFiles { reply, .. } => {
+                let why = "offers are listed by the connection task";
+                let _ = reply.send(Err(EndpointError::NotAllowed(why.into())));
             }
             SessionCommand::AcceptFiles {
                 transfer_id,

@@ -2,16 +2,18 @@
 //!
 //! A [`FileChannel`] is one party's end of the files channel of a session. It
 //! sends (offers, chunks, checksums) and receives (answers, writes, verifies)
-//! at the same time. It does no socket IO and reads no clock: the session
-//! driver feeds it [`FileMessage`]s and `now`, and pulls messages and events
-//! out. Disk access goes through the [`EntrySource`] and [`Destination`]
-//! traits ([`FsSource`], [`FsDestination`] for the real filesystem).
+//! at the same time. It does no IO at all and reads no clock: the session
+//! driver feeds it [`FileMessage`]s, `now` and the results of the disk
+//! operations it asked for, and pulls messages, [`FileIoRequest`]s and events
+//! out. [`storage::execute`] performs a request on the real filesystem; a
+//! driver runs it on a blocking worker (never on the task that moves input
+//! and frames) and may run several at once, in any order (see [`io`]).
 //!
 //! # Run loop
 //!
 //! ```
 //! use std::time::Instant;
-//! use rsupport_core::files::{FileChannel, FileConfig, FileEvent, Party};
+//! use rsupport_core::files::{storage, FileChannel, FileConfig, FileEvent, Party};
 //!
 //! let mut operator = FileChannel::new(Party::Operator, FileConfig::default());
 //! let mut customer = FileChannel::new(Party::Customer, FileConfig::default());
@@ -20,10 +22,19 @@
 //! let dest = tempfile::tempdir()?;
 //!
 //! let now = Instant::now();
-//! let id = operator.offer_path(&dir.path().join("notes.txt"), now)?;
-//! // The driver moves messages both ways (here: directly) until both are idle.
+//! let entries = storage::entries_from_path(&dir.path().join("notes.txt"))?;
+//! let id = operator.offer(entries, now);
+//! // The driver moves messages both ways (here: directly) and performs the
+//! // IO each side asks for (here: inline) until both are idle.
 //! loop {
 //!     let mut moved = false;
+//!     for side in [&mut operator, &mut customer] {
+//!         while let Some(req) = side.poll_io() {
+//!             let result = storage::execute(&req.io); // blocking: a worker's job
+//!             side.handle_io(req.id, result, now);
+//!             moved = true;
+//!         }
+//!     }
 //!     while let Some(m) = operator.poll_transmit() { customer.handle(m, now)?; moved = true; }
 //!     while let Some(m) = customer.poll_transmit() { operator.handle(m, now)?; moved = true; }
 //!     while let Some(ev) = customer.poll_event() {
@@ -49,7 +60,10 @@
 //! [`FileChannel::poll_transmit`] returns at most one chunk per call (256 KiB
 //! by default) and never more than [`FileConfig::window`] un-acknowledged
 //! bytes per transfer, so the driver can interleave screen and input traffic
-//! between chunks: call it only when higher-priority queues are empty.
+//! between chunks: call it only when higher-priority queues are empty. A
+//! chunk is only sent once its [`FileIo::Read`] completed; reads are asked
+//! for ahead, within the window, so a slow disk does not stall the stream
+//! as long as the window covers its latency.
 //!
 //! Interleaving only helps where frames can still be reordered. Data in
 //! flight mostly waits in first-in-first-out TCP buffers (sender, relay,
@@ -62,7 +76,8 @@
 //! Call [`FileChannel::connection_lost`] when the session's connection drops
 //! and [`FileChannel::reconnected`] once it is back. The receiver cuts each
 //! partial file back to the last acknowledged (synced) byte, re-hashes that
-//! prefix from disk and asks for the rest; the SHA-256 still covers the whole
+//! prefix from disk (requests, once earlier writes completed) and asks for
+//! the rest; the SHA-256 still covers the whole
 //! file and a mismatch is an error, never a wrong file in place. Chunks that
 //! the sender sent before it heard of the reconnect may still arrive (a
 //! relay re-routes on resume); the receiver drops those that do not continue
@@ -78,6 +93,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod channel;
+pub mod io;
+mod partial_ops;
 pub mod path;
 pub mod progress;
 mod receiver;
@@ -87,12 +104,12 @@ pub mod storage;
 use std::time::Duration;
 
 pub use channel::{auto_accept_allowed, FileChannel, FileProtocolError};
+pub use io::{
+    FileIo, FileIoRequest, IoDone, IoId, IoResult, OutgoingEntry, PartialKey, StoreError,
+};
 pub use path::{validate_relative_path, PathError, SafePath};
 pub use progress::Progress;
-pub use storage::{
-    entries_from_path, Destination, EntrySource, FsDestination, FsSource, OutgoingEntry,
-    PartialKey, PartialSink, StoreError,
-};
+pub use storage::{entries_from_path, SafePathFs};
 
 pub use rsupport_proto::files::{FileEntry, FileMessage};
 
@@ -196,8 +213,8 @@ pub enum EntryError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileEvent {
-    /// The peer offers files; answer with [`FileChannel::accept_into`] /
-    /// [`FileChannel::accept`] or [`FileChannel::decline`].
+    /// The peer offers files; answer with [`FileChannel::accept_into`] or
+    /// [`FileChannel::decline`].
     OfferReceived {
         /// Transfer.
         transfer_id: u64,

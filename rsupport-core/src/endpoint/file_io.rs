@@ -1,0 +1,109 @@
+//! Runs the files channel's disk IO ([`FileIoRequest`]s) on tokio's
+//! blocking workers, never on the connection task, and brings the results
+//! back to it. Several requests of a session run at once — reads ahead of
+//! sending, writes behind receiving, syncs beside them — so disk latency
+//! overlaps the network instead of stalling the task that moves input and
+//! frames; the files state machine orders what must not overlap.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{EndpointError, TaskCommand};
+use crate::files::{storage, FileIoRequest, IoId, IoResult};
+use crate::session::Session;
+
+/// Requests in flight per session: enough to cover the read-ahead and
+/// write-behind of a 2 MiB window in 256 KiB chunks, small enough that a
+/// burst never occupies the blocking pool.
+const IN_FLIGHT_PER_SESSION: usize = 16;
+
+/// A finished request.
+pub(crate) struct Completed {
+    pub(crate) session: u64,
+    pub(crate) id: IoId,
+    pub(crate) result: IoResult,
+}
+
+/// Where results come back, and how many each session has in flight.
+pub(crate) struct FileWorkers {
+    tx: mpsc::UnboundedSender<Completed>,
+    pub(crate) done: mpsc::UnboundedReceiver<Completed>,
+    in_flight: HashMap<u64, usize>,
+}
+
+impl FileWorkers {
+    pub(crate) fn new() -> Self {
+        let (tx, done) = mpsc::unbounded_channel();
+        FileWorkers {
+            tx,
+            done,
+            in_flight: HashMap::new(),
+        }
+    }
+
+    /// Starts the session's pending requests, up to the per-session cap.
+    pub(crate) fn start(&mut self, session_id: u64, session: &mut Session) {
+        let n = self.in_flight.entry(session_id).or_default();
+        while *n < IN_FLIGHT_PER_SESSION {
+            let Some(FileIoRequest { id, io }) = session.poll_io() else {
+                break;
+            };
+            *n += 1;
+            let tx = self.tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let result = storage::execute(&io);
+                // The task may be gone (session over): nothing to tell.
+                let _ = tx.send(Completed {
+                    session: session_id,
+                    id,
+                    result,
+                });
+            });
+        }
+    }
+
+    /// Accounts for a finished request.
+    pub(crate) fn finished(&mut self, done: &Completed) {
+        if let Some(n) = self.in_flight.get_mut(&done.session) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.in_flight.remove(&done.session);
+            }
+        }
+    }
+}
+
+/// Walks a local file or folder tree for an offer on a blocking worker
+/// (a large tree takes a while), then hands the entries to the connection
+/// task as [`TaskCommand::OfferEntries`]; a walk that fails answers `reply`
+/// directly.
+pub(crate) fn offer_later(
+    session: u64,
+    path: PathBuf,
+    reply: oneshot::Sender<Result<u64, EndpointError>>,
+    tasks: mpsc::UnboundedSender<TaskCommand>,
+) {
+    tokio::spawn(async move {
+        let walked = tokio::task::spawn_blocking(move || storage::entries_from_path(&path)).await;
+        match walked {
+            Ok(Ok(entries)) => {
+                let command = TaskCommand::OfferEntries {
+                    session,
+                    entries,
+                    reply,
+                };
+                // A send fails only when the task is gone: the handle sees it.
+                let _ = tasks.send(command);
+            }
+            Ok(Err(e)) => {
+                let _ = reply.send(Err(EndpointError::NotAllowed(e.to_string())));
+            }
+            Err(_) => {
+                let why = "listing the files failed".to_owned();
+                let _ = reply.send(Err(EndpointError::NotAllowed(why)));
+            }
+        }
+    });
+}
