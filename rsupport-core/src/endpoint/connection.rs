@@ -219,7 +219,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                         slot.session.send_channel_message(SessionMessage::Print(message));
                     }
                 }
-                Some(done) = self.file_io.done.recv() => self.on_io_done(done),
+                Some(done) = self.file_io.done.recv() => {
+                    let sessions = &mut self.sessions;
+                    self.file_io.deliver(done, |id, io, result, now| {
+                        if let Some(slot) = sessions.get_mut(&id) {
+                            slot.session.handle_io(io, result, now);
+                        }
+                    });
+                }
                 () = tokio::time::sleep_until(deadline.into()) => self.on_tick(),
                 _ = ping.tick() => {
                     nonce += 1;
@@ -267,20 +274,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         if let Err(e) = slot.session.handle_envelope(envelope, Instant::now()) {
             warn!(session = id, "peer protocol error: {e}");
             slot.session.end(EndReason::ProtocolError, "protocol error");
-        }
-    }
-
-    /// File IO finished on a worker: feed it (and whatever else finished
-    /// meanwhile) to the sessions.
-    fn on_io_done(&mut self, first: file_io::Completed) {
-        let now = Instant::now();
-        let mut next = Some(first);
-        while let Some(done) = next {
-            self.file_io.finished(&done);
-            if let Some(slot) = self.sessions.get_mut(&done.session) {
-                slot.session.handle_io(done.id, done.result, now);
-            }
-            next = self.file_io.done.try_recv().ok();
         }
     }
 
@@ -427,8 +420,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 reply,
             } => {
                 if let Some(slot) = self.sessions.get_mut(&session) {
-                    let id = slot.session.files().offer(entries, Instant::now());
-                    let _ = reply.send(Ok(id));
+                    let _ = reply.send(Ok(slot.session.files().offer(entries, Instant::now())));
                 }
             }
             TaskCommand::Session(id, command) => {

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -15,9 +16,9 @@ use crate::files::{storage, FileIoRequest, IoId, IoResult};
 use crate::session::Session;
 
 /// Requests in flight per session: enough to cover the read-ahead and
-/// write-behind of a 2 MiB window in 256 KiB chunks, small enough that a
+/// write-behind of a 2 MiB window in 128 KiB chunks, small enough that a
 /// burst never occupies the blocking pool.
-const IN_FLIGHT_PER_SESSION: usize = 16;
+const IN_FLIGHT_PER_SESSION: usize = 24;
 
 /// A finished request.
 pub(crate) struct Completed {
@@ -64,13 +65,25 @@ impl FileWorkers {
         }
     }
 
-    /// Accounts for a finished request.
-    pub(crate) fn finished(&mut self, done: &Completed) {
-        if let Some(n) = self.in_flight.get_mut(&done.session) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.in_flight.remove(&done.session);
+    /// Passes a finished request, and whatever else finished meanwhile, to
+    /// `feed` (session, request, result, now), which hands it to the
+    /// session if it still exists.
+    pub(crate) fn deliver(
+        &mut self,
+        first: Completed,
+        mut feed: impl FnMut(u64, IoId, IoResult, Instant),
+    ) {
+        let now = Instant::now();
+        let mut next = Some(first);
+        while let Some(done) = next {
+            if let Some(n) = self.in_flight.get_mut(&done.session) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.in_flight.remove(&done.session);
+                }
             }
+            feed(done.session, done.id, done.result, now);
+            next = self.done.try_recv().ok();
         }
     }
 }

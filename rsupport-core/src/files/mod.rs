@@ -57,7 +57,7 @@
 //!
 //! # Fair sharing
 //!
-//! [`FileChannel::poll_transmit`] returns at most one chunk per call (256 KiB
+//! [`FileChannel::poll_transmit`] returns at most one chunk per call (128 KiB
 //! by default) and never more than [`FileConfig::window`] un-acknowledged
 //! bytes per transfer, so the driver can interleave screen and input traffic
 //! between chunks: call it only when higher-priority queues are empty. A
@@ -98,6 +98,7 @@ mod partial_ops;
 pub mod path;
 pub mod progress;
 mod receiver;
+mod receiving;
 mod sender;
 pub mod storage;
 
@@ -135,7 +136,10 @@ pub enum Direction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FileConfig {
-    /// Bytes per chunk (at most the wire cap of 1 MiB).
+    /// Bytes per chunk (at most the wire cap of 1 MiB). 128 KiB: a
+    /// keystroke or frame that lands behind a chunk on the wire waits for
+    /// at most one chunk, and per-chunk costs (one read, one write, one
+    /// envelope) stay small next to the bytes.
     pub chunk_size: usize,
     /// Un-acknowledged bytes a sender may have in flight per transfer.
     /// It is also the most file data that input and frame acknowledgements
@@ -143,8 +147,12 @@ pub struct FileConfig {
     /// (2 MiB): it trades some bulk speed (one transfer gets at most about
     /// `window / round-trip time`, 40 MiB/s at 50 ms) for a session that
     /// stays responsive while a file moves (`files_responsiveness` bench).
+    /// Acknowledgements only cover synced bytes, so on a disk the window
+    /// must also cover the sync latency.
     pub window: u64,
     /// The receiver syncs and acknowledges at least this often (bytes).
+    /// A quarter of the window, so the sender keeps sending while a sync
+    /// runs instead of stopping once per window.
     pub ack_interval: u64,
     /// At most one progress event per transfer per this interval.
     pub progress_interval: Duration,
@@ -156,9 +164,9 @@ pub struct FileConfig {
 impl Default for FileConfig {
     fn default() -> Self {
         FileConfig {
-            chunk_size: 256 * 1024,
+            chunk_size: 128 * 1024,
             window: 2 * 1024 * 1024,
-            ack_interval: 2 * 1024 * 1024,
+            ack_interval: 512 * 1024,
             progress_interval: Duration::from_millis(250),
             ack_delay: Duration::from_millis(50),
         }

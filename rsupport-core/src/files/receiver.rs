@@ -15,10 +15,11 @@ use std::time::Instant;
 use rsupport_proto::files::{FileChunk, FileMessage, FileOffer, Sha256Digest};
 use sha2::{Digest, Sha256};
 
-use super::io::{FileIo, IoDone, IoId, IoQueue, IoResult, PartialKey, StoreError};
-use super::partial_ops::{OpKind, OpTag, PartialOps};
+use super::io::{FileIo, IoDone, IoId, IoQueue, IoResult, StoreError};
+use super::partial_ops::{OpKind, PartialOps};
 use super::path::{validate_relative_path, SafePath};
 use super::progress::ProgressMeter;
+use super::receiving::{maybe_sync, Receiving, Stage};
 use super::{Direction, EntryError, FileConfig, FileEvent};
 
 /// What every step of the receiver needs from the channel.
@@ -55,74 +56,6 @@ struct InTransfer {
     failed: u32,
     finished_bytes: u64,
     meter: ProgressMeter,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// A folder entry is being created.
-    CreatingDir,
-    /// The partial file is being created; then `Resume` from 0.
-    Opening,
-    /// Data flows.
-    Receiving,
-    /// After a reconnect: the partial file is cut back to the acknowledged
-    /// bytes (`keep` unknown until then) and read back up to `at`, then
-    /// `Resume` goes out.
-    Resuming { keep: Option<u64>, at: u64 },
-    /// Verified, durable, being moved into place.
-    Committing,
-}
-
-struct Receiving {
-    index: u32,
-    size: u64,
-    stage: Stage,
-    /// Results of requests of an earlier epoch are stale (reconnect).
-    epoch: u64,
-    /// Covers bytes `0..written`.
-    hasher: Sha256,
-    /// Bytes received and handed to writes.
-    written: u64,
-    /// Offsets of writes in flight.
-    writes: BTreeSet<u64>,
-    /// A sync in flight, covering bytes up to this offset.
-    syncing: Option<u64>,
-    /// Synced to disk and acknowledged.
-    acked: u64,
-    /// When the last chunk arrived: un-acknowledged bytes are acknowledged
-    /// [`FileConfig::ack_delay`] after it even below the ack interval, so a
-    /// sender with a smaller window never stalls.
-    last_write: Instant,
-    /// The connection dropped during this entry: data the sender sent
-    /// before it learnt of the drop may still arrive (relays re-route on
-    /// resume). Chunks that do not continue the file are dropped instead of
-    /// failing the transfer; the SHA-256 at the end still covers every byte.
-    after_reconnect: bool,
-    /// `EntryDone` arrived with a matching SHA-256: commit once durable.
-    verified: bool,
-}
-
-impl Receiving {
-    /// Bytes whose writes have all completed.
-    fn written_done(&self) -> u64 {
-        self.writes.first().copied().unwrap_or(self.written)
-    }
-
-    fn key(&self, transfer_id: u64) -> PartialKey {
-        PartialKey {
-            transfer_id,
-            entry: self.index,
-        }
-    }
-
-    fn tag(&self, transfer_id: u64, kind: OpKind) -> OpTag {
-        OpTag {
-            transfer_id,
-            entry: self.index,
-            epoch: self.epoch,
-            kind,
-        }
-    }
 }
 
 impl Incoming {
@@ -774,36 +707,6 @@ impl Incoming {
     pub(crate) fn poll_control(&mut self) -> Option<FileMessage> {
         self.control.pop_front()
     }
-}
-
-/// Asks for a sync of the bytes whose writes completed, when enough have
-/// piled up (or `due`, or the entry is complete) and none is in flight.
-/// The acknowledgement goes out when the sync completes: the sender's
-/// window and the resume point move only past durable bytes.
-fn maybe_sync(
-    cur: &mut Receiving,
-    transfer_id: u64,
-    root: &Arc<Path>,
-    due: bool,
-    ops: &mut PartialOps,
-    cx: &mut Ctx<'_>,
-) {
-    if cur.stage != Stage::Receiving || cur.syncing.is_some() {
-        return;
-    }
-    let upto = cur.written_done();
-    if upto <= cur.acked {
-        return;
-    }
-    if !(due || upto == cur.size || upto - cur.acked >= cx.config.ack_interval) {
-        return;
-    }
-    cur.syncing = Some(upto);
-    let io = FileIo::Sync {
-        root: Arc::clone(root),
-        key: cur.key(transfer_id),
-    };
-    ops.issue(cx.io, io, cur.tag(transfer_id, OpKind::Sync { upto }));
 }
 
 fn accept_msg(transfer_id: u64) -> FileMessage {
