@@ -16,7 +16,7 @@ use crate::files::{storage, FileIoRequest, IoId, IoResult};
 use crate::session::Session;
 
 /// Requests in flight per session: enough to cover the read-ahead and
-/// write-behind of a 2 MiB window in 128 KiB chunks, small enough that a
+/// write-behind of the default 1 MiB window in 128 KiB chunks, small enough that a
 /// burst never occupies the blocking pool.
 const IN_FLIGHT_PER_SESSION: usize = 24;
 
