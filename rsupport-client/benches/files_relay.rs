@@ -11,6 +11,11 @@
 //! Throughput counts from `send_files` to the customer's `Finished`
 //! (received, SHA-256 verified, stored).
 //!
+//! Baselines in the same run: `std::fs::copy` of the same source into the
+//! same folders (the kernel's copy, no sync: the ceiling for moving the
+//! bytes locally at all), and `fs::copy` followed by `sync_data`, which is
+//! what the receiver's durability promise costs at least.
+//!
 //! ```text
 //! cargo bench -p rsupport-client --bench files_relay
 //! RSUPPORT_BENCH_BYTES=268435456 cargo bench -p rsupport-client --bench files_relay
@@ -111,6 +116,22 @@ async fn relay_transfer(source: &Path, dest: &Path, size: u64) -> Duration {
     elapsed
 }
 
+/// `fs::copy` of `source` into `dir`, then the same with a `sync_data`
+/// at the end; each copy is removed afterwards.
+fn fs_copy(source: &Path, dir: &Path) -> (Duration, Duration) {
+    let target = dir.join("copy.bin");
+    let start = Instant::now();
+    std::fs::copy(source, &target).unwrap();
+    let plain = start.elapsed();
+    std::fs::remove_file(&target).unwrap();
+    let start = Instant::now();
+    std::fs::copy(source, &target).unwrap();
+    std::fs::File::open(&target).unwrap().sync_data().unwrap();
+    let synced = start.elapsed();
+    std::fs::remove_file(&target).unwrap();
+    (plain, synced)
+}
+
 fn main() {
     let size = bench_bytes();
     // `cargo test --benches` runs this binary too: keep that run tiny.
@@ -131,6 +152,11 @@ fn main() {
 
     let raw = runtime.block_on(raw_tls(size));
     let mut rows = vec![("raw TLS, client → server (1 hop)".to_owned(), raw)];
+    for dir in std::iter::once(disk.path()).chain(shm.as_ref().map(|d| d.path())) {
+        let (copy, synced) = fs_copy(&source, dir);
+        rows.push((format!("fs::copy → {}", dir.display()), copy));
+        rows.push((format!("fs::copy + sync_data → {}", dir.display()), synced));
+    }
     let to_disk = runtime.block_on(relay_transfer(&source, disk.path(), size));
     rows.push((
         format!("relay, endpoint API → {}", disk.path().display()),

@@ -22,6 +22,8 @@ use tracing::{debug, warn};
 
 #[path = "backlog.rs"]
 mod backlog;
+#[path = "file_io.rs"]
+mod file_io;
 #[path = "reconnect.rs"]
 mod reconnect;
 use backlog::{BACKLOG_TICK, MAX_HELD};
@@ -72,6 +74,12 @@ pub(crate) enum TaskCommand {
     Session(u64, SessionCommand),
     /// The name sessions started from now on show in chat.
     DisplayName(String),
+    /// Offer these entries (listed off the task from an `OfferFiles`).
+    OfferEntries {
+        session: u64,
+        entries: Vec<rsupport_core::files::OutgoingEntry>,
+        reply: oneshot::Sender<Result<u64, ClientError>>,
+    },
 }
 
 /// Builds a host platform for each new session (None: this side never hosts).
@@ -148,6 +156,8 @@ pub(crate) struct ConnectionTask<S> {
     /// Opens a new connection after a drop (`None`: never reconnect).
     dial: Option<Dialer<S>>,
     resuming: reconnect::Resuming,
+    /// Runs file IO off this task.
+    file_io: file_io::FileWorkers,
 }
 
 fn now_ms() -> u64 {
@@ -189,6 +199,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             print_out,
             dial,
             resuming: reconnect::Resuming::default(),
+            file_io: file_io::FileWorkers::new(),
         };
         tokio::spawn(task.run());
         (command_tx, lobby_rx)
@@ -248,6 +259,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     if let Some(slot) = self.sessions.get_mut(&id) {
                         slot.session.send_channel_message(SessionMessage::Print(message));
                     }
+                }
+                Some(done) = self.file_io.done.recv() => {
+                    let sessions = &mut self.sessions;
+                    self.file_io.deliver(done, |id, io, result, now| {
+                        if let Some(slot) = sessions.get_mut(&id) {
+                            slot.session.handle_io(io, result, now);
+                        }
+                    });
                 }
                 () = tokio::time::sleep_until(deadline.into()) => self.on_tick(),
                 _ = ping.tick() => {
@@ -513,6 +532,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 let _ = self.conn.send(&message).await;
             }
             TaskCommand::DisplayName(name) => self.display_name = name,
+            TaskCommand::Session(id, SessionCommand::OfferFiles { path, reply }) => {
+                file_io::offer_later(id, path, reply, self.command_tx.clone());
+            }
+            TaskCommand::OfferEntries {
+                session,
+                entries,
+                reply,
+            } => {
+                if let Some(slot) = self.sessions.get_mut(&session) {
+                    let _ = reply.send(Ok(slot.session.files().offer(entries, Instant::now())));
+                }
+            }
             TaskCommand::Session(id, command) => {
                 if let Some(slot) = self.sessions.get_mut(&id) {
                     slot.command(command);
@@ -554,6 +585,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                     warn!(session = id, "input injection failed: {e}");
                 }
             }
+            // Disk IO of file transfers runs on blocking workers.
+            self.file_io.start(*id, &mut slot.session);
             let delivered = slot.pump_events();
             // File data goes out a few chunks per round so that frames and
             // input captured meanwhile are not stuck behind a large file.
@@ -679,14 +712,12 @@ impl Slot {
                 self.session.end(reason, detail);
                 self.on_left.push(done);
             }
+            // Listed off the task first (see `ConnectionTask::on_command`).
             SessionCommand::OfferFiles { path, reply } => {
-                let r = self.session.files().offer_path(&path, Instant::now());
-                let _ = reply.send(r.map_err(|e| {
-                    ClientError::NotAllowed(NotAllowed::FileOffer {
-                        path: path.display().to_string(),
-                        detail: e.to_string(),
-                    })
-                }));
+                let _ = reply.send(Err(ClientError::NotAllowed(NotAllowed::FileOffer {
+                    path: path.display().to_string(),
+                    detail: "offers are listed by the connection task".into(),
+                })));
             }
             SessionCommand::AcceptFiles {
                 transfer_id,

@@ -22,8 +22,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rsupport_core::files::{
-    Destination, EntrySource, FileChannel, FileConfig, FileEvent, FileMessage, OutgoingEntry,
-    PartialKey, PartialSink, Party, SafePath, StoreError,
+    storage, FileChannel, FileConfig, FileEvent, FileIo, FileMessage, IoDone, IoResult,
+    OutgoingEntry, Party,
 };
 use sha2::{Digest, Sha256};
 
@@ -51,10 +51,7 @@ fn main() {
     let dest = work.path().join("dest");
     std::fs::create_dir(&dest).expect("mkdir");
     let entries = rsupport_core::files::entries_from_path(&src).expect("entries");
-    let (on_disk, mut stats) = transfer(
-        entries,
-        Box::new(rsupport_core::files::FsDestination::new(&dest)),
-    );
+    let (on_disk, mut stats) = transfer(entries, &dest, &storage::execute);
     assert_eq!(
         hash_file(&dest.join("big.bin")),
         digest,
@@ -81,8 +78,10 @@ fn main() {
     );
     // The same transfer with no disk at either end: what the state machines
     // and the two SHA-256 passes cost by themselves.
-    let memory_source = OutgoingEntry::file("big.bin", size, Box::new(PatternSource::new()));
-    let (in_memory, mut mem_stats) = transfer(vec![memory_source], Box::new(NullDestination));
+    let memory_source = OutgoingEntry::file("big.bin", size, "pattern");
+    let pattern = PatternSource::new();
+    let (in_memory, mut mem_stats) =
+        transfer(vec![memory_source], &dest, &|io| pattern.execute(io));
     println!(
         "FileChannel, no disk {:>8.1} MiB/s  ({:.2} s)  (CPU bound: state machines + SHA-256 at both ends)",
         rate(in_memory),
@@ -122,9 +121,9 @@ struct Stats {
     chunks: u64,
     acks: u64,
     max_burst: u64,
-    /// Time to produce each chunk (read + hash) on the sender.
+    /// Time to produce each chunk (hash; the read is an IO request) on the sender.
     send_times: Vec<Duration>,
-    /// Time to consume each chunk (write + hash, and sync at acks) on the receiver.
+    /// Time to consume each chunk (hash, write request) on the receiver.
     receive_times: Vec<Duration>,
 }
 
@@ -135,8 +134,13 @@ fn percentile(times: &mut [Duration], p: f64) -> Duration {
 }
 
 /// Operator sends, customer receives, messages passed by value (no
-/// serialisation: that is the proto crate's bench).
-fn transfer(entries: Vec<OutgoingEntry>, dest: Box<dyn Destination>) -> (Duration, Stats) {
+/// serialisation: that is the proto crate's bench); IO requests performed
+/// inline by `exec`, in order.
+fn transfer(
+    entries: Vec<OutgoingEntry>,
+    dest: &Path,
+    exec: &dyn Fn(&FileIo) -> IoResult,
+) -> (Duration, Stats) {
     let mut op = FileChannel::new(Party::Operator, FileConfig::default());
     let mut cu = FileChannel::new(Party::Customer, FileConfig::default());
     let mut stats = Stats::default();
@@ -147,6 +151,13 @@ fn transfer(entries: Vec<OutgoingEntry>, dest: Box<dyn Destination>) -> (Duratio
     loop {
         let now = Instant::now();
         let mut moved = false;
+        for ch in [&mut op, &mut cu] {
+            while let Some(req) = ch.poll_io() {
+                let result = exec(&req.io);
+                ch.handle_io(req.id, result, now);
+                moved = true;
+            }
+        }
         // Like a driver: drain the receiver's control, then send data until
         // the window closes.
         while let Some(m) = cu.poll_transmit() {
@@ -178,7 +189,7 @@ fn transfer(entries: Vec<OutgoingEntry>, dest: Box<dyn Destination>) -> (Duratio
         while let Some(e) = cu.poll_event() {
             if let FileEvent::OfferReceived { transfer_id, .. } = e {
                 if let Some(d) = dest.take() {
-                    cu.accept(transfer_id, d, now);
+                    cu.accept_into(transfer_id, d, now);
                 }
             }
         }
@@ -242,59 +253,22 @@ impl PatternSource {
     }
 }
 
-impl EntrySource for PatternSource {
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-        let len = self.0.len() as u64;
-        let mut at = 0;
-        while at < buf.len() {
-            let start = ((offset + at as u64) % len) as usize;
-            let n = (self.0.len() - start).min(buf.len() - at);
-            buf[at..at + n].copy_from_slice(&self.0[start..start + n]);
-            at += n;
-        }
-        Ok(buf.len())
-    }
-}
-
-/// Accepts and forgets everything.
-struct NullDestination;
-struct NullSink(u64);
-
-impl Destination for NullDestination {
-    fn create_dir(&mut self, _: &SafePath) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn open_partial(&mut self, _: PartialKey) -> Result<Box<dyn PartialSink>, StoreError> {
-        Ok(Box::new(NullSink(0)))
-    }
-    fn commit(
-        &mut self,
-        _: PartialKey,
-        _: Box<dyn PartialSink>,
-        _: &SafePath,
-        _: u64,
-    ) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn discard(&mut self, _: PartialKey) {}
-}
-
-impl PartialSink for NullSink {
-    fn len(&mut self) -> std::io::Result<u64> {
-        Ok(self.0)
-    }
-    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
-        self.0 = len;
-        Ok(())
-    }
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        self.0 = offset + data.len() as u64;
-        Ok(())
-    }
-    fn read_at(&mut self, _: u64, _: &mut [u8]) -> std::io::Result<usize> {
-        Ok(0)
-    }
-    fn sync(&mut self) -> std::io::Result<()> {
-        Ok(())
+impl PatternSource {
+    /// Reads come from the pattern; everything else succeeds and is forgotten.
+    fn execute(&self, io: &FileIo) -> IoResult {
+        Ok(match io {
+            FileIo::Read { offset, len, .. } => {
+                let size = self.0.len() as u64;
+                let mut buf = Vec::with_capacity(*len);
+                while buf.len() < *len {
+                    let start = ((offset + buf.len() as u64) % size) as usize;
+                    let n = (self.0.len() - start).min(len - buf.len());
+                    buf.extend_from_slice(&self.0[start..start + n]);
+                }
+                IoDone::Data(buf.into())
+            }
+            FileIo::Truncate { len, .. } => IoDone::Len(*len),
+            _ => IoDone::Done,
+        })
     }
 }

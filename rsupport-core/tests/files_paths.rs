@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use rsupport_core::files::{validate_relative_path, PathError};
+use rsupport_core::files::{validate_relative_path, PathError, SafePathFs};
 
 fn count_entries(dir: &Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()

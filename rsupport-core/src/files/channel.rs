@@ -1,16 +1,18 @@
 //! [`FileChannel`]: both halves of one party's files channel behind one
-//! `handle` / `poll_transmit` / `poll_event` surface.
+//! `handle` / `handle_io` / `poll_transmit` / `poll_io` / `poll_event`
+//! surface.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rsupport_proto::files::FileMessage;
 use rsupport_proto::ConnectionMode;
 
-use super::receiver::Incoming;
+use super::io::{FileIoRequest, IoId, IoQueue, IoResult, OutgoingEntry};
+use super::receiver::{Ctx, Incoming};
 use super::sender::Outgoing;
-use super::storage::{entries_from_path, Destination, FsDestination, OutgoingEntry};
 use super::{FileConfig, FileEvent, Party};
 
 const CUSTOMER_BIT: u64 = 1 << 63;
@@ -44,8 +46,10 @@ pub struct FileChannel {
     outgoing: Outgoing,
     incoming: Incoming,
     events: VecDeque<FileEvent>,
+    io: IoQueue,
     next_id: u64,
-    auto_accept: Option<Box<dyn Fn() -> Box<dyn Destination> + Send>>,
+    /// Where offers go without asking (auto-accept), if anywhere.
+    auto_accept: Option<Arc<Path>>,
 }
 
 impl std::fmt::Debug for FileChannel {
@@ -66,6 +70,7 @@ impl FileChannel {
             outgoing: Outgoing::new(),
             incoming: Incoming::new(),
             events: VecDeque::new(),
+            io: IoQueue::default(),
             next_id: 1,
             auto_accept: None,
         }
@@ -98,21 +103,18 @@ impl FileChannel {
         id
     }
 
-    /// Queues an offer of a local file or folder tree (symlinks skipped).
-    pub fn offer_path(&mut self, local: &Path, now: Instant) -> std::io::Result<u64> {
-        Ok(self.offer(entries_from_path(local)?, now))
-    }
-
-    /// Accepts an offer, writing into `dest`. False if there is no such
-    /// offer waiting.
-    pub fn accept(&mut self, transfer_id: u64, dest: Box<dyn Destination>, now: Instant) -> bool {
-        self.incoming
-            .accept(transfer_id, dest, now, &self.config, &mut self.events)
-    }
-
-    /// Accepts an offer into a local folder (which must exist).
+    /// Accepts an offer, writing into the local folder `folder` (which
+    /// must exist) through [`FileIo`](super::FileIo) requests. False if
+    /// there is no such offer waiting.
     pub fn accept_into(&mut self, transfer_id: u64, folder: &Path, now: Instant) -> bool {
-        self.accept(transfer_id, Box::new(FsDestination::new(folder)), now)
+        let mut cx = Ctx {
+            now,
+            config: &self.config,
+            io: &mut self.io,
+            events: &mut self.events,
+        };
+        self.incoming
+            .accept(transfer_id, Arc::from(folder), &mut cx)
     }
 
     /// Declines an offer. False if there is no such offer waiting.
@@ -126,25 +128,21 @@ impl FileChannel {
         if self.outgoing.contains(transfer_id) {
             self.outgoing.cancel(transfer_id, reason, &mut self.events);
         } else if self.incoming.contains(transfer_id) {
-            self.incoming.cancel(
-                transfer_id,
-                reason,
-                false,
+            let mut cx = Ctx {
                 now,
-                &self.config,
-                &mut self.events,
-            );
+                config: &self.config,
+                io: &mut self.io,
+                events: &mut self.events,
+            };
+            self.incoming.cancel(transfer_id, reason, false, &mut cx);
         }
     }
 
-    /// Accept later offers without asking, into destinations made by
-    /// `make_dest` — set it only when [`auto_accept_allowed`] says so, and
-    /// clear it (`None`) when the mode changes.
-    pub fn set_auto_accept(
-        &mut self,
-        make_dest: Option<Box<dyn Fn() -> Box<dyn Destination> + Send>>,
-    ) {
-        self.auto_accept = make_dest;
+    /// Accept later offers without asking, into the local folder `folder`
+    /// — set it only when [`auto_accept_allowed`] says so, and clear it
+    /// (`None`) when the mode changes.
+    pub fn set_auto_accept(&mut self, folder: Option<PathBuf>) {
+        self.auto_accept = folder.map(Arc::from);
     }
 
     /// The session's connection dropped: messages not yet sent are dropped
@@ -158,8 +156,13 @@ impl FileChannel {
     /// and resume every entry from its last acknowledged byte.
     pub fn reconnected(&mut self, now: Instant) {
         self.outgoing.reconnected();
-        self.incoming
-            .reconnected(now, &self.config, &mut self.events);
+        let mut cx = Ctx {
+            now,
+            config: &self.config,
+            io: &mut self.io,
+            events: &mut self.events,
+        };
+        self.incoming.reconnected(&mut cx);
     }
 
     // --- input ---------------------------------------------------------------
@@ -168,31 +171,36 @@ impl FileChannel {
     /// transfer (and show up as events); only channel-level violations are
     /// returned as errors.
     pub fn handle(&mut self, msg: FileMessage, now: Instant) -> Result<(), FileProtocolError> {
-        let config = &self.config;
+        let party = self.party;
+        let mut cx = Ctx {
+            now,
+            config: &self.config,
+            io: &mut self.io,
+            events: &mut self.events,
+        };
         match msg {
             FileMessage::Offer(offer) => {
-                if self.is_ours(offer.transfer_id) {
+                if is_ours(party, offer.transfer_id) {
                     return Err(FileProtocolError::WrongIdSpace);
                 }
                 let transfer_id = offer.transfer_id;
-                if self.incoming.offer(offer, now, &mut self.events) {
+                if self.incoming.offer(offer, now, cx.events) {
                     let Some(offer) = self.incoming.offer_of(transfer_id) else {
                         return Ok(());
                     };
                     let entries = offer.entries.clone();
                     let total_size = offer.total_size();
                     match &self.auto_accept {
-                        Some(make) => {
-                            let dest = make();
-                            self.events.push_back(FileEvent::OfferAutoAccepted {
+                        Some(folder) => {
+                            cx.events.push_back(FileEvent::OfferAutoAccepted {
                                 transfer_id,
                                 entries,
                                 total_size,
                             });
-                            self.incoming
-                                .accept(transfer_id, dest, now, config, &mut self.events);
+                            let folder = Arc::clone(folder);
+                            self.incoming.accept(transfer_id, folder, &mut cx);
                         }
-                        None => self.events.push_back(FileEvent::OfferReceived {
+                        None => cx.events.push_back(FileEvent::OfferReceived {
                             transfer_id,
                             entries,
                             total_size,
@@ -200,38 +208,50 @@ impl FileChannel {
                     }
                 }
             }
-            FileMessage::Chunk(c) => self.incoming.chunk(c, now, config, &mut self.events),
+            FileMessage::Chunk(c) => self.incoming.chunk(c, &mut cx),
             FileMessage::EntryDone {
                 transfer_id,
                 entry,
                 sha256,
-            } => {
-                self.incoming
-                    .entry_done(transfer_id, entry, sha256, now, config, &mut self.events)
-            }
+            } => self
+                .incoming
+                .entry_done(transfer_id, entry, sha256, &mut cx),
             FileMessage::Cancel {
                 transfer_id,
                 reason,
             } => {
-                if self.is_ours(transfer_id) {
-                    self.outgoing.handle(
-                        FileMessage::Cancel {
-                            transfer_id,
-                            reason,
-                        },
-                        now,
-                        config,
-                        &mut self.events,
-                    );
+                if is_ours(party, transfer_id) {
+                    let msg = FileMessage::Cancel {
+                        transfer_id,
+                        reason,
+                    };
+                    self.outgoing.handle(msg, now, &self.config, cx.events);
                 } else {
-                    self.incoming
-                        .cancel(transfer_id, &reason, true, now, config, &mut self.events);
+                    self.incoming.cancel(transfer_id, &reason, true, &mut cx);
                 }
             }
             // Answer, Resume, Ack, EntryResult: about our offers.
-            other => self.outgoing.handle(other, now, config, &mut self.events),
+            other => self.outgoing.handle(other, now, &self.config, cx.events),
         }
         Ok(())
+    }
+
+    /// Feeds the outcome of the [`FileIoRequest`] `id` (in any order;
+    /// results nobody waits for any more are ignored). A failed request
+    /// fails its transfer (an event, and the peer is told), never the
+    /// channel.
+    pub fn handle_io(&mut self, id: IoId, result: IoResult, now: Instant) {
+        if self.outgoing.owns(id) {
+            self.outgoing.handle_io(id, result, &mut self.events);
+            return;
+        }
+        let mut cx = Ctx {
+            now,
+            config: &self.config,
+            io: &mut self.io,
+            events: &mut self.events,
+        };
+        self.incoming.handle_io(id, result, &mut cx);
     }
 
     // --- output --------------------------------------------------------------
@@ -246,9 +266,16 @@ impl FileChannel {
         if let Some(m) = self.outgoing.poll_control() {
             return Some(m);
         }
-        let m = self.outgoing.poll_data(&self.config, &mut self.events);
-        // A failed read cancels the transfer: send that Cancel next.
-        m.or_else(|| self.outgoing.poll_control())
+        self.outgoing.poll_data(&self.config)
+    }
+
+    /// The next IO to perform, or `None`. Reads are asked for ahead of
+    /// sending, up to the window; call it again after each result.
+    pub fn poll_io(&mut self) -> Option<FileIoRequest> {
+        if self.io.is_empty() {
+            self.outgoing.request_reads(&self.config, &mut self.io);
+        }
+        self.io.pop()
     }
 
     /// When [`Self::handle_timeout`] must be called at the latest (`None`:
@@ -259,8 +286,13 @@ impl FileChannel {
 
     /// Runs what is due at `now` (delayed acknowledgements).
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.incoming
-            .handle_timeout(now, &self.config, &mut self.events);
+        let mut cx = Ctx {
+            now,
+            config: &self.config,
+            io: &mut self.io,
+            events: &mut self.events,
+        };
+        self.incoming.handle_timeout(&mut cx);
     }
 
     /// The next event for the application, or `None`.
@@ -276,9 +308,10 @@ impl FileChannel {
             Party::Customer => id | CUSTOMER_BIT,
         }
     }
+}
 
-    fn is_ours(&self, transfer_id: u64) -> bool {
-        let customer_id = transfer_id & CUSTOMER_BIT != 0;
-        customer_id == (self.party == Party::Customer)
-    }
+/// Whether `transfer_id` is from `party`'s half of the id space.
+fn is_ours(party: Party, transfer_id: u64) -> bool {
+    let customer_id = transfer_id & CUSTOMER_BIT != 0;
+    customer_id == (party == Party::Customer)
 }

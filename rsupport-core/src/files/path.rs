@@ -6,7 +6,8 @@
 //! a name that means something special to Windows (a device, a stream, a drive)
 //! never reaches a Windows disk through a Linux relay test.
 //!
-//! [`SafePath::prepare_in`] is the destination-side half: it walks the
+//! [`SafePathFs::prepare_in`](super::storage::SafePathFs::prepare_in)
+//! (in the storage executor) is the destination-side half: it walks the
 //! destination one component at a time with `symlink_metadata`, creating
 //! folders one level at a time and refusing any component that is a symlink or
 //! not a folder, so nothing is written outside the chosen destination.
@@ -248,70 +249,12 @@ impl SafePath {
         &self.components
     }
 
-    /// The path under `root` (no filesystem access; see [`Self::prepare_in`]).
+    /// The path under `root` (no filesystem access; see
+    /// [`SafePathFs::prepare_in`](super::storage::SafePathFs::prepare_in)).
     pub fn join_onto(&self, root: &Path) -> PathBuf {
         let mut p = root.to_path_buf();
         p.extend(&self.components);
         p
-    }
-
-    /// Makes sure every folder above this path exists under `root` as a real
-    /// folder — creating missing ones one level at a time, refusing symlinks
-    /// and non-folders — and that the final name does not exist yet.
-    /// Returns the full path to write.
-    ///
-    /// `root` itself is the user's choice and may be a symlink.
-    pub fn prepare_in(&self, root: &Path) -> Result<PathBuf, PathError> {
-        let (last, parents) = self.components.split_last().ok_or(PathError::Empty)?;
-        let mut dir = root.to_path_buf();
-        for (index, name) in parents.iter().enumerate() {
-            dir.push(name);
-            ensure_real_dir(&dir, index)?;
-        }
-        let target = dir.join(last);
-        match std::fs::symlink_metadata(&target) {
-            Ok(_) => Err(PathError::AlreadyExists),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(target),
-            Err(e) => Err(PathError::Io(e.kind())),
-        }
-    }
-
-    /// Like [`Self::prepare_in`] for a folder entry: creates every component
-    /// (the last one too) as a real folder. An existing real folder is fine.
-    pub fn create_dir_in(&self, root: &Path) -> Result<PathBuf, PathError> {
-        let mut dir = root.to_path_buf();
-        for (index, name) in self.components.iter().enumerate() {
-            dir.push(name);
-            ensure_real_dir(&dir, index)?;
-        }
-        Ok(dir)
-    }
-}
-
-/// `dir` is a real folder afterwards (created if missing), or an error.
-fn ensure_real_dir(dir: &Path, index: usize) -> Result<(), PathError> {
-    let check = |meta: std::fs::Metadata| {
-        if meta.file_type().is_symlink() {
-            Err(PathError::SymlinkInDestination { index })
-        } else if !meta.is_dir() {
-            Err(PathError::NotADirectory { index })
-        } else {
-            Ok(())
-        }
-    };
-    match std::fs::symlink_metadata(dir) {
-        Ok(meta) => check(meta),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            match std::fs::create_dir(dir) {
-                Ok(()) => {}
-                // Someone made it in between; re-checked below.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(PathError::Io(e.kind())),
-            }
-            // Re-check what is there now rather than trusting create_dir.
-            check(std::fs::symlink_metadata(dir).map_err(|e| PathError::Io(e.kind()))?)
-        }
-        Err(e) => Err(PathError::Io(e.kind())),
     }
 }
 

@@ -2,17 +2,33 @@
 //! requests each entry from an offset, writes chunks to a partial file,
 //! acknowledges durable bytes, verifies SHA-256 and only then moves the file
 //! into place.
+//!
+//! Every disk operation is a [`FileIo`] request (see [`super::io`]); writes
+//! and syncs overlap, and an acknowledgement covers only bytes whose writes
+//! completed before a sync that completed.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rsupport_proto::files::{FileChunk, FileMessage, FileOffer, Sha256Digest};
 use sha2::{Digest, Sha256};
 
+use super::io::{FileIo, IoDone, IoId, IoQueue, IoResult, StoreError};
+use super::partial_ops::{OpKind, PartialOps};
 use super::path::{validate_relative_path, SafePath};
 use super::progress::ProgressMeter;
-use super::storage::{Destination, PartialKey, PartialSink};
+use super::receiving::{maybe_sync, Receiving, Stage};
 use super::{Direction, EntryError, FileConfig, FileEvent};
+
+/// What every step of the receiver needs from the channel.
+pub(crate) struct Ctx<'a> {
+    pub(crate) now: Instant,
+    pub(crate) config: &'a FileConfig,
+    pub(crate) io: &'a mut IoQueue,
+    pub(crate) events: &'a mut VecDeque<FileEvent>,
+}
 
 /// Incoming transfers of one channel.
 pub(crate) struct Incoming {
@@ -23,12 +39,15 @@ pub(crate) struct Incoming {
     /// reconnect is not shown to the user again.
     closed: BTreeSet<u64>,
     control: VecDeque<FileMessage>,
+    ops: PartialOps,
+    next_epoch: u64,
 }
 
 struct InTransfer {
     offer: FileOffer,
     paths: Vec<SafePath>,
-    dest: Option<Box<dyn Destination>>,
+    /// The destination folder, once accepted.
+    dest: Option<Arc<Path>>,
     current: Option<Receiving>,
     next_entry: usize,
     /// Results sent so far, repeated after a reconnect (the peer ignores
@@ -39,26 +58,6 @@ struct InTransfer {
     meter: ProgressMeter,
 }
 
-struct Receiving {
-    index: u32,
-    size: u64,
-    sink: Box<dyn PartialSink>,
-    /// Covers bytes `0..written`.
-    hasher: Sha256,
-    written: u64,
-    /// Synced to disk and acknowledged.
-    acked: u64,
-    /// When the last chunk arrived: un-acknowledged bytes are acknowledged
-    /// [`FileConfig::ack_delay`] after it even below the ack interval, so a
-    /// sender with a smaller window never stalls.
-    last_write: Instant,
-    /// The connection dropped during this entry: data the sender sent
-    /// before it learnt of the drop may still arrive (relays re-route on
-    /// resume). Chunks that do not continue the file are dropped instead of
-    /// failing the transfer; the SHA-256 at the end still covers every byte.
-    after_reconnect: bool,
-}
-
 impl Incoming {
     pub(crate) fn new() -> Self {
         Incoming {
@@ -66,6 +65,8 @@ impl Incoming {
             queue: VecDeque::new(),
             closed: BTreeSet::new(),
             control: VecDeque::new(),
+            ops: PartialOps::default(),
+            next_epoch: 0,
         }
     }
 
@@ -147,14 +148,7 @@ impl Incoming {
         self.transfers.get(&transfer_id).map(|t| &t.offer)
     }
 
-    pub(crate) fn accept(
-        &mut self,
-        transfer_id: u64,
-        dest: Box<dyn Destination>,
-        now: Instant,
-        config: &FileConfig,
-        events: &mut VecDeque<FileEvent>,
-    ) -> bool {
+    pub(crate) fn accept(&mut self, transfer_id: u64, dest: Arc<Path>, cx: &mut Ctx<'_>) -> bool {
         let Some(t) = self
             .transfers
             .get_mut(&transfer_id)
@@ -163,10 +157,10 @@ impl Incoming {
             return false;
         };
         t.dest = Some(dest);
-        t.meter.restart(now);
+        t.meter.restart(cx.now);
         self.control.push_back(accept_msg(transfer_id));
         self.queue.push_back(transfer_id);
-        self.advance(now, config, events);
+        self.advance(cx);
         true
     }
 
@@ -188,26 +182,28 @@ impl Incoming {
         true
     }
 
-    /// Stops a transfer: partial file deleted, peer told when `tell_peer`.
+    /// Stops a transfer: partial file deleted, peer told unless `by_peer`.
     pub(crate) fn cancel(
         &mut self,
         transfer_id: u64,
         reason: &str,
         by_peer: bool,
-        now: Instant,
-        config: &FileConfig,
-        events: &mut VecDeque<FileEvent>,
+        cx: &mut Ctx<'_>,
     ) {
         let Some(mut t) = self.transfers.remove(&transfer_id) else {
             return;
         };
         self.closed.insert(transfer_id);
-        if let (Some(cur), Some(dest)) = (t.current.take(), t.dest.as_mut()) {
-            drop(cur.sink);
-            dest.discard(PartialKey {
-                transfer_id,
-                entry: cur.index,
-            });
+        if let (Some(cur), Some(root)) = (t.current.take(), t.dest.as_ref()) {
+            if cur.stage != Stage::CreatingDir {
+                // Waits for the writes in flight, so none re-creates it.
+                let io = FileIo::Discard {
+                    root: Arc::clone(root),
+                    key: cur.key(transfer_id),
+                };
+                self.ops
+                    .issue(cx.io, io, cur.tag(transfer_id, OpKind::Discard));
+            }
         }
         self.queue.retain(|id| *id != transfer_id);
         if !by_peer {
@@ -216,77 +212,68 @@ impl Incoming {
                 reason: reason.to_owned(),
             });
         }
-        events.push_back(FileEvent::Cancelled {
+        cx.events.push_back(FileEvent::Cancelled {
             transfer_id,
             direction: Direction::Receive,
             by_peer,
             reason: reason.to_owned(),
         });
-        self.advance(now, config, events);
+        self.advance(cx);
     }
 
-    pub(crate) fn chunk(
-        &mut self,
-        c: FileChunk,
-        now: Instant,
-        config: &FileConfig,
-        events: &mut VecDeque<FileEvent>,
-    ) {
+    pub(crate) fn chunk(&mut self, c: FileChunk, cx: &mut Ctx<'_>) {
         let transfer_id = c.transfer_id;
         let Some(t) = self.transfers.get_mut(&transfer_id) else {
             return self.unknown(transfer_id);
         };
         let total = t.offer.total_size();
-        if t.current
-            .as_ref()
-            .is_some_and(|r| r.after_reconnect && (r.index != c.entry || c.offset != r.written))
-        {
+        if t.current.as_ref().is_some_and(|r| {
+            r.after_reconnect
+                && (r.stage != Stage::Receiving || r.index != c.entry || c.offset != r.written)
+        }) {
             return; // sent before the sender heard of the reconnect
         }
-        let Some(cur) = t.current.as_mut().filter(|r| r.index == c.entry) else {
-            return self.cancel(
-                transfer_id,
-                "protocol error: data for an entry not requested",
-                false,
-                now,
-                config,
-                events,
-            );
+        let Some(root) = t.dest.clone() else { return };
+        let Some(cur) = t
+            .current
+            .as_mut()
+            .filter(|r| r.index == c.entry && r.stage == Stage::Receiving && !r.verified)
+        else {
+            let why = "protocol error: data for an entry not requested";
+            return self.cancel(transfer_id, why, false, cx);
         };
         let end = c.offset.saturating_add(c.data.len() as u64);
         if c.offset != cur.written || end > cur.size {
-            return self.cancel(
-                transfer_id,
-                "protocol error: data out of order or past the announced size",
-                false,
-                now,
-                config,
-                events,
-            );
-        }
-        if let Err(e) = cur.sink.write_at(c.offset, &c.data) {
-            let reason = format!("writing the file failed: {}", e.kind());
-            return self.cancel(transfer_id, &reason, false, now, config, events);
+            let why = "protocol error: data out of order or past the announced size";
+            return self.cancel(transfer_id, why, false, cx);
         }
         cur.hasher.update(&c.data);
         cur.written = end;
-        cur.last_write = now;
-        if cur.written - cur.acked >= config.ack_interval || cur.written == cur.size {
-            if let Err(e) = sync_and_ack(cur, transfer_id, &mut self.control) {
-                let reason = format!("writing the file failed: {}", e.kind());
-                return self.cancel(transfer_id, &reason, false, now, config, events);
-            }
+        cur.last_write = cx.now;
+        if !c.data.is_empty() {
+            cur.writes.insert(c.offset);
+            let io = FileIo::Write {
+                root,
+                key: cur.key(transfer_id),
+                offset: c.offset,
+                data: c.data,
+            };
+            let tag = cur.tag(transfer_id, OpKind::Write { offset: c.offset });
+            self.ops.issue(cx.io, io, tag);
         }
-        t.meter.record(now, t.finished_bytes + cur.written);
+        if let Some(root) = t.dest.as_ref() {
+            maybe_sync(cur, transfer_id, root, false, &mut self.ops, cx);
+        }
+        t.meter.record(cx.now, t.finished_bytes + cur.written);
         if let Some(p) = t.meter.poll(
-            now,
-            config.progress_interval,
+            cx.now,
+            cx.config.progress_interval,
             false,
             transfer_id,
             Direction::Receive,
             total,
         ) {
-            events.push_back(FileEvent::Progress(p));
+            cx.events.push_back(FileEvent::Progress(p));
         }
     }
 
@@ -295,14 +282,14 @@ impl Incoming {
         transfer_id: u64,
         entry: u32,
         sha256: Sha256Digest,
-        now: Instant,
-        config: &FileConfig,
-        events: &mut VecDeque<FileEvent>,
+        cx: &mut Ctx<'_>,
     ) {
         let Some(t) = self.transfers.get_mut(&transfer_id) else {
             return self.unknown(transfer_id);
         };
-        let fits = |r: &Receiving| r.index == entry && r.written == r.size;
+        let fits = |r: &Receiving| {
+            r.index == entry && r.written == r.size && r.stage == Stage::Receiving && !r.verified
+        };
         if t.current
             .as_ref()
             .is_some_and(|r| r.after_reconnect && !fits(r))
@@ -310,40 +297,213 @@ impl Incoming {
             return; // an end sent before the sender heard of the reconnect
         }
         if !t.current.as_ref().is_some_and(fits) {
-            return self.cancel(
-                transfer_id,
-                "protocol error: entry ended early",
-                false,
-                now,
-                config,
-                events,
-            );
+            let why = "protocol error: entry ended early";
+            return self.cancel(transfer_id, why, false, cx);
         }
-        let Some(cur) = t.current.take() else { return };
-        let key = PartialKey { transfer_id, entry };
-        let Some(dest) = t.dest.as_mut() else { return };
-        let got: Sha256Digest = cur.hasher.finalize().into();
-        let outcome = if got != sha256 {
-            drop(cur.sink);
-            dest.discard(key);
-            Err(EntryError::ChecksumMismatch)
-        } else {
-            let (path, modified) = match (
-                t.paths.get(entry as usize),
-                t.offer.entries.get(entry as usize),
-            ) {
-                (Some(p), Some(e)) => (p, e.modified_ms),
-                _ => return,
-            };
-            dest.commit(key, cur.sink, path, modified).map_err(|e| {
-                dest.discard(key);
-                EntryError::Store(e)
-            })
+        let Some(cur) = t.current.as_mut() else {
+            return;
         };
-        t.finished_bytes += cur.size;
-        Self::record_result(t, transfer_id, entry, outcome, &mut self.control, events);
+        let got: Sha256Digest = cur.hasher.clone().finalize().into();
+        if got == sha256 {
+            cur.verified = true;
+            return self.try_commit(transfer_id, cx);
+        }
+        let size = cur.size;
+        if let (Some(cur), Some(root)) = (t.current.take(), t.dest.as_ref()) {
+            let io = FileIo::Discard {
+                root: Arc::clone(root),
+                key: cur.key(transfer_id),
+            };
+            self.ops
+                .issue(cx.io, io, cur.tag(transfer_id, OpKind::Discard));
+        }
+        t.finished_bytes += size;
+        let outcome = Err(EntryError::ChecksumMismatch);
+        Self::record_result(t, transfer_id, entry, outcome, &mut self.control, cx.events);
         t.next_entry += 1;
-        self.advance(now, config, events);
+        self.advance(cx);
+    }
+
+    /// Commits the current entry once it is verified and every byte is
+    /// written and synced.
+    fn try_commit(&mut self, transfer_id: u64, cx: &mut Ctx<'_>) {
+        let Some(t) = self.transfers.get_mut(&transfer_id) else {
+            return;
+        };
+        let (Some(cur), Some(root)) = (t.current.as_mut(), t.dest.as_ref()) else {
+            return;
+        };
+        if !cur.verified || cur.stage != Stage::Receiving {
+            return;
+        }
+        if cur.acked < cur.size {
+            return maybe_sync(cur, transfer_id, root, true, &mut self.ops, cx);
+        }
+        let index = cur.index as usize;
+        let (Some(path), Some(info)) = (t.paths.get(index), t.offer.entries.get(index)) else {
+            return;
+        };
+        cur.stage = Stage::Committing;
+        let io = FileIo::Commit {
+            root: Arc::clone(root),
+            key: cur.key(transfer_id),
+            path: path.clone(),
+            modified_ms: info.modified_ms,
+        };
+        self.ops
+            .issue(cx.io, io, cur.tag(transfer_id, OpKind::Commit));
+    }
+
+    /// Feeds the result of one of our requests. False if `id` is not ours.
+    pub(crate) fn handle_io(&mut self, id: IoId, result: IoResult, cx: &mut Ctx<'_>) -> bool {
+        if !self.ops.contains(id) {
+            return false;
+        }
+        let Some(tag) = self.ops.complete(cx.io, id) else {
+            return true;
+        };
+        let transfer_id = tag.transfer_id;
+        let Some(t) = self.transfers.get_mut(&transfer_id) else {
+            return true; // cancelled or finished since
+        };
+        let Some(root) = t.dest.clone() else {
+            return true;
+        };
+        let Some(cur) = t
+            .current
+            .as_mut()
+            .filter(|c| c.index == tag.entry && c.epoch == tag.epoch)
+        else {
+            return true; // an earlier entry or an earlier connection
+        };
+        let fail = |op: &str, e: &StoreError| match e.kind() {
+            Some(kind) => format!("{op} failed: {kind}"),
+            None => format!("{op} failed: {e}"),
+        };
+        match (tag.kind, result) {
+            (OpKind::CreateDir | OpKind::Open | OpKind::Commit, outcome) => {
+                let size = cur.size;
+                let outcome = outcome.map(|_| ()).map_err(EntryError::Store);
+                if tag.kind == OpKind::Open && outcome.is_ok() {
+                    cur.stage = Stage::Receiving;
+                    cur.last_write = cx.now;
+                    self.control.push_back(FileMessage::Resume {
+                        transfer_id,
+                        entry: cur.index,
+                        offset: 0,
+                    });
+                    return true;
+                }
+                if tag.kind == OpKind::Commit && outcome.is_err() {
+                    let io = FileIo::Discard {
+                        root,
+                        key: cur.key(transfer_id),
+                    };
+                    self.ops
+                        .issue(cx.io, io, cur.tag(transfer_id, OpKind::Discard));
+                }
+                t.current = None;
+                t.finished_bytes += size;
+                let control = &mut self.control;
+                Self::record_result(t, transfer_id, tag.entry, outcome, control, cx.events);
+                t.next_entry += 1;
+                self.advance(cx);
+            }
+            (OpKind::Write { offset }, Ok(_)) => {
+                cur.writes.remove(&offset);
+                let due = cx.now >= cur.last_write + cx.config.ack_delay;
+                maybe_sync(cur, transfer_id, &root, due, &mut self.ops, cx);
+                self.try_commit(transfer_id, cx);
+            }
+            (OpKind::Sync { upto }, Ok(_)) => {
+                cur.syncing = None;
+                if upto > cur.acked {
+                    cur.acked = upto;
+                    self.control.push_back(FileMessage::Ack {
+                        transfer_id,
+                        entry: cur.index,
+                        offset: upto,
+                    });
+                }
+                let due = cx.now >= cur.last_write + cx.config.ack_delay;
+                maybe_sync(cur, transfer_id, &root, due, &mut self.ops, cx);
+                self.try_commit(transfer_id, cx);
+            }
+            (OpKind::Write { .. } | OpKind::Sync { .. }, Err(e)) => {
+                self.cancel(transfer_id, &fail("writing the file", &e), false, cx);
+            }
+            (OpKind::Truncate, Ok(IoDone::Len(len))) => {
+                let keep = len.min(cur.acked);
+                cur.stage = Stage::Resuming {
+                    keep: Some(keep),
+                    at: 0,
+                };
+                self.read_back(transfer_id, cx);
+            }
+            (OpKind::ReadBack { offset, len }, Ok(IoDone::Data(data)))
+                if data.len() == len
+                    && matches!(cur.stage, Stage::Resuming { at, .. } if at == offset) =>
+            {
+                cur.hasher.update(&data);
+                if let Stage::Resuming { keep, .. } = cur.stage {
+                    cur.stage = Stage::Resuming {
+                        keep,
+                        at: offset + len as u64,
+                    };
+                }
+                self.read_back(transfer_id, cx);
+            }
+            (OpKind::Truncate | OpKind::ReadBack { .. }, outcome) => {
+                let why = match outcome {
+                    Err(e) => fail("re-reading the partial file", &e),
+                    Ok(_) => "re-reading the partial file failed: the file is shorter".into(),
+                };
+                self.cancel(transfer_id, &why, false, cx);
+            }
+            (OpKind::Discard, _) => {}
+        }
+        true
+    }
+
+    /// The next step of a resume: read back the kept prefix piece by piece,
+    /// then ask the sender to continue after it.
+    fn read_back(&mut self, transfer_id: u64, cx: &mut Ctx<'_>) {
+        let Some(t) = self.transfers.get_mut(&transfer_id) else {
+            return;
+        };
+        let (Some(cur), Some(root)) = (t.current.as_mut(), t.dest.as_ref()) else {
+            return;
+        };
+        let Stage::Resuming {
+            keep: Some(keep),
+            at,
+        } = cur.stage
+        else {
+            return;
+        };
+        if at < keep {
+            let len = usize::try_from(keep - at)
+                .map_or(cx.config.chunk_size, |l| l.min(cx.config.chunk_size));
+            let io = FileIo::ReadPartial {
+                root: Arc::clone(root),
+                key: cur.key(transfer_id),
+                offset: at,
+                len,
+            };
+            let tag = cur.tag(transfer_id, OpKind::ReadBack { offset: at, len });
+            self.ops.issue(cx.io, io, tag);
+            return;
+        }
+        cur.stage = Stage::Receiving;
+        cur.written = keep;
+        cur.acked = keep;
+        cur.last_write = cx.now;
+        t.meter.restart(cx.now);
+        self.control.push_back(FileMessage::Resume {
+            transfer_id,
+            entry: cur.index,
+            offset: keep,
+        });
     }
 
     fn record_result(
@@ -379,9 +539,9 @@ impl Incoming {
         });
     }
 
-    /// Moves the head of the queue forward: creates folders, opens the next
-    /// file and asks for its data, or finishes the transfer.
-    fn advance(&mut self, now: Instant, config: &FileConfig, events: &mut VecDeque<FileEvent>) {
+    /// Moves the head of the queue forward: asks for the next folder or
+    /// partial file (and waits for it), or finishes the transfer.
+    fn advance(&mut self, cx: &mut Ctx<'_>) {
         while let Some(&transfer_id) = self.queue.front() {
             let Some(t) = self.transfers.get_mut(&transfer_id) else {
                 self.queue.pop_front();
@@ -391,80 +551,63 @@ impl Incoming {
                 return;
             }
             let total = t.offer.total_size();
-            let Some(dest) = t.dest.as_mut() else { return };
+            let Some(root) = t.dest.as_ref() else { return };
             let index = t.next_entry;
             let (Some(info), Some(path)) = (t.offer.entries.get(index), t.paths.get(index)) else {
                 // All entries have a result.
                 let failed_entries = t.failed;
-                t.meter.record(now, t.finished_bytes);
+                t.meter.record(cx.now, t.finished_bytes);
                 if let Some(p) = t.meter.poll(
-                    now,
-                    config.progress_interval,
+                    cx.now,
+                    cx.config.progress_interval,
                     true,
                     transfer_id,
                     Direction::Receive,
                     total,
                 ) {
-                    events.push_back(FileEvent::Progress(p));
+                    cx.events.push_back(FileEvent::Progress(p));
                 }
                 self.transfers.remove(&transfer_id);
                 self.closed.insert(transfer_id);
                 self.queue.pop_front();
-                events.push_back(FileEvent::Finished {
+                cx.events.push_back(FileEvent::Finished {
                     transfer_id,
                     direction: Direction::Receive,
                     failed_entries,
                 });
                 continue;
             };
-            let entry = u32::try_from(index).unwrap_or(u32::MAX);
-            if info.directory {
-                let outcome = dest.create_dir(path).map_err(EntryError::Store);
-                Self::record_result(t, transfer_id, entry, outcome, &mut self.control, events);
-                t.next_entry += 1;
-                continue;
-            }
-            let key = PartialKey { transfer_id, entry };
-            let opened = dest.open_partial(key).and_then(|mut sink| {
+            self.next_epoch += 1;
+            let cur = Receiving {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                size: if info.directory { 0 } else { info.size },
+                stage: if info.directory {
+                    Stage::CreatingDir
+                } else {
+                    Stage::Opening
+                },
+                epoch: self.next_epoch,
+                hasher: Sha256::new(),
+                written: 0,
+                writes: BTreeSet::new(),
+                syncing: None,
+                acked: 0,
+                last_write: cx.now,
+                after_reconnect: false,
+                verified: false,
+            };
+            let root = Arc::clone(root);
+            let (io, kind) = if info.directory {
+                let path = path.clone();
+                (FileIo::CreateDir { root, path }, OpKind::CreateDir)
+            } else {
                 // A fresh entry starts empty whatever an earlier run left.
-                sink.truncate(0)
-                    .map_err(|e| super::storage::StoreError::Io {
-                        op: "emptying the partial file",
-                        kind: e.kind(),
-                    })?;
-                Ok(sink)
-            });
-            match opened {
-                Ok(sink) => {
-                    t.current = Some(Receiving {
-                        index: entry,
-                        size: info.size,
-                        sink,
-                        hasher: Sha256::new(),
-                        written: 0,
-                        acked: 0,
-                        last_write: now,
-                        after_reconnect: false,
-                    });
-                    self.control.push_back(FileMessage::Resume {
-                        transfer_id,
-                        entry,
-                        offset: 0,
-                    });
-                    return;
-                }
-                Err(e) => {
-                    Self::record_result(
-                        t,
-                        transfer_id,
-                        entry,
-                        Err(EntryError::Store(e)),
-                        &mut self.control,
-                        events,
-                    );
-                    t.next_entry += 1;
-                }
-            }
+                let key = cur.key(transfer_id);
+                (FileIo::OpenPartial { root, key }, OpKind::Open)
+            };
+            self.ops.issue(cx.io, io, cur.tag(transfer_id, kind));
+            t.current = Some(cur);
+            return;
         }
     }
 
@@ -495,18 +638,12 @@ impl Incoming {
 
     /// After a reconnect: repeat answers and results, cut the partial file
     /// back to the last acknowledged byte, re-hash that prefix from disk and
-    /// ask the sender to continue from there.
-    pub(crate) fn reconnected(
-        &mut self,
-        now: Instant,
-        config: &FileConfig,
-        events: &mut VecDeque<FileEvent>,
-    ) {
-        let mut broken = Vec::new();
+    /// then ask the sender to continue from there.
+    pub(crate) fn reconnected(&mut self, cx: &mut Ctx<'_>) {
         for (&transfer_id, t) in &mut self.transfers {
-            if t.dest.is_none() {
+            let Some(root) = t.dest.as_ref() else {
                 continue; // still waiting for the user; the answer goes out later
-            }
+            };
             self.control.push_back(accept_msg(transfer_id));
             for (entry, error) in &t.results {
                 self.control.push_back(FileMessage::EntryResult {
@@ -515,25 +652,28 @@ impl Incoming {
                     error: error.clone(),
                 });
             }
-            if let Some(cur) = t.current.as_mut() {
-                match rehash_prefix(cur, config.chunk_size) {
-                    Ok(()) => {
-                        t.meter.restart(now);
-                        self.control.push_back(FileMessage::Resume {
-                            transfer_id,
-                            entry: cur.index,
-                            offset: cur.written,
-                        });
-                    }
-                    Err(e) => broken.push((
-                        transfer_id,
-                        format!("re-reading the partial file failed: {}", e.kind()),
-                    )),
-                }
+            let Some(cur) = t.current.as_mut() else {
+                continue;
+            };
+            if !matches!(cur.stage, Stage::Receiving | Stage::Resuming { .. }) {
+                continue; // Resume (or the result) goes out when the IO is done
             }
-        }
-        for (id, reason) in broken {
-            self.cancel(id, &reason, false, now, config, events);
+            // Results still in flight belong to the old position.
+            self.next_epoch += 1;
+            cur.epoch = self.next_epoch;
+            cur.writes.clear();
+            cur.syncing = None;
+            cur.verified = false;
+            cur.hasher = Sha256::new();
+            cur.written = cur.acked;
+            cur.stage = Stage::Resuming { keep: None, at: 0 };
+            let io = FileIo::Truncate {
+                root: Arc::clone(root),
+                key: cur.key(transfer_id),
+                len: cur.acked,
+            };
+            self.ops
+                .issue(cx.io, io, cur.tag(transfer_id, OpKind::Truncate));
         }
     }
 
@@ -542,35 +682,25 @@ impl Incoming {
         self.transfers
             .values()
             .filter_map(|t| t.current.as_ref())
-            .filter(|c| c.written > c.acked)
+            .filter(|c| {
+                c.stage == Stage::Receiving
+                    && c.written > c.acked
+                    && c.writes.is_empty()
+                    && c.syncing.is_none()
+            })
             .map(|c| c.last_write + config.ack_delay)
             .min()
     }
 
     /// Syncs and acknowledges what has waited [`FileConfig::ack_delay`].
-    pub(crate) fn handle_timeout(
-        &mut self,
-        now: Instant,
-        config: &FileConfig,
-        events: &mut VecDeque<FileEvent>,
-    ) {
-        let mut broken = Vec::new();
+    pub(crate) fn handle_timeout(&mut self, cx: &mut Ctx<'_>) {
         for (&transfer_id, t) in &mut self.transfers {
-            let Some(cur) = t.current.as_mut() else {
+            let (Some(cur), Some(root)) = (t.current.as_mut(), t.dest.as_ref()) else {
                 continue;
             };
-            if cur.written == cur.acked || now < cur.last_write + config.ack_delay {
-                continue;
+            if cur.stage == Stage::Receiving && cx.now >= cur.last_write + cx.config.ack_delay {
+                maybe_sync(cur, transfer_id, root, true, &mut self.ops, cx);
             }
-            if let Err(e) = sync_and_ack(cur, transfer_id, &mut self.control) {
-                broken.push((
-                    transfer_id,
-                    format!("writing the file failed: {}", e.kind()),
-                ));
-            }
-        }
-        for (id, reason) in broken {
-            self.cancel(id, &reason, false, now, config, events);
         }
     }
 
@@ -579,51 +709,10 @@ impl Incoming {
     }
 }
 
-/// Makes what was written durable, then acknowledges it: the sender's
-/// window and the resume point both move only past synced bytes.
-fn sync_and_ack(
-    cur: &mut Receiving,
-    transfer_id: u64,
-    control: &mut VecDeque<FileMessage>,
-) -> std::io::Result<()> {
-    cur.sink.sync()?;
-    cur.acked = cur.written;
-    control.push_back(FileMessage::Ack {
-        transfer_id,
-        entry: cur.index,
-        offset: cur.acked,
-    });
-    Ok(())
-}
-
 fn accept_msg(transfer_id: u64) -> FileMessage {
     FileMessage::Answer {
         transfer_id,
         accept: true,
         reason: String::new(),
     }
-}
-
-/// Keeps only the acknowledged (synced) prefix and rebuilds the hash from
-/// what is actually on disk, so the final SHA-256 covers the whole file.
-fn rehash_prefix(cur: &mut Receiving, chunk: usize) -> std::io::Result<()> {
-    let keep = cur.acked.min(cur.sink.len()?);
-    cur.sink.truncate(keep)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; chunk];
-    let mut at = 0u64;
-    while at < keep {
-        let want = usize::try_from(keep - at).map_or(chunk, |l| l.min(chunk));
-        let slice = buf.get_mut(..want).unwrap_or_default();
-        let n = cur.sink.read_at(at, slice)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        hasher.update(slice.get(..n).unwrap_or_default());
-        at += n as u64;
-    }
-    cur.hasher = hasher;
-    cur.written = keep;
-    cur.acked = keep;
-    Ok(())
 }

@@ -1,16 +1,24 @@
 //! The sending half: offers, then chunks within a window of un-acknowledged
 //! bytes, then each entry's SHA-256; resumes from the receiver's offset.
+//!
+//! File data comes from [`FileIo::Read`] requests issued ahead of sending
+//! (up to the window), whose results may arrive in any order.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use rsupport_proto::files::{FileChunk, FileEntry, FileMessage, FileOffer};
 use sha2::{Digest, Sha256};
 
+use super::io::{FileIo, IoDone, IoId, IoQueue, IoResult, OutgoingEntry};
 use super::progress::ProgressMeter;
-use super::storage::{EntrySource, OutgoingEntry};
 use super::{Direction, EntryError, FileConfig, FileEvent};
+
+/// Reads in flight per sending entry.
+const READS_AHEAD: usize = 4;
 
 /// Outgoing transfers of one channel.
 pub(crate) struct Outgoing {
@@ -18,11 +26,24 @@ pub(crate) struct Outgoing {
     control: VecDeque<FileMessage>,
     /// Round-robin position: the transfer that got the last chunk.
     last_served: Option<u64>,
+    /// Reads in flight: what each is for.
+    reads: HashMap<IoId, ReadTag>,
+    /// Distinguishes the reads of one resume of an entry from the next.
+    next_epoch: u64,
+}
+
+struct ReadTag {
+    transfer_id: u64,
+    entry: u32,
+    epoch: u64,
+    offset: u64,
+    len: usize,
 }
 
 struct OutTransfer {
     offer: FileOffer,
-    sources: Vec<Option<Box<dyn EntrySource>>>,
+    /// Local file of each entry (`None`: a folder, or one with a result).
+    locals: Vec<Option<Arc<Path>>>,
     accepted: bool,
     active: Option<SendingEntry>,
     results: Vec<bool>,
@@ -46,6 +67,17 @@ struct SendingEntry {
     done_sent: bool,
     /// After a lost connection: send nothing until the receiver says where.
     waiting_resume: bool,
+    /// Reads of an earlier epoch are stale (the entry resumed since).
+    epoch: u64,
+    /// The next offset to ask the driver to read.
+    read_next: u64,
+    /// Reads in flight in this epoch.
+    reading: usize,
+    /// Data read ahead and not yet sent, by offset.
+    ready: BTreeMap<u64, Bytes>,
+    /// After a resume from an offset we hold no hash state for: `hasher`
+    /// covers `0..at` and the prefix up to `until` is read again first.
+    rehash: Option<(u64, u64)>,
 }
 
 impl Outgoing {
@@ -54,6 +86,8 @@ impl Outgoing {
             transfers: BTreeMap::new(),
             control: VecDeque::new(),
             last_served: None,
+            reads: HashMap::new(),
+            next_epoch: 0,
         }
     }
 
@@ -63,15 +97,15 @@ impl Outgoing {
 
     pub(crate) fn offer(&mut self, transfer_id: u64, entries: Vec<OutgoingEntry>, now: Instant) {
         let mut wire = Vec::with_capacity(entries.len());
-        let mut sources = Vec::with_capacity(entries.len());
+        let mut locals = Vec::with_capacity(entries.len());
         for e in entries {
             wire.push(FileEntry {
                 path: e.path,
-                size: if e.source.is_some() { e.size } else { 0 },
-                directory: e.source.is_none(),
+                size: if e.local.is_some() { e.size } else { 0 },
+                directory: e.local.is_none(),
                 modified_ms: e.modified_ms,
             });
-            sources.push(e.source);
+            locals.push(e.local);
         }
         let offer = FileOffer {
             transfer_id,
@@ -83,7 +117,7 @@ impl Outgoing {
             transfer_id,
             OutTransfer {
                 offer,
-                sources,
+                locals,
                 accepted: false,
                 active: None,
                 results: vec![false; n],
@@ -164,7 +198,7 @@ impl Outgoing {
                 transfer_id,
                 entry,
                 offset,
-            } => self.resume(transfer_id, entry, offset, now, config, events),
+            } => self.resume(transfer_id, entry, offset, now, events),
             FileMessage::Ack {
                 transfer_id,
                 entry,
@@ -227,7 +261,6 @@ impl Outgoing {
         entry: u32,
         offset: u64,
         now: Instant,
-        config: &FileConfig,
         events: &mut VecDeque<FileEvent>,
     ) {
         let Some(t) = self.transfers.get_mut(&transfer_id) else {
@@ -252,6 +285,11 @@ impl Outgoing {
             );
         }
         let size = info.size;
+        if t.locals.get(entry as usize).is_none_or(Option::is_none) {
+            return self.fail(transfer_id, "file source is gone", events);
+        }
+        self.next_epoch += 1;
+        let epoch = self.next_epoch;
         let mut sending = match t.active.take() {
             Some(a) if a.index == entry => a,
             _ => SendingEntry {
@@ -263,8 +301,14 @@ impl Outgoing {
                 snapshots: VecDeque::new(),
                 done_sent: false,
                 waiting_resume: false,
+                epoch,
+                read_next: 0,
+                reading: 0,
+                ready: BTreeMap::new(),
+                rehash: None,
             },
         };
+        sending.rehash = None;
         if sending.next_offset != offset {
             match sending.snapshots.iter().position(|s| s.0 == offset) {
                 Some(i) => {
@@ -276,18 +320,19 @@ impl Outgoing {
                 None => {
                     // No saved state (e.g. the receiver kept more than we
                     // remember): hash the prefix again from the source.
-                    let Some(source) = t.sources.get_mut(entry as usize).and_then(Option::as_mut)
-                    else {
-                        return self.fail(transfer_id, "file source is gone", events);
-                    };
-                    match hash_prefix(source.as_mut(), offset, config.chunk_size) {
-                        Ok(h) => sending.hasher = h,
-                        Err(reason) => return self.fail(transfer_id, &reason, events),
-                    }
+                    sending.hasher = Sha256::new();
                     sending.snapshots.clear();
+                    if offset > 0 {
+                        sending.rehash = Some((0, offset));
+                    }
                 }
             }
         }
+        // Data read ahead belongs to the old position: read again from here.
+        sending.epoch = epoch;
+        sending.reading = 0;
+        sending.ready.clear();
+        sending.read_next = offset;
         sending.next_offset = offset;
         sending.acked = offset;
         sending.done_sent = false;
@@ -324,8 +369,8 @@ impl Outgoing {
         if t.active.as_ref().is_some_and(|a| a.index == entry) {
             t.active = None;
         }
-        if let Some(s) = t.sources.get_mut(entry as usize) {
-            *s = None; // closes the file
+        if let Some(s) = t.locals.get_mut(entry as usize) {
+            *s = None; // nothing more to read
         }
         t.finished_bytes += t.offer.entries.get(entry as usize).map_or(0, |e| e.size);
         match error {
@@ -400,12 +445,115 @@ impl Outgoing {
             .any(|t| t.active.as_ref().is_some_and(|a| a.can_send(config)))
     }
 
-    /// The next chunk or end-of-entry message, round-robin over transfers.
-    pub(crate) fn poll_data(
+    /// Asks for reads: ahead of sending, up to the window, a few at a time;
+    /// or the next piece of a prefix to hash again after a resume.
+    pub(crate) fn request_reads(&mut self, config: &FileConfig, io: &mut IoQueue) {
+        let chunk = config.chunk_size as u64;
+        for (&transfer_id, t) in &mut self.transfers {
+            let Some(a) = t.active.as_mut() else { continue };
+            if a.waiting_resume || a.done_sent {
+                continue;
+            }
+            let Some(file) = t.locals.get(a.index as usize).and_then(Option::as_ref) else {
+                continue;
+            };
+            while a.reading < READS_AHEAD {
+                let (offset, len) = match a.rehash {
+                    // One at a time: the prefix is hashed in order.
+                    Some(_) if a.reading > 0 => break,
+                    Some((at, until)) if at < until => (at, (until - at).min(chunk)),
+                    Some(_) => break,
+                    None if a.read_next < a.size && a.read_next - a.acked < config.window => {
+                        (a.read_next, (a.size - a.read_next).min(chunk))
+                    }
+                    None => break,
+                };
+                let len = usize::try_from(len).unwrap_or(config.chunk_size);
+                let id = io.push(FileIo::Read {
+                    file: Arc::clone(file),
+                    offset,
+                    len,
+                });
+                self.reads.insert(
+                    id,
+                    ReadTag {
+                        transfer_id,
+                        entry: a.index,
+                        epoch: a.epoch,
+                        offset,
+                        len,
+                    },
+                );
+                a.reading += 1;
+                if a.rehash.is_none() {
+                    a.read_next += len as u64;
+                }
+            }
+        }
+    }
+
+    /// Whether `id` is one of our reads.
+    pub(crate) fn owns(&self, id: IoId) -> bool {
+        self.reads.contains_key(&id)
+    }
+
+    /// A read finished.
+    pub(crate) fn handle_io(
         &mut self,
-        config: &FileConfig,
+        id: IoId,
+        result: IoResult,
         events: &mut VecDeque<FileEvent>,
-    ) -> Option<FileMessage> {
+    ) {
+        let Some(tag) = self.reads.remove(&id) else {
+            return;
+        };
+        let Some(a) = self
+            .transfers
+            .get_mut(&tag.transfer_id)
+            .and_then(|t| t.active.as_mut())
+            .filter(|a| a.index == tag.entry && a.epoch == tag.epoch)
+        else {
+            return; // cancelled, finished or resumed since: stale
+        };
+        a.reading = a.reading.saturating_sub(1);
+        let data = match result {
+            Ok(IoDone::Data(d)) if d.len() == tag.len => d,
+            Ok(IoDone::Data(_)) => {
+                let why = "the file got shorter while it was being sent";
+                self.fail(tag.transfer_id, why, events);
+                return;
+            }
+            Ok(_) => {
+                let why = "reading the file failed: unexpected result";
+                self.fail(tag.transfer_id, why, events);
+                return;
+            }
+            Err(e) => {
+                let why = match e.kind() {
+                    Some(kind) => format!("reading the file failed: {kind}"),
+                    None => format!("reading the file failed: {e}"),
+                };
+                self.fail(tag.transfer_id, &why, events);
+                return;
+            }
+        };
+        match a.rehash.as_mut() {
+            Some((at, until)) if *at == tag.offset => {
+                a.hasher.update(&data);
+                *at += data.len() as u64;
+                if *at >= *until {
+                    a.rehash = None;
+                }
+            }
+            Some(_) => {}
+            None => {
+                a.ready.insert(tag.offset, data);
+            }
+        }
+    }
+
+    /// The next chunk or end-of-entry message, round-robin over transfers.
+    pub(crate) fn poll_data(&mut self, config: &FileConfig) -> Option<FileMessage> {
         let after = self.last_served;
         let pick = self
             .transfers
@@ -425,34 +573,11 @@ impl Outgoing {
                 sha256: a.hasher.clone().finalize().into(),
             });
         }
-        let len = usize::try_from(a.size - a.next_offset)
-            .map_or(config.chunk_size, |left| left.min(config.chunk_size));
-        let mut buf = BytesMut::zeroed(len);
-        let source = t.sources.get_mut(a.index as usize).and_then(Option::as_mut);
-        let read = match source.map(|s| read_full(s.as_mut(), a.next_offset, &mut buf)) {
-            Some(Ok(n)) if n == len => n,
-            Some(Ok(_)) => {
-                self.fail(pick, "the file got shorter while it was being sent", events);
-                return None;
-            }
-            Some(Err(e)) => {
-                self.fail(
-                    pick,
-                    &format!("reading the file failed: {}", e.kind()),
-                    events,
-                );
-                return None;
-            }
-            None => {
-                self.fail(pick, "file source is gone", events);
-                return None;
-            }
-        };
-        let data: Bytes = buf.freeze();
+        let data = a.ready.remove(&a.next_offset)?;
         a.snapshots.push_back((a.next_offset, a.hasher.clone()));
         a.hasher.update(&data);
         let offset = a.next_offset;
-        a.next_offset += read as u64;
+        a.next_offset += data.len() as u64;
         Some(FileMessage::Chunk(FileChunk {
             transfer_id: pick,
             entry: a.index,
@@ -464,44 +589,13 @@ impl Outgoing {
 
 impl SendingEntry {
     fn can_send(&self, config: &FileConfig) -> bool {
-        if self.waiting_resume || self.done_sent {
+        if self.waiting_resume || self.done_sent || self.rehash.is_some() {
             return false;
         }
-        self.next_offset == self.size || self.next_offset - self.acked < config.window
+        self.next_offset == self.size
+            || (self.next_offset - self.acked < config.window
+                && self.ready.contains_key(&self.next_offset))
     }
-}
-
-fn read_full(source: &mut dyn EntrySource, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = source.read_at(
-            offset + filled as u64,
-            buf.get_mut(filled..).unwrap_or_default(),
-        )?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
-}
-
-fn hash_prefix(source: &mut dyn EntrySource, len: u64, chunk: usize) -> Result<Sha256, String> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; chunk];
-    let mut at = 0u64;
-    while at < len {
-        let want = usize::try_from(len - at).map_or(chunk, |l| l.min(chunk));
-        let slice = buf.get_mut(..want).unwrap_or_default();
-        let n = read_full(source, at, slice)
-            .map_err(|e| format!("reading the file failed: {}", e.kind()))?;
-        if n < want {
-            return Err("the file got shorter while it was being sent".into());
-        }
-        hasher.update(&*slice);
-        at += n as u64;
-    }
-    Ok(hasher)
 }
 
 /// The transfer id of a receiver message about a transfer we do not have

@@ -40,7 +40,9 @@ use super::control::{ControlChannel, ControlEvent, PeerViolation, SessionPolicy}
 use super::permissions::{Control, Sharing, Side};
 use super::screen::{HostScreenEvent, ScreenHost, ScreenViewer, ViewerError, ViewerScreenEvent};
 use crate::annotate::Annotator;
-use crate::files::{auto_accept_allowed, FileChannel, FileConfig, FileEvent, FsDestination, Party};
+use crate::files::{
+    auto_accept_allowed, FileChannel, FileConfig, FileEvent, FileIoRequest, IoId, IoResult, Party,
+};
 
 /// Tile cache entries each side keeps (both sides must agree).
 pub const TILE_CACHE_ENTRIES: usize = 1024;
@@ -549,6 +551,19 @@ impl Session {
         self.files.poll_transmit().map(Into::into)
     }
 
+    /// The next file IO to perform (on a worker, not the task that moves
+    /// input and frames); pass its outcome to [`handle_io`](Self::handle_io).
+    pub fn poll_io(&mut self) -> Option<FileIoRequest> {
+        self.files.poll_io()
+    }
+
+    /// The outcome of a [`FileIoRequest`], in any order. A failed request
+    /// fails its transfer (a [`FileEvent`]), never the session.
+    pub fn handle_io(&mut self, id: IoId, result: IoResult, now: Instant) {
+        self.files.handle_io(id, result, now);
+        self.sync();
+    }
+
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
         self.sync();
@@ -632,12 +647,7 @@ impl Session {
                 .mode()
                 .is_some_and(|m| auto_accept_allowed(self.full_file_control, m));
         match (&self.download_dir, allowed) {
-            (Some(dir), true) => {
-                let dir = dir.clone();
-                self.files.set_auto_accept(Some(Box::new(move || {
-                    Box::new(FsDestination::new(dir.clone()))
-                })));
-            }
+            (Some(dir), true) => self.files.set_auto_accept(Some(dir.clone())),
             _ => self.files.set_auto_accept(None),
         }
     }

@@ -295,3 +295,61 @@ fn envelopes_of_other_sessions_are_refused() {
         Err(SessionError::WrongSession { .. })
     ));
 }
+
+#[test]
+fn a_failed_file_write_fails_that_transfer_and_the_session_goes_on() {
+    use crate::files::{storage, FileEvent, FileIo, StoreError};
+    let mut h = Harness::new(&[ConnectionMode::ViewCustomer]);
+    let src = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let file = src.path().join("f.bin");
+    std::fs::write(&file, vec![7u8; 100_000]).unwrap();
+    let entries = storage::entries_from_path(&file).unwrap();
+    let id = h.operator.files().offer(entries, h.now);
+    let mut customer_events = Vec::new();
+    for _ in 0..200 {
+        h.pump();
+        while let Some(req) = h.operator.poll_io() {
+            let result = storage::execute(&req.io);
+            h.operator.handle_io(req.id, result, h.now);
+        }
+        while let Some(req) = h.customer.poll_io() {
+            let result = match req.io {
+                FileIo::Write { .. } => Err(StoreError::io("write", std::io::ErrorKind::Other)),
+                ref other => storage::execute(other),
+            };
+            h.customer.handle_io(req.id, result, h.now);
+        }
+        while let Some(e) = h.customer.poll_event() {
+            if let SessionEvent::File(FileEvent::OfferReceived { transfer_id, .. }) = &e {
+                assert!(h
+                    .customer
+                    .files()
+                    .accept_into(*transfer_id, dest.path(), h.now));
+            }
+            customer_events.push(e);
+        }
+    }
+    customer_events.extend(std::iter::from_fn(|| h.customer.poll_event()));
+    assert!(
+        customer_events.iter().any(|e| matches!(
+            e,
+            SessionEvent::File(FileEvent::Cancelled { transfer_id, reason, .. })
+                if *transfer_id == id && reason.starts_with("writing the file failed")
+        )),
+        "{customer_events:?}"
+    );
+    assert!(
+        std::iter::from_fn(|| h.operator.poll_event()).any(|e| matches!(
+            e,
+            SessionEvent::File(FileEvent::Cancelled { by_peer: true, .. })
+        ))
+    );
+    // The session is untouched: not ended, and chat still flows.
+    assert_eq!(h.customer.end_reason(), None);
+    assert_eq!(h.operator.end_reason(), None);
+    h.customer.chat().send("still here", 1).unwrap();
+    h.pump();
+    assert!(std::iter::from_fn(|| h.operator.poll_event())
+        .any(|e| matches!(e, SessionEvent::Chat(ChatEvent::Received(_)))));
+}

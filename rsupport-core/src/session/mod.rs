@@ -14,6 +14,8 @@
 //!     session.wants_frame(now)  → capture → session.submit_frame(&frame, now, now_ms)?
 //!     deadline reached          → session.handle_timeout(now)
 //!     session.inject_pending(&mut injector)         (host: performs admitted input)
+//!     while let Some(req) = session.poll_io()       → run on a blocking worker; when it
+//!         completes: session.handle_io(req.id, result, now)   (file transfer disk IO)
 //!     while let Some(env) = session.poll_transmit() → send to the relay
 //!     while let Some(ev) = session.poll_event()     → show to the user
 //! }
