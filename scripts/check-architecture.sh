@@ -38,14 +38,7 @@ forbid rsupport-relay 'rsupport-capture|rsupport-input|rsupport-core|rsupport-cl
 
 # rsupport-core: no tokio, std::fs, sockets or clocks outside tests. Test
 # modules live in *_tests.rs files or after the first `#[cfg(test)]` line.
-# Known exceptions, each printed on every run until it is gone:
-exceptions=(
-  rsupport-core/src/files/storage.rs  # the filesystem executor of the file channel: moves to rsupport-client
-  rsupport-core/src/files/path.rs     # creating the target folder: moves with it
-)
-for f in "${exceptions[@]}"; do echo "known exception (to remove): $f"; done
 scan=$(for f in $(find rsupport-core/src -name '*.rs' ! -name '*_tests.rs'); do
-  [[ " ${exceptions[*]} " == *" $f "* ]] && continue
   awk -v f="$f" '/^#\[cfg\(test\)\]/ { exit } /^\s*(\/\/|\*)/ { next }
     /tokio::|std::fs|std::net|Instant::now\(\)|SystemTime::now\(\)/ { print f ":" FNR ": " $0 }' "$f"
 done)

@@ -12,8 +12,9 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::TaskCommand;
+use crate::storage;
 use crate::{ClientError, NotAllowed};
-use rsupport_core::files::{storage, FileIoRequest, IoId, IoResult};
+use rsupport_core::files::{FileIoRequest, IoId, IoResult};
 use rsupport_core::session::Session;
 
 /// Requests in flight per session: enough to cover the read-ahead and

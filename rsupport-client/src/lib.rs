@@ -115,6 +115,7 @@ mod operator;
 mod platform;
 pub mod print;
 mod printing;
+pub mod storage;
 mod target;
 mod viewer;
 

@@ -5,51 +5,26 @@
 //! at the same time. It does no IO at all and reads no clock: the session
 //! driver feeds it [`FileMessage`]s, `now` and the results of the disk
 //! operations it asked for, and pulls messages, [`FileIoRequest`]s and events
-//! out. [`storage::execute`] performs a request on the real filesystem; a
-//! driver runs it on a blocking worker (never on the task that moves input
-//! and frames) and may run several at once, in any order (see [`io`]).
+//! out. A driver performs each request (`rsupport_client::storage` does it
+//! on the real filesystem) on a blocking worker, never on the task that
+//! moves input and frames, and may run several at once, in any order (see
+//! [`io`]).
 //!
 //! # Run loop
 //!
-//! ```
-//! use std::time::Instant;
-//! use rsupport_core::files::{storage, FileChannel, FileConfig, FileEvent, Party};
-//!
-//! let mut operator = FileChannel::new(Party::Operator, FileConfig::default());
-//! let mut customer = FileChannel::new(Party::Customer, FileConfig::default());
-//! let dir = tempfile::tempdir()?;
-//! std::fs::write(dir.path().join("notes.txt"), b"hello")?;
-//! let dest = tempfile::tempdir()?;
-//!
-//! let now = Instant::now();
-//! let entries = storage::entries_from_path(&dir.path().join("notes.txt"))?;
-//! let id = operator.offer(entries, now);
-//! // The driver moves messages both ways (here: directly) and performs the
-//! // IO each side asks for (here: inline) until both are idle.
+//! ```text
 //! loop {
-//!     let mut moved = false;
-//!     for side in [&mut operator, &mut customer] {
-//!         while let Some(req) = side.poll_io() {
-//!             let result = storage::execute(&req.io); // blocking: a worker's job
-//!             side.handle_io(req.id, result, now);
-//!             moved = true;
-//!         }
-//!     }
-//!     while let Some(m) = operator.poll_transmit() { customer.handle(m, now)?; moved = true; }
-//!     while let Some(m) = customer.poll_transmit() { operator.handle(m, now)?; moved = true; }
-//!     while let Some(ev) = customer.poll_event() {
-//!         if let FileEvent::OfferReceived { transfer_id, .. } = ev {
-//!             // The product asks the customer; here they say yes.
-//!             customer.accept_into(transfer_id, dest.path(), now);
-//!         }
-//!     }
-//!     if !moved { break; }
+//!     message from the peer      → channel.handle(message, now)?
+//!     product decides an offer   → channel.accept_into(id, folder, now) / decline(..)
+//!     while let Some(req) = channel.poll_io()        → run it on a worker (any order)
+//!     worker finished a request  → channel.handle_io(req.id, result, now)
+//!     while let Some(m) = channel.poll_transmit()    → send to the peer
+//!     while let Some(ev) = channel.poll_event()      → show to the user
 //! }
-//! assert_eq!(std::fs::read(dest.path().join("notes.txt"))?, b"hello");
-//! assert!(std::iter::from_fn(|| operator.poll_event())
-//!     .any(|e| matches!(e, FileEvent::Finished { transfer_id, failed_entries: 0, .. } if transfer_id == id)));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! `rsupport_client::storage::execute` performs a request on the real
+//! filesystem; its module docs run this loop end to end with two channels.
 //!
 //! A real driver also keeps one timer: sleep until [`FileChannel::poll_timeout`]
 //! (if any) and then call [`FileChannel::handle_timeout`] — the receiver uses
@@ -100,8 +75,6 @@ pub mod progress;
 mod receiver;
 mod receiving;
 mod sender;
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-pub mod storage;
 
 use std::time::Duration;
 
@@ -111,7 +84,6 @@ pub use io::{
 };
 pub use path::{validate_relative_path, PathError, SafePath};
 pub use progress::Progress;
-pub use storage::{entries_from_path, SafePathFs};
 
 pub use rsupport_proto::files::{FileEntry, FileMessage};
 

@@ -665,7 +665,3 @@ impl Session {
         r
     }
 }
-
-#[cfg(test)]
-#[path = "core_tests.rs"]
-mod tests;

@@ -1,12 +1,12 @@
 //! Safe paths against a real destination folder.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests: real clock, temporary files
 
 use std::path::Path;
 
 use proptest::prelude::*;
-use rsupport_core::files::{validate_relative_path, PathError, SafePathFs};
+use rsupport_client::storage::SafePathFs;
+use rsupport_core::files::{validate_relative_path, PathError};
 
 fn count_entries(dir: &Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()
@@ -95,13 +95,13 @@ fn the_sender_learns_of_names_the_receiver_would_refuse() {
     std::fs::create_dir(&tree).unwrap();
     std::fs::write(tree.join("fine.txt"), b"x").unwrap();
     assert_eq!(
-        rsupport_core::files::entries_from_path(&tree)
+        rsupport_client::storage::entries_from_path(&tree)
             .unwrap()
             .len(),
         2
     );
     std::fs::write(tree.join("aux.c"), b"x").unwrap();
-    let err = rsupport_core::files::entries_from_path(&tree).unwrap_err();
+    let err = rsupport_client::storage::entries_from_path(&tree).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(
         err.to_string().contains("reserved name in component 1"),

@@ -1,8 +1,52 @@
-//! The executor of [`FileIo`] requests on the real filesystem, and the
-//! sending side's walk of a local file or folder tree. This is the only
-//! part of the files module that touches the disk; it is blocking, so a
-//! driver runs it on a worker thread, never on the task that moves input
-//! and frames.
+//! The executor of the session's [`FileIo`] requests on the real
+//! filesystem, and the sending side's walk of a local file or folder tree.
+//! The files state machine in `rsupport-core` never touches the disk; this
+//! module does, blocking, so the connection task runs it on a worker
+//! thread, never on the task that moves input and frames. A program that
+//! drives a `Session` itself calls [`execute`] for each request
+//! `Session::poll_io` gives out:
+//!
+//! ```
+//! use std::time::Instant;
+//! use rsupport_client::storage;
+//! use rsupport_core::files::{FileChannel, FileConfig, FileEvent, Party};
+//!
+//! let mut operator = FileChannel::new(Party::Operator, FileConfig::default());
+//! let mut customer = FileChannel::new(Party::Customer, FileConfig::default());
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("notes.txt"), b"hello")?;
+//! let dest = tempfile::tempdir()?;
+//!
+//! let now = Instant::now();
+//! let entries = storage::entries_from_path(&dir.path().join("notes.txt"))?;
+//! let id = operator.offer(entries, now);
+//! // The driver moves messages both ways (here: directly) and performs the
+//! // IO each side asks for (here: inline) until both are idle.
+//! loop {
+//!     let mut moved = false;
+//!     for side in [&mut operator, &mut customer] {
+//!         while let Some(req) = side.poll_io() {
+//!             let result = storage::execute(&req.io); // blocking: a worker's job
+//!             side.handle_io(req.id, result, now);
+//!             moved = true;
+//!         }
+//!     }
+//!     while let Some(m) = operator.poll_transmit() { customer.handle(m, now)?; moved = true; }
+//!     while let Some(m) = customer.poll_transmit() { operator.handle(m, now)?; moved = true; }
+//!     while let Some(ev) = customer.poll_event() {
+//!         if let FileEvent::OfferReceived { transfer_id, .. } = ev {
+//!             // The product asks the customer; here they say yes.
+//!             customer.accept_into(transfer_id, dest.path(), now);
+//!         }
+//!     }
+//!     if !moved { break; }
+//! }
+//! assert_eq!(std::fs::read(dest.path().join("notes.txt"))?, b"hello");
+//! assert!(std::iter::from_fn(|| operator.poll_event())
+//!     .any(|e| matches!(e, FileEvent::Finished { transfer_id, failed_entries: 0, .. } if transfer_id == id)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //!
 //! Each request opens what it needs and closes it again, so requests may
 //! run on several threads at once and nothing stays open between them.
@@ -15,8 +59,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use super::io::{FileIo, IoDone, IoResult, OutgoingEntry, PartialKey, StoreError};
-use super::path::{PathError, SafePath, PARTIAL_DIR};
+use rsupport_core::files::io::{FileIo, IoDone, IoResult, OutgoingEntry, PartialKey, StoreError};
+use rsupport_core::files::path::{PathError, SafePath, PARTIAL_DIR};
 
 /// Performs one request (blocking).
 pub fn execute(io: &FileIo) -> IoResult {
@@ -90,6 +134,12 @@ pub fn execute(io: &FileIo) -> IoResult {
             }
             Ok(IoDone::Done)
         }
+        // A request a newer core asks for and this executor does not know:
+        // that transfer fails with the reason, nothing else does.
+        _ => Err(StoreError::io(
+            "performing a file operation this program does not know",
+            io::ErrorKind::Unsupported,
+        )),
     }
 }
 
@@ -239,7 +289,7 @@ fn ensure_real_dir(dir: &Path, index: usize) -> Result<(), PathError> {
 /// never leaks files from outside it. Folders come before their contents.
 ///
 /// A name the receiver would refuse (see
-/// [`validate_relative_path`](super::path::validate_relative_path), e.g. a
+/// [`validate_relative_path`](rsupport_core::files::validate_relative_path), e.g. a
 /// Linux file called `a:b` or `aux.c`) fails here with `InvalidInput`, so the
 /// sender learns it before offering. Blocking: walks the tree.
 pub fn entries_from_path(local: &Path) -> io::Result<Vec<OutgoingEntry>> {
@@ -256,7 +306,7 @@ pub fn entries_from_path(local: &Path) -> io::Result<Vec<OutgoingEntry>> {
 fn walk(local: &Path, rel: String, out: &mut Vec<OutgoingEntry>) -> io::Result<()> {
     let meta = std::fs::symlink_metadata(local)?;
     if !meta.file_type().is_symlink() {
-        super::path::validate_relative_path(&rel)
+        rsupport_core::files::validate_relative_path(&rel)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     }
     let modified_ms = meta

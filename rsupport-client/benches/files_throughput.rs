@@ -15,15 +15,13 @@
 //! RSUPPORT_BENCH_BYTES=268435456 cargo bench -p rsupport-core --bench files_throughput
 //! ```
 
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // benches: real clock, temporary files
-
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use rsupport_client::storage;
 use rsupport_core::files::{
-    storage, FileChannel, FileConfig, FileEvent, FileIo, FileMessage, IoDone, IoResult,
-    OutgoingEntry, Party,
+    FileChannel, FileConfig, FileEvent, FileIo, FileMessage, IoDone, IoResult, OutgoingEntry, Party,
 };
 use sha2::{Digest, Sha256};
 
@@ -50,7 +48,7 @@ fn main() {
 
     let dest = work.path().join("dest");
     std::fs::create_dir(&dest).expect("mkdir");
-    let entries = rsupport_core::files::entries_from_path(&src).expect("entries");
+    let entries = rsupport_client::storage::entries_from_path(&src).expect("entries");
     let (on_disk, mut stats) = transfer(entries, &dest, &storage::execute);
     assert_eq!(
         hash_file(&dest.join("big.bin")),

@@ -8,10 +8,14 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use rsupport_client::storage;
 use rsupport_core::files::{
-    storage, Direction, FileChannel, FileConfig, FileEvent, FileIo, FileIoRequest, FileMessage,
-    IoResult, Party, StoreError,
+    Direction, FileChannel, FileConfig, FileEvent, FileIo, FileIoRequest, FileMessage, IoResult,
+    Party, StoreError,
 };
+use rsupport_core::session::{ChatEvent, SessionEvent};
+use rsupport_proto::ConnectionMode;
+use rsupport_testkit::pair::SessionPair;
 use sha2::{Digest, Sha256};
 
 fn small() -> FileConfig {
@@ -445,4 +449,64 @@ fn a_partial_file_shortened_during_a_cut_resumes_from_what_is_on_disk() {
         std::fs::read(dest.path().join("f.bin")).unwrap(),
         std::fs::read(&file).unwrap()
     );
+}
+
+/// A failed write on the customer's side fails that transfer with a reason,
+/// and the session itself goes on (two whole sessions on a virtual clock,
+/// the real filesystem for everything but the failing write).
+#[test]
+fn a_failed_file_write_fails_that_transfer_and_the_session_goes_on() {
+    let mut h = SessionPair::new(&[ConnectionMode::ViewCustomer]);
+    let src = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let file = src.path().join("f.bin");
+    std::fs::write(&file, vec![7u8; 100_000]).unwrap();
+    let entries = storage::entries_from_path(&file).unwrap();
+    let id = h.operator.files().offer(entries, h.now);
+    let mut customer_events = Vec::new();
+    for _ in 0..200 {
+        h.pump();
+        while let Some(req) = h.operator.poll_io() {
+            let result = storage::execute(&req.io);
+            h.operator.handle_io(req.id, result, h.now);
+        }
+        while let Some(req) = h.customer.poll_io() {
+            let result = match req.io {
+                FileIo::Write { .. } => Err(StoreError::io("write", std::io::ErrorKind::Other)),
+                ref other => storage::execute(other),
+            };
+            h.customer.handle_io(req.id, result, h.now);
+        }
+        while let Some(e) = h.customer.poll_event() {
+            if let SessionEvent::File(FileEvent::OfferReceived { transfer_id, .. }) = &e {
+                assert!(h
+                    .customer
+                    .files()
+                    .accept_into(*transfer_id, dest.path(), h.now));
+            }
+            customer_events.push(e);
+        }
+    }
+    customer_events.extend(std::iter::from_fn(|| h.customer.poll_event()));
+    assert!(
+        customer_events.iter().any(|e| matches!(
+            e,
+            SessionEvent::File(FileEvent::Cancelled { transfer_id, reason, .. })
+                if *transfer_id == id && reason.starts_with("writing the file failed")
+        )),
+        "{customer_events:?}"
+    );
+    assert!(
+        std::iter::from_fn(|| h.operator.poll_event()).any(|e| matches!(
+            e,
+            SessionEvent::File(FileEvent::Cancelled { by_peer: true, .. })
+        ))
+    );
+    // The session is untouched: not ended, and chat still flows.
+    assert_eq!(h.customer.end_reason(), None);
+    assert_eq!(h.operator.end_reason(), None);
+    h.customer.chat().send("still here", 1).unwrap();
+    h.pump();
+    assert!(std::iter::from_fn(|| h.operator.poll_event())
+        .any(|e| matches!(e, SessionEvent::Chat(ChatEvent::Received(_)))));
 }

@@ -4,14 +4,13 @@
 //! on a pool of workers.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests: real clock, temporary files
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rsupport_client::storage;
 use rsupport_core::files::{
-    storage, Direction, EntryError, FileChannel, FileConfig, FileEvent, FileMessage, OutgoingEntry,
-    Party,
+    Direction, EntryError, FileChannel, FileConfig, FileEvent, FileMessage, OutgoingEntry, Party,
 };
 use sha2::{Digest, Sha256};
 
