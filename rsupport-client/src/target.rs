@@ -1,12 +1,8 @@
 //! Where the relay is and how to trust it.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use rsupport_net::tls::{self, Trust};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::ClientError;
 
@@ -89,7 +85,7 @@ impl RelayTarget {
         rsupport_net::RelayConnection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
         ClientError,
     > {
-        let seen = Arc::new(Mutex::new(None));
+        let mut presented = None;
         let (config, pinned) = match &self.trust {
             TrustSpec::Pinned(fp) => {
                 let pinned = tls::parse_fingerprint(fp).ok_or_else(|| ClientError::TlsSetup {
@@ -98,20 +94,12 @@ impl RelayTarget {
                         self.addr
                     ),
                 })?;
-                let base = tls::client_config(Trust::Fingerprint(pinned), None).map_err(|e| {
-                    ClientError::TlsSetup {
+                let (config, seen) =
+                    tls::pinned_client_config(pinned, None).map_err(|e| ClientError::TlsSetup {
                         detail: e.to_string(),
-                    }
-                })?;
-                let mut config = (*base).clone();
-                config
-                    .dangerous()
-                    .set_certificate_verifier(Arc::new(RecordingPin {
-                        pinned,
-                        seen: seen.clone(),
-                        provider: tls::provider(),
-                    }));
-                (Arc::new(config), Some(pinned))
+                    })?;
+                presented = Some(seen);
+                (config, Some(pinned))
             }
             TrustSpec::CaFile(path) => {
                 let roots = tls::roots_from_pem(path).map_err(|e| ClientError::TlsSetup {
@@ -127,7 +115,7 @@ impl RelayTarget {
         };
         match rsupport_net::connect(&self.addr, &self.server_name, config).await {
             Ok(conn) => Ok(conn),
-            Err(e) => Err(self.classify(e, pinned, seen.lock().ok().and_then(|s| *s))),
+            Err(e) => Err(self.classify(e, pinned, presented.and_then(|p| p.fingerprint()))),
         }
     }
 
@@ -182,72 +170,5 @@ impl RelayTarget {
             addr: self.addr.clone(),
             source: Box::new(e),
         }
-    }
-}
-
-/// Pins one certificate by SHA-256 fingerprint (as `rsupport-net` does)
-/// and remembers the fingerprint the relay presented, so a mismatch can be
-/// reported with both values.
-#[derive(Debug)]
-struct RecordingPin {
-    pinned: [u8; 32],
-    seen: Arc<Mutex<Option<[u8; 32]>>>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for RecordingPin {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let seen = tls::fingerprint(end_entity);
-        if let Ok(mut slot) = self.seen.lock() {
-            *slot = Some(seen);
-        }
-        if seen == self.pinned {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }

@@ -3,7 +3,7 @@
 //! Certificate generation lives with the relay (`rsupport_relay::identity`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -196,6 +196,48 @@ pub fn client_config(
     trust: Trust,
     client_identity: Option<Identity>,
 ) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    build_client_config(trust, client_identity, PresentedCertificate::default())
+}
+
+/// A client configuration that pins `fingerprint` and records the
+/// certificate the server presented, so that a refused handshake can be
+/// reported with both fingerprints ("pinned AB:…, the relay presented 12:…").
+pub fn pinned_client_config(
+    fingerprint: [u8; 32],
+    client_identity: Option<Identity>,
+) -> Result<(Arc<rustls::ClientConfig>, PresentedCertificate), TlsError> {
+    let presented = PresentedCertificate::default();
+    let config = build_client_config(
+        Trust::Fingerprint(fingerprint),
+        client_identity,
+        presented.clone(),
+    )?;
+    Ok((config, presented))
+}
+
+/// What the server of a pinned connection presented, filled in during the
+/// handshake ([`pinned_client_config`]).
+#[derive(Debug, Clone, Default)]
+pub struct PresentedCertificate(Arc<Mutex<Option<[u8; 32]>>>);
+
+impl PresentedCertificate {
+    /// SHA-256 of the server's certificate, once a handshake has seen one.
+    pub fn fingerprint(&self) -> Option<[u8; 32]> {
+        self.0.lock().ok().and_then(|seen| *seen)
+    }
+
+    fn record(&self, fingerprint: [u8; 32]) {
+        if let Ok(mut seen) = self.0.lock() {
+            *seen = Some(fingerprint);
+        }
+    }
+}
+
+fn build_client_config(
+    trust: Trust,
+    client_identity: Option<Identity>,
+    presented: PresentedCertificate,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
         .map_err(config_err)?;
@@ -205,6 +247,7 @@ pub fn client_config(
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(PinnedCert {
                 fingerprint: fp,
+                presented,
                 provider: provider(),
             })),
     };
@@ -222,6 +265,7 @@ pub fn client_config(
 #[derive(Debug)]
 struct PinnedCert {
     fingerprint: [u8; 32],
+    presented: PresentedCertificate,
     provider: Arc<CryptoProvider>,
 }
 
@@ -234,7 +278,9 @@ impl ServerCertVerifier for PinnedCert {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if bool::from(fingerprint(end_entity).ct_eq(&self.fingerprint)) {
+        let seen = fingerprint(end_entity);
+        self.presented.record(seen);
+        if bool::from(seen.ct_eq(&self.fingerprint)) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(
