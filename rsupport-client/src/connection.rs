@@ -5,17 +5,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use rsupport_capture::source::DirtyRegion;
 use rsupport_capture::BgraFrame;
 use rsupport_input::GateConfig;
 use rsupport_proto::control::ControlMessage;
-use rsupport_proto::envelope::Envelope;
 use rsupport_proto::print::PrintMessage;
 use rsupport_proto::relay::{Paired, PairingOrigin, RelayMessage};
-use rsupport_proto::screen::{CursorPosition, CursorShape};
 use rsupport_proto::session::SessionMessage;
-use rsupport_proto::{ConnectionMode, EndReason, Point, Rect};
+use rsupport_proto::{ConnectionMode, EndReason, Rect};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -26,19 +23,19 @@ mod backlog;
 mod file_io;
 #[path = "reconnect.rs"]
 mod reconnect;
+#[path = "slot.rs"]
+mod slot;
 use backlog::{BACKLOG_TICK, MAX_HELD};
 pub(crate) use backlog::{EVENT_CAPACITY, LOBBY_CAPACITY};
 pub(crate) use reconnect::Dialer;
+use slot::Slot;
 
-use super::handle::{Drawing, PrintAction, SessionCommand, SessionHandle, SessionStats};
+use super::handle::{SessionCommand, SessionHandle};
 use super::platform::HostPlatform;
 use super::printing::{self as printing, OperatorPrinting, PrintBridge};
 use super::viewer::{Latest, ViewerShared};
-use super::{ClientError, NotAllowed};
-use rsupport_core::session::screen::HostScreenEvent;
-use rsupport_core::session::{
-    ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy, Side,
-};
+use super::ClientError;
+use rsupport_core::session::{Session, SessionConfig, SessionEvent, SessionPolicy, Side};
 use rsupport_net::{Incoming, LinkError, RelayConnection};
 
 /// Keep-alive interval (well under the relay's idle timeout).
@@ -85,55 +82,6 @@ pub(crate) enum TaskCommand {
 /// Builds a host platform for each new session (None: this side never hosts).
 pub(crate) type PlatformFactory = Box<dyn FnMut() -> Option<HostPlatform> + Send>;
 
-struct Slot {
-    session: Session,
-    events: mpsc::Sender<SessionEvent>,
-    /// Events made by the task itself while the handle's channel was full.
-    overflow: VecDeque<SessionEvent>,
-    /// Envelopes for this session waiting until its handle has room.
-    held: VecDeque<Envelope>,
-    /// The shared framebuffer for the product's viewers.
-    screen: Arc<ViewerShared>,
-    /// Frame and cursor notices, coalesced.
-    latest: Arc<Latest>,
-    /// Damage not yet published (a viewer held the frame).
-    screen_pending: Vec<Rect>,
-    /// The shared framebuffer holds a picture.
-    screen_shown: bool,
-    /// The relay ended the session while envelopes were held.
-    pending_end: Option<EndReason>,
-    platform: Option<HostPlatform>,
-    hosting: bool,
-    frame: BgraFrame,
-    /// The frame scaled down when the viewer asked for a smaller picture.
-    scaled: BgraFrame,
-    dirty: DirtyRegion,
-    cursor: Option<(Point, bool)>,
-    cursor_shape_id: u64,
-    left: bool,
-    /// The peer ended the session: leave by ourselves at this time unless
-    /// the relay's `SessionEnded` comes first.
-    leave_at: Option<Instant>,
-    /// Answered once the relay knows the session is over (`end()` callers).
-    on_left: Vec<oneshot::Sender<()>>,
-    /// The print driver of this session, when this side prints or receives.
-    print: Option<PrintBridge>,
-    /// Lets this party resume the session (rotated on every resume).
-    token: rsupport_proto::relay::Secret<Bytes>,
-    /// Our relay connection is gone (reconnecting, or resume unanswered).
-    cut: bool,
-    /// The relay says the peer's connection is gone.
-    peer_away: bool,
-}
-
-impl Slot {
-    /// Whether frames can reach the peer. While not, what the session
-    /// sends is lost anyway and is dropped here.
-    fn path_open(&self) -> bool {
-        !self.cut && !self.peer_away
-    }
-}
-
 pub(crate) struct ConnectionTask<S> {
     conn: RelayConnection<S>,
     side: Side,
@@ -160,7 +108,7 @@ pub(crate) struct ConnectionTask<S> {
     file_io: file_io::FileWorkers,
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -666,283 +614,4 @@ fn placeholder_mapper() -> Option<rsupport_input::CoordinateMapper> {
         1,
     )
     .ok()
-}
-
-impl Slot {
-    fn command(&mut self, command: SessionCommand) {
-        let not_allowed = |e: &dyn std::fmt::Display| ClientError::state(e);
-        match command {
-            SessionCommand::RequestMode {
-                mode,
-                reason,
-                reply,
-            } => {
-                let r = self.session.control().request_mode(mode, reason);
-                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
-            }
-            SessionCommand::Decide {
-                request_id,
-                allow,
-                reply,
-            } => {
-                let r = self.session.control().decide(request_id, allow);
-                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
-            }
-            SessionCommand::SetPaused { paused, reply } => {
-                let r = self.session.set_paused(paused);
-                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
-            }
-            SessionCommand::RevokeControl => self.session.revoke_control(),
-            SessionCommand::SendInput { input, reply } => {
-                let r = self.session.send_input(input);
-                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
-            }
-            SessionCommand::Chat { text, reply } => {
-                let r = self.session.chat().send(text, now_ms());
-                let _ = reply.send(r.map_err(|e| not_allowed(&e)));
-            }
-            SessionCommand::Settings(settings) => self.session.viewer().request_settings(settings),
-            SessionCommand::Screenshot(id) => self.session.viewer().request_screenshot(id),
-            SessionCommand::LocalActivity => self.session.local_activity(Instant::now()),
-            SessionCommand::End {
-                reason,
-                detail,
-                done,
-            } => {
-                self.session.end(reason, detail);
-                self.on_left.push(done);
-            }
-            // Listed off the task first (see `ConnectionTask::on_command`).
-            SessionCommand::OfferFiles { path, reply } => {
-                let _ = reply.send(Err(ClientError::NotAllowed(NotAllowed::FileOffer {
-                    path: path.display().to_string(),
-                    detail: "offers are listed by the connection task".into(),
-                })));
-            }
-            SessionCommand::AcceptFiles {
-                transfer_id,
-                folder,
-                reply,
-            } => {
-                let ok = self
-                    .session
-                    .files()
-                    .accept_into(transfer_id, &folder, Instant::now());
-                let _ = reply.send(if ok {
-                    Ok(())
-                } else {
-                    Err(ClientError::NotAllowed(NotAllowed::NoSuchTransfer {
-                        transfer_id,
-                    }))
-                });
-            }
-            SessionCommand::DeclineFiles {
-                transfer_id,
-                reason,
-            } => {
-                self.session.files().decline(transfer_id, &reason);
-            }
-            SessionCommand::CancelFiles {
-                transfer_id,
-                reason,
-            } => self
-                .session
-                .files()
-                .cancel(transfer_id, &reason, Instant::now()),
-            SessionCommand::Annotate(drawing) => self.draw(drawing),
-            SessionCommand::Print { action, reply } => {
-                let _ = reply.send(self.print_action(action));
-            }
-            SessionCommand::AnnotationLayer(reply) => {
-                let _ = reply.send(self.session.annotator().layer().clone());
-            }
-            SessionCommand::Stats(reply) => {
-                let _ = reply.send(SessionStats {
-                    frames_sent: self.session.screen_host().frames_sent(),
-                    frames_applied: self.session.screen_viewer().frames_applied(),
-                    ignored_input: self.session.ignored_input(),
-                });
-            }
-        }
-    }
-
-    fn draw(&mut self, drawing: Drawing) {
-        let now = Instant::now();
-        let annotator = self.session.annotator();
-        match drawing {
-            Drawing::Stroke {
-                color,
-                width_px,
-                points,
-                monitor_id,
-            } => {
-                if let Some((first, rest)) = points.split_first() {
-                    let id = annotator.begin_stroke(color, width_px, *first, monitor_id, now);
-                    for part in rest.chunks(rsupport_proto::limits::MAX_STROKE_POINTS) {
-                        annotator.extend_stroke(id, part, now);
-                    }
-                    annotator.end_stroke(id, now);
-                }
-            }
-            Drawing::Laser {
-                position,
-                color,
-                monitor_id,
-            } => annotator.laser(position, color, monitor_id, now),
-            Drawing::Label {
-                position,
-                text,
-                color,
-                size_px,
-                monitor_id,
-            } => {
-                annotator.label(position, &text, color, size_px, monitor_id, now);
-            }
-            Drawing::Undo => annotator.undo(now),
-            Drawing::Clear => annotator.clear(now),
-        }
-    }
-
-    /// Reacts to events that need the platform or the print driver;
-    /// returns the event unless it was consumed here.
-    fn on_event(&mut self, event: SessionEvent) -> Option<SessionEvent> {
-        match &event {
-            SessionEvent::Channel(SessionMessage::Print(message)) => {
-                self.on_print_message(message.clone());
-                return None;
-            }
-            SessionEvent::Control(ControlEvent::SharingChanged(sharing)) => {
-                let hosting = sharing
-                    .mode()
-                    .is_some_and(|m| self.session.side().hosts_in(m));
-                if hosting && !self.hosting {
-                    self.start_hosting();
-                }
-                self.hosting = hosting;
-                if let Some(print) = &self.print {
-                    print.set_mode(sharing.mode());
-                }
-            }
-            SessionEvent::HostScreen(HostScreenEvent::SettingsChanged(settings)) => {
-                if let Some(platform) = self.platform.as_mut() {
-                    let windows = platform.apply_settings(settings);
-                    if let Some(mapper) = platform.input_mapper(&windows, settings.scale_percent) {
-                        self.session.set_input_mapper(mapper);
-                    }
-                    self.dirty.set_full();
-                }
-            }
-            SessionEvent::HostScreen(HostScreenEvent::ScreenshotRequested { request_id }) => {
-                if let Ok(bytes) = self.frame.to_png() {
-                    self.session
-                        .host()
-                        .send_screenshot(*request_id, Bytes::from(bytes));
-                }
-            }
-            _ => {}
-        }
-        Some(event)
-    }
-
-    fn print_action(&self, action: PrintAction) -> Result<(), ClientError> {
-        let Some(print) = &self.print else {
-            return Err(ClientError::NotAllowed(NotAllowed::Printing {
-                detail: "remote printing is not set up on this side".into(),
-            }));
-        };
-        match action {
-            PrintAction::Accept(id) => print.accept(id),
-            PrintAction::Decline(id, reason) => print.decline(id, reason),
-            PrintAction::Cancel(id, reason) => print.cancel(id, reason),
-        }
-    }
-
-    fn on_print_message(&mut self, message: PrintMessage) {
-        match (&self.print, message) {
-            (Some(print), message) => print.deliver(message),
-            // Nobody here receives print jobs: say so rather than leave the
-            // customer's job waiting for an answer.
-            (None, PrintMessage::Offer(offer)) => {
-                self.session
-                    .send_channel_message(SessionMessage::Print(PrintMessage::Answer {
-                        job_id: offer.job_id,
-                        accept: false,
-                        reason: "remote printing is not set up on this side".into(),
-                    }));
-            }
-            (None, _) => {}
-        }
-    }
-
-    fn start_hosting(&mut self) {
-        let Some(platform) = self.platform.as_mut() else {
-            return;
-        };
-        if let Some(monitors) = platform.start() {
-            self.session.host().send_monitors(monitors);
-        }
-        let windows = platform.windows();
-        self.session.host().send_windows(windows);
-        let scale = self.session.screen_host().settings().scale_percent;
-        if let Some(mapper) = platform.input_mapper(&[], scale) {
-            self.session.set_input_mapper(mapper);
-        }
-        self.cursor = None;
-    }
-
-    /// Captures and submits a frame when the session wants one.
-    fn capture(&mut self, now: Instant) {
-        if !self.session.wants_frame(now) {
-            return;
-        }
-        let Some(platform) = self.platform.as_mut() else {
-            return;
-        };
-        if let Err(e) = platform.capturer.capture(&mut self.frame, &mut self.dirty) {
-            warn!("capture failed: {e}");
-            return;
-        }
-        let scale = self.session.screen_host().settings().scale_percent;
-        let frame = if (1..100).contains(&scale) {
-            rsupport_capture::scale::downscale(&self.frame, scale, &mut self.scaled);
-            &self.scaled
-        } else {
-            &self.frame
-        };
-        if let Err(e) = self.session.submit_frame(frame, now, now_ms()) {
-            warn!("encode failed: {e}");
-        }
-        if let Ok(update) = platform.capturer.poll_cursor() {
-            if let Some(shape) = update.shape {
-                self.session.host().send_cursor_shape(CursorShape {
-                    shape_id: shape.serial,
-                    width: shape.width,
-                    height: shape.height,
-                    hot_x: shape.hot_x,
-                    hot_y: shape.hot_y,
-                    bgra: Bytes::from(shape.bgra),
-                });
-                self.cursor_shape_id = shape.serial;
-                self.cursor = None;
-            }
-            // The viewer's frame may be scaled down; so is the cursor.
-            let (position, visible) = match update.position {
-                Some((x, y)) if (1..100).contains(&scale) => (
-                    Point::new(x * scale as i32 / 100, y * scale as i32 / 100),
-                    true,
-                ),
-                Some((x, y)) => (Point::new(x, y), true),
-                None => (Point::default(), false),
-            };
-            if self.cursor != Some((position, visible)) {
-                self.cursor = Some((position, visible));
-                let shape_id = self.cursor_shape_id;
-                self.session.host().send_cursor_position(CursorPosition {
-                    position,
-                    visible,
-                    shape_id,
-                });
-            }
-        }
-    }
 }
