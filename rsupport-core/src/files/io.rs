@@ -12,7 +12,7 @@
 //! file has completed. Results of requests that no longer matter (a
 //! cancelled transfer, data from before a reconnect) are ignored.
 //!
-//! [`storage::execute`](super::storage::execute) performs them on the real
+//! `rsupport_client::storage::execute` performs them on the real
 //! filesystem.
 
 use std::collections::VecDeque;

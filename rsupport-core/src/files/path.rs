@@ -6,7 +6,7 @@
 //! a name that means something special to Windows (a device, a stream, a drive)
 //! never reaches a Windows disk through a Linux relay test.
 //!
-//! [`SafePathFs::prepare_in`](super::storage::SafePathFs::prepare_in)
+//! `rsupport_client::storage::SafePathFs::prepare_in`
 //! (in the storage executor) is the destination-side half: it walks the
 //! destination one component at a time with `symlink_metadata`, creating
 //! folders one level at a time and refusing any component that is a symlink or
@@ -250,7 +250,7 @@ impl SafePath {
     }
 
     /// The path under `root` (no filesystem access; see
-    /// [`SafePathFs::prepare_in`](super::storage::SafePathFs::prepare_in)).
+    /// `rsupport_client::storage::SafePathFs::prepare_in`).
     pub fn join_onto(&self, root: &Path) -> PathBuf {
         let mut p = root.to_path_buf();
         p.extend(&self.components);
