@@ -65,10 +65,8 @@ pub enum Incoming {
 #[derive(Debug)]
 pub struct RelayConnection<S> {
     stream: S,
-    read_buf: BytesMut,
-    write_buf: BytesMut,
-    decoder: FrameDecoder,
-    limits: FrameLimits,
+    input: FrameInput,
+    output: FrameOutput,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RelayConnection<S> {
@@ -76,32 +74,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RelayConnection<S> {
     pub fn new(stream: S) -> Self {
         RelayConnection {
             stream,
-            read_buf: BytesMut::new(),
-            write_buf: BytesMut::new(),
-            decoder: FrameDecoder::new(FrameLimits::default()),
-            limits: FrameLimits::default(),
+            input: FrameInput::default(),
+            output: FrameOutput::default(),
         }
-    }
-
-    async fn send_frame(&mut self, kind: FrameKind, body: &[u8]) -> Result<(), LinkError> {
-        write_frame(
-            &mut self.stream,
-            &mut self.write_buf,
-            &self.limits,
-            kind,
-            body,
-        )
-        .await
     }
 
     /// Sends a relay-control message.
     pub async fn send(&mut self, message: &RelayMessage) -> Result<(), LinkError> {
-        self.send_frame(FrameKind::Relay, &message.encode()).await
+        let body = message.encode();
+        self.output
+            .send(&mut self.stream, FrameKind::Relay, &body)
+            .await
     }
 
     /// Sends a session envelope to the paired peer.
     pub async fn send_envelope(&mut self, envelope: &Envelope) -> Result<(), LinkError> {
-        self.send_frame(FrameKind::Session, &envelope.encode())
+        let body = envelope.encode();
+        self.output
+            .send(&mut self.stream, FrameKind::Session, &body)
             .await
     }
 
@@ -115,22 +105,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RelayConnection<S> {
     /// The next item from the relay. A `Close` from the relay becomes
     /// [`LinkError::Closed`].
     pub async fn recv(&mut self) -> Result<Incoming, LinkError> {
-        loop {
-            if let Some(frame) = self.decoder.decode(&mut self.read_buf)? {
-                return match frame.kind {
-                    FrameKind::Relay => match RelayMessage::decode(frame.body)? {
-                        RelayMessage::Close { reason, detail } => {
-                            Err(LinkError::Closed { reason, detail })
-                        }
-                        m => Ok(Incoming::Relay(m)),
-                    },
-                    _ => Ok(Incoming::Session(Envelope::decode(frame.body)?)),
-                };
-            }
-            if self.stream.read_buf(&mut self.read_buf).await? == 0 {
-                return Err(LinkError::Eof);
-            }
-        }
+        self.input.recv(&mut self.stream).await
     }
 
     /// The next relay-control message, skipping nothing: a session frame here is unexpected.
@@ -164,13 +139,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RelayConnection<S> {
         (
             RelayReader {
                 stream: rd,
-                read_buf: self.read_buf,
-                decoder: self.decoder,
+                input: self.input,
             },
             RelayWriter {
                 stream: wr,
-                write_buf: self.write_buf,
-                limits: self.limits,
+                output: self.output,
             },
         )
     }
@@ -190,15 +163,64 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RelayConnection<S> {
 #[derive(Debug)]
 pub struct RelayReader<R> {
     stream: R,
-    read_buf: BytesMut,
-    decoder: FrameDecoder,
+    input: FrameInput,
 }
 
 impl<R: AsyncRead + Unpin> RelayReader<R> {
     /// The next item from the relay; a `Close` becomes [`LinkError::Closed`].
     pub async fn recv(&mut self) -> Result<Incoming, LinkError> {
+        self.input.recv(&mut self.stream).await
+    }
+}
+
+/// The sending half of a split [`RelayConnection`].
+#[derive(Debug)]
+pub struct RelayWriter<W> {
+    stream: W,
+    output: FrameOutput,
+}
+
+impl<W: AsyncWrite + Unpin> RelayWriter<W> {
+    /// Sends a relay-control message.
+    pub async fn send(&mut self, message: &RelayMessage) -> Result<(), LinkError> {
+        let body = message.encode();
+        self.output
+            .send(&mut self.stream, FrameKind::Relay, &body)
+            .await
+    }
+
+    /// Sends a session envelope to the paired peer.
+    pub async fn send_envelope(&mut self, envelope: &Envelope) -> Result<(), LinkError> {
+        let body = envelope.encode();
+        self.output
+            .send(&mut self.stream, FrameKind::Session, &body)
+            .await
+    }
+}
+
+/// The read path shared by [`RelayConnection`] and [`RelayReader`]: bytes
+/// buffered from the stream and the frame decoder (bounded by its limits).
+#[derive(Debug)]
+struct FrameInput {
+    buf: BytesMut,
+    decoder: FrameDecoder,
+}
+
+impl Default for FrameInput {
+    fn default() -> Self {
+        FrameInput {
+            buf: BytesMut::new(),
+            decoder: FrameDecoder::new(FrameLimits::default()),
+        }
+    }
+}
+
+impl FrameInput {
+    /// The next item from `stream`; a `Close` from the relay becomes
+    /// [`LinkError::Closed`].
+    async fn recv<R: AsyncRead + Unpin>(&mut self, stream: &mut R) -> Result<Incoming, LinkError> {
         loop {
-            if let Some(frame) = self.decoder.decode(&mut self.read_buf)? {
+            if let Some(frame) = self.decoder.decode(&mut self.buf)? {
                 return match frame.kind {
                     FrameKind::Relay => match RelayMessage::decode(frame.body)? {
                         RelayMessage::Close { reason, detail } => {
@@ -209,59 +231,35 @@ impl<R: AsyncRead + Unpin> RelayReader<R> {
                     _ => Ok(Incoming::Session(Envelope::decode(frame.body)?)),
                 };
             }
-            if self.stream.read_buf(&mut self.read_buf).await? == 0 {
+            if stream.read_buf(&mut self.buf).await? == 0 {
                 return Err(LinkError::Eof);
             }
         }
     }
 }
 
-/// The sending half of a split [`RelayConnection`].
-#[derive(Debug)]
-pub struct RelayWriter<W> {
-    stream: W,
-    write_buf: BytesMut,
+/// The write path shared by [`RelayConnection`] and [`RelayWriter`]: one
+/// buffer reused between frames, and the frame limits.
+#[derive(Debug, Default)]
+struct FrameOutput {
+    buf: BytesMut,
     limits: FrameLimits,
 }
 
-impl<W: AsyncWrite + Unpin> RelayWriter<W> {
-    async fn send_frame(&mut self, kind: FrameKind, body: &[u8]) -> Result<(), LinkError> {
-        write_frame(
-            &mut self.stream,
-            &mut self.write_buf,
-            &self.limits,
-            kind,
-            body,
-        )
-        .await
+impl FrameOutput {
+    /// Frames `body` and writes it out.
+    async fn send<W: AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut W,
+        kind: FrameKind,
+        body: &[u8],
+    ) -> Result<(), LinkError> {
+        self.buf.clear();
+        encode_frame(kind, body, &self.limits, &mut self.buf)?;
+        stream.write_all(&self.buf).await?;
+        stream.flush().await?;
+        Ok(())
     }
-
-    /// Sends a relay-control message.
-    pub async fn send(&mut self, message: &RelayMessage) -> Result<(), LinkError> {
-        self.send_frame(FrameKind::Relay, &message.encode()).await
-    }
-
-    /// Sends a session envelope to the paired peer.
-    pub async fn send_envelope(&mut self, envelope: &Envelope) -> Result<(), LinkError> {
-        self.send_frame(FrameKind::Session, &envelope.encode())
-            .await
-    }
-}
-
-/// Frames `body` into `buf` (reused between frames) and writes it out; the
-/// one write path of [`RelayConnection`] and [`RelayWriter`].
-async fn write_frame<W: AsyncWrite + Unpin>(
-    stream: &mut W,
-    buf: &mut BytesMut,
-    limits: &FrameLimits,
-    kind: FrameKind,
-    body: &[u8],
-) -> Result<(), LinkError> {
-    buf.clear();
-    encode_frame(kind, body, limits, buf)?;
-    stream.write_all(buf).await?;
-    stream.flush().await?;
-    Ok(())
 }
 
 /// Connects over TCP and TLS. `server_name` is checked against the
