@@ -69,6 +69,7 @@ mod pairing;
 mod queue;
 mod resume;
 mod server;
+pub mod source;
 pub mod store;
 mod transfer;
 
@@ -78,3 +79,4 @@ pub use config::{ConfigError, InvalidSetting, RelayConfig, Settings};
 pub use embed::{create_account, Relay, RelayBuilder, RunningRelay, StartError};
 pub use limiter::FailureLimiter;
 pub use server::{now_ms, serve, serve_until, ServeConfig, ShutdownMode};
+pub use source::Source;
