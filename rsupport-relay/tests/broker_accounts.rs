@@ -216,7 +216,7 @@ fn must_change_password_gates_everything_else() {
     );
     assert!(matches!(h.sent_to(c).as_slice(), [RelayMessage::RequestResult(r)] if r.is_ok()));
     let code = h.issue_code(c);
-    assert_eq!(code.len(), 8);
+    assert_eq!(code.len(), 12);
 }
 
 #[test]
@@ -229,23 +229,23 @@ fn accounts_settings_and_history_survive_a_restart() {
         h.admin_ok(
             admin,
             AdminCommand::UpdateSettings(RelaySettings {
-                code_length: Some(10),
+                code_length: Some(14),
                 remote_printing: Some(false),
                 resume_grace_ms: Some(5_000),
                 ..Default::default()
             }),
         );
         let aiko = h.login("aiko", OP_PW);
-        assert_eq!(h.issue_code(aiko).len(), 10);
+        assert_eq!(h.issue_code(aiko).len(), 14);
     }
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), 2);
     let mut h = Harness::new(Box::new(store), config());
-    assert_eq!(h.broker.settings().code_length, 10, "settings survive");
+    assert_eq!(h.broker.settings().code_length, 14, "settings survive");
     assert!(!h.broker.settings().remote_printing);
     assert_eq!(h.broker.settings().resume_grace_ms, 5_000);
     let aiko = h.login("aiko", OP_PW); // account and changed password survive
-    assert_eq!(h.issue_code(aiko).len(), 10);
+    assert_eq!(h.issue_code(aiko).len(), 14);
     let kinds = h.audit_kinds();
     assert!(
         kinds.iter().filter(|k| *k == "code_issued").count() == 2,
