@@ -204,10 +204,16 @@ impl Broker {
             }
         }
         // Overrides saved under older, looser rules (say 8-digit codes) do
-        // not survive a rule that now refuses them.
-        if let Err(e) = config.check_settings(&settings) {
-            tracing::error!(problem = %e, "stored settings refused; using the configuration file's settings");
-            settings = config.settings.clone();
+        // not survive a rule that now refuses them: each refused one falls
+        // back to the file's value (the file itself was validated at start).
+        for _ in 0..16 {
+            let Err(e) = config.check_settings(&settings) else {
+                break;
+            };
+            tracing::error!(problem = %e, "a stored setting is refused; using the configuration file's value");
+            if !settings.reset_field(e.key, &config.settings) {
+                settings = config.settings.clone();
+            }
         }
         let hasher = PasswordHasher::new(config.argon2, &mut *rng);
         let code_limits = CodeLimits::new(

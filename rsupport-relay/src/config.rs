@@ -469,6 +469,28 @@ impl Settings {
         }
     }
 
+    /// Sets the field named `key` to its value in `from`; `false` when no
+    /// field has that name. Used to drop a stored override that the rules
+    /// of this version refuse, keeping the others.
+    pub(crate) fn reset_field(&mut self, key: &str, from: &Settings) -> bool {
+        match key {
+            "max_failed_logins" => self.max_failed_logins = from.max_failed_logins,
+            "lockout_ms" => self.lockout_ms = from.lockout_ms,
+            "code_length" => self.code_length = from.code_length,
+            "code_ttl_ms" => self.code_ttl_ms = from.code_ttl_ms,
+            "max_concurrent_sessions" => {
+                self.max_concurrent_sessions = from.max_concurrent_sessions
+            }
+            "max_session_ms" => self.max_session_ms = from.max_session_ms,
+            "time_warning_ms" => self.time_warning_ms = from.time_warning_ms,
+            "join_url_template" => self.join_url_template.clone_from(&from.join_url_template),
+            "remote_printing" => self.remote_printing = from.remote_printing,
+            "resume_grace_ms" => self.resume_grace_ms = from.resume_grace_ms,
+            _ => return false,
+        }
+        true
+    }
+
     /// Refuses values that would make the relay unsafe or unusable. The one
     /// set of rules for run-time settings: the admin API applies it to every
     /// change, and [`RelayConfig::validate`] to the file's `[settings]` at start.

@@ -12,7 +12,7 @@ use rsupport_proto::relay::admin::{AdminCommand, AdminReply, AuditQuery, RelaySe
 use rsupport_proto::relay::{Login, LoginStatus, RelayMessage, RequestError, Secret};
 use rsupport_proto::{CloseReason, Role};
 use rsupport_relay::auth::Argon2Params;
-use rsupport_relay::store::SqliteStore;
+use rsupport_relay::store::{SqliteStore, Store};
 use rsupport_relay::{bootstrap_admin, Output};
 
 use common::*;
@@ -373,4 +373,20 @@ fn totp_second_factor_is_required_checked_and_not_replayable() {
         other => panic!("{other:?}"),
     };
     assert!(list.iter().any(|a| a.username == "aiko" && a.totp_enabled));
+}
+
+#[test]
+fn stored_settings_this_version_refuses_fall_back_to_the_file_one_by_one() {
+    let mut store = with_admin(SqliteStore::in_memory().unwrap());
+    // Saved by an older relay that allowed 8-digit codes.
+    store
+        .save_settings(&RelaySettings {
+            code_length: Some(8),
+            resume_grace_ms: Some(5_000),
+            ..Default::default()
+        })
+        .unwrap();
+    let h = Harness::new(Box::new(store), config());
+    assert_eq!(h.broker.settings().code_length, 12, "refused: file value");
+    assert_eq!(h.broker.settings().resume_grace_ms, 5_000, "kept");
 }
