@@ -223,6 +223,14 @@ impl RelayConfig {
                 allowed: "at least one host name when no `cert` is given".into(),
             });
         }
+        // Sent in every HelloAck, where clients refuse longer names.
+        if self.name.len() > rsupport_proto::limits::MAX_NAME {
+            return Err(InvalidSetting::out_of_range(
+                "name",
+                format!("{} bytes", self.name.len()),
+                format!("at most {} bytes", rsupport_proto::limits::MAX_NAME),
+            ));
+        }
         if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
             return Err(InvalidSetting::out_of_range(
                 "max_connections",
@@ -662,6 +670,11 @@ mod tests {
         assert_eq!(
             refused("contact_timeout_ms = 86400000"),
             "contact_timeout_ms"
+        );
+        assert_eq!(refused(&format!("name = \"{}\"", "x".repeat(300))), "name");
+        assert_eq!(
+            refused("[settings]\njoin_url_template = \"https://x/j\""),
+            "join_url_template"
         );
         assert!(RelayConfig::from_toml("[settings]\ncode_ttl_ms = 3600000")
             .unwrap()
