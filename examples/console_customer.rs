@@ -4,7 +4,7 @@
 //! `customer.rs`; this is the bigger program beside it.
 //!
 //! ```text
-//! cargo run --example console_customer -- --relay 127.0.0.1:7443 --fingerprint AB:CD:… --code 12345678
+//! cargo run --example console_customer -- --relay 127.0.0.1:7443 --fingerprint AB:CD:… --code "123 456 789 012"
 //! cargo run --example console_customer -- … --operator-id 123456789 --message "my printer is broken"
 //! ```
 //!

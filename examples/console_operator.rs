@@ -129,7 +129,7 @@ async fn main() -> Result<(), Error> {
     let invitation = operator.issue_code().await?;
     println!(
         "session code: {}  {}",
-        invitation.code(),
+        invitation.display_code(),
         invitation.join_link()
     );
     println!("{HELP}");

@@ -58,7 +58,7 @@ async fn main() -> Result<(), Error> {
     let invitation = operator.issue_code().await?;
     println!(
         "invitation: code {} (single use, expires at {} ms), link {:?}",
-        invitation.code(),
+        invitation.display_code(),
         invitation.expires_at_ms(),
         invitation.join_link()
     );

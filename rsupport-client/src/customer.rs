@@ -48,7 +48,8 @@ impl Customer {
     }
 
     /// Joins the operator who issued `code`. The code may be typed as
-    /// read out: `"1234 5678"`, `"1234-5678"` and `" 12345678 "` all work
+    /// read out: `"123 456 789 012"`, `"123-456-789-012"` and
+    /// `" 123456789012 "` all work
     /// (ASCII spaces, tabs and dashes are ignored); any other character
     /// but digits is refused with [`NotAllowed::InvalidCode`](crate::NotAllowed::InvalidCode)
     /// before anything is sent.

@@ -62,15 +62,24 @@ impl Invitation {
         self.expires_at_ms
     }
 
-    /// The code grouped for reading aloud: `1234 5678`. Customers may type
-    /// it with or without the spaces.
+    /// The code grouped by three for reading aloud: `123 456 789 012`.
+    /// A last group of one digit joins the group before it
+    /// (`123 456 7890`), so no digit stands alone. Customers may type the
+    /// code with or without the spaces.
     pub fn display_code(&self) -> String {
         let digits: Vec<char> = self.code.expose().chars().collect();
-        digits
-            .chunks(4)
+        let mut groups: Vec<String> = digits
+            .chunks(3)
             .map(|c| c.iter().collect::<String>())
-            .collect::<Vec<_>>()
-            .join(" ")
+            .collect();
+        if groups.len() > 1 && groups.last().is_some_and(|g| g.chars().count() == 1) {
+            if let Some(last) = groups.pop() {
+                if let Some(before) = groups.last_mut() {
+                    before.push_str(&last);
+                }
+            }
+        }
+        groups.join(" ")
     }
 
     /// Minutes left at `now_ms` (rounded up).
@@ -96,7 +105,8 @@ impl Invitation {
 }
 
 /// Normalises a session code as typed by a person: ASCII spaces, tabs and
-/// dashes are removed (`"1234 5678"`, `"1234-5678"`, `" 12345678 "`);
+/// dashes are removed (`"123 456 789 012"`, `"123-456-789-012"`,
+/// `" 123456789012 "`);
 /// anything else but digits is refused.
 pub(crate) fn normalize_code(input: &str) -> Result<String, crate::NotAllowed> {
     let mut code = String::with_capacity(input.len());
@@ -133,15 +143,32 @@ mod tests {
 
     #[test]
     fn text_has_code_link_and_expiry() {
-        let inv = Invitation::new("12345678", "https://help.example/j/12345678", 600_000);
+        let inv = Invitation::new(
+            "123456789012",
+            "https://help.example/j/123456789012",
+            600_000,
+        );
         let t = inv.text("Aiko", 1);
-        assert!(t.contains("1234 5678"));
-        assert!(t.contains("https://help.example/j/12345678"));
+        assert!(t.contains("123 456 789 012"));
+        assert!(t.contains("https://help.example/j/123456789012"));
         assert!(t.contains("10 minutes"));
         assert!(
-            !format!("{inv:?}").contains("12345678"),
+            !format!("{inv:?}").contains("123456789012"),
             "Debug redacts the code"
         );
+    }
+
+    #[test]
+    fn codes_are_shown_in_groups_of_three_without_a_lone_digit() {
+        for (code, shown) in [
+            ("123456789012", "123 456 789 012"),
+            ("1234567890", "123 456 7890"),
+            ("12345678901", "123 456 789 01"),
+            ("1234567890123456", "123 456 789 012 3456"),
+            ("1", "1"),
+        ] {
+            assert_eq!(Invitation::new(code, "", 0).display_code(), shown);
+        }
     }
 
     #[test]

@@ -87,7 +87,7 @@
 //! let target = RelayTarget::pinned("relay.example.com:7443", "relay.example.com", "AB:CD:…");
 //! let customer = Customer::connect(&target, HostPlatform::synthetic()).await?;
 //! // As read out on the phone: spaces and dashes are fine.
-//! let mut session = match customer.join("1234 5678", CustomerInfo::default()).await {
+//! let mut session = match customer.join("123 456 789 012", CustomerInfo::default()).await {
 //!     Ok(session) => session,
 //!     Err(e) => {
 //!         eprintln!("{e}"); // a sentence for the customer, with what to do

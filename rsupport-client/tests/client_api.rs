@@ -69,12 +69,12 @@ async fn codes_typed_with_spaces_or_dashes_join() {
     let target = start_relay(None).await;
     let mut operator = logged_in(&target, OPERATOR, PASSWORD).await;
     for typed in [
-        |c: &str| format!("{} {}", &c[..4], &c[4..]),
-        |c: &str| format!("{}-{}", &c[..4], &c[4..]),
+        |c: &str| format!("{} {}", &c[..6], &c[6..]),
+        |c: &str| format!("{}-{}-{}", &c[..3], &c[3..6], &c[6..]),
         |c: &str| format!(" {c}\t"),
     ] {
         let invitation = operator.issue_code().await.unwrap();
-        assert_eq!(invitation.display_code().len(), 9);
+        assert_eq!(invitation.display_code().len(), 15, "123 456 789 012");
         let customer = Customer::connect(&target, HostPlatform::synthetic())
             .await
             .unwrap();

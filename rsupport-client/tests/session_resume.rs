@@ -212,7 +212,7 @@ async fn survive_restart(stop: impl AsyncFnOnce(&mut RestartableRelay)) {
         .login(support::OPERATOR, support::PASSWORD, None)
         .await
         .unwrap();
-    assert_eq!(operator.issue_code().await.unwrap().code().len(), 8);
+    assert_eq!(operator.issue_code().await.unwrap().code().len(), 12);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

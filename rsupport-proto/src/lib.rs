@@ -60,6 +60,7 @@ pub mod print;
 pub mod relay;
 pub mod screen;
 pub mod session;
+pub mod text;
 pub mod version;
 
 pub use common::{CloseReason, ColorDepth, ConnectionMode, EndReason, Point, Rect, Role};

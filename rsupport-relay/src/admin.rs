@@ -380,7 +380,7 @@ impl Broker {
             AdminCommand::UpdateSettings(changes) => {
                 let mut next = self.settings.clone();
                 next.apply(&changes);
-                match next.validate() {
+                match self.config.check_settings(&next) {
                     Err(why) => RequestResult::err(RequestError::InvalidArgument, why.to_string()),
                     Ok(()) => match self.store.save_settings(&changes) {
                         Ok(()) => {

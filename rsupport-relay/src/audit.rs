@@ -42,9 +42,11 @@ fn duration(r: &AuditRecord) -> u64 {
 }
 
 /// Quotes a CSV field when needed (RFC 4180), and defuses spreadsheet
-/// formulas by prefixing `'` to text starting with `=`, `+`, `-` or `@`.
+/// formulas by prefixing `'` to text starting with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return (spreadsheets skip the last two and read the
+/// formula behind them).
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_owned()
@@ -146,6 +148,16 @@ mod tests {
             text.lines().next().unwrap().split(',').count(),
             COLUMNS.len()
         );
+    }
+
+    #[test]
+    fn csv_defuses_tab_and_carriage_return_prefixes_too() {
+        for evil in ["\t=cmd()", "\r=cmd()", "=1+1", "+1", "-1", "@SUM(A1)"] {
+            let field = csv_field(evil);
+            let inner = field.trim_start_matches('"');
+            assert!(inner.starts_with('\''), "{evil:?} -> {field:?}");
+        }
+        assert_eq!(csv_field("aiko"), "aiko");
     }
 
     #[test]

@@ -31,9 +31,12 @@ use rsupport_proto::relay::admin::AuditRecord;
 use rsupport_proto::relay::{HelloAck, RelayMessage, RequestError, RequestResult};
 use rsupport_proto::{negotiate, CloseReason, Role};
 
+use super::codes::PendingCode;
 use super::config::{RelayConfig, Settings};
 use super::limiter::FailureLimiter;
-use super::pairing::{Contact, PendingCode, Session};
+use super::limits::resumes::ResumeLimits;
+use super::limits::{codes::CodeLimits, contacts::ContactLimits, refusals::RefusalLog};
+use super::pairing::{Contact, Session};
 use crate::auth::PasswordHasher;
 use crate::store::Store;
 
@@ -160,8 +163,15 @@ pub struct Broker {
     pub(crate) sessions: HashMap<u64, Session>,
     pub(crate) contacts: HashMap<u64, Contact>,
     pub(crate) offers: HashMap<u64, super::transfer::Offer>,
-    pub(crate) limiter: FailureLimiter,
     pub(crate) login_limiter: FailureLimiter,
+    /// Wrong session codes (never shared with anything else).
+    pub(crate) code_limits: CodeLimits,
+    /// Wrong resume tokens.
+    pub(crate) resume_limits: ResumeLimits,
+    /// Chat-first contact requests.
+    pub(crate) contact_limits: ContactLimits,
+    /// Audit rows about refusals, summarised per source and minute.
+    pub(crate) refusals: RefusalLog,
     pub(crate) next_id: u64,
     /// Stopping for a restart: disconnects no longer suspend or end sessions.
     pub(crate) stopping: bool,
@@ -193,16 +203,30 @@ impl Broker {
                 tracing::error!(error = %e, "cannot load stored settings; using config defaults")
             }
         }
+        // Overrides saved under older, looser rules (say 8-digit codes) do
+        // not survive a rule that now refuses them: each refused one falls
+        // back to the file's value (the file itself was validated at start).
+        for _ in 0..16 {
+            let Err(e) = config.check_settings(&settings) else {
+                break;
+            };
+            tracing::error!(problem = %e, "a stored setting is refused; using the configuration file's value");
+            if !settings.reset_field(e.key, &config.settings) {
+                settings = config.settings.clone();
+            }
+        }
         let hasher = PasswordHasher::new(config.argon2, &mut *rng);
-        let limiter = FailureLimiter::new(
+        let code_limits = CodeLimits::new(
             config.code_failures_per_source,
             config.code_failure_budget,
             config.code_failure_window_ms,
         );
+        // Failed logins keep the 10-minute window they had when they shared
+        // the code window (which is now a day).
         let login_limiter = FailureLimiter::new(
             config.login_failures_per_source,
             config.login_failure_budget,
-            config.code_failure_window_ms,
+            10 * 60 * 1000,
         );
         Broker {
             login_limiter,
@@ -217,7 +241,10 @@ impl Broker {
             sessions: HashMap::new(),
             contacts: HashMap::new(),
             offers: HashMap::new(),
-            limiter,
+            code_limits,
+            resume_limits: ResumeLimits::default(),
+            contact_limits: ContactLimits::default(),
+            refusals: RefusalLog::default(),
             next_id: 1,
             stopping: false,
             out: VecDeque::new(),
@@ -276,6 +303,7 @@ impl Broker {
                     self.online.remove(&p.username);
                 }
             }
+            self.cancel_codes_of(conn, now_ms);
         }
         if let Some(contact) = c.contact {
             self.contacts.remove(&contact);
@@ -479,8 +507,11 @@ impl Broker {
         self.expire_offers(now_ms);
         self.check_session_limits(now_ms);
         self.expire_suspensions(now_ms);
-        self.limiter.prune(now_ms);
         self.login_limiter.prune(now_ms);
+        self.code_limits.prune(now_ms);
+        self.resume_limits.prune(now_ms);
+        self.contact_limits.prune(now_ms);
+        self.flush_refusals(now_ms);
     }
 
     /// The relay is shutting down for good: end every session (reason
@@ -519,6 +550,7 @@ impl Broker {
             .chain(contacts)
             .chain(sessions)
             .chain(offers)
+            .chain(self.refusals.next_due_ms())
             .min()
     }
 

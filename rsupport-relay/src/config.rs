@@ -58,12 +58,21 @@ pub struct RelayConfig {
     pub slow_consumer_timeout_ms: u64,
     /// Password hashing cost.
     pub argon2: Argon2Params,
-    /// Wrong session codes allowed per source address per window.
+    /// Wrong session codes allowed per source (IPv4 address or IPv6 /64)
+    /// per sliding window; after the n-th, the source waits 2^(n-1) s
+    /// before its next attempt is looked at.
     pub code_failures_per_source: u32,
-    /// Wrong session codes allowed relay-wide per window.
+    /// Wrong session codes relay-wide per window above which a source with
+    /// any wrong code in its window is refused (a source without one is
+    /// still served, so a right code always gets in).
     pub code_failure_budget: u32,
-    /// Rate-limit window, ms.
+    /// Sliding window of the two code limits above, ms.
     pub code_failure_window_ms: u64,
+    /// Live (issued, unused) session codes relay-wide; further IssueCode
+    /// requests are refused.
+    pub max_live_codes: u32,
+    /// Live session codes one operator account may hold.
+    pub max_codes_per_operator: u32,
     /// Failed logins allowed per source address per window (on top of the
     /// per-account lockout; stops password spraying across many accounts).
     pub login_failures_per_source: u32,
@@ -96,9 +105,11 @@ impl Default for RelayConfig {
             queue_hard_bytes: 32 * 1024 * 1024,
             slow_consumer_timeout_ms: 30_000,
             argon2: Argon2Params::default(),
-            code_failures_per_source: 10,
-            code_failure_budget: 200,
-            code_failure_window_ms: 10 * 60 * 1000,
+            code_failures_per_source: 5,
+            code_failure_budget: 5_000,
+            code_failure_window_ms: 24 * 60 * 60 * 1000,
+            max_live_codes: 50,
+            max_codes_per_operator: 5,
             login_failures_per_source: 30,
             login_failure_budget: 1000,
             contact_timeout_ms: 2 * 60 * 1000,
@@ -179,10 +190,11 @@ impl RelayConfig {
     /// costs, and zero limits or timeouts that would make the relay refuse
     /// or drop every connection.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        self.settings.validate().map_err(|mut e| {
+        self.check_settings(&self.settings).map_err(|mut e| {
             e.table = "settings";
             e
         })?;
+        self.validate_code_limits()?;
         if self.cert.is_some() != self.key.is_some() {
             let (missing, present) = if self.cert.is_some() {
                 ("key", "cert")
@@ -211,6 +223,14 @@ impl RelayConfig {
                 allowed: "at least one host name when no `cert` is given".into(),
             });
         }
+        // Sent in every HelloAck, where clients refuse longer names.
+        if self.name.len() > rsupport_proto::limits::MAX_NAME {
+            return Err(InvalidSetting::out_of_range(
+                "name",
+                format!("{} bytes", self.name.len()),
+                format!("at most {} bytes", rsupport_proto::limits::MAX_NAME),
+            ));
+        }
         if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
             return Err(InvalidSetting::out_of_range(
                 "max_connections",
@@ -225,21 +245,52 @@ impl RelayConfig {
                 format!("between 1 and queue_hard_bytes ({})", self.queue_hard_bytes),
             ));
         }
-        for (key, value) in [
-            ("handshake_timeout_ms", self.handshake_timeout_ms),
-            ("idle_timeout_ms", self.idle_timeout_ms),
-            ("slow_consumer_timeout_ms", self.slow_consumer_timeout_ms),
-            ("code_failure_window_ms", self.code_failure_window_ms),
-            ("contact_timeout_ms", self.contact_timeout_ms),
-            ("audit_page_rows", self.audit_page_rows.into()),
+        for (key, value, range) in [
+            (
+                "handshake_timeout_ms",
+                self.handshake_timeout_ms,
+                1..=HOUR_MS,
+            ),
+            ("idle_timeout_ms", self.idle_timeout_ms, 1..=DAY_MS),
+            (
+                "slow_consumer_timeout_ms",
+                self.slow_consumer_timeout_ms,
+                1..=HOUR_MS,
+            ),
+            ("contact_timeout_ms", self.contact_timeout_ms, 1..=HOUR_MS),
+            ("audit_page_rows", self.audit_page_rows.into(), 1..=10_000),
+            (
+                "queue_hard_bytes",
+                self.queue_hard_bytes as u64,
+                1..=1 << 30,
+            ),
+            (
+                "login_failures_per_source",
+                self.login_failures_per_source.into(),
+                1..=1_000_000,
+            ),
+            (
+                "login_failure_budget",
+                self.login_failure_budget.into(),
+                1..=u32::MAX.into(),
+            ),
         ] {
-            if value == 0 {
-                return Err(InvalidSetting::out_of_range(key, value, "at least 1"));
+            if !range.contains(&value) {
+                return Err(InvalidSetting::out_of_range(
+                    key,
+                    value,
+                    format!("between {} and {}", range.start(), range.end()),
+                ));
             }
         }
         Ok(())
     }
 }
+
+pub use crate::limits::code_rule::GUESSING_SOURCES;
+
+pub(crate) const HOUR_MS: u64 = 60 * 60 * 1000;
+pub(crate) const DAY_MS: u64 = 24 * HOUR_MS;
 
 /// Most connections a relay may be configured for (the async semaphore's
 /// limit is far above; this keeps typos like an extra digit group out).
@@ -261,7 +312,7 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 /// A setting with a value the relay refuses, from the configuration file or
 /// from an admin's change at run time. `Display` names the setting, its
 /// value and what is allowed, e.g. "code_length = 3 is not allowed: it must
-/// be between 6 and 16".
+/// be between 10 and 16".
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct InvalidSetting {
@@ -272,7 +323,7 @@ pub struct InvalidSetting {
     pub key: &'static str,
     /// The refused value, as written.
     pub value: String,
-    /// What is allowed, in words ("between 6 and 16").
+    /// What is allowed, in words ("between 10 and 16").
     pub allowed: String,
 }
 
@@ -376,7 +427,7 @@ impl Default for Settings {
         Settings {
             max_failed_logins: 3,
             lockout_ms: 20 * 60 * 1000,
-            code_length: 8,
+            code_length: 12,
             code_ttl_ms: 10 * 60 * 1000,
             max_concurrent_sessions: 100,
             max_session_ms: 0,
@@ -389,7 +440,7 @@ impl Default for Settings {
 }
 
 /// Shortest and longest session code the relay accepts as a setting.
-pub const CODE_LENGTH_RANGE: std::ops::RangeInclusive<u32> = 6..=16;
+pub const CODE_LENGTH_RANGE: std::ops::RangeInclusive<u32> = 10..=16;
 
 impl Settings {
     /// Applies the `Some` fields of `changes`.
@@ -426,6 +477,28 @@ impl Settings {
         }
     }
 
+    /// Sets the field named `key` to its value in `from`; `false` when no
+    /// field has that name. Used to drop a stored override that the rules
+    /// of this version refuse, keeping the others.
+    pub(crate) fn reset_field(&mut self, key: &str, from: &Settings) -> bool {
+        match key {
+            "max_failed_logins" => self.max_failed_logins = from.max_failed_logins,
+            "lockout_ms" => self.lockout_ms = from.lockout_ms,
+            "code_length" => self.code_length = from.code_length,
+            "code_ttl_ms" => self.code_ttl_ms = from.code_ttl_ms,
+            "max_concurrent_sessions" => {
+                self.max_concurrent_sessions = from.max_concurrent_sessions
+            }
+            "max_session_ms" => self.max_session_ms = from.max_session_ms,
+            "time_warning_ms" => self.time_warning_ms = from.time_warning_ms,
+            "join_url_template" => self.join_url_template.clone_from(&from.join_url_template),
+            "remote_printing" => self.remote_printing = from.remote_printing,
+            "resume_grace_ms" => self.resume_grace_ms = from.resume_grace_ms,
+            _ => return false,
+        }
+        true
+    }
+
     /// Refuses values that would make the relay unsafe or unusable. The one
     /// set of rules for run-time settings: the admin API applies it to every
     /// change, and [`RelayConfig::validate`] to the file's `[settings]` at start.
@@ -441,15 +514,38 @@ impl Settings {
                 ),
             ));
         }
-        if self.max_failed_logins == 0 {
-            return Err(InvalidSetting::out_of_range(
-                "max_failed_logins",
-                0,
-                "at least 1",
-            ));
+        for (key, value, range) in [
+            ("max_failed_logins", self.max_failed_logins.into(), 1..=20),
+            ("lockout_ms", self.lockout_ms, 1_000..=DAY_MS),
+            ("code_ttl_ms", self.code_ttl_ms, 10_000..=HOUR_MS),
+            (
+                "max_concurrent_sessions",
+                self.max_concurrent_sessions.into(),
+                0..=1_000_000,
+            ),
+            ("max_session_ms", self.max_session_ms, 0..=30 * DAY_MS),
+            ("time_warning_ms", self.time_warning_ms, 0..=DAY_MS),
+            ("resume_grace_ms", self.resume_grace_ms, 0..=HOUR_MS),
+        ] {
+            if !range.contains(&value) {
+                return Err(InvalidSetting::out_of_range(
+                    key,
+                    value,
+                    format!("between {} and {}", range.start(), range.end()),
+                ));
+            }
         }
-        if self.code_ttl_ms == 0 {
-            return Err(InvalidSetting::out_of_range("code_ttl_ms", 0, "at least 1"));
+        if self.join_url_template.len() > rsupport_proto::limits::MAX_URL
+            || !(self.join_url_template.is_empty() || self.join_url_template.contains("{code}"))
+        {
+            return Err(InvalidSetting::out_of_range(
+                "join_url_template",
+                format!("{:?}", self.join_url_template),
+                format!(
+                    "empty, or a link of at most {} bytes containing {{code}}",
+                    rsupport_proto::limits::MAX_URL
+                ),
+            ));
         }
         Ok(())
     }
@@ -488,11 +584,11 @@ mod tests {
     fn empty_toml_gives_defaults_and_fields_override() {
         assert_eq!(RelayConfig::from_toml("").unwrap(), RelayConfig::default());
         let c = RelayConfig::from_toml(
-            "name = \"acme\"\n[settings]\ncode_length = 10\njoin_url_template = \"https://x/j?c={code}\"\n",
+            "name = \"acme\"\n[settings]\ncode_length = 14\njoin_url_template = \"https://x/j?c={code}\"\n",
         )
         .unwrap();
         assert_eq!(c.name, "acme");
-        assert_eq!(c.settings.code_length, 10);
+        assert_eq!(c.settings.code_length, 14);
         assert_eq!(c.settings.max_failed_logins, 3);
         assert_eq!(c.settings.join_link("123"), "https://x/j?c=123");
         assert!(RelayConfig::from_toml("nonsense = 1").is_err());
@@ -529,7 +625,7 @@ mod tests {
         let admin = settings.validate().unwrap_err();
         assert_eq!(
             admin.to_string(),
-            "code_length = 3 is not allowed: it must be between 6 and 16"
+            "code_length = 3 is not allowed: it must be between 10 and 16"
         );
         let file = RelayConfig::from_toml("[settings]\ncode_length = 3\n")
             .unwrap()
@@ -538,9 +634,82 @@ mod tests {
         assert_eq!(file.key, admin.key);
         assert_eq!(
             file.to_string(),
-            "[settings] code_length = 3 is not allowed: it must be between 6 and 16"
+            "[settings] code_length = 3 is not allowed: it must be between 10 and 16"
         );
         assert!(RelayConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn settings_without_sane_values_are_refused() {
+        let refused = |text: &str| {
+            RelayConfig::from_toml(text)
+                .unwrap()
+                .validate()
+                .expect_err(text)
+                .key
+        };
+        assert_eq!(refused("[settings]\nlockout_ms = 0"), "lockout_ms");
+        assert_eq!(
+            refused("[settings]\nmax_failed_logins = 21"),
+            "max_failed_logins"
+        );
+        assert_eq!(refused("[settings]\ncode_ttl_ms = 3600001"), "code_ttl_ms");
+        assert_eq!(refused("[settings]\ncode_length = 9"), "code_length");
+        assert_eq!(
+            refused("[settings]\nresume_grace_ms = 86400000"),
+            "resume_grace_ms"
+        );
+        assert_eq!(
+            refused("code_failures_per_source = 0"),
+            "code_failures_per_source"
+        );
+        assert_eq!(
+            refused("code_failures_per_source = 1000"),
+            "code_failures_per_source"
+        );
+        assert_eq!(
+            refused("contact_timeout_ms = 86400000"),
+            "contact_timeout_ms"
+        );
+        assert_eq!(refused(&format!("name = \"{}\"", "x".repeat(300))), "name");
+        assert_eq!(
+            refused("[settings]\njoin_url_template = \"https://x/j\""),
+            "join_url_template"
+        );
+        assert!(RelayConfig::from_toml("[settings]\ncode_ttl_ms = 3600000")
+            .unwrap()
+            .validate()
+            .is_ok());
+    }
+
+    #[test]
+    fn codes_must_be_long_enough_for_the_guessing_budget() {
+        // Defaults: (5,000 + 10,000) x 50 x 10^6 = 7.5e11 <= 10^12.
+        assert!(RelayConfig::default().validate().is_ok());
+        let e = RelayConfig::from_toml("[settings]\ncode_length = 11")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.key, "code_length");
+        assert!(e.to_string().contains("lengthen"), "{e}");
+        let e = RelayConfig::from_toml("max_live_codes = 100")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.key, "code_length", "{e}");
+        assert!(e.to_string().contains("max_live_codes"), "{e}");
+        // Longer codes make room for more live codes or a bigger budget.
+        assert!(
+            RelayConfig::from_toml("max_live_codes = 100\n[settings]\ncode_length = 13")
+                .unwrap()
+                .validate()
+                .is_ok()
+        );
+        // An admin cannot shorten codes below the guarantee at run time either.
+        let c = RelayConfig::default();
+        let mut s = c.settings.clone();
+        s.code_length = 10;
+        assert_eq!(c.check_settings(&s).unwrap_err().key, "code_length");
     }
 
     #[test]

@@ -3,24 +3,19 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use rand::RngCore;
 use rsupport_proto::relay::{
-    CodeIssued, ContactOperator, ContactRequest, CustomerInfo, JoinRefusal, Paired, PairingOrigin,
+    ContactOperator, ContactRequest, CustomerInfo, JoinRefusal, Paired, PairingOrigin,
     RelayMessage, RequestError, RequestResult, Secret,
 };
+use rsupport_proto::text::clean_display_text;
 use rsupport_proto::{ConnectionMode, EndReason, Role};
 use sha2::{Digest, Sha256};
 
 use super::broker::{Broker, ConnId, Output, TrafficMeter};
-
-/// An issued, unused session code.
-#[derive(Debug)]
-pub(crate) struct PendingCode {
-    pub(crate) username: String,
-    pub(crate) expires_at_ms: u64,
-    /// The issuing connection (for the audit source).
-    pub(crate) issuer: ConnId,
-}
+use super::codes::code_key;
+use super::limits::contacts::{MAX_DESCRIPTION_CHARS, MAX_FIRST_MESSAGE_CHARS, MAX_NAME_CHARS};
+use super::limits::refusals::Subject;
+use crate::Source;
 
 /// A chat-first contact waiting for the operator's answer.
 #[derive(Debug)]
@@ -122,20 +117,15 @@ pub(crate) fn token_hash(token: &[u8]) -> [u8; 32] {
     Sha256::digest(token).into()
 }
 
-/// SHA-256 of a code: the key codes are stored and looked up under. The
-/// code is normalised first (see [`normalize_code`]).
-fn code_key(code: &str) -> [u8; 32] {
-    Sha256::digest(normalize_code(code).as_bytes()).into()
-}
-
-/// A code as a person typed it, in the form the relay issued it: ASCII
-/// spaces, tabs and dashes are dropped, so `"1234 5678"`, `"1234-5678"`
-/// and `" 12345678 "` all find `12345678`, whatever client sent them.
-/// Other characters stay, so such a code simply matches nothing.
-pub(crate) fn normalize_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| !matches!(c, ' ' | '\t' | '-'))
-        .collect()
+/// What a customer says about themselves, as an operator will see it:
+/// without control, bidi and zero-width characters, and capped in length.
+pub(crate) fn clean_customer(c: CustomerInfo) -> CustomerInfo {
+    CustomerInfo {
+        name: clean_display_text(&c.name, MAX_NAME_CHARS),
+        description: clean_display_text(&c.description, MAX_DESCRIPTION_CHARS),
+        os: clean_display_text(&c.os, MAX_NAME_CHARS),
+        hostname: clean_display_text(&c.hostname, MAX_NAME_CHARS),
+    }
 }
 
 pub(crate) fn customer_label(c: &CustomerInfo) -> String {
@@ -147,68 +137,6 @@ pub(crate) fn customer_label(c: &CustomerInfo) -> String {
 }
 
 impl Broker {
-    pub(crate) fn handle_issue_code(&mut self, conn: ConnId, ttl_secs: u32, now_ms: u64) {
-        let Some(p) = self.principal(conn) else {
-            return;
-        };
-        let username = p.username.clone();
-        let default_ttl = self.settings.code_ttl_ms;
-        let ttl_ms = if ttl_secs == 0 {
-            default_ttl
-        } else {
-            (u64::from(ttl_secs) * 1000).min(default_ttl)
-        };
-        // Draw until unused (collisions are rare; the bound keeps this finite).
-        let mut code = String::new();
-        for _ in 0..16 {
-            code = (0..self.settings.code_length)
-                .map(|_| char::from(b'0' + (self.rng.next_u32() % 10) as u8))
-                .collect();
-            if !self.codes.contains_key(&code_key(&code)) {
-                break;
-            }
-        }
-        let expires_at_ms = now_ms.saturating_add(ttl_ms);
-        self.codes.insert(
-            code_key(&code),
-            PendingCode {
-                username: username.clone(),
-                expires_at_ms,
-                issuer: conn,
-            },
-        );
-        self.audit(now_ms, "code_issued", &username, conn, |r| {
-            r.detail = format!("expires_at_ms={expires_at_ms}")
-        });
-        let join_link = self.settings.join_link(&code);
-        self.send(
-            conn,
-            RelayMessage::CodeIssued(CodeIssued {
-                code: Secret::new(code),
-                expires_at_ms,
-                join_link,
-            }),
-        );
-    }
-
-    pub(crate) fn handle_cancel_code(&mut self, conn: ConnId, code: &str, now_ms: u64) {
-        let Some(p) = self.principal(conn) else {
-            return;
-        };
-        let username = p.username.clone();
-        let key = code_key(code);
-        if self.codes.get(&key).is_some_and(|c| c.username == username) {
-            self.codes.remove(&key);
-            self.audit(now_ms, "code_cancelled", &username, conn, |_| {});
-            self.reply(conn, RequestResult::ok());
-        } else {
-            self.reply(
-                conn,
-                RequestResult::err(RequestError::NotFound, "no such code"),
-            );
-        }
-    }
-
     fn refuse(&mut self, conn: ConnId, reason: JoinRefusal, retry_after_ms: u64) {
         self.send(
             conn,
@@ -239,56 +167,65 @@ impl Broker {
             );
             return;
         }
-        let Some(source) = self.conns.get(&conn).map(|c| c.info.source) else {
+        let Some(source) = self.conns.get(&conn).map(|c| Source::of(c.info.source)) else {
             return;
         };
-        // Rate limits first: when spent, not even the right code is looked at.
-        if let Err(retry) = self.limiter.check(source, now_ms) {
-            self.refuse(conn, JoinRefusal::RateLimited, retry);
+        // A source that failed too often or too recently is not looked at;
+        // a source without failures always is (see `limits::codes`).
+        if let Err(refused) = self.code_limits.check(source, now_ms) {
+            let pressure = self.code_limits.under_pressure();
+            self.audit_refusal(now_ms, "code_rate_limited", conn, None, |r| {
+                r.detail = if pressure {
+                    "this source sent wrong codes while the relay is under a guessing flood"
+                } else {
+                    "wrong codes from this source: slowed down or allowance spent"
+                }
+                .into()
+            });
+            self.refuse(conn, JoinRefusal::RateLimited, refused.retry_at_ms);
             return;
         }
+        let customer = clean_customer(customer);
         let key = code_key(code);
-        let valid = self
+        let found = self
             .codes
             .get(&key)
-            .is_some_and(|c| c.expires_at_ms > now_ms);
-        if !valid {
-            let limit_reached = self.limiter.record_failure(source, now_ms);
+            .filter(|c| c.expires_at_ms > now_ms)
+            .map(|c| (c.username.clone(), c.issuer));
+        let Some((username, issuer)) = found else {
+            let spent = self.code_limits.record_failure(source, now_ms);
             self.audit(now_ms, "code_failed", "", conn, |r| {
                 r.customer = customer_label(&customer)
             });
-            if limit_reached {
+            if spent {
                 self.audit(now_ms, "code_rate_limited", "", conn, |r| {
-                    r.detail = "failure allowance of this source or the relay spent".into()
+                    r.detail = "this source's allowance of wrong codes is spent".into()
                 });
             }
             self.refuse(conn, JoinRefusal::InvalidCode, 0);
             return;
+        };
+        // The console that issued the code gets the customer (codes of a
+        // console that left are cancelled when it goes).
+        if self
+            .principal(issuer)
+            .is_none_or(|p| p.username != username)
+        {
+            self.codes.remove(&key);
+            self.refuse(conn, JoinRefusal::InvalidCode, 0);
+            return;
         }
-        let Some(username) = self.codes.get(&key).map(|c| c.username.clone()) else {
-            return;
-        };
-        let Some(&operator_conn) = self.online.get(&username).and_then(|l| l.last()) else {
-            // The code stays valid: the operator may come back before it expires.
-            self.refuse(conn, JoinRefusal::OperatorOffline, 0);
-            return;
-        };
         if self.sessions.len() >= self.settings.max_concurrent_sessions as usize {
             self.audit(now_ms, "licence_limit", &username, conn, |_| {});
             self.refuse(conn, JoinRefusal::LicenceLimit, 0);
             return;
         }
+        // Single use: the code is gone before the pairing starts.
         self.codes.remove(&key);
         self.audit(now_ms, "code_used", &username, conn, |r| {
             r.customer = customer_label(&customer)
         });
-        self.pair(
-            operator_conn,
-            conn,
-            customer,
-            PairingOrigin::SessionCode,
-            now_ms,
-        );
+        self.pair(issuer, conn, customer, PairingOrigin::SessionCode, now_ms);
     }
 
     pub(crate) fn handle_contact(&mut self, conn: ConnId, c: ContactOperator, now_ms: u64) {
@@ -299,36 +236,67 @@ impl Broker {
             );
             return;
         }
+        let Some(source) = self.conns.get(&conn).map(|c| Source::of(c.info.source)) else {
+            return;
+        };
+        // Every request counts, whatever its outcome, so probing operator
+        // IDs costs as much as contacting one.
+        if let Err(retry_at_ms) = self.contact_limits.source_request(source, now_ms) {
+            self.audit_refusal(now_ms, "contact_rate_limited", conn, None, |r| {
+                r.detail = "contact requests from this source over the allowance".into()
+            });
+            self.refuse(conn, JoinRefusal::RateLimited, retry_at_ms);
+            return;
+        }
+        // Relay-wide, before the operator is looked up: says nothing about them.
+        if self.sessions.len() >= self.settings.max_concurrent_sessions as usize {
+            self.refuse(conn, JoinRefusal::LicenceLimit, 0);
+            return;
+        }
         let account = self
             .store
             .find_account_by_operator_id(&c.operator_id)
             .ok()
             .flatten();
-        let operator_conn = account
-            .filter(|a| a.enabled)
-            .and_then(|a| self.online.get(&a.username).and_then(|l| l.last().copied()));
-        let Some(operator_conn) = operator_conn else {
+        // Unknown, disabled and offline operators get the same answer.
+        let target = account.filter(|a| a.enabled).and_then(|a| {
+            let conn = self
+                .online
+                .get(&a.username)
+                .and_then(|l| l.last().copied())?;
+            Some((a.username, conn))
+        });
+        let Some((operator, operator_conn)) = target else {
             self.refuse(conn, JoinRefusal::OperatorOffline, 0);
             return;
         };
-        if self.sessions.len() >= self.settings.max_concurrent_sessions as usize {
-            self.refuse(conn, JoinRefusal::LicenceLimit, 0);
+        if !self.contact_limits.deliver_to(&operator, now_ms) {
+            self.audit_refusal(
+                now_ms,
+                "contact_limited",
+                conn,
+                Some(Subject::Operator(operator.clone())),
+                |r| {
+                    r.operator_username = operator.clone();
+                    r.detail =
+                        "the operator received the most contact requests allowed this hour".into()
+                },
+            );
+            self.refuse(conn, JoinRefusal::OperatorOffline, 0);
             return;
         }
+        let customer = clean_customer(c.customer);
+        let first_message = clean_display_text(&c.first_message, MAX_FIRST_MESSAGE_CHARS);
         let contact_id = self.fresh_id();
-        let operator = self
-            .principal(operator_conn)
-            .map(|p| p.username.clone())
-            .unwrap_or_default();
         self.audit(now_ms, "contact_requested", &operator, conn, |r| {
-            r.customer = customer_label(&c.customer)
+            r.customer = customer_label(&customer)
         });
         self.contacts.insert(
             contact_id,
             Contact {
                 customer_conn: conn,
                 operator_conn,
-                customer: c.customer.clone(),
+                customer: customer.clone(),
                 expires_at_ms: now_ms.saturating_add(self.config.contact_timeout_ms),
             },
         );
@@ -339,8 +307,8 @@ impl Broker {
             operator_conn,
             RelayMessage::ContactRequest(ContactRequest {
                 contact_id,
-                customer: c.customer,
-                first_message: c.first_message,
+                customer,
+                first_message,
             }),
         );
     }
@@ -560,20 +528,6 @@ impl Broker {
         );
     }
 
-    pub(crate) fn expire_codes(&mut self, now_ms: u64) {
-        let expired: Vec<[u8; 32]> = self
-            .codes
-            .iter()
-            .filter(|(_, c)| c.expires_at_ms <= now_ms)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in expired {
-            if let Some(c) = self.codes.remove(&k) {
-                self.audit(now_ms, "code_expired", &c.username, c.issuer, |_| {});
-            }
-        }
-    }
-
     pub(crate) fn expire_contacts(&mut self, now_ms: u64) {
         let expired: Vec<u64> = self
             .contacts
@@ -618,26 +572,5 @@ impl Broker {
         for id in end {
             self.end_session(id, EndReason::TimeLimit, now_ms);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{code_key, normalize_code};
-
-    #[test]
-    fn codes_typed_with_spaces_dashes_or_tabs_find_the_issued_code() {
-        for typed in [
-            "1234 5678",
-            "1234-5678",
-            " 12345678 ",
-            "\t1234 - 5678\t",
-            "12345678",
-        ] {
-            assert_eq!(normalize_code(typed), "12345678", "{typed:?}");
-            assert_eq!(code_key(typed), code_key("12345678"), "{typed:?}");
-        }
-        assert_ne!(code_key("1234_5678"), code_key("12345678"));
-        assert_ne!(code_key("12345679"), code_key("12345678"));
     }
 }

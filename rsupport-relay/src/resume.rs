@@ -24,6 +24,7 @@ use subtle::ConstantTimeEq;
 use super::broker::{Broker, ConnId, Output, Phase, TrafficMeter};
 use super::pairing::{customer_label, token_hash, Link, Session};
 use crate::store::SessionRecord;
+use crate::Source;
 
 /// Which party of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,8 +132,10 @@ impl Broker {
     }
 
     /// `Resume`: re-attaches `conn` to the side whose token matches.
-    /// Refusals are audited and count against the source's failure allowance,
-    /// like wrong session codes.
+    /// Wrong tokens count in their own limits (`limits::resumes`), never in
+    /// the session-code limits, and their audit rows are summarised per
+    /// source and minute, so a flood can neither lock the party out nor
+    /// fill the audit history.
     pub(crate) fn handle_resume(
         &mut self,
         conn: ConnId,
@@ -143,16 +146,21 @@ impl Broker {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        let source = c.info.source;
+        let source = Source::of(c.info.source);
         // The connection's role decides which token it may present.
         let party = if matches!(c.phase, Phase::Customer) {
             Party::Customer
         } else {
             Party::Operator
         };
-        if self.limiter.check(source, now_ms).is_err() {
-            self.audit(now_ms, "resume_rate_limited", "", conn, |r| {
-                r.session_id = session_id
+        if self
+            .resume_limits
+            .check(source, session_id, now_ms)
+            .is_err()
+        {
+            self.audit_refusal(now_ms, "resume_rate_limited", conn, None, |r| {
+                r.session_id = session_id;
+                r.detail = "wrong resume tokens from this source over the allowance".into();
             });
             self.reply(
                 conn,
@@ -175,16 +183,13 @@ impl Broker {
                 .is_none_or(|s| !s.customer_link.is(conn))
             && self.customer_busy(conn);
         if !valid || busy {
-            let limit_reached = self.limiter.record_failure(source, now_ms);
-            self.audit(now_ms, "resume_failed", "", conn, |r| {
+            let running = self.sessions.contains_key(&session_id);
+            self.resume_limits
+                .record_failure(source, session_id, running, now_ms);
+            self.audit_refusal(now_ms, "resume_failed", conn, None, |r| {
                 r.session_id = session_id;
                 r.detail = format!("party={party:?}");
             });
-            if limit_reached {
-                self.audit(now_ms, "resume_rate_limited", "", conn, |r| {
-                    r.detail = "failure allowance of this source or the relay spent".into()
-                });
-            }
             self.reply(
                 conn,
                 RequestResult::err(RequestError::NotFound, "no such session or token"),

@@ -12,7 +12,7 @@ use rsupport_proto::relay::admin::{AdminCommand, AdminReply, AuditQuery, RelaySe
 use rsupport_proto::relay::{Login, LoginStatus, RelayMessage, RequestError, Secret};
 use rsupport_proto::{CloseReason, Role};
 use rsupport_relay::auth::Argon2Params;
-use rsupport_relay::store::SqliteStore;
+use rsupport_relay::store::{SqliteStore, Store};
 use rsupport_relay::{bootstrap_admin, Output};
 
 use common::*;
@@ -216,7 +216,7 @@ fn must_change_password_gates_everything_else() {
     );
     assert!(matches!(h.sent_to(c).as_slice(), [RelayMessage::RequestResult(r)] if r.is_ok()));
     let code = h.issue_code(c);
-    assert_eq!(code.len(), 8);
+    assert_eq!(code.len(), 12);
 }
 
 #[test]
@@ -229,23 +229,23 @@ fn accounts_settings_and_history_survive_a_restart() {
         h.admin_ok(
             admin,
             AdminCommand::UpdateSettings(RelaySettings {
-                code_length: Some(10),
+                code_length: Some(14),
                 remote_printing: Some(false),
                 resume_grace_ms: Some(5_000),
                 ..Default::default()
             }),
         );
         let aiko = h.login("aiko", OP_PW);
-        assert_eq!(h.issue_code(aiko).len(), 10);
+        assert_eq!(h.issue_code(aiko).len(), 14);
     }
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), 2);
     let mut h = Harness::new(Box::new(store), config());
-    assert_eq!(h.broker.settings().code_length, 10, "settings survive");
+    assert_eq!(h.broker.settings().code_length, 14, "settings survive");
     assert!(!h.broker.settings().remote_printing);
     assert_eq!(h.broker.settings().resume_grace_ms, 5_000);
     let aiko = h.login("aiko", OP_PW); // account and changed password survive
-    assert_eq!(h.issue_code(aiko).len(), 10);
+    assert_eq!(h.issue_code(aiko).len(), 14);
     let kinds = h.audit_kinds();
     assert!(
         kinds.iter().filter(|k| *k == "code_issued").count() == 2,
@@ -373,4 +373,20 @@ fn totp_second_factor_is_required_checked_and_not_replayable() {
         other => panic!("{other:?}"),
     };
     assert!(list.iter().any(|a| a.username == "aiko" && a.totp_enabled));
+}
+
+#[test]
+fn stored_settings_this_version_refuses_fall_back_to_the_file_one_by_one() {
+    let mut store = with_admin(SqliteStore::in_memory().unwrap());
+    // Saved by an older relay that allowed 8-digit codes.
+    store
+        .save_settings(&RelaySettings {
+            code_length: Some(8),
+            resume_grace_ms: Some(5_000),
+            ..Default::default()
+        })
+        .unwrap();
+    let h = Harness::new(Box::new(store), config());
+    assert_eq!(h.broker.settings().code_length, 12, "refused: file value");
+    assert_eq!(h.broker.settings().resume_grace_ms, 5_000, "kept");
 }

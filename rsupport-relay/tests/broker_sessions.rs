@@ -10,7 +10,6 @@ use rsupport_proto::relay::admin::{AdminCommand, AuditQuery, RelaySettings};
 use rsupport_proto::relay::CustomerInfo;
 use rsupport_proto::relay::{JoinRefusal, RelayMessage};
 use rsupport_proto::{CloseReason, EndReason, Role};
-use rsupport_relay::store::SqliteStore;
 use rsupport_relay::{ConnInfo, Output};
 
 use common::*;
@@ -23,7 +22,7 @@ fn code_pairs_customer_with_the_issuing_operator_once() {
     let ken = h.login("ken", OP_PW);
     let aiko = h.login("aiko", OP_PW);
     let code = h.issue_code(aiko);
-    assert_eq!(code.len(), 8);
+    assert_eq!(code.len(), 12);
     assert!(code.bytes().all(|b| b.is_ascii_digit()));
     let _ = h.issue_code(ken); // another operator online with a code of his own
 
@@ -102,66 +101,201 @@ fn codes_expire_at_their_ttl() {
     assert!(paired(&h.join(c, &code), c).is_some());
 }
 
-#[test]
-fn code_guessing_from_many_sources_stays_within_the_budget() {
-    let mut cfg = config();
-    cfg.code_failure_budget = 20;
-    cfg.code_failures_per_source = 3;
-    let store = with_admin(SqliteStore::in_memory().unwrap());
-    let mut h = Harness::new(Box::new(store), cfg);
-    let op = h.login("root", ADMIN_PW);
-    let code = h.issue_code(op);
-    let code_value: u64 = code.parse().unwrap();
+/// A code of the same length as `code` that is certainly not `code`.
+fn wrong_code(code: &str, n: u64) -> String {
+    let len = code.len();
+    let modulus = 10u64.pow(len as u32);
+    let real: u64 = code.parse().unwrap();
+    let guess = (real + 1 + n % (modulus - 1)) % modulus;
+    format!("{guess:0len$}")
+}
 
-    // A guesser enumerates every 8-digit code near the real one from a fresh
-    // address each time. Only `budget` attempts are ever evaluated; the rest —
-    // the right code included — are refused by the rate limit.
-    let start = code_value.saturating_sub(500);
-    let mut evaluated = 0;
-    let mut succeeded = false;
-    for (i, guess) in (start..start + 1000).enumerate() {
-        let c = h.connect_from(
-            Role::Customer,
-            &format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256),
-        );
-        let out = h.join(c, &format!("{guess:08}"));
-        match refused(&out, c) {
-            Some(JoinRefusal::InvalidCode) => evaluated += 1,
-            Some(JoinRefusal::RateLimited) => {}
-            None => succeeded = true,
-            other => panic!("{other:?}"),
+/// The `i`-th attacking source: even ones in 10.0.0.0/8, odd ones each in
+/// their own IPv6 /64.
+fn attacker(i: usize) -> String {
+    if i % 2 == 0 {
+        format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255)
+    } else {
+        format!("2001:db8:{:x}:{:x}::1", i >> 16, i & 0xffff)
+    }
+}
+
+#[test]
+fn a_code_guessing_flood_never_stops_a_right_code_or_a_resume() {
+    let mut h = Harness::with_accounts();
+    let aiko = h.login("aiko", OP_PW);
+    // A running session whose customer's connection has just dropped.
+    let code = h.issue_code(aiko);
+    let customer = h.connect(Role::Customer);
+    let cu = paired(&h.join(customer, &code), customer).unwrap();
+    h.broker.handle_disconnect(customer, h.now);
+    h.drain();
+    let code = h.issue_code(aiko);
+
+    // What broke the relay before: 275 wrong codes from 25 addresses ...
+    let mut n = 0;
+    for s in 0..25 {
+        let c = h.connect_from(Role::Customer, &format!("127.0.{s}.1"));
+        for _ in 0..11 {
+            n += 1;
+            let out = h.join(c, &wrong_code(&code, n));
+            assert!(paired(&out, c).is_none());
         }
     }
-    assert!(
-        !succeeded,
-        "the real code was reached only after the budget was spent"
-    );
-    assert_eq!(evaluated, 20);
-    assert_eq!(
-        h.audit_kinds()
-            .iter()
-            .filter(|k| *k == "code_failed")
-            .count(),
-        20
-    );
-
-    // One source alone is stopped after its own allowance.
-    h.now += 10 * MIN;
-    let code = h.issue_code(op);
-    let c = h.connect_from(Role::Customer, "198.51.100.7");
-    for _ in 0..3 {
-        assert_eq!(
-            refused(&h.join(c, "00000000"), c),
-            Some(JoinRefusal::InvalidCode)
-        );
+    // ... and then 10,000 sources mixing IPv4 and IPv6 /64s, two each.
+    for i in 0..10_000 {
+        let c = h.connect_from(Role::Customer, &attacker(i));
+        for _ in 0..2 {
+            n += 1;
+            let out = h.join(c, &wrong_code(&code, n));
+            assert!(paired(&out, c).is_none());
+        }
+        h.broker.handle_disconnect(c, h.now);
     }
-    assert_eq!(
-        refused(&h.join(c, &code), c),
-        Some(JoinRefusal::RateLimited)
+    h.drain();
+
+    // A customer with the right code from a clean source joins at once.
+    let good = h.connect_from(Role::Customer, "198.51.100.77");
+    assert!(
+        paired(&h.join(good, &code), good).is_some(),
+        "the right code joins during the flood"
     );
-    // Another source with the right code still gets in.
-    let d = h.connect_from(Role::Customer, "198.51.100.8");
-    assert!(paired(&h.join(d, &code), d).is_some());
+    // The suspended customer resumes with its token from a new address.
+    let back = h.connect_from(Role::Customer, "198.51.100.78");
+    h.broker.handle_message(
+        back,
+        RelayMessage::Resume {
+            session_id: cu.session_id,
+            resume_token: cu.resume_token.clone(),
+        },
+        h.now,
+    );
+    let out = h.drain();
+    assert!(paired(&out, back).is_some(), "a valid Resume works");
+    assert!(!out.iter().any(|o| matches!(
+        o,
+        Output::Send {
+            message: RelayMessage::SessionEnded { .. },
+            ..
+        }
+    )));
+    assert_eq!(h.broker.session_count(), 2, "no session ended");
+}
+
+#[test]
+fn one_source_is_slowed_down_then_stopped_for_a_day() {
+    let mut h = Harness::with_accounts();
+    let aiko = h.login("aiko", OP_PW);
+    let code = h.issue_code(aiko);
+    let c = h.connect_from(Role::Customer, "203.0.113.5");
+    let refusal = |out: &[Output]| {
+        out.iter().find_map(|o| match o {
+            Output::Send {
+                message:
+                    RelayMessage::JoinRefused {
+                        reason,
+                        retry_after_ms,
+                    },
+                ..
+            } => Some((*reason, *retry_after_ms)),
+            _ => None,
+        })
+    };
+    let first = h.now;
+    for n in 1..=5u64 {
+        let out = h.join(c, &wrong_code(&code, n));
+        assert_eq!(refusal(&out), Some((JoinRefusal::InvalidCode, 0)), "{n}");
+        if n < 5 {
+            // Slow-down: the next attempt waits 2^(n-1) s and is not evaluated
+            // before (not even the right code).
+            let wait = 1000 << (n - 1);
+            let out = h.join(c, &code);
+            assert_eq!(
+                refusal(&out),
+                Some((JoinRefusal::RateLimited, h.now + wait)),
+                "{n}"
+            );
+            h.now += wait;
+        }
+    }
+    // Five wrong codes: this source is done until the first one is a day old.
+    h.now += 60 * MIN;
+    let out = h.join(c, &code);
+    assert_eq!(
+        refusal(&out),
+        Some((JoinRefusal::RateLimited, first + 24 * 60 * MIN))
+    );
+    // Another source with the right code is not affected.
+    let code2 = h.issue_code(aiko);
+    let d = h.connect_from(Role::Customer, "203.0.113.6");
+    assert!(paired(&h.join(d, &code2), d).is_some());
+    // A day after its first failure the source may try again.
+    h.now = first + 24 * 60 * MIN;
+    let code3 = h.issue_code(aiko);
+    let e = h.connect_from(Role::Customer, "203.0.113.5");
+    assert!(paired(&h.join(e, &code3), e).is_some());
+}
+
+#[test]
+fn a_code_goes_to_the_console_that_issued_it() {
+    let mut h = Harness::with_accounts();
+    let first = h.login("aiko", OP_PW);
+    let code = h.issue_code(first);
+    let second = h.login("aiko", OP_PW); // a second login of the same user
+    let c = h.connect(Role::Customer);
+    let out = h.join(c, &code);
+    assert!(paired(&out, first).is_some(), "the issuing console gets it");
+    assert!(paired(&out, second).is_none());
+
+    // When the issuing console goes away its codes go with it, even though
+    // the same user is still logged in elsewhere.
+    let code = h.issue_code(first);
+    h.broker.handle_disconnect(first, h.now);
+    h.drain();
+    let c = h.connect(Role::Customer);
+    let out = h.join(c, &code);
+    assert!(paired(&out, second).is_none());
+    assert_eq!(refused(&out, c), Some(JoinRefusal::InvalidCode));
+    assert!(h.audit_kinds().contains(&"code_cancelled".to_string()));
+}
+
+#[test]
+fn live_codes_are_capped_per_operator_and_relay_wide() {
+    let mut h = Harness::with_accounts();
+    let aiko = h.login("aiko", OP_PW);
+    for _ in 0..5 {
+        h.issue_code(aiko);
+    }
+    h.broker
+        .handle_message(aiko, RelayMessage::IssueCode { ttl_secs: 0 }, h.now);
+    match h.sent_to(aiko).as_slice() {
+        [RelayMessage::RequestResult(r)] => {
+            assert_eq!(
+                r.error,
+                Some(rsupport_proto::relay::RequestError::LimitReached)
+            );
+            assert!(r.detail.contains("cancel"), "{}", r.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Relay-wide: 50 live codes at most, whoever holds them.
+    let admin = h.admin_conn();
+    for i in 0..9 {
+        let name = format!("op{i}");
+        h.create_operator(admin, &name, &name);
+        let op = h.login(&name, OP_PW);
+        for _ in 0..5 {
+            h.issue_code(op);
+        }
+    }
+    h.create_operator(admin, "late", "Late");
+    let late = h.login("late", OP_PW);
+    h.broker
+        .handle_message(late, RelayMessage::IssueCode { ttl_secs: 0 }, h.now);
+    assert!(matches!(
+        h.sent_to(late).as_slice(),
+        [RelayMessage::RequestResult(r)] if r.error == Some(rsupport_proto::relay::RequestError::LimitReached)
+    ));
 }
 
 #[test]

@@ -393,7 +393,7 @@ async fn pair(
     let mut operator = Operator::connect(target, options).await.unwrap();
     operator.login(OPERATOR, PASSWORD, None).await.unwrap();
     let invitation = operator.issue_code().await.unwrap();
-    assert_eq!(invitation.code().len(), 8);
+    assert_eq!(invitation.code().len(), 12);
     let customer = Customer::connect(customer_target, platform).await.unwrap();
     let code = invitation.code().to_owned();
     let join = tokio::spawn(async move {

@@ -155,13 +155,17 @@ mod tests {
             password: None,
             from: "Help Desk <help@example.com>".into(),
         };
-        let inv = Invitation::new("12345678", "https://help.example/j/12345678", 600_000);
+        let inv = Invitation::new(
+            "123456789012",
+            "https://help.example/j/123456789012",
+            600_000,
+        );
         send_invitation(&smtp, "bob@example.org", &inv, "Aiko", 0)
             .await
             .unwrap();
         let data = sink.await.unwrap();
         assert!(data.contains("To: bob@example.org"), "{data}");
-        assert!(data.contains("1234 5678"), "{data}");
-        assert!(data.contains("https://help.example/j/12345678"), "{data}");
+        assert!(data.contains("123 456 789 012"), "{data}");
+        assert!(data.contains("https://help.example/j/123456789012"), "{data}");
     }
 }

@@ -124,7 +124,7 @@ enum AdminAction {
     },
     /// Show the settings in force (as a `[settings]` table), or change them with key=value pairs.
     Settings {
-        /// e.g. code_length=10 lockout_ms=600000
+        /// e.g. code_length=14 lockout_ms=600000
         set: Vec<String>,
     },
     /// Export the audit history.
@@ -404,7 +404,7 @@ fn parse_settings(pairs: &[String]) -> Result<RelaySettings, CliError> {
     for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
             return Err(CliError::new(format!("`{pair}` is not key=value"))
-                .hint("e.g. `settings code_length=10 lockout_ms=600000`"));
+                .hint("e.g. `settings code_length=14 lockout_ms=600000`"));
         };
         let number = |what: &str| {
             CliError::new(format!("{key}={value}: {key} takes {what}"))
