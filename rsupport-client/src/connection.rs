@@ -12,7 +12,7 @@ use rsupport_proto::control::ControlMessage;
 use rsupport_proto::print::PrintMessage;
 use rsupport_proto::relay::{Paired, PairingOrigin, RelayMessage};
 use rsupport_proto::session::SessionMessage;
-use rsupport_proto::{ConnectionMode, EndReason, Rect};
+use rsupport_proto::{EndReason, Rect};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -333,11 +333,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
 
     /// A fresh session state machine for `paired`.
     fn new_session(&self, paired: &Paired, platform: Option<&mut HostPlatform>) -> Option<Session> {
-        let policy = SessionPolicy::allowing(if paired.allowed_modes.is_empty() {
-            ConnectionMode::ALL.to_vec()
-        } else {
-            paired.allowed_modes.clone()
-        });
+        // The admin's list as given: an empty list means chat only, never
+        // "everything" (SECURITY M5).
+        let policy = SessionPolicy::allowing(paired.allowed_modes.iter().copied());
         let download_dir = platform.as_ref().and_then(|p| p.download_dir.clone());
         let mapper = match platform.and_then(|p| p.input_mapper(&[], 0)) {
             Some(m) => m,
