@@ -17,11 +17,13 @@ use std::sync::Arc;
 
 use rsupport_proto::print::PrintMessage;
 use rsupport_proto::ConnectionMode;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::debug;
 
 use super::ClientError;
-use crate::print::{run_customer, run_operator, CustomerCommand, OperatorCommand};
+use crate::print::{
+    operator_driver, run_customer_watched, CustomerCommand, OperatorCommand, OperatorEnds,
+};
 use rsupport_core::print::{PrintEvent, PrintPolicy, PrintReceiver, PrintSender};
 use rsupport_core::session::SessionEvent;
 use rsupport_print::{PrintSink, VirtualPrinterSource};
@@ -51,6 +53,9 @@ enum Commands {
 pub(crate) struct PrintBridge {
     to_driver: mpsc::UnboundedSender<PrintMessage>,
     commands: Commands,
+    /// The session's print policy: a watch keeps only the latest value, so
+    /// a mode change is never lost to a full command channel (L13).
+    policy: watch::Sender<PrintPolicy>,
     /// The administrator's switch, from `Paired`.
     admin_allows: bool,
 }
@@ -66,17 +71,20 @@ impl PrintBridge {
     ) -> Self {
         let (to_driver, commands, ends) =
             wire_driver(session_id, outgoing, events, PrintEvent::Customer);
-        tokio::spawn(run_customer(
+        let (policy, policy_rx) = watch::channel(PrintPolicy::default());
+        tokio::spawn(run_customer_watched(
             BoxedSource(printer),
             PrintSender::new(PrintPolicy::default()),
             ends.from_peer,
             ends.to_peer,
             ends.commands,
+            policy_rx,
             ends.events,
         ));
         PrintBridge {
             to_driver,
             commands: Commands::Customer(commands),
+            policy,
             admin_allows,
         }
     }
@@ -91,18 +99,24 @@ impl PrintBridge {
     ) -> Self {
         let (to_driver, commands, ends) =
             wire_driver(session_id, outgoing, events, PrintEvent::Operator);
-        tokio::spawn(run_operator(
+        let (policy, policy_rx) = watch::channel(PrintPolicy::default());
+        tokio::spawn(operator_driver(
+            OperatorEnds {
+                sink: printing.sink,
+                spool_dir: printing.spool_dir.join(format!("session-{session_id}")),
+                spool_root: Some(printing.spool_dir),
+                from_customer: ends.from_peer,
+                to_customer: ends.to_peer,
+                commands: ends.commands,
+                policy: Some(policy_rx),
+                events: ends.events,
+            },
             PrintReceiver::new(PrintPolicy::default()),
-            printing.sink,
-            printing.spool_dir.join(format!("session-{session_id}")),
-            ends.from_peer,
-            ends.to_peer,
-            ends.commands,
-            ends.events,
         ));
         PrintBridge {
             to_driver,
             commands: Commands::Operator(commands),
+            policy,
             admin_allows,
         }
     }
@@ -120,12 +134,8 @@ impl PrintBridge {
             Some(mode) => PrintPolicy::new(self.admin_allows, mode),
             None => PrintPolicy::default(),
         };
-        let sent = match &self.commands {
-            Commands::Customer(c) => c.try_send(CustomerCommand::SetPolicy(policy)).is_ok(),
-            Commands::Operator(c) => c.try_send(OperatorCommand::SetPolicy(policy)).is_ok(),
-        };
-        if !sent {
-            debug!("print driver gone or busy; policy change not delivered");
+        if self.policy.send(policy).is_err() {
+            debug!("print driver gone; nothing left to apply the policy to");
         }
     }
 
@@ -249,5 +259,64 @@ impl VirtualPrinterSource for BoxedSource {
         &mut self,
     ) -> rsupport_print::BoxFuture<'_, Option<rsupport_print::VirtualPrinterJob>> {
         self.0.next_job()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use rsupport_core::print::{CustomerPrintEvent, VirtualPrinterJob};
+    use rsupport_proto::print::DocumentFormat;
+
+    /// A printer fed by the test.
+    struct Jobs(mpsc::UnboundedReceiver<VirtualPrinterJob>);
+
+    impl VirtualPrinterSource for Jobs {
+        fn next_job(
+            &mut self,
+        ) -> rsupport_print::BoxFuture<'_, Option<rsupport_print::VirtualPrinterJob>> {
+            Box::pin(self.0.recv())
+        }
+    }
+
+    /// SECURITY L13: the latest mode reaches the driver even when its
+    /// command channel is full at that moment.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_mode_downgrade_with_a_full_command_channel_still_stops_printing() {
+        let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+        let (out_tx, _out_rx) = mpsc::channel(OUTGOING_CAPACITY);
+        let (events_tx, mut events_rx) = mpsc::channel(64);
+        let bridge = PrintBridge::customer(1, Box::new(Jobs(jobs_rx)), true, out_tx, events_tx);
+        bridge.set_mode(Some(ConnectionMode::ControlCustomer));
+        // One thread and no await yet: the driver has not run, so its
+        // command channel fills up.
+        let mut filled = 0;
+        while bridge.cancel(99, "busy".into()).is_ok() {
+            filled += 1;
+        }
+        assert!(filled > 0);
+        bridge.set_mode(Some(ConnectionMode::ViewCustomer)); // control ended
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.pdf");
+        std::fs::write(&path, b"%PDF-1.4\n").unwrap();
+        let job = VirtualPrinterJob::new(1, "payslip", DocumentFormat::Pdf, 9, Some(1), 1, path);
+        jobs_tx.send(job).unwrap();
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                match events_rx.recv().await {
+                    Some(SessionEvent::Print(PrintEvent::Customer(e))) => match e {
+                        CustomerPrintEvent::NotSent { .. } => return "refused",
+                        CustomerPrintEvent::Offered { .. } => return "offered",
+                        _ => {}
+                    },
+                    Some(_) => {}
+                    None => return "closed",
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(outcome, "refused");
     }
 }

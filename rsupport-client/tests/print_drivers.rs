@@ -226,3 +226,40 @@ async fn outside_control_mode_nothing_is_sent() {
     assert!(!job.path.exists());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// SECURITY M10: a link planted at the operator's spool folder (or a folder
+/// open to other users) is refused; nothing is written through it and the
+/// job ends with a reason.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_planted_spool_folder_is_refused_and_never_written_through() {
+    use std::os::unix::fs::PermissionsExt;
+    for planted in ["link", "open folder"] {
+        let dir = print_util::temp_dir("drv-planted");
+        let victim = dir.join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let spool = dir.join("operator-spool");
+        match planted {
+            "link" => std::os::unix::fs::symlink(&victim, &spool).unwrap(),
+            _ => std::fs::rename(&victim, &spool).unwrap(),
+        }
+        let sink = Arc::new(StuckPrinter {
+            dropped: std::sync::Mutex::new(None),
+        });
+        let mut s = start(sink, &dir);
+        let job = spooled_job(&dir, "payroll");
+        s.jobs.send(job.clone()).unwrap();
+        let id = offered(&mut s).await;
+        s.commands.send(OperatorCommand::Accept(id)).await.unwrap();
+        let (outcome, detail) = finished(&mut s).await;
+        assert_eq!(outcome, PrintOutcome::Cancelled, "{planted}");
+        assert!(detail.contains("could not store"), "{planted}: {detail}");
+        assert_eq!(
+            std::fs::read_dir(&spool).unwrap().count(),
+            0,
+            "{planted}: nothing written into the planted folder"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
