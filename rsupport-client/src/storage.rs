@@ -75,10 +75,7 @@ pub fn execute(io: &FileIo) -> IoResult {
         }
         FileIo::OpenPartial { root, key } => {
             let path = partial_path(root, *key, true)?;
-            let file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
+            let file = no_follow(OpenOptions::new().write(true).create(true).truncate(false))
                 .open(&path)
                 .map_err(err("opening the partial file"))?;
             // A fresh entry starts empty whatever an earlier run left.
@@ -127,7 +124,7 @@ pub fn execute(io: &FileIo) -> IoResult {
             key,
             path,
             modified_ms,
-        } => commit(root, *key, path, *modified_ms).map(|()| IoDone::Done),
+        } => commit(root, *key, path, *modified_ms, &mut || {}).map(|()| IoDone::Done),
         FileIo::Discard { root, key } => {
             if let Ok(path) = partial_path(root, *key, false) {
                 let _ = std::fs::remove_file(path);
@@ -187,11 +184,33 @@ fn partial_path(root: &Path, key: PartialKey, create: bool) -> Result<PathBuf, S
 /// after a discard must not bring it back).
 fn open_partial(root: &Path, key: PartialKey, write: bool) -> Result<File, StoreError> {
     let path = partial_path(root, key, false)?;
-    OpenOptions::new()
-        .read(true)
-        .write(write)
+    no_follow(OpenOptions::new().read(true).write(write))
         .open(path)
         .map_err(err("opening the partial file"))
+}
+
+/// Adds `O_NOFOLLOW`: a link planted at the partial file's name after the
+/// check is refused by the kernel, not followed (SECURITY L7).
+fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    options
+}
+
+/// [`FileIo::Commit`] with `between` run after the checks and before the
+/// file is moved into place: what a local attacker racing the commit could
+/// do there. For tests; the executor passes nothing.
+#[doc(hidden)]
+pub fn commit_racing(
+    root: &Path,
+    key: PartialKey,
+    path: &SafePath,
+    between: &mut dyn FnMut(),
+) -> Result<(), StoreError> {
+    commit(root, key, path, 0, between)
 }
 
 fn commit(
@@ -199,20 +218,101 @@ fn commit(
     key: PartialKey,
     path: &SafePath,
     modified_ms: u64,
+    between: &mut dyn FnMut(),
 ) -> Result<(), StoreError> {
     let partial = partial_path(root, key, false)?;
     let target = path.prepare_in(root)?;
     if modified_ms > 0 {
         let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(modified_ms);
         // Best effort: a wrong timestamp is not worth failing a verified file.
-        let _ = File::options()
-            .write(true)
+        let _ = no_follow(File::options().write(true))
             .open(&partial)
             .and_then(|f| f.set_modified(when));
     }
-    // Same filesystem (the partial folder is inside the destination), so
-    // this is an atomic rename, not a copy.
-    std::fs::rename(&partial, &target).map_err(err("moving the file into place"))
+    between();
+    place(root, key, path, &partial, &target)
+}
+
+/// Moves the verified partial file to its name. Same filesystem (the
+/// partial folder is inside the destination), so an atomic rename, not a
+/// copy. The checks above only tell what *was* there; this re-walks the
+/// folders by handle without following links and never replaces a name
+/// that appeared meanwhile (SECURITY L7).
+#[cfg(unix)]
+fn place(
+    root: &Path,
+    key: PartialKey,
+    path: &SafePath,
+    _partial: &Path,
+    _target: &Path,
+) -> Result<(), StoreError> {
+    use rustix::fs::{openat, Mode, OFlags, CWD};
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let moving = |e: io::Error| StoreError::io("moving the file into place", e.kind());
+    // The destination itself is the user's choice and may be a link.
+    let root_fd = openat(CWD, root, dir_flags, Mode::empty()).map_err(|e| moving(e.into()))?;
+    let open_below = |dir: &rustix::fd::OwnedFd, name: &str, index: usize| {
+        openat(dir, name, dir_flags | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| match e {
+            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => {
+                StoreError::from(PathError::SymlinkInDestination { index })
+            }
+            e => err("opening the destination folder")(e.into()),
+        })
+    };
+    let partial_dir = open_below(&root_fd, PARTIAL_DIR, 0)?;
+    let (last, parents) = path.components().split_last().ok_or(PathError::Empty)?;
+    let mut dir = root_fd;
+    for (index, name) in parents.iter().enumerate() {
+        dir = open_below(&dir, name, index)?;
+    }
+    let name = format!("{}-{}", key.transfer_id, key.entry);
+    rename_no_replace(&partial_dir, &name, &dir, last).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            StoreError::from(PathError::AlreadyExists)
+        } else {
+            moving(e)
+        }
+    })
+}
+
+/// `renameat2(RENAME_NOREPLACE)` where the kernel and filesystem have it;
+/// otherwise a hard link (which fails on an existing name) and an unlink.
+#[cfg(unix)]
+fn rename_no_replace(
+    from_dir: &rustix::fd::OwnedFd,
+    from: &str,
+    to_dir: &rustix::fd::OwnedFd,
+    to: &str,
+) -> io::Result<()> {
+    use rustix::fs::AtFlags;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    match rustix::fs::renameat_with(
+        from_dir,
+        from,
+        to_dir,
+        to,
+        rustix::fs::RenameFlags::NOREPLACE,
+    ) {
+        Ok(()) => return Ok(()),
+        // Not supported here: fall back below.
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {}
+        Err(e) => return Err(e.into()),
+    }
+    rustix::fs::linkat(from_dir, from, to_dir, to, AtFlags::empty())?;
+    rustix::fs::unlinkat(from_dir, from, AtFlags::empty())?;
+    Ok(())
+}
+
+/// Elsewhere: the checks of `prepare_in`, then a rename by path.
+#[cfg(not(unix))]
+fn place(
+    _root: &Path,
+    _key: PartialKey,
+    _path: &SafePath,
+    partial: &Path,
+    target: &Path,
+) -> Result<(), StoreError> {
+    std::fs::rename(partial, target).map_err(err("moving the file into place"))
 }
 
 /// The destination-side checks of a [`SafePath`], on the real filesystem.
