@@ -337,11 +337,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         // "everything" (SECURITY M5).
         let policy = SessionPolicy::allowing(paired.allowed_modes.iter().copied());
         let download_dir = platform.as_ref().and_then(|p| p.download_dir.clone());
+        let max_received = platform.as_ref().and_then(|p| p.max_received_bytes);
         let mapper = match platform.and_then(|p| p.input_mapper(&[], 0)) {
             Some(m) => m,
             None => placeholder_mapper()?,
         };
-        Some(Session::new(
+        let mut session = Session::new(
             SessionConfig {
                 side: self.side,
                 session_id: paired.session_id,
@@ -352,7 +353,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 download_dir,
             },
             mapper,
-        ))
+        );
+        if let Some(bytes) = max_received {
+            session.files().set_max_received_bytes(bytes);
+        }
+        Some(session)
     }
 
     /// Customer: a colleague took the session over. The same handle goes

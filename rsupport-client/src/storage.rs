@@ -131,6 +131,14 @@ pub fn execute(io: &FileIo) -> IoResult {
             }
             Ok(IoDone::Done)
         }
+        #[cfg(unix)]
+        FileIo::FreeSpace { root } => {
+            // Space an unprivileged user may still use (f_bavail), not the
+            // root-reserved blocks.
+            let st = rustix::fs::statvfs(&**root)
+                .map_err(|e| StoreError::io("checking free space", io::Error::from(e).kind()))?;
+            Ok(IoDone::Len(st.f_bavail.saturating_mul(st.f_frsize)))
+        }
         // A request a newer core asks for and this executor does not know:
         // that transfer fails with the reason, nothing else does.
         _ => Err(StoreError::io(

@@ -227,3 +227,16 @@ fn partial_files_are_never_opened_through_a_link() {
     });
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
 }
+
+/// SECURITY M6: the executor tells the session how much room the
+/// destination has, so offers that cannot fit are refused up front.
+#[cfg(unix)]
+#[test]
+fn the_executor_reports_free_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let at: std::sync::Arc<Path> = dir.path().into();
+    match execute(&FileIo::FreeSpace { root: at }) {
+        Ok(rsupport_core::files::IoDone::Len(free)) => assert!(free > 0),
+        other => panic!("{other:?}"),
+    }
+}
