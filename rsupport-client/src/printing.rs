@@ -31,6 +31,13 @@ use rsupport_print::{PrintSink, VirtualPrinterSource};
 /// Capacity of the per-connection queue of print messages to send.
 pub(crate) const OUTGOING_CAPACITY: usize = 4;
 
+/// Print messages from the peer a driver may have waiting to be read. Past
+/// this the bridge keeps at most the one message that did not fit and the
+/// session holds the peer's further envelopes (bounded, see `MAX_HELD`),
+/// so a peer flooding print messages cannot grow memory without limit and
+/// no message is lost (SECURITY M7).
+pub(crate) const INBOX_CAPACITY: usize = 64;
+
 /// Print messages from every session's driver to the connection task.
 pub(crate) type Outgoing = mpsc::Sender<(u64, PrintMessage)>;
 
@@ -51,7 +58,9 @@ enum Commands {
 
 /// One session's link to its print driver.
 pub(crate) struct PrintBridge {
-    to_driver: mpsc::UnboundedSender<PrintMessage>,
+    to_driver: mpsc::Sender<PrintMessage>,
+    /// Messages from the peer that found the driver's inbox full, in order.
+    waiting: std::collections::VecDeque<PrintMessage>,
     commands: Commands,
     /// The session's print policy: a watch keeps only the latest value, so
     /// a mode change is never lost to a full command channel (L13).
@@ -83,6 +92,7 @@ impl PrintBridge {
         ));
         PrintBridge {
             to_driver,
+            waiting: Default::default(),
             commands: Commands::Customer(commands),
             policy,
             admin_allows,
@@ -115,6 +125,7 @@ impl PrintBridge {
         ));
         PrintBridge {
             to_driver,
+            waiting: Default::default(),
             commands: Commands::Operator(commands),
             policy,
             admin_allows,
@@ -122,8 +133,33 @@ impl PrintBridge {
     }
 
     /// A print message from the peer.
-    pub(crate) fn deliver(&self, message: PrintMessage) {
-        let _ = self.to_driver.send(message);
+    /// The connection task never waits for the driver (the driver may be
+    /// waiting for the connection task): a message that finds the inbox
+    /// full waits here, and [`Self::backed_up`] tells the session to hold
+    /// the peer's next envelopes until [`Self::flush`] made room.
+    pub(crate) fn deliver(&mut self, message: PrintMessage) {
+        self.waiting.push_back(message);
+        self.flush();
+    }
+
+    /// Moves waiting messages into the driver's inbox while it has room.
+    pub(crate) fn flush(&mut self) {
+        while let Some(message) = self.waiting.pop_front() {
+            match self.to_driver.try_send(message) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(message)) => {
+                    self.waiting.push_front(message);
+                    return;
+                }
+                // The driver is gone: nothing will read these.
+                Err(mpsc::error::TrySendError::Closed(_)) => self.waiting.clear(),
+            }
+        }
+    }
+
+    /// Whether messages wait for the driver: the peer must wait too.
+    pub(crate) fn backed_up(&self) -> bool {
+        !self.waiting.is_empty()
     }
 
     /// The agreed mode changed: printing is allowed only in control and
@@ -193,11 +229,11 @@ fn wire_driver<C, E: Send + 'static>(
     events: mpsc::Sender<SessionEvent>,
     wrap: fn(E) -> PrintEvent,
 ) -> (
-    mpsc::UnboundedSender<PrintMessage>,
+    mpsc::Sender<PrintMessage>,
     mpsc::Sender<C>,
     DriverEnds<C, E>,
 ) {
-    let (to_driver, from_peer) = link_in();
+    let (to_driver, from_peer) = mpsc::channel(INBOX_CAPACITY);
     let (to_peer, from_driver) = mpsc::channel(1);
     forward_out(session_id, from_driver, outgoing);
     let (commands, command_rx) = mpsc::channel(16);
@@ -218,25 +254,6 @@ fn wire_driver<C, E: Send + 'static>(
         events: event_tx,
     };
     (to_driver, commands, ends)
-}
-
-/// The connection task must never wait for a driver (the driver may be
-/// waiting for the connection task), so messages from the peer go through
-/// an unbounded link and a forwarder into the driver's bounded input.
-fn link_in() -> (
-    mpsc::UnboundedSender<PrintMessage>,
-    mpsc::Receiver<PrintMessage>,
-) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (driver_tx, driver_rx) = mpsc::channel(16);
-    tokio::spawn(async move {
-        while let Some(m) = rx.recv().await {
-            if driver_tx.send(m).await.is_err() {
-                break;
-            }
-        }
-    });
-    (tx, driver_rx)
 }
 
 /// Tags a driver's messages with the session id on their way to the
@@ -278,6 +295,39 @@ mod tests {
         ) -> rsupport_print::BoxFuture<'_, Option<rsupport_print::VirtualPrinterJob>> {
             Box::pin(self.0.recv())
         }
+    }
+
+    /// SECURITY M7: a peer flooding print messages while the driver is
+    /// busy fills a bounded inbox; the rest wait in order (one at a time,
+    /// since the session then holds the peer's envelopes) and none is lost.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_print_flood_backs_up_instead_of_growing_without_bound() {
+        let (_jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+        let (out_tx, _out_rx) = mpsc::channel(OUTGOING_CAPACITY);
+        let (events_tx, _events_rx) = mpsc::channel(64);
+        let mut bridge = PrintBridge::customer(1, Box::new(Jobs(jobs_rx)), true, out_tx, events_tx);
+        let message = |job_id| PrintMessage::Cancel {
+            job_id,
+            reason: String::new(),
+        };
+        // The driver has not run yet (one thread, no await): it reads nothing.
+        let mut delivered = 0;
+        while !bridge.backed_up() {
+            bridge.deliver(message(delivered));
+            delivered += 1;
+            assert!(delivered <= INBOX_CAPACITY as u64 + 1, "no bound");
+        }
+        assert_eq!(delivered, INBOX_CAPACITY as u64 + 1);
+        assert_eq!(bridge.to_driver.capacity(), 0);
+        assert_eq!(
+            bridge.waiting.len(),
+            1,
+            "only the message that did not fit waits"
+        );
+        // The driver catches up: the waiting message goes in, in order.
+        tokio::task::yield_now().await;
+        bridge.flush();
+        assert!(!bridge.backed_up());
     }
 
     /// SECURITY L13: the latest mode reaches the driver even when its
