@@ -43,7 +43,7 @@ pub async fn run_customer<S: VirtualPrinterSource>(
     from_operator: mpsc::Receiver<PrintMessage>,
     to_operator: mpsc::Sender<PrintMessage>,
     commands: mpsc::Receiver<CustomerCommand>,
-    events: mpsc::UnboundedSender<CustomerPrintEvent>,
+    events: mpsc::Sender<CustomerPrintEvent>,
 ) {
     customer_driver(
         source,
@@ -67,7 +67,7 @@ pub(crate) async fn run_customer_watched<S: VirtualPrinterSource>(
     to_operator: mpsc::Sender<PrintMessage>,
     commands: mpsc::Receiver<CustomerCommand>,
     policy: watch::Receiver<PrintPolicy>,
-    events: mpsc::UnboundedSender<CustomerPrintEvent>,
+    events: mpsc::Sender<CustomerPrintEvent>,
 ) {
     customer_driver(
         source,
@@ -100,7 +100,7 @@ async fn customer_driver<S: VirtualPrinterSource>(
     to_operator: mpsc::Sender<PrintMessage>,
     mut commands: mpsc::Receiver<CustomerCommand>,
     mut policy: Option<watch::Receiver<PrintPolicy>>,
-    events: mpsc::UnboundedSender<CustomerPrintEvent>,
+    events: mpsc::Sender<CustomerPrintEvent>,
 ) {
     let mut files: HashMap<u64, (tokio::fs::File, PathBuf)> = HashMap::new();
     let mut source_open = true;
@@ -131,7 +131,7 @@ async fn customer_driver<S: VirtualPrinterSource>(
                     let _ = tokio::fs::remove_file(path).await;
                 }
             }
-            let _ = events.send(CustomerPrintEvent::Channel(e));
+            let _ = events.send(CustomerPrintEvent::Channel(e)).await;
         }
         // Policy and commands first: a policy change the session made
         // before a job was printed applies to that job.
@@ -155,7 +155,7 @@ async fn customer_driver<S: VirtualPrinterSource>(
                     match (sender.offer(&job), opened) {
                         (Ok(id), Ok(file)) => {
                             files.insert(id, (file, job.path.clone()));
-                            let _ = events.send(CustomerPrintEvent::Offered { job_id: id, name: job.name.clone(), pages: job.pages });
+                            let _ = events.send(CustomerPrintEvent::Offered { job_id: id, name: job.name.clone(), pages: job.pages }).await;
                         }
                         (Ok(id), Err(e)) => {
                             tracing::warn!(error = %e, "print spool file vanished");
@@ -163,7 +163,7 @@ async fn customer_driver<S: VirtualPrinterSource>(
                         }
                         (Err(reason), _) => {
                             let _ = tokio::fs::remove_file(&job.path).await;
-                            let _ = events.send(CustomerPrintEvent::NotSent { name: job.name.clone(), reason });
+                            let _ = events.send(CustomerPrintEvent::NotSent { name: job.name.clone(), reason }).await;
                         }
                     }
                 }
@@ -231,7 +231,7 @@ pub async fn run_operator(
     from_customer: mpsc::Receiver<PrintMessage>,
     to_customer: mpsc::Sender<PrintMessage>,
     commands: mpsc::Receiver<OperatorCommand>,
-    events: mpsc::UnboundedSender<OperatorPrintEvent>,
+    events: mpsc::Sender<OperatorPrintEvent>,
 ) {
     operator_driver(
         OperatorEnds {
@@ -261,7 +261,7 @@ pub(crate) struct OperatorEnds {
     pub(crate) commands: mpsc::Receiver<OperatorCommand>,
     /// The session's print policy; the latest value always arrives (L13).
     pub(crate) policy: Option<watch::Receiver<PrintPolicy>>,
-    pub(crate) events: mpsc::UnboundedSender<OperatorPrintEvent>,
+    pub(crate) events: mpsc::Sender<OperatorPrintEvent>,
 }
 
 /// [`run_operator`] with its ends bundled, and an optional policy watch.
@@ -355,8 +355,9 @@ pub(crate) async fn operator_driver(ends: OperatorEnds, mut receiver: PrintRecei
                             let _ = tx.send(SinkReport::Done(id, outcome));
                         }),
                     );
-                    let _ =
-                        events.send(OperatorPrintEvent::Channel(ReceiverEvent::Received(offer)));
+                    let _ = events
+                        .send(OperatorPrintEvent::Channel(ReceiverEvent::Received(offer)))
+                        .await;
                 }
                 ReceiverEvent::Ended {
                     job_id,
@@ -367,14 +368,16 @@ pub(crate) async fn operator_driver(ends: OperatorEnds, mut receiver: PrintRecei
                         task.abort(); // dropping the delivery cancels it at the printer
                     }
                     remove_spool(&mut spools, job_id).await;
-                    let _ = events.send(OperatorPrintEvent::Channel(ReceiverEvent::Ended {
-                        job_id,
-                        outcome,
-                        detail,
-                    }));
+                    let _ = events
+                        .send(OperatorPrintEvent::Channel(ReceiverEvent::Ended {
+                            job_id,
+                            outcome,
+                            detail,
+                        }))
+                        .await;
                 }
                 other => {
-                    let _ = events.send(OperatorPrintEvent::Channel(other));
+                    let _ = events.send(OperatorPrintEvent::Channel(other)).await;
                 }
             }
         }
@@ -416,14 +419,14 @@ pub(crate) async fn operator_driver(ends: OperatorEnds, mut receiver: PrintRecei
             Some(report) = reports.recv() => match report {
                 SinkReport::Stage(id, stage) => {
                     if receiver.sink_progress(id, stage).is_ok() {
-                        let _ = events.send(OperatorPrintEvent::Stage { job_id: id, stage });
+                        let _ = events.send(OperatorPrintEvent::Stage { job_id: id, stage }).await;
                     }
                 }
                 SinkReport::Done(id, outcome) => {
                     printing.remove(&id);
                     remove_spool(&mut spools, id).await;
                     if receiver.sink_finished(id, outcome.outcome, &outcome.destination, &outcome.detail).is_ok() {
-                        let _ = events.send(OperatorPrintEvent::Done { job_id: id, outcome });
+                        let _ = events.send(OperatorPrintEvent::Done { job_id: id, outcome }).await;
                     }
                 }
             },

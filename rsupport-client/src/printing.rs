@@ -37,6 +37,8 @@ pub(crate) const OUTGOING_CAPACITY: usize = 4;
 /// so a peer flooding print messages cannot grow memory without limit and
 /// no message is lost (SECURITY M7).
 pub(crate) const INBOX_CAPACITY: usize = 64;
+/// Print events a driver may have waiting for the session's handle.
+const EVENTS_CAPACITY: usize = 16;
 
 /// Print messages from every session's driver to the connection task.
 pub(crate) type Outgoing = mpsc::Sender<(u64, PrintMessage)>;
@@ -217,7 +219,7 @@ struct DriverEnds<C, E> {
     from_peer: mpsc::Receiver<PrintMessage>,
     to_peer: mpsc::Sender<PrintMessage>,
     commands: mpsc::Receiver<C>,
-    events: mpsc::UnboundedSender<E>,
+    events: mpsc::Sender<E>,
 }
 
 /// Links a driver to the connection task and the session's event stream
@@ -237,7 +239,9 @@ fn wire_driver<C, E: Send + 'static>(
     let (to_peer, from_driver) = mpsc::channel(1);
     forward_out(session_id, from_driver, outgoing);
     let (commands, command_rx) = mpsc::channel(16);
-    let (event_tx, mut event_rx) = mpsc::unbounded_channel();
+    // Bounded: a driver whose events the handle does not take waits, stops
+    // reading its inbox, and the peer's print messages are held (M7).
+    let (event_tx, mut event_rx) = mpsc::channel(EVENTS_CAPACITY);
     tokio::spawn(async move {
         // Waits when the handle is behind: print events are never dropped,
         // and only this session's print driver slows down.
