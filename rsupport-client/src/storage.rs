@@ -74,10 +74,7 @@ pub fn execute(io: &FileIo) -> IoResult {
             Ok(IoDone::Done)
         }
         FileIo::OpenPartial { root, key } => {
-            let path = partial_path(root, *key, true)?;
-            let file = no_follow(OpenOptions::new().write(true).create(true).truncate(false))
-                .open(&path)
-                .map_err(err("opening the partial file"))?;
+            let file = open_partial_file(root, *key, true, true)?;
             // A fresh entry starts empty whatever an earlier run left.
             file.set_len(0).map_err(err("emptying the partial file"))?;
             Ok(IoDone::Done)
@@ -191,10 +188,54 @@ fn partial_path(root: &Path, key: PartialKey, create: bool) -> Result<PathBuf, S
 /// Opens an existing partial file (never creates one: a write that comes
 /// after a discard must not bring it back).
 fn open_partial(root: &Path, key: PartialKey, write: bool) -> Result<File, StoreError> {
-    let path = partial_path(root, key, false)?;
-    no_follow(OpenOptions::new().read(true).write(write))
-        .open(path)
-        .map_err(err("opening the partial file"))
+    open_partial_file(root, key, false, write)
+}
+
+/// Opens (or with `create`, creates) a partial file after the checks of
+/// [`partial_path`]. On Unix the partial folder is opened by handle without
+/// following links and the file with `O_NOFOLLOW` relative to it, so
+/// swapping either for a link after the checks sends no data elsewhere.
+fn open_partial_file(
+    root: &Path,
+    key: PartialKey,
+    create: bool,
+    write: bool,
+) -> Result<File, StoreError> {
+    let path = partial_path(root, key, create)?;
+    #[cfg(unix)]
+    {
+        let _ = path; // checked above; opened by handle below
+        use rustix::fs::{openat, Mode, OFlags, CWD};
+        let opening = |e: rustix::io::Errno| match e {
+            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => {
+                StoreError::from(PathError::SymlinkInDestination { index: 0 })
+            }
+            e => err("opening the partial file")(e.into()),
+        };
+        let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let root_fd = openat(CWD, root, dir_flags, Mode::empty()).map_err(opening)?;
+        let dir = openat(
+            &root_fd,
+            PARTIAL_DIR,
+            dir_flags | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(opening)?;
+        let mut flags = OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        flags |= if write { OFlags::RDWR } else { OFlags::RDONLY };
+        if create {
+            flags |= OFlags::CREATE;
+        }
+        let name = format!("{}-{}", key.transfer_id, key.entry);
+        let fd = openat(&dir, name.as_str(), flags, Mode::from_raw_mode(0o644)).map_err(opening)?;
+        Ok(File::from(fd))
+    }
+    #[cfg(not(unix))]
+    {
+        let mut options = OpenOptions::new();
+        options.read(true).write(write || create).create(create);
+        options.open(path).map_err(err("opening the partial file"))
+    }
 }
 
 /// Adds `O_NOFOLLOW`: a link planted at the partial file's name after the
