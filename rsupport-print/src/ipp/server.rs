@@ -206,7 +206,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             };
             let peer = uid.and_then(|uid| shared.users.classify(uid));
             if peer.is_none() {
-                tracing::info!(
+                tracing::debug!(
                     ?uid,
                     "refused a virtual printer client of another local user"
                 );
