@@ -105,7 +105,9 @@ async fn main() -> Result<(), Error> {
     let mut platform = platform(cli.synthetic)?;
     let mut registration = None;
     if cli.printer {
-        let spool = std::env::temp_dir().join("rsupport-client-print");
+        // A folder only this user can enter ($XDG_RUNTIME_DIR or a 0700
+        // folder of ours in the temp dir): print documents wait there.
+        let spool = rsupport::print::spool::default_spool_dir("rsupport-client-print")?;
         let printer =
             VirtualPrinter::start(VirtualPrinterConfig::new("rsupport remote printer", spool))
                 .await?;

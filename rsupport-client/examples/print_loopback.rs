@@ -48,8 +48,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let policy = PrintPolicy::new(true, ConnectionMode::ControlCustomer);
     let (c_out, o_in) = mpsc::channel(16);
     let (o_out, c_in) = mpsc::channel(16);
-    let (c_events, mut customer) = mpsc::unbounded_channel();
-    let (o_events, mut operator) = mpsc::unbounded_channel();
+    let (c_events, mut customer) = mpsc::channel(64);
+    let (o_events, mut operator) = mpsc::channel(64);
     let (commands, commands_rx) = mpsc::channel(16);
     tokio::spawn(run_customer(
         printer,

@@ -84,6 +84,7 @@ impl Slot {
     pub(super) fn behind(&self) -> bool {
         !self.held.is_empty()
             || !self.overflow.is_empty()
+            || self.print.as_ref().is_some_and(|p| p.backed_up())
             || (self.events.capacity() == 0 && !self.events.is_closed())
     }
 
@@ -137,6 +138,9 @@ impl Slot {
     /// Returns whether everything the session had for the handle reached it.
     pub(super) fn pump_events(&mut self) -> bool {
         let mut drained;
+        if let Some(print) = self.print.as_mut() {
+            print.flush();
+        }
         while let Some(event) = self.overflow.pop_front() {
             match self.events.try_send(event) {
                 Ok(()) => {}
@@ -166,7 +170,8 @@ impl Slot {
                     self.emit(event);
                 }
             }
-            let room = closed || self.events.capacity() >= RELEASE_ROOM;
+            let print_room = self.print.as_ref().is_none_or(|p| !p.backed_up());
+            let room = (closed || self.events.capacity() >= RELEASE_ROOM) && print_room;
             if !self.overflow.is_empty() || !room {
                 break;
             }

@@ -12,7 +12,7 @@ use rsupport_proto::control::ControlMessage;
 use rsupport_proto::print::PrintMessage;
 use rsupport_proto::relay::{Paired, PairingOrigin, RelayMessage};
 use rsupport_proto::session::SessionMessage;
-use rsupport_proto::{ConnectionMode, EndReason, Rect};
+use rsupport_proto::{EndReason, Rect};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -333,17 +333,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
 
     /// A fresh session state machine for `paired`.
     fn new_session(&self, paired: &Paired, platform: Option<&mut HostPlatform>) -> Option<Session> {
-        let policy = SessionPolicy::allowing(if paired.allowed_modes.is_empty() {
-            ConnectionMode::ALL.to_vec()
-        } else {
-            paired.allowed_modes.clone()
-        });
+        // The admin's list as given: an empty list means chat only, never
+        // "everything" (SECURITY M5).
+        let policy = SessionPolicy::allowing(paired.allowed_modes.iter().copied());
         let download_dir = platform.as_ref().and_then(|p| p.download_dir.clone());
+        let max_received = platform.as_ref().and_then(|p| p.max_received_bytes);
         let mapper = match platform.and_then(|p| p.input_mapper(&[], 0)) {
             Some(m) => m,
             None => placeholder_mapper()?,
         };
-        Some(Session::new(
+        let mut session = Session::new(
             SessionConfig {
                 side: self.side,
                 session_id: paired.session_id,
@@ -354,7 +353,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 download_dir,
             },
             mapper,
-        ))
+        );
+        if let Some(bytes) = max_received {
+            session.files().set_max_received_bytes(bytes);
+        }
+        Some(session)
     }
 
     /// Customer: a colleague took the session over. The same handle goes

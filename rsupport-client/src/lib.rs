@@ -44,6 +44,8 @@
 //! | frame updated, cursor | coalesced: at most one of each waits, carrying the newest values |
 //! | pixels | never queued: the [`Viewer`] shows the latest frame with the union of damage |
 //! | lobby | bounded (64); beyond it items wait in the task, and only the newest presence list is kept |
+//! | print messages from the peer | a bounded inbox per print driver (64); when it is full the session's incoming messages wait as above, and the driver's own events (16) wait for the handle the same way |
+//! | file offers, chat history | kept in the session within fixed bounds: 16 offers (1 MiB of names) waiting for an answer, expiring after 10 minutes; the latest 1,000 chat lines or 1 MiB |
 //!
 //! # Operator side
 //!

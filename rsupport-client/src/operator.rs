@@ -35,8 +35,11 @@ pub struct OperatorOptions {
     /// ([`SaveToDirectory`](rsupport_print::SaveToDirectory)). Without one,
     /// print jobs are declined.
     pub print_sink: Option<Arc<dyn PrintSink>>,
-    /// Where received documents wait until printed (default: a folder in
-    /// the system's temporary directory). Each is deleted when its job ends.
+    /// Where received documents wait until printed (default:
+    /// `$XDG_RUNTIME_DIR/rsupport-print-spool`, else a folder of this user
+    /// in the system's temporary directory). It must be private to this
+    /// user (mode 0700; created so when missing, refused otherwise). Each
+    /// document is deleted when its job ends.
     pub print_spool_dir: Option<PathBuf>,
 }
 
@@ -164,9 +167,11 @@ impl Operator {
         let platforms: PlatformFactory = Box::new(move || make.as_mut().map(|f| f()));
         let printing = options.print_sink.map(|sink| OperatorPrinting {
             sink,
-            spool_dir: options
-                .print_spool_dir
-                .unwrap_or_else(|| std::env::temp_dir().join("rsupport-print-spool")),
+            // Made private (ours, 0700) before the first document: see
+            // rsupport_print::spool.
+            spool_dir: options.print_spool_dir.unwrap_or_else(|| {
+                rsupport_print::spool::default_spool_path("rsupport-print-spool")
+            }),
         });
         let dial = target.dialer(Role::Operator, software);
         let (commands, lobby) = ConnectionTask::spawn(

@@ -18,6 +18,7 @@ pub struct HostPlatform {
     pub(crate) injector: Box<dyn Injector + Send>,
     pub(crate) wallpaper: Option<Box<dyn WallpaperControl + Send>>,
     pub(crate) download_dir: Option<std::path::PathBuf>,
+    pub(crate) max_received_bytes: Option<u64>,
     pub(crate) local_activity: Option<Box<dyn FnMut() -> bool + Send>>,
     pub(crate) printer: Option<Box<dyn VirtualPrinterSource>>,
 }
@@ -44,6 +45,7 @@ impl HostPlatform {
             injector,
             wallpaper,
             download_dir: None,
+            max_received_bytes: None,
             local_activity: None,
             printer: None,
         }
@@ -80,6 +82,15 @@ impl HostPlatform {
     /// offer is asked about.
     pub fn with_download_dir(mut self, folder: impl Into<std::path::PathBuf>) -> Self {
         self.download_dir = Some(folder.into());
+        self
+    }
+
+    /// The most bytes of files this side accepts in one session (default
+    /// 4 GiB). An offer past it, or larger than the free space in the
+    /// destination folder, is refused with the reason before anything is
+    /// written.
+    pub fn with_max_received_bytes(mut self, bytes: u64) -> Self {
+        self.max_received_bytes = Some(bytes);
         self
     }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rsupport_proto::print::{PrintMessage, PrintStage};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use rsupport_core::print::{
@@ -38,12 +38,69 @@ pub enum CustomerCommand {
 /// ends, obeys `commands`, and reports to `events`. `source` futures must be
 /// cancel-safe ([`rsupport_print::VirtualPrinter`]'s are).
 pub async fn run_customer<S: VirtualPrinterSource>(
+    source: S,
+    sender: PrintSender,
+    from_operator: mpsc::Receiver<PrintMessage>,
+    to_operator: mpsc::Sender<PrintMessage>,
+    commands: mpsc::Receiver<CustomerCommand>,
+    events: mpsc::Sender<CustomerPrintEvent>,
+) {
+    customer_driver(
+        source,
+        sender,
+        from_operator,
+        to_operator,
+        commands,
+        None,
+        events,
+    )
+    .await
+}
+
+/// [`run_customer`] with the session's print policy on a watch channel:
+/// the latest policy always arrives, however busy the command channel is
+/// (SECURITY L13).
+pub(crate) async fn run_customer_watched<S: VirtualPrinterSource>(
+    source: S,
+    sender: PrintSender,
+    from_operator: mpsc::Receiver<PrintMessage>,
+    to_operator: mpsc::Sender<PrintMessage>,
+    commands: mpsc::Receiver<CustomerCommand>,
+    policy: watch::Receiver<PrintPolicy>,
+    events: mpsc::Sender<CustomerPrintEvent>,
+) {
+    customer_driver(
+        source,
+        sender,
+        from_operator,
+        to_operator,
+        commands,
+        Some(policy),
+        events,
+    )
+    .await
+}
+
+/// The next policy from `policy`; pending forever without one, and `None`
+/// once its sender is gone (the driver then stops watching).
+async fn next_policy(policy: &mut Option<watch::Receiver<PrintPolicy>>) -> Option<PrintPolicy> {
+    match policy {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(*rx.borrow_and_update()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn customer_driver<S: VirtualPrinterSource>(
     mut source: S,
     mut sender: PrintSender,
     mut from_operator: mpsc::Receiver<PrintMessage>,
     to_operator: mpsc::Sender<PrintMessage>,
     mut commands: mpsc::Receiver<CustomerCommand>,
-    events: mpsc::UnboundedSender<CustomerPrintEvent>,
+    mut policy: Option<watch::Receiver<PrintPolicy>>,
+    events: mpsc::Sender<CustomerPrintEvent>,
 ) {
     let mut files: HashMap<u64, (tokio::fs::File, PathBuf)> = HashMap::new();
     let mut source_open = true;
@@ -74,12 +131,16 @@ pub async fn run_customer<S: VirtualPrinterSource>(
                     let _ = tokio::fs::remove_file(path).await;
                 }
             }
-            let _ = events.send(CustomerPrintEvent::Channel(e));
+            let _ = events.send(CustomerPrintEvent::Channel(e)).await;
         }
-        // Commands first: a policy change the session made before a job
-        // was printed applies to that job.
+        // Policy and commands first: a policy change the session made
+        // before a job was printed applies to that job.
         tokio::select! {
             biased;
+            changed = next_policy(&mut policy) => match changed {
+                Some(p) => sender.set_policy(p),
+                None => policy = None,
+            },
             Some(command) = commands.recv() => match command {
                 CustomerCommand::Cancel(id, reason) => {
                     if let Err(e) = sender.cancel(id, &reason) {
@@ -94,7 +155,7 @@ pub async fn run_customer<S: VirtualPrinterSource>(
                     match (sender.offer(&job), opened) {
                         (Ok(id), Ok(file)) => {
                             files.insert(id, (file, job.path.clone()));
-                            let _ = events.send(CustomerPrintEvent::Offered { job_id: id, name: job.name.clone(), pages: job.pages });
+                            let _ = events.send(CustomerPrintEvent::Offered { job_id: id, name: job.name.clone(), pages: job.pages }).await;
                         }
                         (Ok(id), Err(e)) => {
                             tracing::warn!(error = %e, "print spool file vanished");
@@ -102,7 +163,7 @@ pub async fn run_customer<S: VirtualPrinterSource>(
                         }
                         (Err(reason), _) => {
                             let _ = tokio::fs::remove_file(&job.path).await;
-                            let _ = events.send(CustomerPrintEvent::NotSent { name: job.name.clone(), reason });
+                            let _ = events.send(CustomerPrintEvent::NotSent { name: job.name.clone(), reason }).await;
                         }
                     }
                 }
@@ -157,21 +218,82 @@ enum SinkReport {
     Done(u64, SinkOutcome),
 }
 
-/// Runs the operator side: spools accepted documents into `spool_dir`,
+/// Runs the operator side: spools accepted documents into `spool_dir`
+/// (which must be private to this user: created with mode 0700 when
+/// missing; when it exists owned by someone else or open to others, every
+/// job is cancelled with a reason),
 /// hands verified ones to `sink` (several may print at once), reports
 /// stages and results to the customer, and obeys `commands`.
 pub async fn run_operator(
-    mut receiver: PrintReceiver,
+    receiver: PrintReceiver,
     sink: Arc<dyn PrintSink>,
     spool_dir: PathBuf,
-    mut from_customer: mpsc::Receiver<PrintMessage>,
+    from_customer: mpsc::Receiver<PrintMessage>,
     to_customer: mpsc::Sender<PrintMessage>,
-    mut commands: mpsc::Receiver<OperatorCommand>,
-    events: mpsc::UnboundedSender<OperatorPrintEvent>,
+    commands: mpsc::Receiver<OperatorCommand>,
+    events: mpsc::Sender<OperatorPrintEvent>,
 ) {
-    if let Err(e) = tokio::fs::create_dir_all(&spool_dir).await {
-        tracing::warn!(error = %e, "cannot create the print spool directory");
+    operator_driver(
+        OperatorEnds {
+            sink,
+            spool_root: None,
+            spool_dir,
+            from_customer,
+            to_customer,
+            commands,
+            policy: None,
+            events,
+        },
+        receiver,
+    )
+    .await
+}
+
+/// What [`operator_driver`] works with.
+pub(crate) struct OperatorEnds {
+    pub(crate) sink: Arc<dyn PrintSink>,
+    /// A folder above `spool_dir` that must be private too (the SDK's
+    /// shared spool root, so nobody can swap the session's folder).
+    pub(crate) spool_root: Option<PathBuf>,
+    pub(crate) spool_dir: PathBuf,
+    pub(crate) from_customer: mpsc::Receiver<PrintMessage>,
+    pub(crate) to_customer: mpsc::Sender<PrintMessage>,
+    pub(crate) commands: mpsc::Receiver<OperatorCommand>,
+    /// The session's print policy; the latest value always arrives (L13).
+    pub(crate) policy: Option<watch::Receiver<PrintPolicy>>,
+    pub(crate) events: mpsc::Sender<OperatorPrintEvent>,
+}
+
+/// [`run_operator`] with its ends bundled, and an optional policy watch.
+pub(crate) async fn operator_driver(ends: OperatorEnds, mut receiver: PrintReceiver) {
+    let OperatorEnds {
+        sink,
+        spool_root,
+        spool_dir,
+        mut from_customer,
+        to_customer,
+        mut commands,
+        mut policy,
+        events,
+    } = ends;
+    // Documents are written only into a folder nobody else can enter
+    // (SECURITY M10); otherwise every job is cancelled with a reason.
+    let private = {
+        let (root, dir) = (spool_root.clone(), spool_dir.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Some(root) = root {
+                rsupport_print::spool::ensure_private_dir(&root)?;
+            }
+            rsupport_print::spool::ensure_private_dir(&dir)
+        })
+        .await
+        .map_err(io::Error::other)
+        .and_then(|r| r)
+    };
+    if let Err(e) = &private {
+        tracing::warn!(error = %e, "print spool folder refused; print jobs will be cancelled");
     }
+    let spool_ok = private.is_ok();
     let mut spools: HashMap<u64, (Option<tokio::fs::File>, PathBuf)> = HashMap::new();
     let mut printing: HashMap<u64, JoinHandle<()>> = HashMap::new();
     let (report_tx, mut reports) = mpsc::unbounded_channel::<SinkReport>();
@@ -179,7 +301,11 @@ pub async fn run_operator(
         while let Some(e) = receiver.poll_event() {
             match e {
                 ReceiverEvent::Write { job_id, data, .. } => {
-                    if let Err(err) = write_spool(&mut spools, &spool_dir, job_id, &data).await {
+                    let written = match spool_ok {
+                        true => write_spool(&mut spools, &spool_dir, job_id, &data).await,
+                        false => Err(io::Error::other("the print spool folder is not private")),
+                    };
+                    if let Err(err) = written {
                         tracing::warn!(error = %err, "writing a print spool file failed");
                         let _ = receiver
                             .cancel(job_id, "the operator's side could not store the document");
@@ -197,8 +323,21 @@ pub async fn run_operator(
                         }
                         Entry::Vacant(slot) => {
                             // An empty document: no data ever created the file.
-                            let path = spool_path(&spool_dir, offer.job_id);
-                            let _ = tokio::fs::File::create(&path).await;
+                            let path = match spool_ok {
+                                true => new_spool_file(&spool_dir).await.map(|(_, path)| path),
+                                false => Err(io::Error::other("spool folder not private")),
+                            };
+                            let path = match path {
+                                Ok(path) => path,
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "creating a print spool file failed");
+                                    let _ = receiver.cancel(
+                                        offer.job_id,
+                                        "the operator's side could not store the document",
+                                    );
+                                    continue;
+                                }
+                            };
                             slot.insert((None, path.clone()));
                             path
                         }
@@ -216,8 +355,9 @@ pub async fn run_operator(
                             let _ = tx.send(SinkReport::Done(id, outcome));
                         }),
                     );
-                    let _ =
-                        events.send(OperatorPrintEvent::Channel(ReceiverEvent::Received(offer)));
+                    let _ = events
+                        .send(OperatorPrintEvent::Channel(ReceiverEvent::Received(offer)))
+                        .await;
                 }
                 ReceiverEvent::Ended {
                     job_id,
@@ -228,14 +368,16 @@ pub async fn run_operator(
                         task.abort(); // dropping the delivery cancels it at the printer
                     }
                     remove_spool(&mut spools, job_id).await;
-                    let _ = events.send(OperatorPrintEvent::Channel(ReceiverEvent::Ended {
-                        job_id,
-                        outcome,
-                        detail,
-                    }));
+                    let _ = events
+                        .send(OperatorPrintEvent::Channel(ReceiverEvent::Ended {
+                            job_id,
+                            outcome,
+                            detail,
+                        }))
+                        .await;
                 }
                 other => {
-                    let _ = events.send(OperatorPrintEvent::Channel(other));
+                    let _ = events.send(OperatorPrintEvent::Channel(other)).await;
                 }
             }
         }
@@ -248,6 +390,10 @@ pub async fn run_operator(
         // applies to that offer.
         tokio::select! {
             biased;
+            changed = next_policy(&mut policy) => match changed {
+                Some(p) => receiver.set_policy(p),
+                None => policy = None,
+            },
             Some(cmd) = commands.recv() => {
                 let result = match cmd {
                     OperatorCommand::Accept(id) => receiver.accept(id),
@@ -273,14 +419,14 @@ pub async fn run_operator(
             Some(report) = reports.recv() => match report {
                 SinkReport::Stage(id, stage) => {
                     if receiver.sink_progress(id, stage).is_ok() {
-                        let _ = events.send(OperatorPrintEvent::Stage { job_id: id, stage });
+                        let _ = events.send(OperatorPrintEvent::Stage { job_id: id, stage }).await;
                     }
                 }
                 SinkReport::Done(id, outcome) => {
                     printing.remove(&id);
                     remove_spool(&mut spools, id).await;
                     if receiver.sink_finished(id, outcome.outcome, &outcome.destination, &outcome.detail).is_ok() {
-                        let _ = events.send(OperatorPrintEvent::Done { job_id: id, outcome });
+                        let _ = events.send(OperatorPrintEvent::Done { job_id: id, outcome }).await;
                     }
                 }
             },
@@ -295,9 +441,16 @@ pub async fn run_operator(
     }
 }
 
-fn spool_path(dir: &Path, job_id: u64) -> PathBuf {
-    // The sink goes by SinkJob::format, not by the extension.
-    dir.join(format!("rsupport-received-{job_id}.spool"))
+/// A new spool file in `dir`: private, unpredictable name, never through a
+/// link (SECURITY M10). The sink goes by `SinkJob::format`, not by the name.
+async fn new_spool_file(dir: &Path) -> io::Result<(tokio::fs::File, PathBuf)> {
+    let dir = dir.to_owned();
+    let (file, path) = tokio::task::spawn_blocking(move || {
+        rsupport_print::spool::create_spool_file(&dir, "rsupport-received")
+    })
+    .await
+    .map_err(io::Error::other)??;
+    Ok((tokio::fs::File::from_std(file), path))
 }
 
 async fn write_spool(
@@ -307,8 +460,7 @@ async fn write_spool(
     data: &[u8],
 ) -> io::Result<()> {
     if let Entry::Vacant(slot) = spools.entry(job_id) {
-        let path = spool_path(dir, job_id);
-        let file = tokio::fs::File::create(&path).await?;
+        let (file, path) = new_spool_file(dir).await?;
         slot.insert((Some(file), path));
     }
     match spools.get_mut(&job_id) {

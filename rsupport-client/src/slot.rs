@@ -269,7 +269,7 @@ impl Slot {
     }
 
     pub(super) fn on_print_message(&mut self, message: PrintMessage) {
-        match (&self.print, message) {
+        match (&mut self.print, message) {
             (Some(print), message) => print.deliver(message),
             // Nobody here receives print jobs: say so rather than leave the
             // customer's job waiting for an answer.

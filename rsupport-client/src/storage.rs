@@ -74,13 +74,7 @@ pub fn execute(io: &FileIo) -> IoResult {
             Ok(IoDone::Done)
         }
         FileIo::OpenPartial { root, key } => {
-            let path = partial_path(root, *key, true)?;
-            let file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(err("opening the partial file"))?;
+            let file = open_partial_file(root, *key, true, true)?;
             // A fresh entry starts empty whatever an earlier run left.
             file.set_len(0).map_err(err("emptying the partial file"))?;
             Ok(IoDone::Done)
@@ -127,12 +121,20 @@ pub fn execute(io: &FileIo) -> IoResult {
             key,
             path,
             modified_ms,
-        } => commit(root, *key, path, *modified_ms).map(|()| IoDone::Done),
+        } => commit(root, *key, path, *modified_ms, &mut || {}).map(|()| IoDone::Done),
         FileIo::Discard { root, key } => {
             if let Ok(path) = partial_path(root, *key, false) {
                 let _ = std::fs::remove_file(path);
             }
             Ok(IoDone::Done)
+        }
+        #[cfg(unix)]
+        FileIo::FreeSpace { root } => {
+            // Space an unprivileged user may still use (f_bavail), not the
+            // root-reserved blocks.
+            let st = rustix::fs::statvfs(&**root)
+                .map_err(|e| StoreError::io("checking free space", io::Error::from(e).kind()))?;
+            Ok(IoDone::Len(st.f_bavail.saturating_mul(st.f_frsize)))
         }
         // A request a newer core asks for and this executor does not know:
         // that transfer fails with the reason, nothing else does.
@@ -186,12 +188,78 @@ fn partial_path(root: &Path, key: PartialKey, create: bool) -> Result<PathBuf, S
 /// Opens an existing partial file (never creates one: a write that comes
 /// after a discard must not bring it back).
 fn open_partial(root: &Path, key: PartialKey, write: bool) -> Result<File, StoreError> {
-    let path = partial_path(root, key, false)?;
-    OpenOptions::new()
-        .read(true)
-        .write(write)
-        .open(path)
-        .map_err(err("opening the partial file"))
+    open_partial_file(root, key, false, write)
+}
+
+/// Opens (or with `create`, creates) a partial file after the checks of
+/// [`partial_path`]. On Unix the partial folder is opened by handle without
+/// following links and the file with `O_NOFOLLOW` relative to it, so
+/// swapping either for a link after the checks sends no data elsewhere.
+fn open_partial_file(
+    root: &Path,
+    key: PartialKey,
+    create: bool,
+    write: bool,
+) -> Result<File, StoreError> {
+    let path = partial_path(root, key, create)?;
+    #[cfg(unix)]
+    {
+        let _ = path; // checked above; opened by handle below
+        use rustix::fs::{openat, Mode, OFlags, CWD};
+        let opening = |e: rustix::io::Errno| match e {
+            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => {
+                StoreError::from(PathError::SymlinkInDestination { index: 0 })
+            }
+            e => err("opening the partial file")(e.into()),
+        };
+        let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let root_fd = openat(CWD, root, dir_flags, Mode::empty()).map_err(opening)?;
+        let dir = openat(
+            &root_fd,
+            PARTIAL_DIR,
+            dir_flags | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(opening)?;
+        let mut flags = OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        flags |= if write { OFlags::RDWR } else { OFlags::RDONLY };
+        if create {
+            flags |= OFlags::CREATE;
+        }
+        let name = format!("{}-{}", key.transfer_id, key.entry);
+        let fd = openat(&dir, name.as_str(), flags, Mode::from_raw_mode(0o644)).map_err(opening)?;
+        Ok(File::from(fd))
+    }
+    #[cfg(not(unix))]
+    {
+        let mut options = OpenOptions::new();
+        options.read(true).write(write || create).create(create);
+        options.open(path).map_err(err("opening the partial file"))
+    }
+}
+
+/// Adds `O_NOFOLLOW`: a link planted at the partial file's name after the
+/// check is refused by the kernel, not followed (SECURITY L7).
+fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    options
+}
+
+/// [`FileIo::Commit`] with `between` run after the checks and before the
+/// file is moved into place: what a local attacker racing the commit could
+/// do there. For tests; the executor passes nothing.
+#[doc(hidden)]
+pub fn commit_racing(
+    root: &Path,
+    key: PartialKey,
+    path: &SafePath,
+    between: &mut dyn FnMut(),
+) -> Result<(), StoreError> {
+    commit(root, key, path, 0, between)
 }
 
 fn commit(
@@ -199,20 +267,101 @@ fn commit(
     key: PartialKey,
     path: &SafePath,
     modified_ms: u64,
+    between: &mut dyn FnMut(),
 ) -> Result<(), StoreError> {
     let partial = partial_path(root, key, false)?;
     let target = path.prepare_in(root)?;
     if modified_ms > 0 {
         let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(modified_ms);
         // Best effort: a wrong timestamp is not worth failing a verified file.
-        let _ = File::options()
-            .write(true)
+        let _ = no_follow(File::options().write(true))
             .open(&partial)
             .and_then(|f| f.set_modified(when));
     }
-    // Same filesystem (the partial folder is inside the destination), so
-    // this is an atomic rename, not a copy.
-    std::fs::rename(&partial, &target).map_err(err("moving the file into place"))
+    between();
+    place(root, key, path, &partial, &target)
+}
+
+/// Moves the verified partial file to its name. Same filesystem (the
+/// partial folder is inside the destination), so an atomic rename, not a
+/// copy. The checks above only tell what *was* there; this re-walks the
+/// folders by handle without following links and never replaces a name
+/// that appeared meanwhile (SECURITY L7).
+#[cfg(unix)]
+fn place(
+    root: &Path,
+    key: PartialKey,
+    path: &SafePath,
+    _partial: &Path,
+    _target: &Path,
+) -> Result<(), StoreError> {
+    use rustix::fs::{openat, Mode, OFlags, CWD};
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let moving = |e: io::Error| StoreError::io("moving the file into place", e.kind());
+    // The destination itself is the user's choice and may be a link.
+    let root_fd = openat(CWD, root, dir_flags, Mode::empty()).map_err(|e| moving(e.into()))?;
+    let open_below = |dir: &rustix::fd::OwnedFd, name: &str, index: usize| {
+        openat(dir, name, dir_flags | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| match e {
+            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => {
+                StoreError::from(PathError::SymlinkInDestination { index })
+            }
+            e => err("opening the destination folder")(e.into()),
+        })
+    };
+    let partial_dir = open_below(&root_fd, PARTIAL_DIR, 0)?;
+    let (last, parents) = path.components().split_last().ok_or(PathError::Empty)?;
+    let mut dir = root_fd;
+    for (index, name) in parents.iter().enumerate() {
+        dir = open_below(&dir, name, index)?;
+    }
+    let name = format!("{}-{}", key.transfer_id, key.entry);
+    rename_no_replace(&partial_dir, &name, &dir, last).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            StoreError::from(PathError::AlreadyExists)
+        } else {
+            moving(e)
+        }
+    })
+}
+
+/// `renameat2(RENAME_NOREPLACE)` where the kernel and filesystem have it;
+/// otherwise a hard link (which fails on an existing name) and an unlink.
+#[cfg(unix)]
+fn rename_no_replace(
+    from_dir: &rustix::fd::OwnedFd,
+    from: &str,
+    to_dir: &rustix::fd::OwnedFd,
+    to: &str,
+) -> io::Result<()> {
+    use rustix::fs::AtFlags;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    match rustix::fs::renameat_with(
+        from_dir,
+        from,
+        to_dir,
+        to,
+        rustix::fs::RenameFlags::NOREPLACE,
+    ) {
+        Ok(()) => return Ok(()),
+        // Not supported here: fall back below.
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {}
+        Err(e) => return Err(e.into()),
+    }
+    rustix::fs::linkat(from_dir, from, to_dir, to, AtFlags::empty())?;
+    rustix::fs::unlinkat(from_dir, from, AtFlags::empty())?;
+    Ok(())
+}
+
+/// Elsewhere: the checks of `prepare_in`, then a rename by path.
+#[cfg(not(unix))]
+fn place(
+    _root: &Path,
+    _key: PartialKey,
+    _path: &SafePath,
+    partial: &Path,
+    target: &Path,
+) -> Result<(), StoreError> {
+    std::fs::rename(partial, target).map_err(err("moving the file into place"))
 }
 
 /// The destination-side checks of a [`SafePath`], on the real filesystem.

@@ -52,8 +52,8 @@ impl PrintSink for StuckPrinter {
 
 struct Session {
     jobs: mpsc::UnboundedSender<VirtualPrinterJob>,
-    customer: mpsc::UnboundedReceiver<CustomerPrintEvent>,
-    operator: mpsc::UnboundedReceiver<OperatorPrintEvent>,
+    customer: mpsc::Receiver<CustomerPrintEvent>,
+    operator: mpsc::Receiver<OperatorPrintEvent>,
     commands: mpsc::Sender<OperatorCommand>,
     operator_spool: std::path::PathBuf,
 }
@@ -63,8 +63,8 @@ fn start(sink: Arc<dyn PrintSink>, dir: &std::path::Path) -> Session {
     let (c_out, o_in) = mpsc::channel(16);
     let (o_out, c_in) = mpsc::channel(16);
     let (jobs, source) = mpsc::unbounded_channel();
-    let (c_events, customer) = mpsc::unbounded_channel();
-    let (o_events, operator) = mpsc::unbounded_channel();
+    let (c_events, customer) = mpsc::channel(64);
+    let (o_events, operator) = mpsc::channel(64);
     let (commands, commands_rx) = mpsc::channel(16);
     let operator_spool = dir.join("operator-spool");
     tokio::spawn(run_customer(
@@ -100,7 +100,7 @@ fn spooled_job(dir: &std::path::Path, name: &str) -> VirtualPrinterJob {
     VirtualPrinterJob::new(1, name, DocumentFormat::Pdf, size, Some(3), 1, path)
 }
 
-async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
+async fn next<T>(rx: &mut mpsc::Receiver<T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
         .expect("event in time")
@@ -204,7 +204,7 @@ async fn outside_control_mode_nothing_is_sent() {
     let (c_out, mut o_in) = mpsc::channel(16);
     let (_o_out, c_in) = mpsc::channel(16);
     let (jobs, source) = mpsc::unbounded_channel();
-    let (c_events, mut customer) = mpsc::unbounded_channel();
+    let (c_events, mut customer) = mpsc::channel(64);
     tokio::spawn(run_customer(
         ChannelSource(source),
         PrintSender::new(policy),
@@ -225,4 +225,41 @@ async fn outside_control_mode_nothing_is_sent() {
     );
     assert!(!job.path.exists());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// SECURITY M10: a link planted at the operator's spool folder (or a folder
+/// open to other users) is refused; nothing is written through it and the
+/// job ends with a reason.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_planted_spool_folder_is_refused_and_never_written_through() {
+    use std::os::unix::fs::PermissionsExt;
+    for planted in ["link", "open folder"] {
+        let dir = print_util::temp_dir("drv-planted");
+        let victim = dir.join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let spool = dir.join("operator-spool");
+        match planted {
+            "link" => std::os::unix::fs::symlink(&victim, &spool).unwrap(),
+            _ => std::fs::rename(&victim, &spool).unwrap(),
+        }
+        let sink = Arc::new(StuckPrinter {
+            dropped: std::sync::Mutex::new(None),
+        });
+        let mut s = start(sink, &dir);
+        let job = spooled_job(&dir, "payroll");
+        s.jobs.send(job.clone()).unwrap();
+        let id = offered(&mut s).await;
+        s.commands.send(OperatorCommand::Accept(id)).await.unwrap();
+        let (outcome, detail) = finished(&mut s).await;
+        assert_eq!(outcome, PrintOutcome::Cancelled, "{planted}");
+        assert!(detail.contains("could not store"), "{planted}: {detail}");
+        assert_eq!(
+            std::fs::read_dir(&spool).unwrap().count(),
+            0,
+            "{planted}: nothing written into the planted folder"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -57,8 +57,8 @@ async fn one_job_through_the_drivers<S: VirtualPrinterSource + 'static>(
     let (o_in_tx, o_in_rx) = mpsc::channel(16);
     forward(c_out_rx, o_in_tx);
     forward(o_out_rx, c_in_tx);
-    let (c_events_tx, mut c_events) = mpsc::unbounded_channel();
-    let (o_events_tx, mut o_events) = mpsc::unbounded_channel();
+    let (c_events_tx, mut c_events) = mpsc::channel(64);
+    let (o_events_tx, mut o_events) = mpsc::channel(64);
     let (commands_tx, commands_rx) = mpsc::channel(16);
     let customer = tokio::spawn(run_customer(
         source,

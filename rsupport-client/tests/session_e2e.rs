@@ -487,3 +487,40 @@ async fn a_program_that_exits_right_after_end_still_ends_the_session() {
     let row = support::ended_session_row(&db, session_id).await;
     assert_eq!(row.end_reason, Some(EndReason::OperatorEnded));
 }
+
+/// An admin who sets an operator's modes to none means "chat only": every
+/// mode request is refused without asking the customer (SECURITY M5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_allowed_modes_means_chat_only() {
+    use rsupport_relay::store::{SqliteStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.sqlite");
+    let target = start_relay(Some(&db)).await;
+    {
+        let mut store = SqliteStore::open(&db).unwrap();
+        let mut account = store.find_account(support::OPERATOR).unwrap().unwrap();
+        account.allowed_modes = Vec::new();
+        store.update_account(support::OPERATOR, &account).unwrap();
+    }
+    let (_operator, op, mut cu) = paired(&target, platform(SharedInjector::default())).await;
+    assert!(op.allowed_modes().is_empty());
+    assert!(cu.allowed_modes().is_empty());
+    for &mode in ConnectionMode::ALL {
+        assert!(op.request_mode(mode, "please").await.is_err(), "{mode:?}");
+    }
+    // Chat still works, and the customer was never asked.
+    op.send_chat("hello").await.unwrap();
+    loop {
+        let event = tokio::time::timeout(support::WAIT, cu.next_event())
+            .await
+            .unwrap()
+            .unwrap();
+        match event {
+            SessionEvent::Chat(ChatEvent::Received(_)) => break,
+            SessionEvent::Control(ControlEvent::ConsentRequested { mode, .. }) => {
+                panic!("the customer was asked for {mode:?}")
+            }
+            _ => {}
+        }
+    }
+}

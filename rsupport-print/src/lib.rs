@@ -38,6 +38,7 @@ pub mod document;
 pub mod ipp;
 mod registration;
 mod sink;
+pub mod spool;
 
 pub use ipp::{parse_ipp_request, VirtualPrinter, VirtualPrinterConfig};
 pub use registration::{CupsRegistration, PrinterRegistration};

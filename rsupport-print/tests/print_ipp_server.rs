@@ -398,7 +398,7 @@ async fn refuses_bad_documents_formats_and_requests() {
     let (rd, mut wr) = stream.into_split();
     let writer = tokio::spawn(async move {
         let head = format!(
-            "POST /ipp/print HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            "POST /ipp/print HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ipp\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         let _ = wr.write_all(head.as_bytes()).await;
@@ -428,14 +428,107 @@ async fn refuses_bad_documents_formats_and_requests() {
 
     // Malformed IPP gets HTTP 400 and the connection is closed.
     let mut raw = Client::connect(&printer).await;
-    raw.stream.get_mut().write_all(b"POST /ipp/print HTTP/1.1\r\nContent-Length: 12\r\n\r\n\x02\x00\x00\x0b\x00\x00\x00\x01\x47\x00\x01\x03").await.unwrap();
+    raw.stream.get_mut().write_all(b"POST /ipp/print HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ipp\r\nContent-Length: 12\r\n\r\n\x02\x00\x00\x0b\x00\x00\x00\x01\x47\x00\x01\x03").await.unwrap();
     assert_eq!(raw.read_response().await.0, 400);
     let mut raw = Client::connect(&printer).await;
     raw.stream
         .get_mut()
-        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .write_all(b"GET /ipp/print HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     assert_eq!(raw.read_response().await.0, 405);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Sends one raw HTTP request with an IPP Get-Jobs body and returns the
+/// HTTP status code.
+async fn raw_status(printer: &VirtualPrinter, head: &str) -> u16 {
+    let mut enc = IppEncoder::new((2, 0), op::GET_JOBS, 1);
+    enc.operation_group()
+        .single("printer-uri", IppValue::uri(printer.uri()));
+    let body = enc.finish();
+    let mut stream = TcpStream::connect(printer.local_addr()).await.unwrap();
+    let request = format!("{head}Content-Length: {}\r\n\r\n", body.len());
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(&body).await.unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut status_line))
+        .await
+        .unwrap()
+        .unwrap();
+    status_line.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// SECURITY M9: a web page (Origin, DNS rebinding Host), a request without
+/// the IPP content type and one to another path are refused; a printing
+/// client's request still passes.
+#[tokio::test]
+async fn refuses_browsers_foreign_hosts_paths_and_content_types() {
+    let (printer, dir) = start().await;
+    let port = printer.local_addr().port();
+    let good = format!(
+        "POST /ipp/print HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/ipp\r\n"
+    );
+    assert_eq!(raw_status(&printer, &good).await, 200);
+    let simple_form = format!(
+        "POST /ipp/print HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain\r\n"
+    );
+    let cases = [
+        (format!("{good}Origin: https://evil.example\r\n"), 403),
+        (good.replace("127.0.0.1", "rebind.evil.example"), 403),
+        (
+            good.replace(&format!("Host: 127.0.0.1:{port}\r\n"), ""),
+            403,
+        ),
+        (good.replace("/ipp/print", "/"), 404),
+        (simple_form, 415),
+    ];
+    for (head, code) in cases {
+        assert_eq!(raw_status(&printer, &head).await, code, "{head}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// SECURITY M10: the spool folder is private and spool files are 0600;
+/// a folder prepared by someone else is refused.
+#[cfg(unix)]
+#[tokio::test]
+async fn spool_folder_and_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = print_util::temp_dir("ipp-private");
+    let prepared = dir.join("prepared");
+    std::fs::create_dir_all(&prepared).unwrap();
+    std::fs::set_permissions(&prepared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = VirtualPrinter::start(VirtualPrinterConfig::new("p", &prepared)).await;
+    assert!(refused.is_err(), "a folder open to others is refused");
+
+    let (mut printer, dir2) = start().await;
+    let spool = dir2.join("spool");
+    assert_eq!(
+        std::fs::metadata(&spool).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let mut c = Client::connect(&printer).await;
+    let job = c
+        .request(
+            op::PRINT_JOB,
+            &[attr("document-format", IppValue::mime("application/pdf"))],
+        )
+        .finish();
+    assert_eq!(
+        c.send(job, &print_util::make_pdf(1), false).await.operation,
+        status::OK
+    );
+    let job = tokio::time::timeout(Duration::from_secs(5), printer.next_job())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(job.path.starts_with(&spool));
+    assert_eq!(
+        std::fs::metadata(&job.path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(dir2);
 }

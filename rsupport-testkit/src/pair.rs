@@ -53,6 +53,17 @@ impl std::fmt::Debug for SessionPair {
 /// A session of `side` that allows `allowed` modes, on a WIDTH × HEIGHT
 /// monitor.
 pub fn session(side: Side, allowed: &[ConnectionMode]) -> Session {
+    session_with(side, allowed, false, None)
+}
+
+/// As [`session`], with the admin's "full file transfer control" and the
+/// folder offers are saved to without asking.
+pub fn session_with(
+    side: Side,
+    allowed: &[ConnectionMode],
+    full_file_control: bool,
+    download_dir: Option<std::path::PathBuf>,
+) -> Session {
     let mapper = CoordinateMapper::for_monitor(
         vec![Monitor::new(Rect::new(0, 0, WIDTH, HEIGHT), 1.0)],
         0,
@@ -67,8 +78,8 @@ pub fn session(side: Side, allowed: &[ConnectionMode]) -> Session {
             display_name: format!("{side:?}"),
             policy: SessionPolicy::allowing(allowed.iter().copied()),
             gate: GateConfig::default(),
-            full_file_control: false,
-            download_dir: None,
+            full_file_control,
+            download_dir,
         },
         mapper,
     )
@@ -84,6 +95,19 @@ impl SessionPair {
             now: Instant::now(),
             screen: Sequence::new(Scenario::Typing, WIDTH, HEIGHT, 3),
             injector: RecordingInjector::new(),
+        }
+    }
+
+    /// As [`new`](Self::new), the operator holding "full file transfer
+    /// control" and the customer saving offers to `download_dir`.
+    pub fn with_file_control(
+        allowed: &[ConnectionMode],
+        download_dir: std::path::PathBuf,
+    ) -> SessionPair {
+        SessionPair {
+            operator: session_with(Side::Operator, allowed, true, None),
+            customer: session_with(Side::Customer, allowed, true, Some(download_dir)),
+            ..SessionPair::new(allowed)
         }
     }
 

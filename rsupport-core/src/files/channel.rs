@@ -88,6 +88,18 @@ impl FileChannel {
         &self.config
     }
 
+    /// Offers refused without asking because too many were waiting for an
+    /// answer (a peer flooding offers).
+    pub fn refused_offers(&self) -> u64 {
+        self.incoming.refused_offers()
+    }
+
+    /// Changes the most bytes this side accepts to receive in the session
+    /// (the client's setting; see [`FileConfig::max_received_bytes`]).
+    pub fn set_max_received_bytes(&mut self, bytes: u64) {
+        self.config.max_received_bytes = bytes;
+    }
+
     /// Whether a chunk (or end-of-entry message) could be sent right now —
     /// lets a driver's scheduler know the files queue is non-empty.
     pub fn has_data_to_send(&self) -> bool {
@@ -184,7 +196,7 @@ impl FileChannel {
                     return Err(FileProtocolError::WrongIdSpace);
                 }
                 let transfer_id = offer.transfer_id;
-                if self.incoming.offer(offer, now, cx.events) {
+                if self.incoming.offer(offer, &mut cx) {
                     let Some(offer) = self.incoming.offer_of(transfer_id) else {
                         return Ok(());
                     };

@@ -139,6 +139,14 @@ pub enum FileIo {
         /// Which partial file.
         key: PartialKey,
     },
+    /// How many bytes this user may still write in `root`'s filesystem;
+    /// answer [`IoDone::Len`]. Asked before an accepted offer's first byte,
+    /// so an offer that cannot fit is refused with the reason. An executor
+    /// that cannot tell answers `Unsupported` (the offer then goes ahead).
+    FreeSpace {
+        /// Destination folder.
+        root: Arc<Path>,
+    },
 }
 
 impl FileIo {
@@ -154,6 +162,7 @@ impl FileIo {
             FileIo::ReadPartial { .. } => "read back",
             FileIo::Commit { .. } => "commit",
             FileIo::Discard { .. } => "discard",
+            FileIo::FreeSpace { .. } => "check free space",
         }
     }
 }

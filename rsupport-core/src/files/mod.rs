@@ -135,6 +135,17 @@ pub struct FileConfig {
     /// The receiver acknowledges bytes this long after the last chunk even
     /// below `ack_interval`, so a peer with a smaller window cannot stall.
     pub ack_delay: Duration,
+    /// Most bytes this side accepts to receive in one session (4 GiB); an
+    /// offer that would go past it is refused with the reason.
+    pub max_received_bytes: u64,
+    /// Offers waiting for the user's answer at once (16); more are refused
+    /// without asking, so a peer cannot pile up prompts or memory.
+    pub max_pending_offers: usize,
+    /// Bytes of offer metadata (paths, about 64 bytes per entry besides)
+    /// waiting for an answer at once (1 MiB).
+    pub max_pending_offer_bytes: usize,
+    /// An offer nobody answered in this time (10 min) is declined.
+    pub offer_timeout: Duration,
 }
 
 impl Default for FileConfig {
@@ -145,6 +156,10 @@ impl Default for FileConfig {
             ack_interval: 256 * 1024,
             progress_interval: Duration::from_millis(250),
             ack_delay: Duration::from_millis(50),
+            max_received_bytes: 4 * 1024 * 1024 * 1024,
+            max_pending_offers: 16,
+            max_pending_offer_bytes: 1024 * 1024,
+            offer_timeout: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -159,6 +174,12 @@ impl FileConfig {
     /// With at most one progress event per transfer per `interval`.
     pub fn with_progress_interval(mut self, interval: Duration) -> Self {
         self.progress_interval = interval;
+        self
+    }
+
+    /// With a different limit on the bytes received in one session.
+    pub fn with_max_received_bytes(mut self, bytes: u64) -> Self {
+        self.max_received_bytes = bytes;
         self
     }
 
@@ -215,6 +236,15 @@ pub enum FileEvent {
         entries: Vec<FileEntry>,
         /// Sum of the sizes.
         total_size: u64,
+    },
+    /// An offer was refused without asking: it would go past this
+    /// session's limit for received files, the destination has too little
+    /// free space, or nobody answered it in time. The peer got `reason`.
+    OfferRefused {
+        /// Transfer.
+        transfer_id: u64,
+        /// Why, in plain words.
+        reason: String,
     },
     /// An offer was refused without asking because an entry is unsafe.
     OfferRejected {

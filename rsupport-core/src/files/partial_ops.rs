@@ -13,12 +13,21 @@ use super::io::{FileIo, FileIoRequest, IoId, IoQueue, PartialKey};
 pub(crate) enum OpKind {
     CreateDir,
     Open,
-    Write { offset: u64 },
-    Sync { upto: u64 },
+    Write {
+        offset: u64,
+    },
+    Sync {
+        upto: u64,
+    },
     Truncate,
-    ReadBack { offset: u64, len: usize },
+    ReadBack {
+        offset: u64,
+        len: usize,
+    },
     Commit,
     Discard,
+    /// Free space in the destination, before an accepted offer starts.
+    FreeSpace,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +40,7 @@ pub(crate) struct OpTag {
 
 impl OpTag {
     fn partial(&self) -> Option<PartialKey> {
-        (self.kind != OpKind::CreateDir).then_some(PartialKey {
+        (!matches!(self.kind, OpKind::CreateDir | OpKind::FreeSpace)).then_some(PartialKey {
             transfer_id: self.transfer_id,
             entry: self.entry,
         })

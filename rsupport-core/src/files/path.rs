@@ -70,9 +70,20 @@ pub enum PathError {
     /// Contains a NUL byte.
     #[error("NUL byte in path")]
     Nul,
-    /// Contains a control character (U+0001..U+001F, U+007F).
+    /// Contains a control character (U+0001..U+001F, U+007F, and the C1
+    /// controls U+0080..U+009F).
     #[error("control character in component {index}")]
     ControlCharacter {
+        /// Zero-based component index.
+        index: usize,
+    },
+    /// Contains an invisible formatting character: bidirectional controls
+    /// (U+200E, U+200F, U+202A..U+202E, U+2066..U+2069, U+061C),
+    /// zero-width characters (U+200B..U+200D, U+FEFF) or line separators
+    /// (U+2028, U+2029). They make a name look different from what it is
+    /// ("photo\u{202E}gpj.exe" shows as "photoexe.jpg").
+    #[error("invisible formatting character in component {index} (it can disguise the name)")]
+    FormattingCharacter {
         /// Zero-based component index.
         index: usize,
     },
@@ -205,7 +216,16 @@ fn check_component(index: usize, c: &str) -> Result<(), PathError> {
     }
     for ch in c.chars() {
         match ch {
-            '\u{1}'..='\u{1f}' | '\u{7f}' => return Err(PathError::ControlCharacter { index }),
+            '\u{1}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => {
+                return Err(PathError::ControlCharacter { index })
+            }
+            '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{061c}'
+            | '\u{feff}' => return Err(PathError::FormattingCharacter { index }),
             ':' => return Err(PathError::Colon { index }),
             '<' | '>' | '"' | '|' | '?' | '*' => {
                 return Err(PathError::ForbiddenCharacter { index })
@@ -293,6 +313,9 @@ mod tests {
             ("a\\..\\b", Backslash),
             ("a\0b", Nul),
             ("a/\u{7}b", ControlCharacter { index: 1 }),
+            ("a\u{85}b", ControlCharacter { index: 0 }),
+            ("a/photo\u{202e}gpj.exe", FormattingCharacter { index: 1 }),
+            ("\u{feff}a", FormattingCharacter { index: 0 }),
             ("C:/Windows/x", Colon { index: 0 }),
             ("c:x", Colon { index: 0 }),
             ("file.txt:stream", Colon { index: 0 }),

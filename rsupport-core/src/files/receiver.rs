@@ -22,6 +22,8 @@ use super::progress::ProgressMeter;
 use super::receiving::{maybe_sync, Receiving, Stage};
 use super::{Direction, EntryError, FileConfig, FileEvent};
 
+mod admission;
+
 /// What every step of the receiver needs from the channel.
 pub(crate) struct Ctx<'a> {
     pub(crate) now: Instant,
@@ -38,16 +40,28 @@ pub(crate) struct Incoming {
     /// Declined, cancelled or finished transfers, so a repeated offer after a
     /// reconnect is not shown to the user again.
     closed: BTreeSet<u64>,
+    /// `closed` in the order ids were added, to forget the oldest.
+    closed_order: VecDeque<u64>,
     control: VecDeque<FileMessage>,
     ops: PartialOps,
     next_epoch: u64,
+    /// Offers refused because too many were waiting (see `admission`).
+    refused_offers: u64,
+    /// Bytes of accepted offers this session (the received-bytes limit).
+    reserved: u64,
 }
 
 struct InTransfer {
     offer: FileOffer,
     paths: Vec<SafePath>,
-    /// The destination folder, once accepted.
+    /// The destination folder, once accepted and its free space checked.
     dest: Option<Arc<Path>>,
+    /// Accepted into this folder; its free space is being checked.
+    checking: Option<Arc<Path>>,
+    /// When the offer came (waiting offers expire).
+    offered_at: Instant,
+    /// What the offer's metadata costs while it waits.
+    offer_bytes: usize,
     current: Option<Receiving>,
     next_entry: usize,
     /// Results sent so far, repeated after a reconnect (the peer ignores
@@ -64,9 +78,12 @@ impl Incoming {
             transfers: BTreeMap::new(),
             queue: VecDeque::new(),
             closed: BTreeSet::new(),
+            closed_order: VecDeque::new(),
             control: VecDeque::new(),
             ops: PartialOps::default(),
             next_epoch: 0,
+            refused_offers: 0,
+            reserved: 0,
         }
     }
 
@@ -75,12 +92,8 @@ impl Incoming {
     }
 
     /// A new offer. Returns true when it awaits the user's decision.
-    pub(crate) fn offer(
-        &mut self,
-        offer: FileOffer,
-        now: Instant,
-        events: &mut VecDeque<FileEvent>,
-    ) -> bool {
+    pub(crate) fn offer(&mut self, offer: FileOffer, cx: &mut Ctx<'_>) -> bool {
+        let now = cx.now;
         let transfer_id = offer.transfer_id;
         if let Some(t) = self.transfers.get(&transfer_id) {
             if t.dest.is_some() {
@@ -96,6 +109,19 @@ impl Incoming {
             });
             return false;
         }
+        let bytes = admission::offer_bytes(&offer);
+        if !self.room_for_offer(bytes, cx) {
+            // No event: a flood must not become a flood of prompts.
+            self.control.push_back(FileMessage::Answer {
+                transfer_id,
+                accept: false,
+                reason: "too many offers are waiting for an answer; send again once they \
+                         are answered"
+                    .into(),
+            });
+            return false;
+        }
+        let events = &mut *cx.events;
         let mut paths = Vec::with_capacity(offer.entries.len());
         let mut seen = HashSet::with_capacity(offer.entries.len());
         for (i, e) in offer.entries.iter().enumerate() {
@@ -112,7 +138,7 @@ impl Incoming {
             match checked {
                 Ok(p) => paths.push(p),
                 Err(error) => {
-                    self.closed.insert(transfer_id);
+                    self.close_id(transfer_id);
                     self.control.push_back(FileMessage::Answer {
                         transfer_id,
                         accept: false,
@@ -133,6 +159,9 @@ impl Incoming {
                 offer,
                 paths,
                 dest: None,
+                checking: None,
+                offered_at: now,
+                offer_bytes: bytes,
                 current: None,
                 next_entry: 0,
                 results: Vec::new(),
@@ -148,32 +177,23 @@ impl Incoming {
         self.transfers.get(&transfer_id).map(|t| &t.offer)
     }
 
+    /// Accepts into `dest` once the session limit and the free space allow
+    /// (see `admission`); false if there is no such offer waiting or it was
+    /// refused ([`FileEvent::OfferRefused`] says why).
     pub(crate) fn accept(&mut self, transfer_id: u64, dest: Arc<Path>, cx: &mut Ctx<'_>) -> bool {
-        let Some(t) = self
-            .transfers
-            .get_mut(&transfer_id)
-            .filter(|t| t.dest.is_none())
-        else {
-            return false;
-        };
-        t.dest = Some(dest);
-        t.meter.restart(cx.now);
-        self.control.push_back(accept_msg(transfer_id));
-        self.queue.push_back(transfer_id);
-        self.advance(cx);
-        true
+        self.admit(transfer_id, dest, cx)
     }
 
     pub(crate) fn decline(&mut self, transfer_id: u64, reason: &str) -> bool {
         if self
             .transfers
             .get(&transfer_id)
-            .is_none_or(|t| t.dest.is_some())
+            .is_none_or(|t| t.dest.is_some() || t.checking.is_some())
         {
             return false;
         }
         self.transfers.remove(&transfer_id);
-        self.closed.insert(transfer_id);
+        self.close_id(transfer_id);
         self.control.push_back(FileMessage::Answer {
             transfer_id,
             accept: false,
@@ -193,7 +213,11 @@ impl Incoming {
         let Some(mut t) = self.transfers.remove(&transfer_id) else {
             return;
         };
-        self.closed.insert(transfer_id);
+        if t.dest.is_some() || t.checking.is_some() {
+            let unreceived = t.offer.total_size().saturating_sub(t.finished_bytes);
+            self.reserved = self.reserved.saturating_sub(unreceived);
+        }
+        self.close_id(transfer_id);
         if let (Some(cur), Some(root)) = (t.current.take(), t.dest.as_ref()) {
             if cur.stage != Stage::CreatingDir {
                 // Waits for the writes in flight, so none re-creates it.
@@ -363,6 +387,10 @@ impl Incoming {
             return true;
         };
         let transfer_id = tag.transfer_id;
+        if tag.kind == OpKind::FreeSpace {
+            self.space_checked(transfer_id, result, cx);
+            return true;
+        }
         let Some(t) = self.transfers.get_mut(&transfer_id) else {
             return true; // cancelled or finished since
         };
@@ -460,7 +488,7 @@ impl Incoming {
                 };
                 self.cancel(transfer_id, &why, false, cx);
             }
-            (OpKind::Discard, _) => {}
+            (OpKind::Discard | OpKind::FreeSpace, _) => {}
         }
         true
     }
@@ -568,7 +596,7 @@ impl Incoming {
                     cx.events.push_back(FileEvent::Progress(p));
                 }
                 self.transfers.remove(&transfer_id);
-                self.closed.insert(transfer_id);
+                self.close_id(transfer_id);
                 self.queue.pop_front();
                 cx.events.push_back(FileEvent::Finished {
                     transfer_id,
@@ -689,6 +717,7 @@ impl Incoming {
                     && c.syncing.is_none()
             })
             .map(|c| c.last_write + config.ack_delay)
+            .chain(self.next_offer_expiry(config.offer_timeout))
             .min()
     }
 
@@ -702,6 +731,7 @@ impl Incoming {
                 maybe_sync(cur, transfer_id, root, true, &mut self.ops, cx);
             }
         }
+        self.expire_offers(cx);
     }
 
     pub(crate) fn poll_control(&mut self) -> Option<FileMessage> {

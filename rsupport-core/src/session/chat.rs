@@ -30,12 +30,24 @@ pub enum ChatError {
     TooLong(usize),
 }
 
+/// Lines of history kept; the oldest go first (SECURITY M7).
+pub const MAX_HISTORY_LINES: usize = 1000;
+/// Bytes of history text (and sender names) kept; the oldest lines go
+/// first, so a peer cannot grow the other side's memory without limit.
+pub const MAX_HISTORY_BYTES: usize = 1024 * 1024;
+
 /// One side's chat.
 #[derive(Debug)]
 pub struct Chat {
     display_name: String,
     next_id: u64,
-    history: Vec<(bool, ChatText)>,
+    /// The latest lines, within [`MAX_HISTORY_LINES`] and
+    /// [`MAX_HISTORY_BYTES`].
+    history: VecDeque<(bool, ChatText)>,
+    history_bytes: usize,
+    /// Newest line id from the peer (what a read receipt covers), kept
+    /// apart from the history so dropping old lines changes nothing.
+    newest_from_peer: u64,
     transmit: VecDeque<ChatMessage>,
     events: VecDeque<ChatEvent>,
     last_read_sent: u64,
@@ -47,7 +59,9 @@ impl Chat {
         Chat {
             display_name: display_name.into(),
             next_id: 1,
-            history: Vec::new(),
+            history: VecDeque::new(),
+            history_bytes: 0,
+            newest_from_peer: 0,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             last_read_sent: 0,
@@ -70,7 +84,7 @@ impl Chat {
             sender_name: self.display_name.clone(),
         };
         self.next_id += 1;
-        self.history.push((true, line.clone()));
+        self.remember(true, line.clone());
         self.transmit.push_back(ChatMessage::Text(line.clone()));
         Ok(line.id)
     }
@@ -82,13 +96,7 @@ impl Chat {
 
     /// Tells the peer we have read everything it sent so far.
     pub fn mark_read(&mut self) {
-        let newest = self
-            .history
-            .iter()
-            .filter(|(ours, _)| !ours)
-            .map(|(_, l)| l.id)
-            .max()
-            .unwrap_or(0);
+        let newest = self.newest_from_peer;
         if newest > self.last_read_sent {
             self.last_read_sent = newest;
             self.transmit
@@ -100,7 +108,8 @@ impl Chat {
     pub fn handle_message(&mut self, message: ChatMessage) {
         match message {
             ChatMessage::Text(line) => {
-                self.history.push((false, line.clone()));
+                self.newest_from_peer = self.newest_from_peer.max(line.id);
+                self.remember(false, line.clone());
                 self.events.push_back(ChatEvent::Received(line));
             }
             ChatMessage::Typing { typing } => self.events.push_back(ChatEvent::PeerTyping(typing)),
@@ -109,7 +118,21 @@ impl Chat {
         }
     }
 
-    /// Every line so far, in order; `true` marks our own.
+    /// Keeps `line`, dropping the oldest lines past the bounds.
+    fn remember(&mut self, ours: bool, line: ChatText) {
+        self.history_bytes = self.history_bytes.saturating_add(line_bytes(&line));
+        self.history.push_back((ours, line));
+        while self.history.len() > MAX_HISTORY_LINES
+            || (self.history_bytes > MAX_HISTORY_BYTES && self.history.len() > 1)
+        {
+            if let Some((_, old)) = self.history.pop_front() {
+                self.history_bytes = self.history_bytes.saturating_sub(line_bytes(&old));
+            }
+        }
+    }
+
+    /// The latest lines, in order (at most [`MAX_HISTORY_LINES`] and
+    /// [`MAX_HISTORY_BYTES`]); `true` marks our own.
     pub fn history(&self) -> impl Iterator<Item = (bool, &ChatText)> {
         self.history.iter().map(|(ours, l)| (*ours, l))
     }
@@ -123,6 +146,11 @@ impl Chat {
     pub fn poll_event(&mut self) -> Option<ChatEvent> {
         self.events.pop_front()
     }
+}
+
+/// What a line costs in the history.
+fn line_bytes(line: &ChatText) -> usize {
+    line.text.len().saturating_add(line.sender_name.len())
 }
 
 #[cfg(test)]
@@ -161,5 +189,37 @@ mod tests {
             Err(ChatError::TooLong(MAX_CHAT_TEXT + 1))
         );
         assert!(c.poll_transmit().is_none());
+    }
+
+    fn line(id: u64, text: String) -> ChatMessage {
+        ChatMessage::Text(ChatText {
+            id,
+            text,
+            sent_at_ms: 0,
+            sender_name: "peer".into(),
+        })
+    }
+
+    /// SECURITY M7: a peer's lines cannot grow the history without limit.
+    #[test]
+    fn history_keeps_the_latest_lines_within_its_bounds() {
+        let mut c = Chat::new("x");
+        for id in 1..=3000 {
+            c.handle_message(line(id, format!("line {id}")));
+        }
+        assert_eq!(c.history().count(), 1000, "at most 1,000 lines");
+        assert_eq!(c.history().next().map(|(_, l)| l.id), Some(2001));
+        let mut big = Chat::new("x");
+        for id in 1..=200 {
+            big.handle_message(line(id, "y".repeat(MAX_CHAT_TEXT)));
+        }
+        let bytes: usize = big.history().map(|(_, l)| l.text.len()).sum();
+        assert!(bytes <= 1024 * 1024, "at most 1 MiB of text ({bytes})");
+        assert_eq!(big.history().last().map(|(_, l)| l.id), Some(200));
+        big.mark_read();
+        assert_eq!(
+            big.poll_transmit(),
+            Some(ChatMessage::Read { up_to_id: 200 })
+        );
     }
 }

@@ -640,12 +640,21 @@ impl Session {
     }
 
     /// Offers from the operator skip the customer's prompt only while the
-    /// admin's grant holds, the mode is control/manage and a folder is set.
+    /// admin's grant holds, the mode is control/manage, control is granted
+    /// right now (not revoked, not paused) and a folder is set. Each
+    /// sharing change re-decides, so giving control back turns it on again
+    /// (SECURITY M6).
     fn update_auto_accept(&mut self, sharing: Sharing) {
+        let controlled_now = match sharing {
+            Sharing::Active {
+                mode,
+                paused: false,
+                control: Control::Granted,
+            } => Some(mode),
+            _ => None,
+        };
         let allowed = self.control.side() == Side::Customer
-            && sharing
-                .mode()
-                .is_some_and(|m| auto_accept_allowed(self.full_file_control, m));
+            && controlled_now.is_some_and(|m| auto_accept_allowed(self.full_file_control, m));
         match (&self.download_dir, allowed) {
             (Some(dir), true) => self.files.set_auto_accept(Some(dir.clone())),
             _ => self.files.set_auto_accept(None),

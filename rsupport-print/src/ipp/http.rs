@@ -41,6 +41,13 @@ pub struct RequestHead {
     pub keep_alive: bool,
     /// How the body is delimited.
     pub body: BodyKind,
+    /// The `Host` header, if one came.
+    pub host: Option<String>,
+    /// The `Content-Type` header, if one came.
+    pub content_type: Option<String>,
+    /// Whether an `Origin` header came: browsers send one, printing
+    /// clients do not (the server refuses such requests).
+    pub has_origin: bool,
 }
 
 /// A malformed or oversized request head.
@@ -72,6 +79,9 @@ pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, BadRequest> {
         expect_continue: false,
         keep_alive: http11,
         body: BodyKind::Empty,
+        host: None,
+        content_type: None,
+        has_origin: false,
     };
     let mut length: Option<u64> = None;
     let mut chunked = false;
@@ -97,6 +107,15 @@ pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, BadRequest> {
                 }
                 chunked = true;
             }
+            // Two different answers to "which host" or "what body" are a
+            // smuggling attempt, not a printing client.
+            "host" if head.host.is_some() => return Err(BadRequest("more than one Host")),
+            "host" => head.host = Some(value.to_owned()),
+            "content-type" if head.content_type.is_some() => {
+                return Err(BadRequest("more than one Content-Type"))
+            }
+            "content-type" => head.content_type = Some(value.to_owned()),
+            "origin" => head.has_origin = true,
             "expect" => head.expect_continue = value.eq_ignore_ascii_case("100-continue"),
             "connection" => {
                 if value.eq_ignore_ascii_case("close") {

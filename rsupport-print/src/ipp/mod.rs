@@ -10,6 +10,7 @@
 
 pub(crate) mod attributes;
 pub mod codec;
+mod guard;
 pub mod http;
 pub mod printer;
 pub mod server;
@@ -59,6 +60,8 @@ pub mod status {
     pub const INTERNAL_ERROR: u16 = 0x0500;
     /// server-error-operation-not-supported.
     pub const OPERATION_NOT_SUPPORTED: u16 = 0x0501;
+    /// server-error-busy.
+    pub const BUSY: u16 = 0x0507;
     /// server-error-version-not-supported.
     pub const VERSION_NOT_SUPPORTED: u16 = 0x0503;
     /// server-error-multiple-document-jobs-not-supported.

@@ -13,6 +13,12 @@ use super::{op, status};
 
 /// Completed jobs remembered for Get-Jobs / Get-Job-Attributes.
 const KEEP_FINISHED_JOBS: usize = 64;
+/// Jobs waiting for or receiving their document at once; more are refused
+/// (busy), so a client cannot grow the table without limit.
+pub const MAX_OPEN_JOBS: usize = 32;
+/// A Create-Job whose document has not started arriving by then is
+/// aborted (its client went away or never meant to print).
+pub const PENDING_JOB_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Formats advertised in `document-format-supported`.
 pub const SUPPORTED_FORMATS: [&str; 3] = [
@@ -63,6 +69,9 @@ pub struct IppJob {
     pub name: String,
     /// requesting-user-name.
     pub user: String,
+    /// The local user (uid) whose connection created the job: only that
+    /// user's connections see, feed or cancel it.
+    pub owner: u32,
     /// document-format given by the client.
     pub mime: String,
     /// copies asked for.
@@ -124,8 +133,37 @@ impl IppPrinter {
         self.jobs.get(&id)
     }
 
-    /// Handles a decoded request at uptime `now`.
-    pub fn handle(&mut self, req: &IppRequest, now: Duration) -> Handled {
+    /// The job with this id if `owner` created it.
+    fn owned(&self, id: u32, owner: u32) -> Option<&IppJob> {
+        self.jobs.get(&id).filter(|j| j.owner == owner)
+    }
+
+    /// Aborts Create-Job jobs still waiting for their document after
+    /// [`PENDING_JOB_TIMEOUT`].
+    pub fn expire(&mut self, now: Duration) {
+        let stale: Vec<u32> = self
+            .jobs
+            .values()
+            .filter(|j| {
+                j.state == JobState::Pending && now.saturating_sub(j.created) >= PENDING_JOB_TIMEOUT
+            })
+            .map(|j| j.id)
+            .collect();
+        for id in stale {
+            self.set_state(id, JobState::Aborted, now);
+        }
+        self.forget_old_jobs();
+    }
+
+    /// Jobs in the table (open and remembered finished ones).
+    pub fn job_count(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Handles a decoded request at uptime `now`, sent over a connection of
+    /// the local user `owner`: jobs of other users are invisible to it.
+    pub fn handle(&mut self, req: &IppRequest, owner: u32, now: Duration) -> Handled {
+        self.expire(now);
         let reply = |code: u16, msg: &str| Handled::Respond(simple_response(req, code, msg));
         if !matches!(req.version.0, 1 | 2) {
             return reply(status::VERSION_NOT_SUPPORTED, "IPP version not supported");
@@ -143,7 +181,11 @@ impl IppPrinter {
                 if let Err((code, msg)) = check_job_request(req) {
                     return reply(code, msg);
                 }
-                let id = self.create_job(req, now);
+                let open = self.jobs.values().filter(|j| !j.state.is_finished());
+                if open.count() >= MAX_OPEN_JOBS {
+                    return reply(status::BUSY, "too many jobs at once; try again later");
+                }
+                let id = self.create_job(req, owner, now);
                 if req.operation == op::PRINT_JOB {
                     self.set_state(id, JobState::Processing, now);
                     Handled::ReceiveDocument { job_id: id }
@@ -155,7 +197,7 @@ impl IppPrinter {
                 let Some(id) = job_id_of(req) else {
                     return reply(status::BAD_REQUEST, "job-id missing");
                 };
-                match self.jobs.get(&id).map(|j| j.state) {
+                match self.owned(id, owner).map(|j| j.state) {
                     None => reply(status::NOT_FOUND, "no such job"),
                     Some(JobState::Pending) => {
                         if req
@@ -186,7 +228,7 @@ impl IppPrinter {
                 let Some(id) = job_id_of(req) else {
                     return reply(status::BAD_REQUEST, "job-id missing");
                 };
-                match self.jobs.get(&id).map(|j| j.state) {
+                match self.owned(id, owner).map(|j| j.state) {
                     None => reply(status::NOT_FOUND, "no such job"),
                     Some(s) if s.is_finished() => {
                         reply(status::NOT_POSSIBLE, "job already finished")
@@ -198,13 +240,13 @@ impl IppPrinter {
                 }
             }
             op::GET_JOB_ATTRIBUTES => match job_id_of(req) {
-                Some(id) if self.jobs.contains_key(&id) => {
+                Some(id) if self.owned(id, owner).is_some() => {
                     Handled::Respond(self.job_response(req, id, status::OK))
                 }
                 Some(_) => reply(status::NOT_FOUND, "no such job"),
                 None => reply(status::BAD_REQUEST, "job-id missing"),
             },
-            op::GET_JOBS => Handled::Respond(self.jobs_response(req)),
+            op::GET_JOBS => Handled::Respond(self.jobs_response(req, owner)),
             _ => reply(status::OPERATION_NOT_SUPPORTED, "operation not supported"),
         }
     }
@@ -243,7 +285,7 @@ impl IppPrinter {
         self.set_state(job_id, JobState::Aborted, now);
     }
 
-    fn create_job(&mut self, req: &IppRequest, now: Duration) -> u32 {
+    fn create_job(&mut self, req: &IppRequest, owner: u32, now: Duration) -> u32 {
         let id = self.next_job_id;
         self.next_job_id = self.next_job_id.wrapping_add(1).max(1);
         let copies = req
@@ -264,6 +306,7 @@ impl IppPrinter {
                 .operation_str("requesting-user-name")
                 .unwrap_or("anonymous")
                 .to_owned(),
+            owner,
             mime: req
                 .operation_str("document-format")
                 .unwrap_or("application/octet-stream")
@@ -356,7 +399,7 @@ impl IppPrinter {
         enc.finish()
     }
 
-    fn jobs_response(&self, req: &IppRequest) -> Vec<u8> {
+    fn jobs_response(&self, req: &IppRequest, owner: u32) -> Vec<u8> {
         let completed = req.operation_str("which-jobs") == Some("completed");
         let limit = req
             .operation_i32("limit")
@@ -369,7 +412,7 @@ impl IppPrinter {
             .jobs
             .values()
             .rev()
-            .filter(|j| j.state.is_finished() == completed)
+            .filter(|j| j.owner == owner && j.state.is_finished() == completed)
             .take(limit);
         for job in jobs {
             enc.group(tag::JOB);
@@ -489,4 +532,106 @@ fn response_start(req: &IppRequest, code: u16, message: &str) -> IppEncoder {
 /// A response with only the operation group.
 pub fn simple_response(req: &IppRequest, code: u16, message: &str) -> Vec<u8> {
     response_start(req, code, message).finish()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::ipp::codec::{parse_ipp_request, IppEncoder};
+
+    const ALICE: u32 = 1000;
+    const MALLORY: u32 = 1001;
+
+    fn printer() -> IppPrinter {
+        IppPrinter::new(PrinterIdentity {
+            name: "test".into(),
+            make_and_model: "test".into(),
+            uri: "ipp://127.0.0.1:631/ipp/print".into(),
+        })
+    }
+
+    fn request(operation: u16, job_id: Option<i32>) -> IppRequest {
+        let mut enc = IppEncoder::new((2, 0), operation, 1);
+        enc.operation_group().single(
+            "printer-uri",
+            IppValue::uri("ipp://127.0.0.1:631/ipp/print"),
+        );
+        if let Some(id) = job_id {
+            enc.single("job-id", IppValue::Integer(id));
+        }
+        enc.single("requesting-user-name", IppValue::name("someone"));
+        parse_ipp_request(&enc.finish()).unwrap()
+    }
+
+    fn status_of(handled: Handled) -> u16 {
+        match handled {
+            Handled::Respond(bytes) => parse_ipp_request(&bytes).unwrap().operation,
+            Handled::ReceiveDocument { .. } => panic!("unexpected document"),
+        }
+    }
+
+    fn job_ids(handled: Handled) -> Vec<i32> {
+        let Handled::Respond(bytes) = handled else {
+            panic!("unexpected document")
+        };
+        let resp = parse_ipp_request(&bytes).unwrap();
+        resp.groups
+            .iter()
+            .filter(|g| g.tag == tag::JOB)
+            .filter_map(|g| g.attributes.iter().find(|a| a.name == "job-id"))
+            .filter_map(|a| a.first().and_then(IppValue::as_i32))
+            .collect()
+    }
+
+    /// SECURITY M9: another local user neither sees nor cancels our jobs.
+    #[test]
+    fn jobs_belong_to_the_user_that_created_them() {
+        let mut p = printer();
+        let now = Duration::from_secs(1);
+        let created = p.handle(&request(op::CREATE_JOB, None), ALICE, now);
+        assert_eq!(status_of(created), status::OK);
+        let id = 1;
+        assert_eq!(
+            job_ids(p.handle(&request(op::GET_JOBS, None), ALICE, now)),
+            [id]
+        );
+        assert!(job_ids(p.handle(&request(op::GET_JOBS, None), MALLORY, now)).is_empty());
+        for operation in [op::GET_JOB_ATTRIBUTES, op::CANCEL_JOB] {
+            let r = p.handle(&request(operation, Some(id)), MALLORY, now);
+            assert_eq!(status_of(r), status::NOT_FOUND, "{operation:#x}");
+        }
+        assert_eq!(p.job(1).unwrap().state, JobState::Pending);
+        let r = p.handle(&request(op::CANCEL_JOB, Some(id)), ALICE, now);
+        assert_eq!(status_of(r), status::OK);
+    }
+
+    /// SECURITY M9: Create-Job without a document expires, and the table
+    /// of open jobs is bounded.
+    #[test]
+    fn jobs_without_documents_expire_and_the_table_is_bounded() {
+        let mut p = printer();
+        let t0 = Duration::from_secs(1);
+        for _ in 0..MAX_OPEN_JOBS {
+            let r = p.handle(&request(op::CREATE_JOB, None), ALICE, t0);
+            assert_eq!(status_of(r), status::OK);
+        }
+        let r = p.handle(&request(op::CREATE_JOB, None), ALICE, t0);
+        assert_eq!(status_of(r), status::BUSY);
+        assert_eq!(p.job_count(), MAX_OPEN_JOBS);
+
+        let later = t0 + PENDING_JOB_TIMEOUT;
+        p.expire(later);
+        assert_eq!(p.job(1).unwrap().state, JobState::Aborted);
+        let r = p.handle(&request(op::CREATE_JOB, None), ALICE, later);
+        assert_eq!(status_of(r), status::OK);
+        // Many rounds later the table still holds a bounded number of jobs.
+        for round in 2..20u64 {
+            let now = t0 + PENDING_JOB_TIMEOUT * round as u32;
+            for _ in 0..MAX_OPEN_JOBS {
+                let _ = p.handle(&request(op::CREATE_JOB, None), ALICE, now);
+            }
+        }
+        assert!(p.job_count() <= MAX_OPEN_JOBS + KEEP_FINISHED_JOBS);
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,9 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::codec::{parse_ipp_request, IppError, IppRequest};
+use super::guard::{self, LocalUsers, Peer};
 use super::http::{self, BodyReader};
+use super::op;
 use super::printer::{Handled, IppPrinter, PrinterIdentity};
 use super::status;
 use crate::document::{format_from_mime, sniff_format, PageCounter};
@@ -86,6 +88,8 @@ struct Shared {
     port: u16,
     max_job_bytes: u64,
     jobs: mpsc::UnboundedSender<VirtualPrinterJob>,
+    /// Who may print (SECURITY M9).
+    users: LocalUsers,
 }
 
 impl Shared {
@@ -111,11 +115,19 @@ pub struct VirtualPrinter {
 
 impl VirtualPrinter {
     /// Binds the port and starts serving. Must run inside a tokio runtime.
+    /// The spool folder must be private to this user (it is created with
+    /// mode 0700 when missing; see [`crate::spool::ensure_private_dir`]).
     pub async fn start(config: VirtualPrinterConfig) -> io::Result<Self> {
-        tokio::fs::create_dir_all(&config.spool_dir).await?;
+        let spool_dir = config.spool_dir.clone();
+        let users = tokio::task::spawn_blocking(move || -> io::Result<LocalUsers> {
+            crate::spool::ensure_private_dir(&spool_dir)?;
+            Ok(LocalUsers::of_this_process())
+        })
+        .await
+        .map_err(io::Error::other)??;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).await?;
         let addr = listener.local_addr()?;
-        let uri = format!("ipp://127.0.0.1:{}/ipp/print", addr.port());
+        let uri = format!("ipp://127.0.0.1:{}{}", addr.port(), guard::PRINTER_PATH);
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             printer: Mutex::new(IppPrinter::new(PrinterIdentity {
@@ -128,6 +140,7 @@ impl VirtualPrinter {
             port: addr.port(),
             max_job_bytes: config.max_job_bytes,
             jobs: tx,
+            users,
         });
         let task = tokio::spawn(accept_loop(listener, shared));
         Ok(Self {
@@ -172,8 +185,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(error = %e, "virtual printer accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -182,7 +195,23 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_connection(stream, &shared).await {
+            let local = stream.local_addr();
+            // The kernel's socket table is a file read: off the runtime.
+            let uid = match local {
+                Ok(local) => tokio::task::spawn_blocking(move || guard::peer_uid(local, peer))
+                    .await
+                    .ok()
+                    .flatten(),
+                Err(_) => None,
+            };
+            let peer = uid.and_then(|uid| shared.users.classify(uid));
+            if peer.is_none() {
+                tracing::debug!(
+                    ?uid,
+                    "refused a virtual printer client of another local user"
+                );
+            }
+            if let Err(e) = serve_connection(stream, &shared, peer).await {
                 tracing::debug!(error = %e, "virtual printer connection ended");
             }
             drop(permit);
@@ -190,7 +219,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
+/// Serves one client. `peer` is `None` for a local user that may not
+/// print: it gets `403` to its first request.
+async fn serve_connection(
+    stream: TcpStream,
+    shared: &Shared,
+    peer: Option<Peer>,
+) -> io::Result<()> {
     let (rd, mut wr) = stream.into_split();
     let mut reader = BufReader::new(rd);
     loop {
@@ -206,11 +241,13 @@ async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> 
                     .await;
             }
         };
-        if head.method != "POST" {
-            return wr
-                .write_all(&http::error_response(405, "Method Not Allowed"))
-                .await;
+        if let Err((code, why)) = guard::check_head(&head, shared.port) {
+            tracing::debug!(code, "virtual printer refused a request");
+            return wr.write_all(&http::error_response(code, why)).await;
         }
+        let Some(peer) = peer else {
+            return wr.write_all(&http::error_response(403, "Forbidden")).await;
+        };
         if head.expect_continue {
             wr.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
         }
@@ -223,7 +260,10 @@ async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> 
                     .await
             }
         };
-        let handled = shared.with_printer(|p| p.handle(&req, shared.now()));
+        if !may_send(&shared.users, peer, &req) {
+            return wr.write_all(&http::error_response(403, "Forbidden")).await;
+        }
+        let handled = shared.with_printer(|p| p.handle(&req, peer.uid(), shared.now()));
         let (response, keep_alive) = match handled {
             Handled::Respond(bytes) => {
                 idle_limited(body.drain(&mut reader)).await?;
@@ -239,6 +279,18 @@ async fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> 
             .await?;
         if !keep_alive {
             return Ok(());
+        }
+    }
+}
+
+/// The print service (CUPS's `ipp` backend) may relay jobs of our own
+/// user only; asking for the printer's attributes names no job.
+fn may_send(users: &LocalUsers, peer: Peer, req: &IppRequest) -> bool {
+    match peer {
+        Peer::Own(_) => true,
+        Peer::Service(_) => {
+            req.operation == op::GET_PRINTER_ATTRIBUTES
+                || users.is_own_name(req.operation_str("requesting-user-name"))
         }
     }
 }
@@ -283,10 +335,31 @@ async fn receive_document(
     reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
     body: &mut BodyReader,
 ) -> (Vec<u8>, bool) {
-    let path = shared
-        .spool_dir
-        .join(format!("rsupport-print-{}-{}.spool", shared.port, job_id));
-    let spooled = spool(shared, &path, leftover, reader, body).await;
+    let created = {
+        let dir = shared.spool_dir.clone();
+        tokio::task::spawn_blocking(move || crate::spool::create_spool_file(&dir, "rsupport-print"))
+            .await
+            .map_err(io::Error::other)
+            .and_then(|r| r)
+    };
+    let (file, path) = match created {
+        Ok((file, path)) => (tokio::fs::File::from_std(file), path),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot create a print spool file");
+            let now = shared.now();
+            let response = shared.with_printer(|p| {
+                p.finish_document(
+                    req,
+                    job_id,
+                    0,
+                    Err((status::INTERNAL_ERROR, "could not spool the document")),
+                    now,
+                )
+            });
+            return (response, false);
+        }
+    };
+    let spooled = spool(shared, file, leftover, reader, body).await;
     let whole_body_read = body.is_done();
     let declared = shared.with_printer(|p| {
         p.job(job_id)
@@ -353,7 +426,7 @@ struct Spooled {
 
 async fn spool(
     shared: &Shared,
-    path: &Path,
+    mut file: tokio::fs::File,
     leftover: Vec<u8>,
     reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
     body: &mut BodyReader,
@@ -362,7 +435,6 @@ async fn spool(
         tracing::warn!(error = %e, "spooling a print job failed");
         (status::INTERNAL_ERROR, "could not spool the document")
     };
-    let mut file = tokio::fs::File::create(path).await.map_err(io_err)?;
     let mut s = Spooled {
         size: 0,
         head: Vec::new(),
