@@ -73,7 +73,9 @@ fn parse_v1(input: &[u8]) -> Result<Option<ProxyHeader>, ProxyHeaderError> {
     let window = input.get(..V1_MAX_LEN.min(input.len())).unwrap_or(input);
     let Some(end) = window.windows(2).position(|w| w == b"\r\n") else {
         return if input.len() >= V1_MAX_LEN {
-            Err(ProxyHeaderError::Malformed("v1 header longer than 107 bytes"))
+            Err(ProxyHeaderError::Malformed(
+                "v1 header longer than 107 bytes",
+            ))
         } else {
             Ok(None)
         };
@@ -164,7 +166,10 @@ fn v2_source(family: u8, payload: &[u8]) -> Result<Option<SocketAddr>, ProxyHead
                 return Err(short);
             };
             let ip = Ipv4Addr::new(a, b, c, d);
-            Ok(Some(SocketAddr::new(ip.into(), u16::from_be_bytes([p0, p1]))))
+            Ok(Some(SocketAddr::new(
+                ip.into(),
+                u16::from_be_bytes([p0, p1]),
+            )))
         }
         0x21 => {
             let Some(Ok(octets)) = payload.get(..16).map(<[u8; 16]>::try_from) else {
@@ -174,7 +179,10 @@ fn v2_source(family: u8, payload: &[u8]) -> Result<Option<SocketAddr>, ProxyHead
                 return Err(short);
             };
             let ip = Ipv6Addr::from(octets);
-            Ok(Some(SocketAddr::new(ip.into(), u16::from_be_bytes([p0, p1]))))
+            Ok(Some(SocketAddr::new(
+                ip.into(),
+                u16::from_be_bytes([p0, p1]),
+            )))
         }
         _ => Ok(None),
     }
