@@ -33,6 +33,8 @@ pub(crate) trait Holder: Send + Sync {
 pub(crate) struct MemoryBudget {
     limit: usize,
     used: AtomicUsize,
+    /// The most ever charged at once (for tests and diagnostics).
+    peak: AtomicUsize,
     holders: Mutex<HashMap<ConnId, Weak<dyn Holder>>>,
 }
 
@@ -51,6 +53,7 @@ impl MemoryBudget {
         Arc::new(MemoryBudget {
             limit,
             used: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
             holders: Mutex::new(HashMap::new()),
         })
     }
@@ -58,6 +61,12 @@ impl MemoryBudget {
     /// Bytes charged now, across every connection.
     pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes ever charged at once.
+    #[cfg(test)]
+    pub(crate) fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
     }
 
     fn holders(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Weak<dyn Holder>>> {
@@ -143,6 +152,7 @@ impl Charge {
         self.held.fetch_add(n, Ordering::Relaxed);
         if let Some(b) = &self.budget {
             let used = b.used.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+            b.peak.fetch_max(used, Ordering::Relaxed);
             if used > b.limit {
                 b.shed();
             }

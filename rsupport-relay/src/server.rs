@@ -645,3 +645,7 @@ fn forward(shared: &ConnShared, env: &Envelope, frame: &Frame) -> Option<Arc<Con
         Pushed::Overflow | Pushed::Closed => None,
     }
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;
