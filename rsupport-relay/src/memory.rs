@@ -104,7 +104,7 @@ impl MemoryBudget {
                 .map(|h| (h.held(), h))
                 .collect();
             let mut kept: usize = live.iter().map(|(n, _)| n).sum();
-            live.sort_by(|a, b| b.0.cmp(&a.0));
+            live.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
             for (n, h) in live {
                 if kept <= self.limit || n == 0 {
                     break;
