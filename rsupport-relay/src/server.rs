@@ -512,8 +512,11 @@ async fn read_loop<R: AsyncRead + Unpin>(
     // Body bytes of an oversized frame still to skip (see `skip_unrouted`).
     let mut skip = 0usize;
     loop {
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
+        // Grow only when full, doubling from 1 KiB up to READ_CHUNK steps:
+        // an idle connection keeps a small buffer, a busy one reads in
+        // large chunks.
+        if buf.capacity() == buf.len() {
+            buf.reserve(buf.capacity().clamp(1024, READ_CHUNK));
         }
         charge.track(&mut charged, buf.capacity());
         let read = tokio::select! {
