@@ -281,8 +281,19 @@ pub async fn serve_until(
 fn run_broker(mut broker: Broker, rx: EventRx<Event>) {
     let mut conns: HashMap<ConnId, Arc<ConnShared>> = HashMap::new();
     loop {
-        let wait = broker.poll_timeout().map_or(Duration::from_secs(1), |t| {
-            Duration::from_millis(t.saturating_sub(now_ms()))
+        // Deadlines first: a steady stream of events (a Ping flood) must not
+        // keep the timers (Hello and login deadlines, code expiry) from running.
+        let now = now_ms();
+        let mut next = broker.poll_timeout();
+        if next.is_some_and(|t| t <= now) {
+            broker.handle_timeout(now);
+            while let Some(out) = broker.poll_output() {
+                apply(&conns, out);
+            }
+            next = broker.poll_timeout();
+        }
+        let wait = next.map_or(Duration::from_secs(1), |t| {
+            Duration::from_millis(t.saturating_sub(now))
         });
         match rx.recv_timeout(wait) {
             Ok(Event::Connected(id, info, shared)) => {
