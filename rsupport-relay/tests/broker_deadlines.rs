@@ -24,15 +24,23 @@ fn closed(out: &[Output], id: ConnId) -> Option<(CloseReason, String)> {
     })
 }
 
-/// Pings every 10 s until `until`, running the broker's timers as the
-/// driver would; returns every output.
+/// Pings every 10 s until `until`, running the broker's timers when they
+/// are due, as the driver does; returns every output.
 fn ping_until(h: &mut Harness, conns: &[ConnId], until: u64) -> Vec<Output> {
     let mut out = Vec::new();
+    let mut next_ping = h.now + 10 * SEC;
+    let mut rounds = 0;
     while h.now < until {
-        h.now = (h.now + 10 * SEC).min(until);
-        for &c in conns {
-            h.broker
-                .handle_message(c, RelayMessage::Ping { nonce: 1 }, h.now);
+        rounds += 1;
+        assert!(rounds < 100_000, "a deadline that never clears");
+        let timer = h.broker.poll_timeout().unwrap_or(u64::MAX).max(h.now);
+        h.now = next_ping.min(timer).min(until);
+        if h.now == next_ping {
+            for &c in conns {
+                h.broker
+                    .handle_message(c, RelayMessage::Ping { nonce: 1 }, h.now);
+            }
+            next_ping += 10 * SEC;
         }
         if h.broker.poll_timeout().is_some_and(|t| t <= h.now) {
             h.broker.handle_timeout(h.now);
@@ -99,4 +107,34 @@ fn the_deadline_is_a_setting() {
     let anon = h.connect(Role::Operator);
     let out = ping_until(&mut h, &[anon], start + 6 * SEC);
     assert!(closed(&out, anon).is_some());
+}
+
+#[test]
+fn a_customer_left_idle_after_its_session_is_closed_within_two_periods() {
+    let mut h = Harness::with_accounts();
+    let aiko = h.login("aiko", OP_PW);
+    let customer = h.connect(Role::Customer);
+    let code = h.issue_code(aiko);
+    let session = paired(&h.join(customer, &code), customer).unwrap();
+    // In the session well past the first check.
+    let later = h.now + 5 * 60 * SEC;
+    let out = ping_until(&mut h, &[aiko, customer], later);
+    assert!(closed(&out, customer).is_none());
+    h.broker.handle_message(
+        aiko,
+        RelayMessage::LeaveSession {
+            session_id: session.session_id,
+            reason: rsupport_proto::EndReason::OperatorEnded,
+        },
+        h.now,
+    );
+    h.drain();
+    let ended = h.now;
+    // Not before one whole period of idleness...
+    let out = ping_until(&mut h, &[aiko, customer], ended + 30 * SEC - 1);
+    assert!(closed(&out, customer).is_none());
+    // ...and no later than two.
+    let out = ping_until(&mut h, &[aiko, customer], ended + 60 * SEC);
+    assert!(closed(&out, customer).is_some());
+    assert!(closed(&out, aiko).is_none(), "logged-in operators stay");
 }
