@@ -196,21 +196,25 @@ impl FrameDecoder {
         &self.limits
     }
 
+    /// Changes the caps for the frames still to come, e.g. a small session
+    /// cap until a connection is allowed to send session traffic, the full
+    /// one afterwards (per-phase limits).
+    pub fn set_limits(&mut self, limits: FrameLimits) {
+        self.limits = limits;
+    }
+
     /// Takes one whole frame off the front of `src`, if there is one.
     ///
     /// Returns `Ok(None)` when more bytes are needed; `src` is then untouched.
     /// After an `Err`, the stream is unusable and the connection should be
     /// closed with [`FrameError::close_reason`].
+    ///
+    /// The decoder never reserves room for the announced body: a 5-byte
+    /// header must not make the reader allocate megabytes the peer may never
+    /// send. The buffer grows with the bytes that actually arrive.
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         match check(src, &self.limits)? {
-            None => {
-                // Reserve room for the announced body so the next read need not
-                // reallocate repeatedly; the length is already known to be under the cap.
-                if let Ok(Some(needed)) = announced_len(src) {
-                    src.reserve(needed.saturating_sub(src.len()));
-                }
-                Ok(None)
-            }
+            None => Ok(None),
             Some((kind, len)) => {
                 src.advance(HEADER_LEN);
                 let body = src.split_to(len).freeze();
@@ -220,12 +224,19 @@ impl FrameDecoder {
     }
 }
 
-/// Total frame length announced by a complete, valid header.
-fn announced_len(src: &[u8]) -> Result<Option<usize>, FrameError> {
+/// The kind and body length a complete header at the start of `src`
+/// announces, without checking the length against any cap: `Ok(None)` until
+/// the 5 header bytes are there, `Err` for an unknown kind. Lets a reader
+/// decide to skip a frame it will not buffer.
+pub fn announced(src: &[u8]) -> Result<Option<(FrameKind, u32)>, FrameError> {
+    let Some(&kind_byte) = src.first() else {
+        return Ok(None);
+    };
+    let kind = FrameKind::from_byte(kind_byte)?;
     let Some(Ok(len)) = src.get(1..HEADER_LEN).map(<[u8; 4]>::try_from) else {
         return Ok(None);
     };
-    Ok(Some(HEADER_LEN + u32::from_be_bytes(len) as usize))
+    Ok(Some((kind, u32::from_be_bytes(len))))
 }
 
 #[cfg(test)]
@@ -308,6 +319,37 @@ mod tests {
             Err(FrameError::TooLarge { len, .. }) if len == u64::from(u32::MAX)
         ));
         assert_eq!(buf.capacity(), cap_before);
+    }
+
+    #[test]
+    fn an_announced_body_is_not_reserved_before_it_arrives() {
+        // A header announcing a body just under the 16 MiB cap, then 10 bytes.
+        let mut buf = BytesMut::with_capacity(64);
+        buf.extend_from_slice(&header(FrameKind::Session, 16 * 1024 * 1024 - 1));
+        buf.extend_from_slice(&[0u8; 10]);
+        let mut dec = FrameDecoder::default();
+        assert_eq!(dec.decode(&mut buf), Ok(None));
+        assert!(
+            buf.capacity() < 64 * 1024,
+            "decoder reserved {} bytes on the header's word",
+            buf.capacity()
+        );
+        assert_eq!(
+            announced(&buf),
+            Ok(Some((FrameKind::Session, 16 * 1024 * 1024 - 1)))
+        );
+    }
+
+    #[test]
+    fn limits_can_change_between_frames() {
+        let mut dec = FrameDecoder::new(FrameLimits::new(16, 4));
+        let mut buf = framed(FrameKind::Session, &[1u8; 8]);
+        assert!(matches!(
+            dec.decode(&mut buf.clone()),
+            Err(FrameError::TooLarge { .. })
+        ));
+        dec.set_limits(small_limits());
+        assert_eq!(dec.decode(&mut buf).unwrap().unwrap().body.len(), 8);
     }
 
     #[test]

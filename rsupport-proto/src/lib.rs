@@ -57,6 +57,7 @@ pub mod framing;
 pub mod input;
 pub mod limits;
 pub mod print;
+pub mod proxy_header;
 pub mod relay;
 pub mod screen;
 pub mod session;

@@ -146,6 +146,9 @@ pub(crate) struct Conn {
     pub(crate) sessions: HashSet<u64>,
     /// A customer's pending chat-first contact.
     pub(crate) contact: Option<u64>,
+    /// After `Hello`: when to check that the connection has logged in,
+    /// joined, contacted or resumed ([`crate::conn_deadline`]).
+    pub(crate) auth_check: Option<crate::conn_deadline::AuthCheck>,
 }
 
 /// The relay's protocol state machine. See the module docs for the run loop.
@@ -285,6 +288,7 @@ impl Broker {
                 phase: Phase::AwaitingHello { deadline_ms },
                 sessions: HashSet::new(),
                 contact: None,
+                auth_check: None,
             },
         );
     }
@@ -357,8 +361,13 @@ impl Broker {
                         } else {
                             Phase::Anonymous
                         };
+                        let auth_timeout_ms = self.config.auth_timeout_ms;
                         if let Some(c) = self.conns.get_mut(&conn) {
                             c.phase = phase;
+                            c.auth_check = Some(crate::conn_deadline::AuthCheck::after_hello(
+                                now_ms,
+                                auth_timeout_ms,
+                            ));
                         }
                         self.send(
                             conn,
@@ -502,6 +511,7 @@ impl Broker {
         for conn in late {
             self.close(conn, CloseReason::Timeout, "no Hello in time");
         }
+        self.check_auth_deadlines(now_ms);
         self.expire_codes(now_ms);
         self.expire_contacts(now_ms);
         self.expire_offers(now_ms);
@@ -545,7 +555,9 @@ impl Broker {
         let contacts = self.contacts.values().map(|c| c.expires_at_ms);
         let sessions = self.sessions.values().filter_map(Session::next_deadline);
         let offers = self.offers.values().map(|o| o.expires_at_ms);
+        let auth = self.conns.values().filter_map(Conn::auth_deadline);
         hello
+            .chain(auth)
             .chain(codes)
             .chain(contacts)
             .chain(sessions)

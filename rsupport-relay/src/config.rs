@@ -84,6 +84,20 @@ pub struct RelayConfig {
     pub audit_page_rows: u32,
     /// Defaults for the run-time settings (admins can override them; overrides persist).
     pub settings: Settings,
+
+    // ---- Connection slots, memory and proxies (issue 12: H3, M8, L3) ----
+    /// Most connections from one source (an IPv4 address or an IPv6 /64),
+    /// counted from the TCP accept, before the TLS handshake.
+    pub max_connections_per_source: usize,
+    /// After `Hello`, a connection must log in, join, contact an operator or
+    /// resume within this, ms; `Ping`s do not extend it.
+    pub auth_timeout_ms: u64,
+    /// Bytes all connections together may hold in read buffers and send
+    /// queues; above it the connections holding the most are closed first.
+    pub memory_budget_bytes: usize,
+    /// Load balancers (IP addresses or CIDRs) allowed to send a PROXY
+    /// protocol (v1 or v2) header naming the real client. Empty: none.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for RelayConfig {
@@ -115,6 +129,10 @@ impl Default for RelayConfig {
             contact_timeout_ms: 2 * 60 * 1000,
             audit_page_rows: 200,
             settings: Settings::default(),
+            max_connections_per_source: 20,
+            auth_timeout_ms: 30_000,
+            memory_budget_bytes: 256 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -283,6 +301,46 @@ impl RelayConfig {
                 ));
             }
         }
+        self.validate_limits()
+    }
+
+    /// The rules for the connection-slot, memory and proxy settings.
+    fn validate_limits(&self) -> Result<(), InvalidSetting> {
+        if !(1..=self.max_connections).contains(&self.max_connections_per_source) {
+            return Err(InvalidSetting::out_of_range(
+                "max_connections_per_source",
+                self.max_connections_per_source,
+                format!("between 1 and max_connections ({})", self.max_connections),
+            ));
+        }
+        if !AUTH_TIMEOUT_MS.contains(&self.auth_timeout_ms) {
+            return Err(InvalidSetting::out_of_range(
+                "auth_timeout_ms",
+                self.auth_timeout_ms,
+                format!(
+                    "between {} and {} (1 s to 1 hour)",
+                    AUTH_TIMEOUT_MS.start(),
+                    AUTH_TIMEOUT_MS.end()
+                ),
+            ));
+        }
+        let least = self.queue_hard_bytes.max(MIN_MEMORY_BUDGET);
+        if self.memory_budget_bytes < least {
+            return Err(InvalidSetting::out_of_range(
+                "memory_budget_bytes",
+                self.memory_budget_bytes,
+                format!("at least {least} (16 MiB, and no less than queue_hard_bytes)"),
+            ));
+        }
+        for entry in &self.trusted_proxies {
+            if crate::proxy::TrustedProxies::parse_one(entry).is_none() {
+                return Err(InvalidSetting::out_of_range(
+                    "trusted_proxies",
+                    format!("[\"{entry}\"]"),
+                    "a list of IP addresses or CIDRs, like [\"10.0.0.5\", \"192.0.2.0/24\", \"2001:db8::/48\"]",
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -291,6 +349,11 @@ pub use crate::limits::code_rule::GUESSING_SOURCES;
 
 pub(crate) const HOUR_MS: u64 = 60 * 60 * 1000;
 pub(crate) const DAY_MS: u64 = 24 * HOUR_MS;
+
+/// Allowed range of [`RelayConfig::auth_timeout_ms`].
+pub const AUTH_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1_000..=3_600_000;
+/// Smallest [`RelayConfig::memory_budget_bytes`].
+pub const MIN_MEMORY_BUDGET: usize = 16 * 1024 * 1024;
 
 /// Most connections a relay may be configured for (the async semaphore's
 /// limit is far above; this keeps typos like an extra digit group out).
@@ -726,6 +789,27 @@ mod tests {
         assert_eq!(refused("max_connections = 0").key, "max_connections");
         assert_eq!(refused("idle_timeout_ms = 0").key, "idle_timeout_ms");
         assert!(RelayConfig::from_toml("[argon2]\nmemory = 1").is_err());
+        assert_eq!(
+            refused("max_connections_per_source = 0").key,
+            "max_connections_per_source"
+        );
+        assert_eq!(
+            refused("max_connections = 10\nmax_connections_per_source = 11").key,
+            "max_connections_per_source"
+        );
+        assert_eq!(refused("auth_timeout_ms = 10").key, "auth_timeout_ms");
+        assert_eq!(
+            refused("memory_budget_bytes = 1024").key,
+            "memory_budget_bytes"
+        );
+        let bad_proxy = refused("trusted_proxies = [\"10.0.0.0/33\"]");
+        assert_eq!(bad_proxy.key, "trusted_proxies");
+        assert!(
+            RelayConfig::from_toml("trusted_proxies = [\"10.0.0.0/8\", \"::1\"]")
+                .unwrap()
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

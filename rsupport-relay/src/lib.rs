@@ -30,8 +30,9 @@
 //!     software: "doc".into(),
 //! }), now);
 //! assert!(matches!(broker.poll_output(), Some(Output::Send { conn: 1, message: RelayMessage::HelloAck(_) })));
-//! // Without a Hello the connection would be closed at this deadline:
-//! assert_eq!(broker.poll_timeout(), None);
+//! // It must now log in, join or contact an operator before this deadline
+//! // (`auth_timeout_ms`, 30 s); pings do not extend it.
+//! assert_eq!(broker.poll_timeout(), Some(now + 30_000));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -62,12 +63,17 @@ pub mod auth;
 mod broker;
 mod codes;
 pub mod config;
+mod conn_deadline;
+mod conn_limits;
 mod embed;
+mod event_channel;
 pub mod identity;
 mod limiter;
 mod limits;
 mod login;
+mod memory;
 mod pairing;
+pub mod proxy;
 mod queue;
 mod resume;
 mod server;

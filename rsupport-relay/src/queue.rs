@@ -10,11 +10,22 @@ use rsupport_proto::framing::HEADER_LEN;
 use rsupport_proto::CloseReason;
 use tokio::sync::Notify;
 
+use super::memory::Charge;
+
+/// Most bytes of the relay's own messages (replies, pongs, errors) queued
+/// towards one connection. A peer that sends requests and never reads the
+/// replies is closed as a slow consumer long before `queue_hard_bytes`
+/// (M8); a reader keeps far below this (the largest reply is one 64 KiB
+/// relay frame).
+pub(crate) const CONTROL_QUEUE_MAX: usize = 256 * 1024;
+
 /// A frame waiting to be written: header plus a slice of the frame it came in.
 #[derive(Debug)]
 pub(crate) struct QueuedFrame {
     pub(crate) header: [u8; HEADER_LEN],
     pub(crate) body: Bytes,
+    /// The relay's own message (counted against [`CONTROL_QUEUE_MAX`]).
+    control: bool,
 }
 
 impl QueuedFrame {
@@ -40,6 +51,8 @@ pub(crate) enum Pushed {
 struct State {
     ranks: [VecDeque<QueuedFrame>; Priority::COUNT],
     bytes: usize,
+    /// Of `bytes`, the relay's own messages.
+    control_bytes: usize,
     close: Option<(CloseReason, String)>,
 }
 
@@ -64,17 +77,60 @@ pub(crate) struct OutQueue {
     ready: Notify,
     /// Wakes throttled senders and the reader waiting for close.
     space: Notify,
+    /// This connection's share of the relay's memory budget.
+    charge: Charge,
 }
 
 impl OutQueue {
+    #[cfg(test)]
     pub(crate) fn new(soft: usize, hard: usize) -> Self {
+        Self::with_charge(soft, hard, Charge::unlimited())
+    }
+
+    /// A queue whose bytes are charged to `charge`.
+    pub(crate) fn with_charge(soft: usize, hard: usize, charge: Charge) -> Self {
         OutQueue {
             state: Mutex::new(State::default()),
             soft,
             hard: hard.max(soft),
             ready: Notify::new(),
             space: Notify::new(),
+            charge,
         }
+    }
+
+    /// The connection's share of the memory budget (its reader charges its
+    /// read buffer here too).
+    pub(crate) fn charge(&self) -> &Charge {
+        &self.charge
+    }
+
+    /// Queues one of the relay's own messages at the most urgent rank. A
+    /// peer that lets [`CONTROL_QUEUE_MAX`] of them pile up is not reading:
+    /// it is closed as a slow consumer.
+    pub(crate) fn push_control(&self, header: [u8; HEADER_LEN], body: Bytes) -> Pushed {
+        let len = HEADER_LEN + body.len();
+        {
+            let mut s = self.lock();
+            if s.close.is_none() && s.control_bytes > 0 && s.control_bytes + len > CONTROL_QUEUE_MAX
+            {
+                s.close = Some((
+                    CloseReason::SlowConsumer,
+                    "not reading the relay's replies".into(),
+                ));
+                drop(s);
+                self.wake_all();
+                return Pushed::Overflow;
+            }
+        }
+        self.push_frame(
+            0,
+            QueuedFrame {
+                header,
+                body,
+                control: true,
+            },
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -85,7 +141,15 @@ impl OutQueue {
 
     /// Queues a frame at `rank` (0 = most urgent).
     pub(crate) fn push(&self, rank: usize, header: [u8; HEADER_LEN], body: Bytes) -> Pushed {
-        let frame = QueuedFrame { header, body };
+        let frame = QueuedFrame {
+            header,
+            body,
+            control: false,
+        };
+        self.push_frame(rank, frame)
+    }
+
+    fn push_frame(&self, rank: usize, frame: QueuedFrame) -> Pushed {
         let mut s = self.lock();
         if s.close.is_some() {
             return Pushed::Closed;
@@ -98,11 +162,16 @@ impl OutQueue {
             return Pushed::Overflow;
         }
         s.bytes += len;
+        if frame.control {
+            s.control_bytes += len;
+        }
         let over = s.bytes > self.soft;
         if let Some(q) = s.ranks.get_mut(rank.min(Priority::COUNT - 1)) {
             q.push_back(frame);
         }
         drop(s);
+        // After the lock is released: going over budget may close queues.
+        self.charge.add(len);
         self.ready.notify_one();
         if over {
             Pushed::Throttle
@@ -155,8 +224,12 @@ impl OutQueue {
         match frame {
             Some(f) => {
                 s.bytes -= f.len();
+                if f.control {
+                    s.control_bytes -= f.len();
+                }
                 let room = s.bytes <= self.soft;
                 drop(s);
+                self.charge.sub(f.len());
                 if room {
                     self.space.notify_waiters();
                 }
@@ -245,6 +318,32 @@ mod tests {
         assert_eq!(q.push(4, [0; 5], body(1000)), Pushed::Throttle);
         assert!(matches!(q.next(), Next::Frame(_)));
         assert!(q.has_room());
+    }
+
+    #[test]
+    fn replies_the_peer_never_reads_close_it_long_before_the_hard_limit() {
+        let q = OutQueue::new(1 << 20, 32 << 20);
+        let pong = body(16);
+        let mut pushed = 0usize;
+        loop {
+            match q.push_control([1; 5], pong.clone()) {
+                Pushed::Queued | Pushed::Throttle => pushed += 21,
+                Pushed::Overflow => break,
+                Pushed::Closed => panic!("closed without overflow"),
+            }
+            assert!(
+                pushed <= CONTROL_QUEUE_MAX,
+                "control replies grew past the cap"
+            );
+        }
+        assert!(matches!(
+            q.next(),
+            Next::Close(CloseReason::SlowConsumer, _)
+        ));
+        // Forwarded session frames are not control replies.
+        let q = OutQueue::new(1 << 20, 32 << 20);
+        q.push(0, [2; 5], body(CONTROL_QUEUE_MAX));
+        assert_eq!(q.push_control([1; 5], pong), Pushed::Queued);
     }
 
     #[test]

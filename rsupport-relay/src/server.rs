@@ -12,15 +12,15 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use rand::RngCore;
 use rsupport_proto::envelope::Envelope;
-use rsupport_proto::framing::{Frame, FrameDecoder, FrameKind, FrameLimits};
+use rsupport_proto::framing::{announced, Frame, FrameDecoder, FrameKind, FrameLimits, HEADER_LEN};
 use rsupport_proto::relay::RelayMessage;
 use rsupport_proto::CloseReason;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -29,6 +29,9 @@ use tokio::sync::Semaphore;
 
 use super::broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
 use super::config::RelayConfig;
+use super::conn_limits::Admission;
+use super::event_channel::{self, EventRx, EventTx, EVENT_QUEUE_CAPACITY};
+use super::memory::{Holder, MemoryBudget};
 use super::queue::{Next, OutQueue, Pushed};
 use crate::store::Store;
 
@@ -39,6 +42,14 @@ const COALESCE_BELOW: usize = 8 * 1024;
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// How long shutdown waits for connections to say goodbye.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Largest `Session` frame buffered from a connection that has never been
+/// routed into a session (before `Hello`, before pairing): a party sends
+/// session traffic only once paired, so anything bigger is refused from the
+/// header alone instead of being buffered only to be dropped (M8).
+const UNROUTED_SESSION_MAX: u32 = 64 * 1024;
+/// The read buffer grows by at most this much per read, following the
+/// bytes that actually arrive rather than the length a header announces.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// Everything [`serve`] needs.
 pub struct ServeConfig {
@@ -80,6 +91,22 @@ struct Route {
 struct ConnShared {
     queue: OutQueue,
     routes: Mutex<HashMap<u64, Route>>,
+    /// Set once the broker routed this connection into a session: from then
+    /// on full-size session frames are allowed.
+    ever_routed: AtomicBool,
+}
+
+impl Holder for ConnShared {
+    fn held(&self) -> usize {
+        self.queue.charge().held()
+    }
+    fn closing(&self) -> bool {
+        self.queue.is_closing()
+    }
+    fn shed(&self) {
+        self.queue
+            .close(CloseReason::SlowConsumer, "relay memory budget exceeded");
+    }
 }
 
 impl ConnShared {
@@ -89,6 +116,14 @@ impl ConnShared {
             .unwrap_or_else(|e| e.into_inner())
             .get(&session_id)
             .cloned()
+    }
+
+    fn has_routes(&self) -> bool {
+        !self
+            .routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 }
 
@@ -146,7 +181,12 @@ pub async fn serve_until(
         store,
         rng,
     } = config;
-    let (events, rx) = mpsc::channel::<Event>();
+    let (events, rx) = event_channel::channel::<Event>(EVENT_QUEUE_CAPACITY);
+    let admission = Arc::new(Admission::new(
+        relay.max_connections_per_source,
+        &relay.trusted_proxies,
+    ));
+    let budget = MemoryBudget::new(relay.memory_budget_bytes);
     let mut broker = Broker::new(relay.clone(), store, rng);
     broker.restore_sessions(now_ms());
     // Connection tasks end when this sender is dropped: normally after
@@ -178,26 +218,38 @@ pub async fn serve_until(
                     tracing::warn!(%addr, "connection cap reached; refusing");
                     continue;
                 };
+                // Per source, from accept: half-open sockets hold their slot too.
+                let Some(accepted) = admission.at_accept(addr) else {
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
                 let id = next_id.fetch_add(1, Ordering::Relaxed);
                 let (events, relay, acceptor, live) = (events.clone(), relay.clone(), acceptor.clone(), live.clone());
+                let (admission, budget) = (admission.clone(), budget.clone());
                 let mut alive = alive.subscribe();
                 tokio::spawn(async move {
                   tokio::select! {
                     // The serve future is gone (aborted): cut the connection like a crash.
                     _ = alive.changed() => {}
                     () = async {
-                    let handshake = Duration::from_millis(relay.handshake_timeout_ms);
+                    let handshake = tokio::time::Instant::now() + Duration::from_millis(relay.handshake_timeout_ms);
+                    // The PROXY header (trusted proxies only) and the TLS
+                    // handshake share the handshake deadline.
+                    let Ok(Some(admitted)) = tokio::time::timeout_at(handshake, admission.finish(tcp, accepted)).await else {
+                        return;
+                    };
+                    let addr = admitted.client;
+                    let conn = Conn { id, addr, relay, events, budget };
                     match acceptor {
-                        Some(acceptor) => match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
+                        Some(acceptor) => match tokio::time::timeout_at(handshake, acceptor.accept(admitted.stream)).await {
                             Ok(Ok(tls)) => {
                                 let client_cert = tls.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
-                                run_connection(tls, id, addr, client_cert, relay, events).await;
+                                run_connection(tls, conn, client_cert).await;
                             }
                             Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
                             Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
                         },
-                        None => run_connection(tcp, id, addr, false, relay, events).await,
+                        None => run_connection(admitted.stream, conn, false).await,
                     }
                     } => {}
                   }
@@ -208,7 +260,7 @@ pub async fn serve_until(
         }
     };
     drop(listener);
-    let _ = events.send(Event::Shutdown(mode));
+    let _ = events.send(Event::Shutdown(mode)).await;
     // Wait until every connection has finished (or the grace period ends).
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     while permits.available_permits() < relay.max_connections {
@@ -226,11 +278,22 @@ pub async fn serve_until(
     Ok(())
 }
 
-fn run_broker(mut broker: Broker, rx: mpsc::Receiver<Event>) {
+fn run_broker(mut broker: Broker, rx: EventRx<Event>) {
     let mut conns: HashMap<ConnId, Arc<ConnShared>> = HashMap::new();
     loop {
-        let wait = broker.poll_timeout().map_or(Duration::from_secs(1), |t| {
-            Duration::from_millis(t.saturating_sub(now_ms()))
+        // Deadlines first: a steady stream of events (a Ping flood) must not
+        // keep the timers (Hello and login deadlines, code expiry) from running.
+        let now = now_ms();
+        let mut next = broker.poll_timeout();
+        if next.is_some_and(|t| t <= now) {
+            broker.handle_timeout(now);
+            while let Some(out) = broker.poll_output() {
+                apply(&conns, out);
+            }
+            next = broker.poll_timeout();
+        }
+        let wait = next.map_or(Duration::from_secs(1), |t| {
+            Duration::from_millis(t.saturating_sub(now))
         });
         match rx.recv_timeout(wait) {
             Ok(Event::Connected(id, info, shared)) => {
@@ -261,7 +324,7 @@ fn apply(conns: &HashMap<ConnId, Arc<ConnShared>>, out: Output) {
             if let Some(c) = conns.get(&conn) {
                 let body = message.encode();
                 let frame = Frame::new(FrameKind::Relay, body);
-                c.queue.push(0, frame.header(), frame.body);
+                c.queue.push_control(frame.header(), frame.body);
             }
         }
         Output::Close {
@@ -290,6 +353,7 @@ fn apply(conns: &HashMap<ConnId, Arc<ConnShared>>, out: Output) {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(session_id, route);
+                c.ever_routed.store(true, Ordering::Relaxed);
             }
         }
         Output::Unroute { conn, session_id } => {
@@ -303,26 +367,47 @@ fn apply(conns: &HashMap<ConnId, Arc<ConnShared>>, out: Output) {
     }
 }
 
-async fn run_connection<S>(
-    stream: S,
+/// What a connection's tasks need besides the stream.
+struct Conn {
     id: ConnId,
+    /// The client (named by a trusted proxy's header, or the TCP peer).
     addr: SocketAddr,
-    client_cert: bool,
     relay: Arc<RelayConfig>,
-    events: mpsc::Sender<Event>,
-) where
+    events: EventTx<Event>,
+    budget: Arc<MemoryBudget>,
+}
+
+async fn run_connection<S>(stream: S, conn: Conn, client_cert: bool)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Conn {
+        id,
+        addr,
+        relay,
+        events,
+        budget,
+    } = conn;
     let shared = Arc::new(ConnShared {
-        queue: OutQueue::new(relay.queue_soft_bytes, relay.queue_hard_bytes),
+        queue: OutQueue::with_charge(
+            relay.queue_soft_bytes,
+            relay.queue_hard_bytes,
+            budget.charge(),
+        ),
         routes: Mutex::new(HashMap::new()),
+        ever_routed: AtomicBool::new(false),
     });
+    let holder: Arc<dyn Holder> = shared.clone();
+    budget.register(id, Arc::downgrade(&holder));
+    drop(holder);
+    let _registered = Unregister(&budget, id);
     let info = ConnInfo {
         source: addr.ip(),
         client_cert,
     };
     if events
         .send(Event::Connected(id, info, shared.clone()))
+        .await
         .is_err()
     {
         return;
@@ -348,7 +433,16 @@ async fn run_connection<S>(
     // The writer ends after a close or a write error; stop the reader too.
     shared.queue.close(CloseReason::Normal, "");
     drop(reader);
-    let _ = events.send(Event::Disconnected(id));
+    let _ = events.send(Event::Disconnected(id)).await;
+}
+
+/// Takes a connection off the memory budget's list when it ends.
+struct Unregister<'a>(&'a MemoryBudget, ConnId);
+
+impl Drop for Unregister<'_> {
+    fn drop(&mut self) {
+        self.0.unregister(self.1);
+    }
 }
 
 /// Aborts the task when dropped, so a connection cut mid-way (the relay's
@@ -417,13 +511,25 @@ async fn read_loop<R: AsyncRead + Unpin>(
     id: ConnId,
     shared: Arc<ConnShared>,
     relay: Arc<RelayConfig>,
-    events: mpsc::Sender<Event>,
+    events: EventTx<Event>,
 ) {
     let idle = Duration::from_millis(relay.idle_timeout_ms);
     let slow = Duration::from_millis(relay.slow_consumer_timeout_ms);
     let mut decoder = FrameDecoder::new(FrameLimits::default());
     let mut buf = BytesMut::new();
+    // Bytes of the read buffer charged to the memory budget.
+    let mut charged = 0usize;
+    let charge = shared.queue.charge();
+    // Body bytes of an oversized frame still to skip (see `skip_unrouted`).
+    let mut skip = 0usize;
     loop {
+        // Grow only when full, doubling from 1 KiB up to READ_CHUNK steps:
+        // an idle connection keeps a small buffer, a busy one reads in
+        // large chunks.
+        if buf.capacity() == buf.len() {
+            buf.reserve(buf.capacity().clamp(1024, READ_CHUNK));
+        }
+        charge.track(&mut charged, buf.capacity());
         let read = tokio::select! {
             r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
             _ = shared.queue.wait_closing() => return,
@@ -434,6 +540,19 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Ok(Ok(_)) => {}
         }
         loop {
+            if skip > 0 {
+                let n = skip.min(buf.len());
+                buf.advance(n);
+                skip -= n;
+                if skip > 0 {
+                    break;
+                }
+            }
+            decoder.set_limits(phase_limits(&shared));
+            if let Some(len) = skip_unrouted(&shared, &buf) {
+                skip = len;
+                continue;
+            }
             let frame = match decoder.decode(&mut buf) {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
@@ -442,8 +561,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
             match frame.kind {
                 FrameKind::Relay => match RelayMessage::decode(frame.body) {
                     Ok(m) => {
-                        if events.send(Event::Message(id, m)).is_err() {
-                            return;
+                        // Bounded: a busy broker pauses this reader (M2).
+                        tokio::select! {
+                            sent = events.send(Event::Message(id, m)) => if sent.is_err() {
+                                return;
+                            },
+                            _ = shared.queue.wait_closing() => return,
                         }
                     }
                     Err(e) => return shared.queue.close(e.close_reason(), "bad relay message"),
@@ -480,6 +603,34 @@ async fn read_loop<R: AsyncRead + Unpin>(
     }
 }
 
+/// Frame caps for what this connection may send now: small session frames
+/// until it has been routed into a session, full-size afterwards.
+fn phase_limits(shared: &ConnShared) -> FrameLimits {
+    if shared.ever_routed.load(Ordering::Relaxed) {
+        FrameLimits::default()
+    } else {
+        FrameLimits::new(FrameLimits::DEFAULT_RELAY, UNROUTED_SESSION_MAX)
+    }
+}
+
+/// A connection that was in a session but has no route now (the session
+/// just ended while its frames were in flight) may still send big session
+/// frames: they are skipped as they arrive, never buffered whole. Returns
+/// the bytes to skip (header included) for such a frame at the front of
+/// `buf`. A connection never routed is left to the decoder, whose phase
+/// limit refuses a session frame over [`UNROUTED_SESSION_MAX`] from its
+/// header alone (`TooLarge`).
+fn skip_unrouted(shared: &ConnShared, buf: &[u8]) -> Option<usize> {
+    let Ok(Some((FrameKind::Session, len))) = announced(buf) else {
+        return None;
+    };
+    let skippable = len > UNROUTED_SESSION_MAX
+        && len <= FrameLimits::DEFAULT_SESSION
+        && shared.ever_routed.load(Ordering::Relaxed)
+        && !shared.has_routes();
+    skippable.then_some(HEADER_LEN + len as usize)
+}
+
 /// Queues `frame` for the sender's peer in `env.session_id`. Returns the
 /// peer when the sender should wait for it to drain.
 fn forward(shared: &ConnShared, env: &Envelope, frame: &Frame) -> Option<Arc<ConnShared>> {
@@ -508,3 +659,7 @@ fn forward(shared: &ConnShared, env: &Envelope, frame: &Frame) -> Option<Arc<Con
         Pushed::Overflow | Pushed::Closed => None,
     }
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

@@ -412,9 +412,11 @@ fn licence_limits_sessions_and_time() {
     let out = h.drain();
     assert!(out.iter().any(|o| matches!(o, Output::Send { conn, message: RelayMessage::SessionEnded { reason: EndReason::TimeLimit, .. } } if *conn == aiko)));
     assert_eq!(h.broker.session_count(), 0);
-    // The licence slot is free again.
+    // The licence slot is free again. (A new customer connection: c2 sat idle
+    // for 30 minutes and was closed by the deadline to join.)
+    let c3 = h.connect(Role::Customer);
     let code3 = h.issue_code(aiko);
-    assert!(paired(&h.join(c2, &code3), c2).is_some());
+    assert!(paired(&h.join(c3, &code3), c3).is_some());
 }
 
 #[test]

@@ -6,7 +6,9 @@
 //! later. The store is synchronous; the relay calls it from its broker
 //! thread, never from an async task.
 
+mod db_files;
 mod sqlite;
+mod totp_key;
 
 pub use sqlite::SqliteStore;
 
@@ -37,6 +39,10 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Backend(String),
+    /// The key that encrypts TOTP secrets at rest is missing, unreadable or
+    /// wrong for this database; the text says which file and what to do.
+    #[error("{0}")]
+    SecretKey(String),
 }
 
 /// A running session as the relay keeps it across restarts: enough to

@@ -8,7 +8,8 @@ use rsupport_proto::EndReason;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use super::{SessionRecord, Store, StoreError};
+use super::totp_key::{self, TotpKey};
+use super::{db_files, SessionRecord, Store, StoreError};
 use crate::auth::{mode_from_name, mode_name, role_from_name, role_name, Account};
 
 /// Migrations in order; `user_version` counts how many have run.
@@ -70,6 +71,8 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Debug)]
 pub struct SqliteStore {
     db: Connection,
+    /// Seals TOTP secrets on disk; `None` for an in-memory database.
+    totp_key: Option<TotpKey>,
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -83,13 +86,133 @@ fn backend(e: rusqlite::Error) -> StoreError {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// The database and its `-wal`/`-shm` files are kept readable by the
+    /// owner only (existing ones are tightened, with a warning). TOTP secrets
+    /// are encrypted with the key in `totp.key` beside the database, created
+    /// on first use; secrets an older version stored in clear are encrypted
+    /// now. A database whose secrets the key cannot open is refused.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Self::migrate(Connection::open(path).map_err(backend)?)
+        let path = path.as_ref();
+        db_files::prepare(path).map_err(|e| {
+            StoreError::Backend(format!(
+                "cannot restrict {} to its owner: {e}",
+                path.display()
+            ))
+        })?;
+        let mut store = Self::migrate(Connection::open(path).map_err(backend)?)?;
+        // Deleted and rewritten rows leave no old bytes (clear secrets) behind.
+        store
+            .db
+            .pragma_update(None, "secure_delete", "ON")
+            .map_err(backend)?;
+        store.totp_key = Some(store.totp_key_for(path)?);
+        store.seal_clear_secrets()?;
+        Ok(store)
     }
 
-    /// A private in-memory database (tests, throw-away relays).
+    /// A private in-memory database (tests, throw-away relays). Nothing is at
+    /// rest, so TOTP secrets are not encrypted.
     pub fn in_memory() -> Result<Self, StoreError> {
         Self::migrate(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    /// The key for this database: loaded from `totp.key`, or created when
+    /// there is none and no secret was sealed yet.
+    fn totp_key_for(&self, db: &Path) -> Result<TotpKey, StoreError> {
+        let path = totp_key::key_path(db);
+        let key_error = |e: totp_key::KeyError| StoreError::SecretKey(e.to_string());
+        if let Some(key) = TotpKey::load(&path).map_err(key_error)? {
+            return Ok(key);
+        }
+        if self
+            .totp_blobs()?
+            .iter()
+            .any(|(_, b)| totp_key::is_sealed(b))
+        {
+            return Err(StoreError::SecretKey(format!(
+                "{} is missing, and this database has two-step login secrets encrypted with it: \
+                 restore the key file that belongs to this database",
+                path.display()
+            )));
+        }
+        TotpKey::create(&path).map_err(key_error)
+    }
+
+    /// Every account's stored TOTP blob.
+    fn totp_blobs(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT username, totp_secret FROM accounts WHERE totp_secret IS NOT NULL")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    /// Encrypts secrets left in clear by an older version, checks that the
+    /// key opens the others, then empties the WAL so no clear copy stays.
+    fn seal_clear_secrets(&mut self) -> Result<(), StoreError> {
+        let Some(key) = &self.totp_key else {
+            return Ok(());
+        };
+        let mut sealed_any = false;
+        for (username, blob) in self.totp_blobs()? {
+            if totp_key::is_sealed(&blob) {
+                if key.open(&username, &blob).is_none() {
+                    return Err(StoreError::SecretKey(format!(
+                        "the TOTP key file does not open the two-step login secret of `{username}`: \
+                         restore the key file that belongs to this database"
+                    )));
+                }
+                continue;
+            }
+            let sealed = key
+                .seal(&username, &blob)
+                .ok_or_else(|| StoreError::SecretKey("cannot encrypt a TOTP secret".into()))?;
+            self.db
+                .execute(
+                    "UPDATE accounts SET totp_secret = ?1 WHERE username = ?2",
+                    params![sealed, username],
+                )
+                .map_err(backend)?;
+            sealed_any = true;
+        }
+        if sealed_any {
+            tracing::info!("encrypted the TOTP secrets stored in clear by an older version");
+            self.db
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// `a` as stored: its TOTP secret sealed.
+    fn sealed(&self, a: &Account) -> Result<[Value; 14], StoreError> {
+        let mut values = account_values(a);
+        if let (Some(key), Some(secret)) = (&self.totp_key, &a.totp_secret) {
+            let sealed = key
+                .seal(&a.username, secret.expose())
+                .ok_or_else(|| StoreError::SecretKey("cannot encrypt a TOTP secret".into()))?;
+            if let Some(v) = values.get_mut(TOTP_COLUMN) {
+                *v = Value::Blob(sealed);
+            }
+        }
+        Ok(values)
+    }
+
+    /// `a` as read: its TOTP secret opened. A secret the key cannot open
+    /// (damaged row) reads as none: two-step login then fails closed.
+    fn opened(&self, mut a: Account) -> Account {
+        if let (Some(key), Some(blob)) = (&self.totp_key, &a.totp_secret) {
+            let plain = key.open(&a.username, blob.expose());
+            if plain.is_none() {
+                tracing::error!(user = %a.username, "cannot decrypt a TOTP secret");
+            }
+            a.totp_secret = plain.map(Secret::new);
+        }
+        a
     }
 
     fn migrate(db: Connection) -> Result<Self, StoreError> {
@@ -115,7 +238,7 @@ impl SqliteStore {
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
         }
-        Ok(SqliteStore { db })
+        Ok(SqliteStore { db, totp_key: None })
     }
 
     /// The schema version after migration.
@@ -196,6 +319,9 @@ fn audit_from_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
+/// Index of `totp_secret` in `ACCOUNT_COLUMNS`.
+const TOTP_COLUMN: usize = 10;
+
 /// An account's columns in `ACCOUNT_COLUMNS` order: the one list INSERT and
 /// UPDATE both bind, so the two cannot drift apart.
 fn account_values(a: &Account) -> [Value; 14] {
@@ -265,6 +391,7 @@ impl Store for SqliteStore {
                 account_from_row,
             )
             .optional()
+            .map(|a| a.map(|a| self.opened(a)))
             .map_err(backend)
     }
 
@@ -279,6 +406,7 @@ impl Store for SqliteStore {
                 account_from_row,
             )
             .optional()
+            .map(|a| a.map(|a| self.opened(a)))
             .map_err(backend)
     }
 
@@ -286,7 +414,7 @@ impl Store for SqliteStore {
         self.db
             .execute(
                 &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"),
-                params_from_iter(account_values(a)),
+                params_from_iter(self.sealed(a)?),
             )
             .map_err(backend)?;
         Ok(())
@@ -301,7 +429,7 @@ impl Store for SqliteStore {
                  totp_secret=?11, totp_last_step=?12, must_change_password=?13, created_ms=?14
                  WHERE username=?15",
                 params_from_iter(
-                    account_values(a)
+                    self.sealed(a)?
                         .into_iter()
                         .chain([Value::Text(username.to_owned())]),
                 ),
@@ -322,7 +450,8 @@ impl Store for SqliteStore {
             ))
             .map_err(backend)?;
         let rows = stmt.query_map([], account_from_row).map_err(backend)?;
-        rows.collect::<Result<_, _>>().map_err(backend)
+        let accounts: Vec<Account> = rows.collect::<Result<_, _>>().map_err(backend)?;
+        Ok(accounts.into_iter().map(|a| self.opened(a)).collect())
     }
 
     fn load_settings(&self) -> Result<RelaySettings, StoreError> {
