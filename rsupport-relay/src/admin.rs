@@ -90,8 +90,8 @@ pub fn new_account(
         operator_id,
         password_hash: Secret::new(hasher.hash(password, rng)),
         enabled: true,
-        failed_logins: 0,
-        blocked_until_ms: 0,
+        credential_version: 0,
+        lockout_epoch: 0,
         allowed_modes: ConnectionMode::ALL.to_vec(),
         full_file_control: false,
         totp_secret: None,
@@ -117,7 +117,7 @@ pub fn bootstrap_admin(
     if !valid_username(username) {
         return Err(BootstrapError::InvalidUsername);
     }
-    check_policy(password)?;
+    check_policy(password, &[username])?;
     let hasher = PasswordHasher::new(params, rng);
     let spec = AccountSpec {
         username,
@@ -207,7 +207,8 @@ impl Broker {
             } => {
                 if !valid_username(&username) || role == Role::Customer {
                     RequestResult::err(RequestError::InvalidArgument, "bad user name or role")
-                } else if let Err(e) = check_policy(password.expose()) {
+                } else if let Err(e) = check_policy(password.expose(), &[&username, &display_name])
+                {
                     RequestResult::err(RequestError::WeakPassword, e.to_string())
                 } else {
                     let spec = AccountSpec {
@@ -251,7 +252,7 @@ impl Broker {
                         },
                     );
                     if r.is_ok() && !enabled {
-                        self.kick(&username, "account disabled");
+                        self.cut_off(&username, None, "account disabled", now_ms);
                     }
                     r
                 }
@@ -291,10 +292,10 @@ impl Broker {
                 username,
                 new_password,
             } => {
-                if let Err(e) = check_policy(new_password.expose()) {
+                if let Err(e) = check_policy(new_password.expose(), &[&username]) {
                     RequestResult::err(RequestError::WeakPassword, e.to_string())
                 } else {
-                    self.update_account(
+                    let r = self.update_account(
                         conn,
                         &admin,
                         &username,
@@ -304,10 +305,17 @@ impl Broker {
                             a.password_hash =
                                 Secret::new(b.hasher.hash(new_password.expose(), &mut *b.rng));
                             a.must_change_password = true;
-                            a.failed_logins = 0;
+                            a.credential_version = a.credential_version.saturating_add(1);
                             Ok(String::new())
                         },
-                    )
+                    );
+                    if r.is_ok() {
+                        // Whoever used the old password is cut off, the admin too
+                        // when resetting their own.
+                        let keep = (username == admin).then_some(conn);
+                        self.cut_off(&username, keep, "password reset by an admin", now_ms);
+                    }
+                    r
                 }
             }
             AdminCommand::SetAllowedModes { username, modes } => {
@@ -334,11 +342,16 @@ impl Broker {
                 },
             ),
             AdminCommand::UnblockAccount { username } => {
-                self.update_account(conn, &admin, &username, "unblocked", now_ms, |a, _| {
-                    a.blocked_until_ms = 0;
-                    a.failed_logins = 0;
-                    Ok("admin unblock".into())
-                })
+                match self.store.bump_lockout_epoch(&username) {
+                    Ok(epoch) => {
+                        self.lockouts.sync_epoch(&username, epoch);
+                        self.audit(now_ms, "unblocked", &username, conn, |r| {
+                            r.detail = format!("every source's lockout lifted; by {admin}")
+                        });
+                        RequestResult::ok()
+                    }
+                    Err(e) => store_error(&e),
+                }
             }
             AdminCommand::SetTotp {
                 username,
@@ -351,18 +364,31 @@ impl Broker {
                     totp::decode_base32(secret)
                 };
                 match decoded {
-                    Some(bytes) if bytes.is_empty() || bytes.len() >= 10 => self.update_account(
-                        conn,
-                        &admin,
-                        &username,
-                        "totp_changed",
-                        now_ms,
-                        |a, _| {
-                            a.totp_secret = (!bytes.is_empty()).then(|| Secret::new(bytes));
-                            a.totp_last_step = 0;
-                            Ok(format!("enabled={}", a.totp_secret.is_some()))
-                        },
-                    ),
+                    Some(bytes) if bytes.is_empty() || bytes.len() >= 10 => {
+                        let r = self.update_account(
+                            conn,
+                            &admin,
+                            &username,
+                            "totp_changed",
+                            now_ms,
+                            |a, _| {
+                                a.totp_secret = (!bytes.is_empty()).then(|| Secret::new(bytes));
+                                a.totp_last_step = 0;
+                                a.credential_version = a.credential_version.saturating_add(1);
+                                Ok(format!("enabled={}", a.totp_secret.is_some()))
+                            },
+                        );
+                        if r.is_ok() {
+                            let keep = (username == admin).then_some(conn);
+                            self.cut_off(
+                                &username,
+                                keep,
+                                "second factor changed by an admin",
+                                now_ms,
+                            );
+                        }
+                        r
+                    }
                     _ => RequestResult::err(
                         RequestError::InvalidArgument,
                         "secret must be base32, at least 80 bits",

@@ -35,6 +35,10 @@ use super::config::{RelayConfig, Settings};
 use super::limiter::FailureLimiter;
 use super::pairing::{Contact, PendingCode, Session};
 use crate::auth::PasswordHasher;
+use crate::hashing::PasswordJob;
+use crate::lockout::Lockouts;
+use crate::login::Pending;
+use crate::refusals::Refusals;
 use crate::store::Store;
 
 /// A connection, numbered by the driver.
@@ -101,6 +105,12 @@ pub enum Output {
         /// The session.
         session_id: u64,
     },
+    /// Check a password off the broker thread (on the driver's
+    /// [`PasswordPool`](crate::PasswordPool), or with [`PasswordJob::run`]),
+    /// then report with [`Broker::handle_password_checked`] —
+    /// [`PasswordOutcome::Busy`](crate::PasswordOutcome::Busy) at once when
+    /// the pool's queue is full.
+    CheckPassword(PasswordJob),
     /// Send `Close` and hang up. The driver reports `handle_disconnect` afterwards.
     Close {
         /// Whom.
@@ -143,6 +153,8 @@ pub(crate) struct Conn {
     pub(crate) sessions: HashSet<u64>,
     /// A customer's pending chat-first contact.
     pub(crate) contact: Option<u64>,
+    /// The next `ChangePassword` from this connection is not looked at before this.
+    pub(crate) password_change_not_before_ms: u64,
 }
 
 /// The relay's protocol state machine. See the module docs for the run loop.
@@ -161,7 +173,13 @@ pub struct Broker {
     pub(crate) contacts: HashMap<u64, Contact>,
     pub(crate) offers: HashMap<u64, super::transfer::Offer>,
     pub(crate) limiter: FailureLimiter,
-    pub(crate) login_limiter: FailureLimiter,
+    /// Failed logins per (account, source) and per account.
+    pub(crate) lockouts: Lockouts,
+    /// Password checks handed to the driver, by job id.
+    pub(crate) pending: HashMap<u64, Pending>,
+    pub(crate) next_job: u64,
+    /// Cheap refusals, counted for summary audit rows.
+    pub(crate) refusals: Refusals,
     pub(crate) next_id: u64,
     /// Stopping for a restart: disconnects no longer suspend or end sessions.
     pub(crate) stopping: bool,
@@ -199,13 +217,11 @@ impl Broker {
             config.code_failure_budget,
             config.code_failure_window_ms,
         );
-        let login_limiter = FailureLimiter::new(
-            config.login_failures_per_source,
-            config.login_failure_budget,
-            config.code_failure_window_ms,
-        );
         Broker {
-            login_limiter,
+            lockouts: Lockouts::default(),
+            pending: HashMap::new(),
+            next_job: 1,
+            refusals: Refusals::default(),
             config,
             settings,
             store,
@@ -258,6 +274,7 @@ impl Broker {
                 phase: Phase::AwaitingHello { deadline_ms },
                 sessions: HashSet::new(),
                 contact: None,
+                password_change_not_before_ms: 0,
             },
         );
     }
@@ -480,7 +497,25 @@ impl Broker {
         self.check_session_limits(now_ms);
         self.expire_suspensions(now_ms);
         self.limiter.prune(now_ms);
-        self.login_limiter.prune(now_ms);
+        self.lockouts.sweep(self.lockout_policy(), now_ms);
+        for s in self.refusals.take_due(now_ms) {
+            let source = s
+                .source
+                .map_or_else(|| "many sources".to_owned(), |x| x.to_string());
+            let mut r = AuditRecord {
+                at_ms: now_ms,
+                kind: s.kind.to_owned(),
+                operator_username: s.last_username.clone(),
+                source,
+                ..AuditRecord::default()
+            };
+            r.detail = format!(
+                "{} refusals in the {} s before this row; latest user name shown",
+                s.refusals,
+                super::refusals::WINDOW_MS / 1000
+            );
+            self.write_audit(r);
+        }
     }
 
     /// The relay is shutting down for good: end every session (reason
@@ -519,6 +554,7 @@ impl Broker {
             .chain(contacts)
             .chain(sessions)
             .chain(offers)
+            .chain(self.refusals.next_deadline())
             .min()
     }
 
@@ -589,9 +625,17 @@ impl Broker {
             ..AuditRecord::default()
         };
         fill(&mut r);
-        tracing::info!(kind, operator, source = %r.source, session = r.session_id, "audit");
+        self.write_audit(r);
+    }
+
+    /// Stores an audit record. User names are cut to the longest valid
+    /// one: a typed name can be any 1 KiB, and the audit must not keep it.
+    fn write_audit(&mut self, mut r: AuditRecord) {
+        let cut = super::login::cut_username(&r.operator_username).len();
+        r.operator_username.truncate(cut);
+        tracing::info!(kind = %r.kind, operator = %r.operator_username, source = %r.source, session = r.session_id, "audit");
         if let Err(e) = self.store.append_audit(&r) {
-            tracing::error!(error = %e, kind, "cannot write audit record");
+            tracing::error!(error = %e, kind = %r.kind, "cannot write audit record");
         }
     }
 }

@@ -6,8 +6,10 @@
 //! - one accept loop (the `serve` future itself);
 //! - per connection, a reader task and a writer task;
 //! - one broker thread owning the [`Broker`] and its synchronous [`Store`]
-//!   (SQLite, argon2), fed by a channel, so slow database or hashing work
-//!   never blocks the async runtime.
+//!   (SQLite), fed by a channel, so slow database work never blocks the
+//!   async runtime;
+//! - a few password threads ([`PasswordPool`]) running the broker's argon2
+//!   jobs, so hashing never blocks the broker.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -29,6 +31,7 @@ use tokio::sync::Semaphore;
 
 use super::broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
 use super::config::RelayConfig;
+use super::hashing::{default_workers, PasswordOutcome, PasswordPool};
 use super::queue::{Next, OutQueue, Pushed};
 use crate::store::Store;
 
@@ -96,6 +99,7 @@ enum Event {
     Connected(ConnId, ConnInfo, Arc<ConnShared>),
     Message(ConnId, RelayMessage),
     Disconnected(ConnId),
+    PasswordChecked(u64, PasswordOutcome),
     Shutdown(ShutdownMode),
 }
 
@@ -152,9 +156,26 @@ pub async fn serve_until(
     // Connection tasks end when this sender is dropped: normally after
     // shutdown, or at once when this future is dropped (aborted).
     let (alive, _) = tokio::sync::watch::channel(());
+    let workers = match relay.password_workers {
+        0 => default_workers(),
+        n => n,
+    };
+    let to_broker = Mutex::new(events.clone());
+    let pool = Arc::new(PasswordPool::start(
+        workers,
+        relay.password_queue,
+        move |job, outcome| {
+            let tx = to_broker.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = tx.send(Event::PasswordChecked(job, outcome));
+        },
+    )?);
+    let broker_pool = pool.clone();
+    // Also when this future is dropped (a simulated crash): the workers
+    // hold a sender, and the broker thread ends only when all are gone.
+    let pool = StopOnDrop(pool);
     let broker_thread = std::thread::Builder::new()
         .name("relay-broker".into())
-        .spawn(move || run_broker(broker, rx))?;
+        .spawn(move || run_broker(broker, rx, &broker_pool))?;
     let relay = Arc::new(relay);
     let permits = Arc::new(Semaphore::new(relay.max_connections));
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -221,12 +242,15 @@ pub async fn serve_until(
         }
     }
     drop(events);
+    // The pool's workers hold the last sender: stop them so the broker
+    // thread sees the channel close and ends.
+    drop(pool);
     drop(alive);
     let _ = tokio::task::spawn_blocking(move || broker_thread.join()).await;
     Ok(())
 }
 
-fn run_broker(mut broker: Broker, rx: mpsc::Receiver<Event>) {
+fn run_broker(mut broker: Broker, rx: mpsc::Receiver<Event>, pool: &PasswordPool) {
     let mut conns: HashMap<ConnId, Arc<ConnShared>> = HashMap::new();
     loop {
         let wait = broker.poll_timeout().map_or(Duration::from_secs(1), |t| {
@@ -242,6 +266,9 @@ fn run_broker(mut broker: Broker, rx: mpsc::Receiver<Event>) {
                 broker.handle_disconnect(id, now_ms());
                 conns.remove(&id);
             }
+            Ok(Event::PasswordChecked(job, outcome)) => {
+                broker.handle_password_checked(job, outcome, now_ms())
+            }
             Ok(Event::Shutdown(ShutdownMode::EndSessions)) => broker.shutdown(now_ms()),
             Ok(Event::Shutdown(ShutdownMode::KeepSessions)) => {
                 broker.shutdown_for_restart(now_ms())
@@ -250,7 +277,14 @@ fn run_broker(mut broker: Broker, rx: mpsc::Receiver<Event>) {
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
         while let Some(out) = broker.poll_output() {
-            apply(&conns, out);
+            match out {
+                Output::CheckPassword(job) => {
+                    if let Err(job) = pool.submit(job) {
+                        broker.handle_password_checked(job.id, PasswordOutcome::Busy, now_ms());
+                    }
+                }
+                out => apply(&conns, out),
+            }
         }
     }
 }
@@ -300,6 +334,8 @@ fn apply(conns: &HashMap<ConnId, Arc<ConnShared>>, out: Output) {
                     .remove(&session_id);
             }
         }
+        // Handled by run_broker, which owns the pool.
+        Output::CheckPassword(_) => {}
     }
 }
 
@@ -349,6 +385,15 @@ async fn run_connection<S>(
     shared.queue.close(CloseReason::Normal, "");
     drop(reader);
     let _ = events.send(Event::Disconnected(id));
+}
+
+/// Stops the password pool when dropped.
+struct StopOnDrop(Arc<PasswordPool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// Aborts the task when dropped, so a connection cut mid-way (the relay's
