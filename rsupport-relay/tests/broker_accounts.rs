@@ -221,7 +221,7 @@ fn must_change_password_gates_everything_else() {
         c,
         RelayMessage::ChangePassword {
             old_password: OP_PW.into(),
-            new_password: "granite-otter-sunrise-58".into(),
+            new_password: "Granite-otter-sunrise-58".into(),
         },
         h.now,
     );

@@ -219,7 +219,22 @@ pub fn check_policy(password: &str, user_inputs: &[&str]) -> Result<(), PolicyEr
         return Err(PolicyError::TooShort);
     }
     let scored: String = password.chars().take(SCORED_CHARS).collect();
-    if (zxcvbn::zxcvbn(&scored, user_inputs).score() as u8) < 3 {
+    // Each name whole and word by word ("Kenji Mori" → "kenji", "mori"),
+    // so "Kenji-Mori-1" is seen as built from the user's own name.
+    let words: Vec<String> = user_inputs
+        .iter()
+        .flat_map(|input| {
+            std::iter::once(input.to_lowercase()).chain(
+                input
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| w.chars().count() >= 3)
+                    .map(str::to_lowercase),
+            )
+        })
+        .take(32)
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    if (zxcvbn::zxcvbn(&scored, &words).score() as u8) < 3 {
         return Err(PolicyError::TooGuessable);
     }
     Ok(())

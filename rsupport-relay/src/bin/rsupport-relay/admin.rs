@@ -471,36 +471,6 @@ fn parse_modes(list: &str) -> Result<Vec<ConnectionMode>, CliError> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_errors_name_the_key() {
-        let e = parse_settings(&["code_ttl_ms=abc".into()]).unwrap_err();
-        assert!(e.to_string().contains("code_ttl_ms"), "{e}");
-        let e = parse_settings(&["bogus=1".into()]).unwrap_err();
-        assert!(e.to_string().contains("unknown setting bogus"), "{e}");
-        assert!(e.to_string().contains("code_length"), "{e}");
-        let s = parse_settings(&["code_length=10".into(), "remote_printing=false".into()]).unwrap();
-        assert_eq!(s.code_length, Some(10));
-        assert_eq!(s.remote_printing, Some(false));
-    }
-
-    #[test]
-    fn unknown_modes_list_the_valid_ones() {
-        let e = parse_modes("view").unwrap_err().to_string();
-        assert!(e.contains("view_customer"), "{e}");
-        assert_eq!(
-            parse_modes("view_customer, control_customer").unwrap(),
-            vec![
-                ConnectionMode::ViewCustomer,
-                ConnectionMode::ControlCustomer
-            ]
-        );
-    }
-}
-
 /// `admin --config relay.toml unblock USER`: straight on the database, so a
 /// relay whose every admin is locked out can be recovered on its machine.
 /// The running relay sees the raised lockout epoch at the account's next
@@ -561,4 +531,34 @@ fn offline(args: AdminArgs) -> Result<(), CliError> {
         "{username} unblocked in {}; a running relay sees it at the next login",
         db.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_errors_name_the_key() {
+        let e = parse_settings(&["code_ttl_ms=abc".into()]).unwrap_err();
+        assert!(e.to_string().contains("code_ttl_ms"), "{e}");
+        let e = parse_settings(&["bogus=1".into()]).unwrap_err();
+        assert!(e.to_string().contains("unknown setting bogus"), "{e}");
+        assert!(e.to_string().contains("code_length"), "{e}");
+        let s = parse_settings(&["code_length=10".into(), "remote_printing=false".into()]).unwrap();
+        assert_eq!(s.code_length, Some(10));
+        assert_eq!(s.remote_printing, Some(false));
+    }
+
+    #[test]
+    fn unknown_modes_list_the_valid_ones() {
+        let e = parse_modes("view").unwrap_err().to_string();
+        assert!(e.contains("view_customer"), "{e}");
+        assert_eq!(
+            parse_modes("view_customer, control_customer").unwrap(),
+            vec![
+                ConnectionMode::ViewCustomer,
+                ConnectionMode::ControlCustomer
+            ]
+        );
+    }
 }
