@@ -65,6 +65,19 @@ pub fn new_account(
     rng: &mut dyn RngCore,
     now_ms: u64,
 ) -> Result<Account, StoreError> {
+    let hash = hasher.hash(spec.password, rng);
+    account_with_hash(store, spec, hash, rng, now_ms)
+}
+
+/// [`new_account`] with the password hashed already (`spec.password` is
+/// not looked at): the broker has it hashed on the worker pool.
+pub(crate) fn account_with_hash(
+    store: &dyn Store,
+    spec: AccountSpec<'_>,
+    password_hash: String,
+    rng: &mut dyn RngCore,
+    now_ms: u64,
+) -> Result<Account, StoreError> {
     let mut operator_id = String::new();
     for _ in 0..32 {
         operator_id = format!("{:09}", rng.next_u64() % 1_000_000_000);
@@ -75,8 +88,8 @@ pub fn new_account(
     let AccountSpec {
         username,
         display_name,
-        password,
         role,
+        ..
     } = spec;
     Ok(Account {
         username: username.to_owned(),
@@ -88,7 +101,7 @@ pub fn new_account(
         .to_owned(),
         role,
         operator_id,
-        password_hash: Secret::new(hasher.hash(password, rng)),
+        password_hash: Secret::new(password_hash),
         enabled: true,
         credential_version: 0,
         lockout_epoch: 0,
@@ -146,7 +159,89 @@ fn store_error(e: &StoreError) -> RequestResult {
     }
 }
 
+/// An admin command waiting for its new password to be hashed on the
+/// worker pool (the broker never hashes).
+#[derive(Debug)]
+pub(crate) enum AdminHash {
+    /// `CreateAccount`.
+    Create {
+        username: String,
+        display_name: String,
+        role: Role,
+    },
+    /// `ResetPassword`.
+    Reset { username: String },
+}
+
 impl Broker {
+    /// Finishes `CreateAccount` or `ResetPassword` with the hashed password
+    /// (`None`: the pool was busy).
+    pub(crate) fn finish_admin_hash(
+        &mut self,
+        conn: ConnId,
+        request_id: u64,
+        admin: &str,
+        change: AdminHash,
+        hash: Option<String>,
+        now_ms: u64,
+    ) {
+        let Some(hash) = hash else {
+            let busy = RequestResult::err(
+                RequestError::LimitReached,
+                "the relay is busy; try again in a few seconds",
+            );
+            return self.admin_reply(conn, request_id, AdminReply::Result(busy));
+        };
+        let result = match change {
+            AdminHash::Create {
+                username,
+                display_name,
+                role,
+            } => {
+                let spec = AccountSpec {
+                    username: &username,
+                    display_name: &display_name,
+                    password: "",
+                    role,
+                };
+                let made = account_with_hash(&*self.store, spec, hash, &mut *self.rng, now_ms)
+                    .and_then(|a| self.store.insert_account(&a));
+                match made {
+                    Ok(()) => {
+                        self.audit(now_ms, "account_created", &username, conn, |r| {
+                            r.detail = format!("role={}; by {admin}", crate::auth::role_name(role))
+                        });
+                        RequestResult::ok()
+                    }
+                    Err(e) => store_error(&e),
+                }
+            }
+            AdminHash::Reset { username } => {
+                let r = self.update_account(
+                    conn,
+                    admin,
+                    &username,
+                    "password_reset",
+                    now_ms,
+                    |a, _| {
+                        a.password_hash = Secret::new(hash);
+                        a.must_change_password = true;
+                        a.credential_version = a.credential_version.saturating_add(1);
+                        Ok(String::new())
+                    },
+                );
+                if r.is_ok() {
+                    // Whoever used the old password is cut off, the admin too
+                    // when resetting their own (except this connection).
+                    let keep = (username == admin).then_some(conn);
+                    self.cut_off(&username, keep, "password reset by an admin", now_ms);
+                }
+                r
+            }
+        };
+        self.admin_reply(conn, request_id, AdminReply::Result(result));
+    }
+
     fn admin_reply(&mut self, conn: ConnId, request_id: u64, reply: AdminReply) {
         self.send(
             conn,
@@ -211,25 +306,13 @@ impl Broker {
                 {
                     RequestResult::err(RequestError::WeakPassword, e.to_string())
                 } else {
-                    let spec = AccountSpec {
-                        username: &username,
-                        display_name: &display_name,
-                        password: password.expose(),
+                    let change = AdminHash::Create {
+                        username,
+                        display_name,
                         role,
                     };
-                    let made =
-                        new_account(&*self.store, spec, &self.hasher, &mut *self.rng, now_ms)
-                            .and_then(|a| self.store.insert_account(&a));
-                    match made {
-                        Ok(()) => {
-                            self.audit(now_ms, "account_created", &username, conn, |r| {
-                                r.detail =
-                                    format!("role={}; by {admin}", crate::auth::role_name(role))
-                            });
-                            RequestResult::ok()
-                        }
-                        Err(e) => store_error(&e),
-                    }
+                    self.start_admin_hash(conn, id, admin, change, password.expose());
+                    return;
                 }
             }
             AdminCommand::SetAccountEnabled { username, enabled } => {
@@ -295,27 +378,9 @@ impl Broker {
                 if let Err(e) = check_policy(new_password.expose(), &[&username]) {
                     RequestResult::err(RequestError::WeakPassword, e.to_string())
                 } else {
-                    let r = self.update_account(
-                        conn,
-                        &admin,
-                        &username,
-                        "password_reset",
-                        now_ms,
-                        |a, b| {
-                            a.password_hash =
-                                Secret::new(b.hasher.hash(new_password.expose(), &mut *b.rng));
-                            a.must_change_password = true;
-                            a.credential_version = a.credential_version.saturating_add(1);
-                            Ok(String::new())
-                        },
-                    );
-                    if r.is_ok() {
-                        // Whoever used the old password is cut off, the admin too
-                        // when resetting their own.
-                        let keep = (username == admin).then_some(conn);
-                        self.cut_off(&username, keep, "password reset by an admin", now_ms);
-                    }
-                    r
+                    let change = AdminHash::Reset { username };
+                    self.start_admin_hash(conn, id, admin, change, new_password.expose());
+                    return;
                 }
             }
             AdminCommand::SetAllowedModes { username, modes } => {

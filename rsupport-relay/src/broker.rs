@@ -206,7 +206,19 @@ impl Broker {
     ) -> Self {
         let mut settings = config.settings.clone();
         match store.load_settings() {
-            Ok(stored) => settings.apply(&stored),
+            Ok(stored) => {
+                let mut with_stored = settings.clone();
+                with_stored.apply(&stored);
+                // Values an older build accepted (e.g. `lockout_ms = 0`) may
+                // be outside today's bounds: the file's settings win then.
+                match with_stored.validate() {
+                    Ok(()) => settings = with_stored,
+                    Err(why) => tracing::error!(
+                        %why,
+                        "settings changed by an admin are no longer allowed; using the file's settings"
+                    ),
+                }
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot load stored settings; using config defaults")
             }

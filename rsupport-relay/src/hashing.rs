@@ -44,6 +44,8 @@ pub struct PasswordJob {
     pub(crate) hash: Secret<String>,
     /// After a match, hash this new password (a password change).
     pub(crate) new_password: Option<Secret<String>>,
+    /// Verify nothing, only hash `new_password` (an admin setting one).
+    pub(crate) hash_only: bool,
     /// After a match, re-hash the password when its stored cost is not the
     /// configured one (so all hashes, and the dummy one, cost the same).
     pub(crate) rehash_outdated: bool,
@@ -70,11 +72,12 @@ pub enum PasswordOutcome {
 impl PasswordJob {
     /// Runs the job on the calling thread (a worker, or a test).
     pub fn run(&self) -> PasswordOutcome {
-        let matched = PasswordHash::new(self.hash.expose()).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(self.password.expose().as_bytes(), &parsed)
-                .is_ok()
-        });
+        let matched = self.hash_only
+            || PasswordHash::new(self.hash.expose()).is_ok_and(|parsed| {
+                Argon2::default()
+                    .verify_password(self.password.expose().as_bytes(), &parsed)
+                    .is_ok()
+            });
         let hasher = || PasswordHasher::with_params(self.params);
         let new_hash = match (&self.new_password, matched) {
             (_, false) => None,
@@ -250,6 +253,7 @@ mod tests {
             password: Secret::new(password.into()),
             hash: Secret::new(hash.into()),
             new_password: None,
+            hash_only: false,
             rehash_outdated: false,
             params: Argon2Params::insecure_fast(),
             salt: [1; 16],

@@ -7,7 +7,8 @@
 //! [`UNKNOWN_SOURCE_FAILURES`] failures from unknown sources within
 //! `lockout_ms`) gets at most one attempt per [`UNKNOWN_SOURCE_INTERVAL_MS`]
 //! from unknown sources; sources where it logged in before ("known", kept in
-//! the store) are never slowed by that.
+//! the store) are never slowed by that. A source that fails for many user
+//! names (password spraying) may then only try accounts it is known to.
 //!
 //! Unknown user names get the same bookkeeping as real ones, so the answers
 //! never tell which names exist. The state is in memory and bounded; the

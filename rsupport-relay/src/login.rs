@@ -12,6 +12,7 @@ use rsupport_proto::relay::{
 };
 use rsupport_proto::{CloseReason, EndReason};
 
+use super::admin::AdminHash;
 use super::broker::{Broker, ConnId, Output, Phase, Principal};
 use crate::auth::{check_policy, totp, Account, PolicyError};
 use crate::hashing::{JobPriority, PasswordJob, PasswordOutcome};
@@ -38,8 +39,16 @@ pub(crate) struct Pending {
 
 #[derive(Debug)]
 enum Work {
-    Login { totp: Secret<String> },
+    Login {
+        totp: Secret<String>,
+    },
     ChangePassword,
+    /// Hash only (no verification): an admin's new password for an account.
+    Admin {
+        request_id: u64,
+        admin: String,
+        change: AdminHash,
+    },
 }
 
 /// `name` cut to the longest valid user name (64 bytes, at a character boundary).
@@ -93,6 +102,37 @@ impl Broker {
             })
     }
 
+    /// Has `password` hashed on the worker pool for an admin command; the
+    /// command finishes in `finish_admin_hash`.
+    pub(crate) fn start_admin_hash(
+        &mut self,
+        conn: ConnId,
+        request_id: u64,
+        admin: String,
+        change: AdminHash,
+        password: &str,
+    ) {
+        let source = self
+            .conns
+            .get(&conn)
+            .map_or(Source::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
+                Source::of(c.info.source)
+            });
+        let pending = Pending {
+            conn,
+            user: String::new(),
+            source,
+            known: true,
+            hash: None,
+            work: Work::Admin {
+                request_id,
+                admin,
+                change,
+            },
+        };
+        self.start_job(pending, "", Some(password));
+    }
+
     /// Hands a password check to the driver's worker pool.
     fn start_job(&mut self, pending: Pending, password: &str, new: Option<&str>) {
         let id = self.next_job;
@@ -114,6 +154,7 @@ impl Broker {
                     .unwrap_or_else(|| self.hasher.dummy_hash().to_owned()),
             ),
             new_password: new.map(|n| Secret::new(n.to_owned())),
+            hash_only: matches!(pending.work, Work::Admin { .. }),
             rehash_outdated: pending.hash.is_some(),
             params: self.hasher.params(),
             salt,
@@ -187,6 +228,18 @@ impl Broker {
         let Some(p) = self.pending.remove(&job) else {
             return;
         };
+        if let Work::Admin {
+            request_id,
+            admin,
+            change,
+        } = p.work
+        {
+            let hash = match outcome {
+                PasswordOutcome::Checked { new_hash, .. } => new_hash.map(Secret::into_inner),
+                _ => None,
+            };
+            return self.finish_admin_hash(p.conn, request_id, &admin, change, hash, now_ms);
+        }
         let (matched, new_hash) = match outcome {
             PasswordOutcome::Checked { matched, new_hash } => (matched, new_hash),
             _ => {
@@ -196,7 +249,7 @@ impl Broker {
                 let retry_at = now_ms.saturating_add(BUSY_RETRY_MS);
                 match p.work {
                     Work::Login { .. } => self.rate_limited(p.conn, retry_at),
-                    Work::ChangePassword => self.reply(
+                    Work::ChangePassword | Work::Admin { .. } => self.reply(
                         p.conn,
                         RequestResult::err(
                             RequestError::LimitReached,
@@ -220,6 +273,7 @@ impl Broker {
                 self.finish_login(&p, account, totp.expose(), new_hash, now_ms)
             }
             Work::ChangePassword => self.finish_change_password(&p, account, new_hash, now_ms),
+            Work::Admin { .. } => {} // finished above
         }
     }
 

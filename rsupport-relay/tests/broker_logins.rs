@@ -140,6 +140,33 @@ fn the_broker_hands_password_work_out_and_never_hashes_itself() {
     };
     assert_eq!(busy.status, LoginStatus::RateLimited);
     assert!(busy.blocked_until_ms > h.now);
+    // An admin's new password is hashed on the pool too.
+    h.run_password_jobs = true;
+    let admin = h.admin_conn();
+    h.run_password_jobs = false;
+    h.broker.handle_message(
+        admin,
+        RelayMessage::AdminRequest(rsupport_proto::relay::admin::AdminRequest {
+            request_id: 5,
+            command: AdminCommand::ResetPassword {
+                username: "aiko".into(),
+                new_password: "Granite-otter-sunrise-58".into(),
+            },
+        }),
+        h.now,
+    );
+    assert!(h.sent_to(admin).is_empty(), "no answer before the hash");
+    let job = h.jobs.pop().expect("a hashing job");
+    h.broker.handle_password_checked(job.id, job.run(), h.now);
+    assert!(matches!(h.sent_to(admin).as_slice(),
+        [RelayMessage::AdminResponse(r)] if r.request_id == 5
+            && matches!(&r.reply, AdminReply::Result(res) if res.is_ok())));
+    h.run_password_jobs = true;
+    let aiko = h.connect_from(Role::Operator, "203.0.113.40");
+    assert_eq!(
+        h.try_login(aiko, "aiko", "Granite-otter-sunrise-58").status,
+        LoginStatus::Ok
+    );
     // An outcome for a job nobody waits for is ignored.
     h.broker
         .handle_password_checked(9_999, PasswordOutcome::Busy, h.now);
