@@ -12,10 +12,19 @@
 //!         Message(id, msg)    => broker.handle_message(id, msg, now),
 //!         Disconnected(id)    => broker.handle_disconnect(id, now),
 //!         Timer               => broker.handle_timeout(now),
+//!         Checked(job, res)   => broker.handle_password_checked(job, res, now),
 //!     }
-//!     while let Some(out) = broker.poll_output() { apply(out) }
+//!     while let Some(out) = broker.poll_output() {
+//!         match out {
+//!             CheckPassword(job) => pool.submit(job) or handle_password_checked(job.id, Busy),
+//!             out => apply(out),
+//!         }
+//!     }
 //! }
 //! ```
+//!
+//! The broker never hashes a password itself: argon2 is slow on purpose,
+//! and one login must not hold up every other connection.
 //!
 //! Session payloads do not pass through the broker: on pairing it emits
 //! [`Output::Route`] and the driver forwards `Session` frames itself,

@@ -494,6 +494,14 @@ impl Broker {
             }
             return;
         };
+        // A password is changed only for the user still logged in on the
+        // connection that asked (not after it hung up, or was cut off); a
+        // wrong old password above counts either way.
+        let asker = self.principal(p.conn).map(|pr| pr.username.clone());
+        if asker.as_deref() != Some(p.user.as_str()) {
+            self.lockouts.release(&p.user, p.source);
+            return;
+        }
         self.lockouts.succeeded(&p.user, p.source);
         account.password_hash = new_hash;
         account.must_change_password = false;
