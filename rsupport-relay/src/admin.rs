@@ -409,6 +409,7 @@ impl Broker {
             AdminCommand::UnblockAccount { username } => {
                 match self.store.bump_lockout_epoch(&username) {
                     Ok(epoch) => {
+                        self.lockouts.clear(&username);
                         self.lockouts.sync_epoch(&username, epoch);
                         self.audit(now_ms, "unblocked", &username, conn, |r| {
                             r.detail = format!("every source's lockout lifted; by {admin}")

@@ -91,8 +91,6 @@ struct SourceEntry {
     last_failure_ms: u64,
     not_before_ms: u64,
     locked_until_ms: u64,
-    /// When an attempt from this source for this account started and has not ended.
-    in_flight_since_ms: Option<u64>,
     touched_ms: u64,
 }
 
@@ -106,25 +104,16 @@ impl SourceEntry {
             self.locked_until_ms = 0;
             self.not_before_ms = 0;
         }
-        if self
-            .in_flight_since_ms
-            .is_some_and(|t| t.saturating_add(STALE_IN_FLIGHT_MS) <= now_ms)
-        {
-            self.in_flight_since_ms = None;
-        }
     }
 
     fn idle(&self, policy: Policy, now_ms: u64) -> bool {
-        self.in_flight_since_ms.is_none()
-            && self.locked_until_ms <= now_ms
+        self.locked_until_ms <= now_ms
             && self.last_failure_ms.saturating_add(policy.lockout_ms) <= now_ms
     }
 }
 
 #[derive(Debug, Default)]
 struct AccountEntry {
-    /// The store's `lockout_epoch` this state was counted under.
-    epoch: u64,
     /// Times of the latest failures from unknown sources (at most
     /// [`UNKNOWN_SOURCE_FAILURES`]).
     unknown_failures: VecDeque<u64>,
@@ -140,9 +129,18 @@ struct SprayEntry {
 }
 
 /// Failed-login state, per (account, source), per account, and per source.
+///
+/// Entries are made only by failures, i.e. after a password was really
+/// checked, so filling the tables costs an attacker real hashing work
+/// rather than cheap refused messages.
 #[derive(Debug, Default)]
 pub(crate) struct Lockouts {
     sources: HashMap<(String, Source), SourceEntry>,
+    /// Attempts being checked now, since when: one per (account, source)
+    /// at a time. Bounded by the password jobs in flight.
+    in_flight: HashMap<(String, Source), u64>,
+    /// The store's `lockout_epoch` of each account seen in this run.
+    epochs: HashMap<String, u64>,
     accounts: HashMap<String, AccountEntry>,
     spray: HashMap<Source, SprayEntry>,
     last_sweep_ms: u64,
@@ -152,10 +150,12 @@ impl Lockouts {
     /// Forgets everything about `user` when the store's epoch moved on
     /// (an unblock happened, possibly in another process).
     pub(crate) fn sync_epoch(&mut self, user: &str, epoch: u64) {
-        let seen = self.accounts.get(user).map_or(0, |a| a.epoch);
-        if epoch > seen {
-            self.clear(user);
-            self.account(user, 0).epoch = epoch;
+        // The first look at an account in this run records its epoch; the
+        // map holds existing accounts only (callers pass epochs read from
+        // the store), so it is never swept and cannot be flushed to unlock.
+        match self.epochs.insert(user.to_owned(), epoch) {
+            Some(seen) if epoch > seen => self.clear(user),
+            _ => {}
         }
     }
 
@@ -169,7 +169,7 @@ impl Lockouts {
     }
 
     /// May `source` try a password for `user` now? On [`Gate::Go`] the
-    /// attempt is in flight until [`Lockouts::finish`] or [`Lockouts::release`].
+    /// attempt is in flight until `failed`, `succeeded` or `release`.
     pub(crate) fn admit(
         &mut self,
         user: &str,
@@ -178,13 +178,11 @@ impl Lockouts {
         policy: Policy,
         now_ms: u64,
     ) -> Gate {
-        if let Some(e) = self.sources.get_mut(&(user.to_owned(), source)) {
+        let key = (user.to_owned(), source);
+        if let Some(e) = self.sources.get_mut(&key) {
             e.expire(policy, now_ms);
             if e.locked_until_ms > now_ms {
                 return wait(e.locked_until_ms, Refusal::Locked);
-            }
-            if e.in_flight_since_ms.is_some() {
-                return wait(now_ms.saturating_add(1000), Refusal::SlowedDown);
             }
             if e.not_before_ms > now_ms {
                 return wait(e.not_before_ms, Refusal::SlowedDown);
@@ -197,37 +195,43 @@ impl Lockouts {
                     return wait(ends, Refusal::Spraying);
                 }
             }
-            let a = self.account(user, now_ms);
-            let window_start = now_ms.saturating_sub(policy.lockout_ms);
-            while a
-                .unknown_failures
-                .front()
-                .is_some_and(|&t| t < window_start)
-            {
-                a.unknown_failures.pop_front();
-            }
-            if a.unknown_failures.len() >= UNKNOWN_SOURCE_FAILURES {
-                if a.next_unknown_ms > now_ms {
-                    return wait(a.next_unknown_ms, Refusal::UnknownSources);
+            if let Some(a) = self.accounts.get_mut(user) {
+                let window_start = now_ms.saturating_sub(policy.lockout_ms);
+                while a
+                    .unknown_failures
+                    .front()
+                    .is_some_and(|&t| t < window_start)
+                {
+                    a.unknown_failures.pop_front();
                 }
-                a.next_unknown_ms = now_ms.saturating_add(UNKNOWN_SOURCE_INTERVAL_MS);
+                if a.unknown_failures.len() >= UNKNOWN_SOURCE_FAILURES {
+                    if a.next_unknown_ms > now_ms {
+                        return wait(a.next_unknown_ms, Refusal::UnknownSources);
+                    }
+                    // This attempt takes the account's slot for unknown sources.
+                    a.next_unknown_ms = now_ms.saturating_add(UNKNOWN_SOURCE_INTERVAL_MS);
+                }
             }
         }
-        let e = self.source_entry(user, source, policy, now_ms);
-        e.in_flight_since_ms = Some(now_ms);
+        if let Some(&since) = self.in_flight.get(&key) {
+            if since.saturating_add(STALE_IN_FLIGHT_MS) > now_ms {
+                return wait(now_ms.saturating_add(1000), Refusal::SlowedDown);
+            }
+        }
+        self.in_flight.insert(key, now_ms);
         Gate::Go
     }
 
     /// The attempt ended without a verdict (the relay was busy): nothing counts.
     pub(crate) fn release(&mut self, user: &str, source: Source) {
-        if let Some(e) = self.sources.get_mut(&(user.to_owned(), source)) {
-            e.in_flight_since_ms = None;
-        }
+        self.in_flight.remove(&(user.to_owned(), source));
     }
 
     /// The attempt succeeded: the source's failures are forgotten.
     pub(crate) fn succeeded(&mut self, user: &str, source: Source) {
-        self.sources.remove(&(user.to_owned(), source));
+        let key = (user.to_owned(), source);
+        self.in_flight.remove(&key);
+        self.sources.remove(&key);
     }
 
     /// The attempt failed. Returns the failure count of this source for
@@ -248,9 +252,9 @@ impl Lockouts {
             a.unknown_failures.push_back(now_ms);
             self.note_spray(source, policy, now_ms);
         }
+        self.in_flight.remove(&(user.to_owned(), source));
         let e = self.source_entry(user, source, policy, now_ms);
         e.expire(policy, now_ms);
-        e.in_flight_since_ms = None;
         e.failures = e.failures.saturating_add(1);
         e.last_failure_ms = now_ms;
         let failures = e.failures;
@@ -295,16 +299,15 @@ impl Lockouts {
 
     fn sweep_now(&mut self, policy: Policy, now_ms: u64) {
         self.sources.retain(|_, e| !e.idle(policy, now_ms));
+        self.in_flight
+            .retain(|_, since| since.saturating_add(STALE_IN_FLIGHT_MS) > now_ms);
         self.spray
             .retain(|_, sp| sp.window_start_ms.saturating_add(policy.lockout_ms) > now_ms);
         let window_start = now_ms.saturating_sub(policy.lockout_ms);
-        // Entries that still carry an epoch are kept: forgetting one would
-        // make the next login treat an old unblock as new (harmless, but noisy).
         self.accounts.retain(|_, a| {
-            a.epoch != 0
-                || a.unknown_failures
-                    .back()
-                    .is_some_and(|&t| t >= window_start)
+            a.unknown_failures
+                .back()
+                .is_some_and(|&t| t >= window_start)
         });
     }
 
@@ -319,11 +322,11 @@ impl Lockouts {
         if !self.sources.contains_key(&key) && self.sources.len() >= MAX_ENTRIES {
             self.sweep_now(policy, now_ms);
             if self.sources.len() >= MAX_ENTRIES {
+                // Unlocked entries go first, the least recently used first.
                 let oldest = self
                     .sources
                     .iter()
-                    .filter(|(_, e)| e.in_flight_since_ms.is_none())
-                    .min_by_key(|(_, e)| e.touched_ms)
+                    .min_by_key(|(_, e)| (e.locked_until_ms > now_ms, e.touched_ms))
                     .map(|(k, _)| k.clone());
                 if let Some(k) = oldest {
                     self.sources.remove(&k);
@@ -337,10 +340,11 @@ impl Lockouts {
 
     fn account(&mut self, user: &str, now_ms: u64) -> &mut AccountEntry {
         if !self.accounts.contains_key(user) && self.accounts.len() >= MAX_ENTRIES {
+            // Accounts without recent failures go first, the least recently used first.
             let oldest = self
                 .accounts
                 .iter()
-                .min_by_key(|(_, a)| a.touched_ms)
+                .min_by_key(|(_, a)| (!a.unknown_failures.is_empty(), a.touched_ms))
                 .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 self.accounts.remove(&k);
@@ -352,8 +356,12 @@ impl Lockouts {
     }
 
     #[cfg(test)]
-    fn len(&self) -> (usize, usize) {
-        (self.sources.len(), self.accounts.len())
+    fn len(&self) -> (usize, usize, usize) {
+        (
+            self.sources.len(),
+            self.accounts.len(),
+            self.in_flight.len(),
+        )
     }
 }
 
@@ -428,7 +436,38 @@ mod tests {
             assert_eq!(l.admit(&user, src(n), false, POLICY, 5), Gate::Go);
             l.failed(&user, src(n), false, POLICY, 5);
         }
-        let (sources, accounts) = l.len();
+        let (sources, accounts, in_flight) = l.len();
         assert!(sources <= MAX_ENTRIES && accounts <= MAX_ENTRIES);
+        assert_eq!(in_flight, 0);
+    }
+
+    #[test]
+    fn refused_or_unchecked_attempts_leave_no_state_behind() {
+        let mut l = Lockouts::default();
+        for n in 0..1000 {
+            let user = format!("u{n}");
+            assert_eq!(l.admit(&user, src(n), false, POLICY, 5), Gate::Go);
+            l.release(&user, src(n)); // the relay was busy
+        }
+        assert_eq!(l.len(), (0, 0, 0));
+    }
+
+    #[test]
+    fn an_epoch_seen_for_the_first_time_clears_nothing() {
+        let mut l = Lockouts::default();
+        for _ in 0..5 {
+            l.failed("root", src(1), false, POLICY, 0);
+        }
+        l.sync_epoch("root", 7); // first seen in this run
+        l.sweep_now(POLICY, 1); // the lock is kept
+        assert!(matches!(
+            l.admit("root", src(1), false, POLICY, 0),
+            Gate::Wait {
+                why: Refusal::Locked,
+                ..
+            }
+        ));
+        l.sync_epoch("root", 8); // an unblock
+        assert_eq!(l.admit("root", src(1), false, POLICY, 0), Gate::Go);
     }
 }
