@@ -33,7 +33,7 @@ pub(crate) struct Pending {
     source: Source,
     known: bool,
     /// The stored hash the job verifies against (`None`: unknown user).
-    hash: Option<String>,
+    hash: Option<Secret<String>>,
     work: Work,
 }
 
@@ -147,12 +147,10 @@ impl Broker {
                 JobPriority::Unknown
             },
             password: Secret::new(password.to_owned()),
-            hash: Secret::new(
-                pending
-                    .hash
-                    .clone()
-                    .unwrap_or_else(|| self.hasher.dummy_hash().to_owned()),
-            ),
+            hash: pending
+                .hash
+                .clone()
+                .unwrap_or_else(|| Secret::new(self.hasher.dummy_hash().to_owned())),
             new_password: new.map(|n| Secret::new(n.to_owned())),
             hash_only: matches!(pending.work, Work::Admin { .. }),
             rehash_outdated: pending.hash.is_some(),
@@ -215,7 +213,7 @@ impl Broker {
             user,
             source,
             known,
-            hash: account.map(|a| a.password_hash.into_inner()),
+            hash: account.map(|a| a.password_hash),
             work: Work::Login { totp: login.totp },
         };
         self.start_job(pending, login.password.expose(), None);
@@ -266,7 +264,9 @@ impl Broker {
             Some(_) => self.store.find_account(&p.user).ok().flatten(),
             None => None,
         }
-        .filter(|a| matched && Some(a.password_hash.expose()) == p.hash.as_ref());
+        .filter(|a| {
+            matched && Some(a.password_hash.expose()) == p.hash.as_ref().map(|h| h.expose())
+        });
         match p.work {
             Work::Login { ref totp } => {
                 let totp = totp.clone();
@@ -470,7 +470,7 @@ impl Broker {
             user: username,
             source,
             known: true,
-            hash: Some(account.password_hash.into_inner()),
+            hash: Some(account.password_hash),
             work: Work::ChangePassword,
         };
         self.start_job(pending, old, Some(new));
