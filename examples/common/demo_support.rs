@@ -45,7 +45,7 @@ pub async fn start_relay(state: &Path) -> Result<(RelayTarget, PathBuf), Error> 
     bootstrap_admin(
         &mut store,
         "admin",
-        "Demo-Admin-1",
+        "demo-admin-violet-kettle-42",
         params,
         &mut rng,
         now_ms(),

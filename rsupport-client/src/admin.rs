@@ -6,7 +6,7 @@
 //! use rsupport_client::admin::NewAccount;
 //!
 //! let mut admin = operator.admin()?; // logged in with an admin account
-//! admin.create_account(NewAccount::operator("kenji", "Kenji Mori", "Initial-pass1")).await?;
+//! admin.create_account(NewAccount::operator("kenji", "Kenji Mori", "Initial-harbor-lantern-7")).await?;
 //! for account in admin.list_accounts().await? {
 //!     println!("{} ({}), enabled: {}", account.username, account.display_name, account.enabled);
 //! }

@@ -73,8 +73,8 @@ pub enum ClientError {
     LoginRefused {
         /// Why.
         status: LoginStatus,
-        /// When [`LoginStatus::Blocked`]: when the block ends, ms since the
-        /// Unix epoch.
+        /// When [`LoginStatus::Blocked`] or [`LoginStatus::RateLimited`]:
+        /// when to try again, ms since the Unix epoch (the relay's clock).
         blocked_until_ms: Option<u64>,
     },
     /// The relay refused to join a code or to contact an operator.
@@ -248,6 +248,13 @@ fn login_text(status: LoginStatus, blocked_until_ms: Option<u64>) -> String {
         LoginStatus::NotAllowed => {
             "login refused: this connection is already logged in or may not log in now".into()
         }
+        LoginStatus::RateLimited => match blocked_until_ms {
+            Some(ms) => format!(
+                "login not checked: too many failed attempts from this network, or the relay is busy; try again after {}",
+                utc(ms)
+            ),
+            None => "login not checked: too many failed attempts from this network, or the relay is busy; try again in a few minutes".into(),
+        },
         _ => "login refused by the relay".into(),
     }
 }
@@ -339,6 +346,12 @@ mod tests {
         assert!(t.contains("administrator can unblock"), "{t}");
         assert!(e.is_refused() && !e.is_connect());
         assert_eq!(e.retry_at_ms(), Some(1_796_133_930_000));
+        let e = ClientError::LoginRefused {
+            status: LoginStatus::RateLimited,
+            blocked_until_ms: Some(1_796_133_930_000),
+        };
+        let t = e.to_string();
+        assert!(t.contains("try again after 2026-12-01 14:05 UTC"), "{t}");
 
         let e = ClientError::FingerprintMismatch {
             addr: "relay.example.com:7443".into(),

@@ -24,7 +24,7 @@ use rsupport_relay::store::SqliteStore;
 use rsupport_testkit::relay::{grant, paired, start_relay, wait_for, OPERATOR, PASSWORD, WAIT};
 
 const ADMIN: &str = "root";
-const ADMIN_PASSWORD: &str = "Admin-pass1";
+const ADMIN_PASSWORD: &str = "violet-kettle-harbor-42";
 
 /// A relay whose store also has an admin account.
 async fn relay_with_admin(dir: &Path) -> RelayTarget {
@@ -308,11 +308,19 @@ async fn admin_manages_accounts_settings_audit_and_sessions() {
     let mut root = logged_in(&target, ADMIN, ADMIN_PASSWORD).await;
     let mut admin = root.admin().unwrap();
     admin
-        .create_account(NewAccount::operator("kenji", "Kenji Mori", "Initial-pass1"))
+        .create_account(NewAccount::operator(
+            "kenji",
+            "Kenji Mori",
+            "Initial-harbor-lantern-7",
+        ))
         .await
         .unwrap();
     let e = admin
-        .create_account(NewAccount::operator("kenji", "Kenji", "Initial-pass1"))
+        .create_account(NewAccount::operator(
+            "kenji",
+            "Kenji",
+            "Initial-harbor-lantern-7",
+        ))
         .await
         .unwrap_err();
     assert!(
@@ -390,13 +398,17 @@ async fn a_session_is_handed_to_a_colleague() {
     let mut root = logged_in(&target, ADMIN, ADMIN_PASSWORD).await;
     root.admin()
         .unwrap()
-        .create_account(NewAccount::operator("kenji", "Kenji Mori", "Initial-pass1"))
+        .create_account(NewAccount::operator(
+            "kenji",
+            "Kenji Mori",
+            "Initial-harbor-lantern-7",
+        ))
         .await
         .unwrap();
-    let mut kenji = logged_in(&target, "kenji", "Initial-pass1").await;
+    let mut kenji = logged_in(&target, "kenji", "Initial-harbor-lantern-7").await;
     assert!(kenji.login_info().unwrap().must_change_password);
     kenji
-        .change_password("Initial-pass1", "Kenji-pass22")
+        .change_password("Initial-harbor-lantern-7", "granite-otter-sunrise-58")
         .await
         .unwrap();
     let kenji_id = kenji.login_info().unwrap().operator_id.clone();

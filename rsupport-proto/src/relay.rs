@@ -81,6 +81,10 @@ wire_enum! {
         Disabled => Disabled,
         /// Already logged in, or another state problem.
         NotAllowed => NotAllowed,
+        /// Too many attempts from this source, or the relay is busy: nothing
+        /// was checked; try again at `blocked_until_ms` (relay clock). Any
+        /// user name may get it, so it reveals nothing about accounts.
+        RateLimited => RateLimited,
     }
 }
 
@@ -327,7 +331,8 @@ pub struct Login {
 pub struct LoginResult {
     /// Outcome.
     pub status: LoginStatus,
-    /// Set when blocked: when the block ends (ms since epoch).
+    /// Set when blocked or rate-limited: when to try again (ms since epoch,
+    /// relay clock).
     pub blocked_until_ms: u64,
     /// Set when logged in.
     pub role: Option<Role>,

@@ -65,6 +65,19 @@ pub fn new_account(
     rng: &mut dyn RngCore,
     now_ms: u64,
 ) -> Result<Account, StoreError> {
+    let hash = hasher.hash(spec.password, rng);
+    account_with_hash(store, spec, hash, rng, now_ms)
+}
+
+/// [`new_account`] with the password hashed already (`spec.password` is
+/// not looked at): the broker has it hashed on the worker pool.
+pub(crate) fn account_with_hash(
+    store: &dyn Store,
+    spec: AccountSpec<'_>,
+    password_hash: String,
+    rng: &mut dyn RngCore,
+    now_ms: u64,
+) -> Result<Account, StoreError> {
     let mut operator_id = String::new();
     for _ in 0..32 {
         operator_id = format!("{:09}", rng.next_u64() % 1_000_000_000);
@@ -75,8 +88,8 @@ pub fn new_account(
     let AccountSpec {
         username,
         display_name,
-        password,
         role,
+        ..
     } = spec;
     Ok(Account {
         username: username.to_owned(),
@@ -88,10 +101,10 @@ pub fn new_account(
         .to_owned(),
         role,
         operator_id,
-        password_hash: Secret::new(hasher.hash(password, rng)),
+        password_hash: Secret::new(password_hash),
         enabled: true,
-        failed_logins: 0,
-        blocked_until_ms: 0,
+        credential_version: 0,
+        lockout_epoch: 0,
         allowed_modes: ConnectionMode::ALL.to_vec(),
         full_file_control: false,
         totp_secret: None,
@@ -117,7 +130,7 @@ pub fn bootstrap_admin(
     if !valid_username(username) {
         return Err(BootstrapError::InvalidUsername);
     }
-    check_policy(password)?;
+    check_policy(password, &[username])?;
     let hasher = PasswordHasher::new(params, rng);
     let spec = AccountSpec {
         username,
@@ -146,7 +159,89 @@ fn store_error(e: &StoreError) -> RequestResult {
     }
 }
 
+/// An admin command waiting for its new password to be hashed on the
+/// worker pool (the broker never hashes).
+#[derive(Debug)]
+pub(crate) enum AdminHash {
+    /// `CreateAccount`.
+    Create {
+        username: String,
+        display_name: String,
+        role: Role,
+    },
+    /// `ResetPassword`.
+    Reset { username: String },
+}
+
 impl Broker {
+    /// Finishes `CreateAccount` or `ResetPassword` with the hashed password
+    /// (`None`: the pool was busy).
+    pub(crate) fn finish_admin_hash(
+        &mut self,
+        conn: ConnId,
+        request_id: u64,
+        admin: &str,
+        change: AdminHash,
+        hash: Option<String>,
+        now_ms: u64,
+    ) {
+        let Some(hash) = hash else {
+            let busy = RequestResult::err(
+                RequestError::LimitReached,
+                "the relay is busy; try again in a few seconds",
+            );
+            return self.admin_reply(conn, request_id, AdminReply::Result(busy));
+        };
+        let result = match change {
+            AdminHash::Create {
+                username,
+                display_name,
+                role,
+            } => {
+                let spec = AccountSpec {
+                    username: &username,
+                    display_name: &display_name,
+                    password: "",
+                    role,
+                };
+                let made = account_with_hash(&*self.store, spec, hash, &mut *self.rng, now_ms)
+                    .and_then(|a| self.store.insert_account(&a));
+                match made {
+                    Ok(()) => {
+                        self.audit(now_ms, "account_created", &username, conn, |r| {
+                            r.detail = format!("role={}; by {admin}", crate::auth::role_name(role))
+                        });
+                        RequestResult::ok()
+                    }
+                    Err(e) => store_error(&e),
+                }
+            }
+            AdminHash::Reset { username } => {
+                let r = self.update_account(
+                    conn,
+                    admin,
+                    &username,
+                    "password_reset",
+                    now_ms,
+                    |a, _| {
+                        a.password_hash = Secret::new(hash);
+                        a.must_change_password = true;
+                        a.credential_version = a.credential_version.saturating_add(1);
+                        Ok(String::new())
+                    },
+                );
+                if r.is_ok() {
+                    // Whoever used the old password is cut off, the admin too
+                    // when resetting their own (except this connection).
+                    let keep = (username == admin).then_some(conn);
+                    self.cut_off(&username, keep, "password reset by an admin", now_ms);
+                }
+                r
+            }
+        };
+        self.admin_reply(conn, request_id, AdminReply::Result(result));
+    }
+
     fn admin_reply(&mut self, conn: ConnId, request_id: u64, reply: AdminReply) {
         self.send(
             conn,
@@ -207,28 +302,17 @@ impl Broker {
             } => {
                 if !valid_username(&username) || role == Role::Customer {
                     RequestResult::err(RequestError::InvalidArgument, "bad user name or role")
-                } else if let Err(e) = check_policy(password.expose()) {
+                } else if let Err(e) = check_policy(password.expose(), &[&username, &display_name])
+                {
                     RequestResult::err(RequestError::WeakPassword, e.to_string())
                 } else {
-                    let spec = AccountSpec {
-                        username: &username,
-                        display_name: &display_name,
-                        password: password.expose(),
+                    let change = AdminHash::Create {
+                        username,
+                        display_name,
                         role,
                     };
-                    let made =
-                        new_account(&*self.store, spec, &self.hasher, &mut *self.rng, now_ms)
-                            .and_then(|a| self.store.insert_account(&a));
-                    match made {
-                        Ok(()) => {
-                            self.audit(now_ms, "account_created", &username, conn, |r| {
-                                r.detail =
-                                    format!("role={}; by {admin}", crate::auth::role_name(role))
-                            });
-                            RequestResult::ok()
-                        }
-                        Err(e) => store_error(&e),
-                    }
+                    self.start_admin_hash(conn, id, admin, change, password.expose());
+                    return;
                 }
             }
             AdminCommand::SetAccountEnabled { username, enabled } => {
@@ -251,7 +335,7 @@ impl Broker {
                         },
                     );
                     if r.is_ok() && !enabled {
-                        self.kick(&username, "account disabled");
+                        self.cut_off(&username, None, "account disabled", now_ms);
                     }
                     r
                 }
@@ -291,23 +375,12 @@ impl Broker {
                 username,
                 new_password,
             } => {
-                if let Err(e) = check_policy(new_password.expose()) {
+                if let Err(e) = check_policy(new_password.expose(), &[&username]) {
                     RequestResult::err(RequestError::WeakPassword, e.to_string())
                 } else {
-                    self.update_account(
-                        conn,
-                        &admin,
-                        &username,
-                        "password_reset",
-                        now_ms,
-                        |a, b| {
-                            a.password_hash =
-                                Secret::new(b.hasher.hash(new_password.expose(), &mut *b.rng));
-                            a.must_change_password = true;
-                            a.failed_logins = 0;
-                            Ok(String::new())
-                        },
-                    )
+                    let change = AdminHash::Reset { username };
+                    self.start_admin_hash(conn, id, admin, change, new_password.expose());
+                    return;
                 }
             }
             AdminCommand::SetAllowedModes { username, modes } => {
@@ -334,11 +407,17 @@ impl Broker {
                 },
             ),
             AdminCommand::UnblockAccount { username } => {
-                self.update_account(conn, &admin, &username, "unblocked", now_ms, |a, _| {
-                    a.blocked_until_ms = 0;
-                    a.failed_logins = 0;
-                    Ok("admin unblock".into())
-                })
+                match self.store.bump_lockout_epoch(&username) {
+                    Ok(epoch) => {
+                        self.lockouts.clear(&username);
+                        self.lockouts.sync_epoch(&username, epoch);
+                        self.audit(now_ms, "unblocked", &username, conn, |r| {
+                            r.detail = format!("every source's lockout lifted; by {admin}")
+                        });
+                        RequestResult::ok()
+                    }
+                    Err(e) => store_error(&e),
+                }
             }
             AdminCommand::SetTotp {
                 username,
@@ -351,18 +430,31 @@ impl Broker {
                     totp::decode_base32(secret)
                 };
                 match decoded {
-                    Some(bytes) if bytes.is_empty() || bytes.len() >= 10 => self.update_account(
-                        conn,
-                        &admin,
-                        &username,
-                        "totp_changed",
-                        now_ms,
-                        |a, _| {
-                            a.totp_secret = (!bytes.is_empty()).then(|| Secret::new(bytes));
-                            a.totp_last_step = 0;
-                            Ok(format!("enabled={}", a.totp_secret.is_some()))
-                        },
-                    ),
+                    Some(bytes) if bytes.is_empty() || bytes.len() >= 10 => {
+                        let r = self.update_account(
+                            conn,
+                            &admin,
+                            &username,
+                            "totp_changed",
+                            now_ms,
+                            |a, _| {
+                                a.totp_secret = (!bytes.is_empty()).then(|| Secret::new(bytes));
+                                a.totp_last_step = 0;
+                                a.credential_version = a.credential_version.saturating_add(1);
+                                Ok(format!("enabled={}", a.totp_secret.is_some()))
+                            },
+                        );
+                        if r.is_ok() {
+                            let keep = (username == admin).then_some(conn);
+                            self.cut_off(
+                                &username,
+                                keep,
+                                "second factor changed by an admin",
+                                now_ms,
+                            );
+                        }
+                        r
+                    }
                     _ => RequestResult::err(
                         RequestError::InvalidArgument,
                         "secret must be base32, at least 80 bits",

@@ -12,10 +12,19 @@
 //!         Message(id, msg)    => broker.handle_message(id, msg, now),
 //!         Disconnected(id)    => broker.handle_disconnect(id, now),
 //!         Timer               => broker.handle_timeout(now),
+//!         Checked(job, res)   => broker.handle_password_checked(job, res, now),
 //!     }
-//!     while let Some(out) = broker.poll_output() { apply(out) }
+//!     while let Some(out) = broker.poll_output() {
+//!         match out {
+//!             CheckPassword(job) => pool.submit(job) or handle_password_checked(job.id, Busy),
+//!             out => apply(out),
+//!         }
+//!     }
 //! }
 //! ```
+//!
+//! The broker never hashes a password itself: argon2 is slow on purpose,
+//! and one login must not hold up every other connection.
 //!
 //! Session payloads do not pass through the broker: on pairing it emits
 //! [`Output::Route`] and the driver forwards `Session` frames itself,
@@ -33,11 +42,14 @@ use rsupport_proto::{negotiate, CloseReason, Role};
 
 use super::codes::PendingCode;
 use super::config::{RelayConfig, Settings};
-use super::limiter::FailureLimiter;
 use super::limits::resumes::ResumeLimits;
 use super::limits::{codes::CodeLimits, contacts::ContactLimits, refusals::RefusalLog};
 use super::pairing::{Contact, Session};
 use crate::auth::PasswordHasher;
+use crate::hashing::PasswordJob;
+use crate::lockout::Lockouts;
+use crate::login::Pending;
+use crate::refusals::Refusals;
 use crate::store::Store;
 
 /// A connection, numbered by the driver.
@@ -104,6 +116,12 @@ pub enum Output {
         /// The session.
         session_id: u64,
     },
+    /// Check a password off the broker thread (on the driver's
+    /// [`PasswordPool`](crate::PasswordPool), or with [`PasswordJob::run`]),
+    /// then report with [`Broker::handle_password_checked`] —
+    /// [`PasswordOutcome::Busy`](crate::PasswordOutcome::Busy) at once when
+    /// the pool's queue is full.
+    CheckPassword(PasswordJob),
     /// Send `Close` and hang up. The driver reports `handle_disconnect` afterwards.
     Close {
         /// Whom.
@@ -149,6 +167,8 @@ pub(crate) struct Conn {
     /// After `Hello`: when to check that the connection has logged in,
     /// joined, contacted or resumed ([`crate::conn_deadline`]).
     pub(crate) auth_check: Option<crate::conn_deadline::AuthCheck>,
+    /// The next `ChangePassword` from this connection is not looked at before this.
+    pub(crate) password_change_not_before_ms: u64,
 }
 
 /// The relay's protocol state machine. See the module docs for the run loop.
@@ -166,7 +186,6 @@ pub struct Broker {
     pub(crate) sessions: HashMap<u64, Session>,
     pub(crate) contacts: HashMap<u64, Contact>,
     pub(crate) offers: HashMap<u64, super::transfer::Offer>,
-    pub(crate) login_limiter: FailureLimiter,
     /// Wrong session codes (never shared with anything else).
     pub(crate) code_limits: CodeLimits,
     /// Wrong resume tokens.
@@ -175,6 +194,13 @@ pub struct Broker {
     pub(crate) contact_limits: ContactLimits,
     /// Audit rows about refusals, summarised per source and minute.
     pub(crate) refusals: RefusalLog,
+    /// Failed logins per (account, source) and per account.
+    pub(crate) lockouts: Lockouts,
+    /// Password checks handed to the driver, by job id.
+    pub(crate) pending: HashMap<u64, Pending>,
+    pub(crate) next_job: u64,
+    /// Cheap login refusals, counted for summary audit rows.
+    pub(crate) login_refusals: Refusals,
     pub(crate) next_id: u64,
     /// Stopping for a restart: disconnects no longer suspend or end sessions.
     pub(crate) stopping: bool,
@@ -224,15 +250,11 @@ impl Broker {
             config.code_failure_budget,
             config.code_failure_window_ms,
         );
-        // Failed logins keep the 10-minute window they had when they shared
-        // the code window (which is now a day).
-        let login_limiter = FailureLimiter::new(
-            config.login_failures_per_source,
-            config.login_failure_budget,
-            10 * 60 * 1000,
-        );
         Broker {
-            login_limiter,
+            lockouts: Lockouts::default(),
+            pending: HashMap::new(),
+            next_job: 1,
+            login_refusals: Refusals::default(),
             config,
             settings,
             store,
@@ -289,6 +311,7 @@ impl Broker {
                 sessions: HashSet::new(),
                 contact: None,
                 auth_check: None,
+                password_change_not_before_ms: 0,
             },
         );
     }
@@ -517,11 +540,29 @@ impl Broker {
         self.expire_offers(now_ms);
         self.check_session_limits(now_ms);
         self.expire_suspensions(now_ms);
-        self.login_limiter.prune(now_ms);
         self.code_limits.prune(now_ms);
         self.resume_limits.prune(now_ms);
         self.contact_limits.prune(now_ms);
         self.flush_refusals(now_ms);
+        self.lockouts.sweep(self.lockout_policy(), now_ms);
+        for s in self.login_refusals.take_due(now_ms) {
+            let source = s
+                .source
+                .map_or_else(|| "many sources".to_owned(), |x| x.to_string());
+            let mut r = AuditRecord {
+                at_ms: now_ms,
+                kind: s.kind.to_owned(),
+                operator_username: s.last_username.clone(),
+                source,
+                ..AuditRecord::default()
+            };
+            r.detail = format!(
+                "{} refusals in the {} s before this row; latest user name shown",
+                s.refusals,
+                super::refusals::WINDOW_MS / 1000
+            );
+            self.write_audit(r);
+        }
     }
 
     /// The relay is shutting down for good: end every session (reason
@@ -563,6 +604,7 @@ impl Broker {
             .chain(sessions)
             .chain(offers)
             .chain(self.refusals.next_due_ms())
+            .chain(self.login_refusals.next_deadline())
             .min()
     }
 
@@ -633,9 +675,17 @@ impl Broker {
             ..AuditRecord::default()
         };
         fill(&mut r);
-        tracing::info!(kind, operator, source = %r.source, session = r.session_id, "audit");
+        self.write_audit(r);
+    }
+
+    /// Stores an audit record. User names are cut to the longest valid
+    /// one: a typed name can be any 1 KiB, and the audit must not keep it.
+    fn write_audit(&mut self, mut r: AuditRecord) {
+        let cut = super::login::cut_username(&r.operator_username).len();
+        r.operator_username.truncate(cut);
+        tracing::info!(kind = %r.kind, operator = %r.operator_username, source = %r.source, session = r.session_id, "audit");
         if let Err(e) = self.store.append_audit(&r) {
-            tracing::error!(error = %e, kind, "cannot write audit record");
+            tracing::error!(error = %e, kind = %r.kind, "cannot write audit record");
         }
     }
 }

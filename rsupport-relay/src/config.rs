@@ -73,11 +73,16 @@ pub struct RelayConfig {
     pub max_live_codes: u32,
     /// Live session codes one operator account may hold.
     pub max_codes_per_operator: u32,
-    /// Failed logins allowed per source address per window (on top of the
-    /// per-account lockout; stops password spraying across many accounts).
+    /// Failed logins one source may have across all user names within
+    /// `lockout_ms` (password spraying); beyond, it may only try accounts
+    /// it has logged in to before.
     pub login_failures_per_source: u32,
-    /// Failed logins allowed relay-wide per window.
-    pub login_failure_budget: u32,
+    /// Threads that check passwords (argon2), so the broker never waits
+    /// for a hash; 0 = one per core minus one, at least one.
+    pub password_workers: usize,
+    /// Password checks that may wait for a worker; beyond, logins are
+    /// answered "busy, try again in a few seconds" without hashing.
+    pub password_queue: usize,
     /// How long a chat-first contact request waits for the operator, ms.
     pub contact_timeout_ms: u64,
     /// Audit rows per page when the admin does not say.
@@ -125,7 +130,8 @@ impl Default for RelayConfig {
             max_live_codes: 50,
             max_codes_per_operator: 5,
             login_failures_per_source: 30,
-            login_failure_budget: 1000,
+            password_workers: 0,
+            password_queue: 64,
             contact_timeout_ms: 2 * 60 * 1000,
             audit_page_rows: 200,
             settings: Settings::default(),
@@ -263,6 +269,20 @@ impl RelayConfig {
                 format!("between 1 and queue_hard_bytes ({})", self.queue_hard_bytes),
             ));
         }
+        if self.password_workers > MAX_PASSWORD_WORKERS {
+            return Err(InvalidSetting::out_of_range(
+                "password_workers",
+                self.password_workers,
+                format!("between 0 (one per core) and {MAX_PASSWORD_WORKERS}"),
+            ));
+        }
+        if !(1..=MAX_PASSWORD_QUEUE).contains(&self.password_queue) {
+            return Err(InvalidSetting::out_of_range(
+                "password_queue",
+                self.password_queue,
+                format!("between 1 and {MAX_PASSWORD_QUEUE}"),
+            ));
+        }
         for (key, value, range) in [
             (
                 "handshake_timeout_ms",
@@ -286,11 +306,6 @@ impl RelayConfig {
                 "login_failures_per_source",
                 self.login_failures_per_source.into(),
                 1..=1_000_000,
-            ),
-            (
-                "login_failure_budget",
-                self.login_failure_budget.into(),
-                1..=u32::MAX.into(),
             ),
         ] {
             if !range.contains(&value) {
@@ -354,6 +369,11 @@ pub(crate) const DAY_MS: u64 = 24 * HOUR_MS;
 pub const AUTH_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1_000..=3_600_000;
 /// Smallest [`RelayConfig::memory_budget_bytes`].
 pub const MIN_MEMORY_BUDGET: usize = 16 * 1024 * 1024;
+
+/// Most password worker threads (each argon2 hash holds its memory cost).
+pub const MAX_PASSWORD_WORKERS: usize = 256;
+/// Most password checks that may wait for a worker.
+pub const MAX_PASSWORD_QUEUE: usize = 100_000;
 
 /// Most connections a relay may be configured for (the async semaphore's
 /// limit is far above; this keeps typos like an extra digit group out).
@@ -460,9 +480,10 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// Failed logins before a block.
+    /// Failed logins of one account from one source before that source is
+    /// refused for that account (other sources are not affected).
     pub max_failed_logins: u32,
-    /// Block duration, ms.
+    /// How long such a source stays refused, and how long failures count, ms.
     pub lockout_ms: u64,
     /// Digits per session code.
     pub code_length: u32,
@@ -488,7 +509,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            max_failed_logins: 3,
+            max_failed_logins: 5,
             lockout_ms: 20 * 60 * 1000,
             code_length: 12,
             code_ttl_ms: 10 * 60 * 1000,
@@ -501,6 +522,11 @@ impl Default for Settings {
         }
     }
 }
+
+/// Allowed `max_failed_logins`.
+pub const MAX_FAILED_LOGINS_RANGE: std::ops::RangeInclusive<u32> = 1..=20;
+/// Allowed `lockout_ms`: 1 minute to 24 hours.
+pub const LOCKOUT_MS_RANGE: std::ops::RangeInclusive<u64> = 60_000..=86_400_000;
 
 /// Shortest and longest session code the relay accepts as a setting.
 pub const CODE_LENGTH_RANGE: std::ops::RangeInclusive<u32> = 10..=16;
@@ -578,8 +604,13 @@ impl Settings {
             ));
         }
         for (key, value, range) in [
-            ("max_failed_logins", self.max_failed_logins.into(), 1..=20),
-            ("lockout_ms", self.lockout_ms, 1_000..=DAY_MS),
+            (
+                "max_failed_logins",
+                self.max_failed_logins.into(),
+                u64::from(*MAX_FAILED_LOGINS_RANGE.start())
+                    ..=u64::from(*MAX_FAILED_LOGINS_RANGE.end()),
+            ),
+            ("lockout_ms", self.lockout_ms, LOCKOUT_MS_RANGE),
             ("code_ttl_ms", self.code_ttl_ms, 10_000..=HOUR_MS),
             (
                 "max_concurrent_sessions",
@@ -652,7 +683,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.name, "acme");
         assert_eq!(c.settings.code_length, 14);
-        assert_eq!(c.settings.max_failed_logins, 3);
+        assert_eq!(c.settings.max_failed_logins, 5);
         assert_eq!(c.settings.join_link("123"), "https://x/j?c=123");
         assert!(RelayConfig::from_toml("nonsense = 1").is_err());
     }
@@ -788,6 +819,13 @@ mod tests {
         assert_eq!(refused("[argon2]\nt_cost = 0").table, "argon2");
         assert_eq!(refused("max_connections = 0").key, "max_connections");
         assert_eq!(refused("idle_timeout_ms = 0").key, "idle_timeout_ms");
+        assert_eq!(refused("password_queue = 0").key, "password_queue");
+        assert_eq!(refused("password_workers = 100000").key, "password_workers");
+        assert_eq!(refused("[settings]\nlockout_ms = 0").key, "lockout_ms");
+        assert_eq!(
+            refused("[settings]\nlockout_ms = 86400001").key,
+            "lockout_ms"
+        );
         assert!(RelayConfig::from_toml("[argon2]\nmemory = 1").is_err());
         assert_eq!(
             refused("max_connections_per_source = 0").key,

@@ -77,6 +77,15 @@ impl<T> EventTx<T> {
     }
 }
 
+impl<T> EventTx<T> {
+    /// Sends `event` from a plain thread (the password workers), blocking
+    /// while the channel is full. The broker never waits for those threads,
+    /// so this cannot deadlock.
+    pub(crate) fn blocking_send(&self, event: T) -> Result<(), Closed> {
+        self.tx.send(event).map_err(|_| Closed)
+    }
+}
+
 impl<T> EventRx<T> {
     /// The next event, waiting at most `wait`; wakes senders waiting for room.
     pub(crate) fn recv_timeout(&self, wait: Duration) -> Result<T, RecvTimeoutError> {

@@ -66,6 +66,9 @@ pub(crate) struct Session {
     pub(crate) operator_token: [u8; 32],
     pub(crate) customer_token: [u8; 32],
     pub(crate) operator_username: String,
+    /// The operator account's credential version at pairing (or transfer):
+    /// a `Resume` after a password or TOTP change is refused.
+    pub(crate) operator_credential_version: u64,
     pub(crate) customer: CustomerInfo,
     pub(crate) modes: Vec<ConnectionMode>,
     pub(crate) full_file_control: bool,
@@ -369,8 +372,8 @@ impl Broker {
         };
         // Read the account now, so an admin's latest mode changes apply.
         let account = self.store.find_account(&p.username).ok().flatten();
-        let (modes, full_file_control) = account
-            .map(|a| (a.allowed_modes, a.full_file_control))
+        let (modes, full_file_control, operator_credential_version) = account
+            .map(|a| (a.allowed_modes, a.full_file_control, a.credential_version))
             .unwrap_or_default();
         let session_id = self.fresh_id();
         let limit = self.settings.max_session_ms;
@@ -389,6 +392,7 @@ impl Broker {
                 operator_token: operator_hash,
                 customer_token: customer_hash,
                 operator_username: p.username.clone(),
+                operator_credential_version,
                 customer: customer.clone(),
                 modes: modes.clone(),
                 full_file_control,

@@ -26,6 +26,13 @@ use super::pairing::{customer_label, token_hash, Link, Session};
 use crate::store::SessionRecord;
 use crate::Source;
 
+/// The refusal of an operator `Resume` without the client certificate
+/// operators must present (the session goes on; the operator may retry with one).
+const NO_CLIENT_CERT: &str = "operators must present a client certificate";
+
+/// The refusal of an operator `Resume` when the account cannot be read.
+const STORE_UNAVAILABLE: &str = "the relay cannot check the operator account now; try again";
+
 /// Which party of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Party {
@@ -82,7 +89,8 @@ impl Broker {
             s.deadline_ms,
             s.operator_token,
             s.customer_token,
-        );
+        )
+        .with_operator_credential_version(s.operator_credential_version);
         if let Err(e) = self.store.save_session(&record) {
             tracing::error!(error = %e, "cannot persist a session; it will not survive a restart");
         }
@@ -182,6 +190,31 @@ impl Broker {
                 .get(&session_id)
                 .is_none_or(|s| !s.customer_link.is(conn))
             && self.customer_busy(conn);
+        // An operator seat is taken back only by a connection that could log
+        // in now: the account still exists and is enabled, its password and
+        // second factor are the ones the session was paired under, and it
+        // brings a client certificate where operators need one.
+        let operator_refusal = if valid && party == Party::Operator {
+            self.operator_resume_refusal(session_id, conn)
+        } else {
+            None
+        };
+        if let Some(why) = operator_refusal {
+            let username = self
+                .sessions
+                .get(&session_id)
+                .map(|s| s.operator_username.clone())
+                .unwrap_or_default();
+            self.audit(now_ms, "resume_refused", &username, conn, |r| {
+                r.session_id = session_id;
+                r.detail = why.to_owned();
+            });
+            if why != NO_CLIENT_CERT && why != STORE_UNAVAILABLE {
+                self.end_session(session_id, EndReason::AdminEnded, now_ms);
+            }
+            self.reply(conn, RequestResult::err(RequestError::NotAuthorized, why));
+            return;
+        }
         if !valid || busy {
             let running = self.sessions.contains_key(&session_id);
             self.resume_limits
@@ -197,6 +230,29 @@ impl Broker {
             return;
         }
         self.attach(session_id, party, conn, now_ms);
+    }
+
+    /// Why the operator's seat of `session_id` may not be resumed on
+    /// `conn`, if it may not.
+    fn operator_resume_refusal(&self, session_id: u64, conn: ConnId) -> Option<&'static str> {
+        let s = self.sessions.get(&session_id)?;
+        if self.config.require_client_cert_for_operators
+            && !self.conns.get(&conn).is_some_and(|c| c.info.client_cert)
+        {
+            return Some(NO_CLIENT_CERT);
+        }
+        match self.store.find_account(&s.operator_username) {
+            Ok(Some(a)) if !a.enabled => Some("the operator account is disabled"),
+            Ok(Some(a)) if a.credential_version != s.operator_credential_version => {
+                Some("the operator's password or second factor changed; log in again")
+            }
+            Ok(Some(_)) => None,
+            Ok(None) => Some("the operator account no longer exists"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the operator account on resume");
+                Some(STORE_UNAVAILABLE)
+            }
+        }
     }
 
     fn attach(&mut self, session_id: u64, party: Party, conn: ConnId, now_ms: u64) {
@@ -344,6 +400,7 @@ impl Broker {
                     operator_token: r.operator_token_hash,
                     customer_token: r.customer_token_hash,
                     operator_username: r.operator_username,
+                    operator_credential_version: r.operator_credential_version,
                     customer: r.customer,
                     modes: r.modes,
                     full_file_control: r.full_file_control,

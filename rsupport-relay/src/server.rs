@@ -6,8 +6,10 @@
 //! - one accept loop (the `serve` future itself);
 //! - per connection, a reader task and a writer task;
 //! - one broker thread owning the [`Broker`] and its synchronous [`Store`]
-//!   (SQLite, argon2), fed by a channel, so slow database or hashing work
-//!   never blocks the async runtime.
+//!   (SQLite), fed by a channel, so slow database work never blocks the
+//!   async runtime;
+//! - a few password threads ([`PasswordPool`]) running the broker's argon2
+//!   jobs, so hashing never blocks the broker.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,6 +33,7 @@ use super::broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};
 use super::config::RelayConfig;
 use super::conn_limits::Admission;
 use super::event_channel::{self, EventRx, EventTx, EVENT_QUEUE_CAPACITY};
+use super::hashing::{default_workers, PasswordOutcome, PasswordPool};
 use super::memory::{Holder, MemoryBudget};
 use super::queue::{Next, OutQueue, Pushed};
 use crate::store::Store;
@@ -131,6 +134,7 @@ enum Event {
     Connected(ConnId, ConnInfo, Arc<ConnShared>),
     Message(ConnId, RelayMessage),
     Disconnected(ConnId),
+    PasswordChecked(u64, PasswordOutcome),
     Shutdown(ShutdownMode),
 }
 
@@ -192,9 +196,26 @@ pub async fn serve_until(
     // Connection tasks end when this sender is dropped: normally after
     // shutdown, or at once when this future is dropped (aborted).
     let (alive, _) = tokio::sync::watch::channel(());
+    let workers = match relay.password_workers {
+        0 => default_workers(),
+        n => n,
+    };
+    let to_broker = Mutex::new(events.clone());
+    let pool = Arc::new(PasswordPool::start(
+        workers,
+        relay.password_queue,
+        move |job, outcome| {
+            let tx = to_broker.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = tx.blocking_send(Event::PasswordChecked(job, outcome));
+        },
+    )?);
+    let broker_pool = pool.clone();
+    // Also when this future is dropped (a simulated crash): the workers
+    // hold a sender, and the broker thread ends only when all are gone.
+    let pool = StopOnDrop(pool);
     let broker_thread = std::thread::Builder::new()
         .name("relay-broker".into())
-        .spawn(move || run_broker(broker, rx))?;
+        .spawn(move || run_broker(broker, rx, &broker_pool))?;
     let relay = Arc::new(relay);
     let permits = Arc::new(Semaphore::new(relay.max_connections));
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -273,12 +294,15 @@ pub async fn serve_until(
         }
     }
     drop(events);
+    // The pool's workers hold the last sender: stop them so the broker
+    // thread sees the channel close and ends.
+    drop(pool);
     drop(alive);
     let _ = tokio::task::spawn_blocking(move || broker_thread.join()).await;
     Ok(())
 }
 
-fn run_broker(mut broker: Broker, rx: EventRx<Event>) {
+fn run_broker(mut broker: Broker, rx: EventRx<Event>, pool: &PasswordPool) {
     let mut conns: HashMap<ConnId, Arc<ConnShared>> = HashMap::new();
     loop {
         // Deadlines first: a steady stream of events (a Ping flood) must not
@@ -305,6 +329,9 @@ fn run_broker(mut broker: Broker, rx: EventRx<Event>) {
                 broker.handle_disconnect(id, now_ms());
                 conns.remove(&id);
             }
+            Ok(Event::PasswordChecked(job, outcome)) => {
+                broker.handle_password_checked(job, outcome, now_ms())
+            }
             Ok(Event::Shutdown(ShutdownMode::EndSessions)) => broker.shutdown(now_ms()),
             Ok(Event::Shutdown(ShutdownMode::KeepSessions)) => {
                 broker.shutdown_for_restart(now_ms())
@@ -313,7 +340,14 @@ fn run_broker(mut broker: Broker, rx: EventRx<Event>) {
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
         while let Some(out) = broker.poll_output() {
-            apply(&conns, out);
+            match out {
+                Output::CheckPassword(job) => {
+                    if let Err(job) = pool.submit(job) {
+                        broker.handle_password_checked(job.id, PasswordOutcome::Busy, now_ms());
+                    }
+                }
+                out => apply(&conns, out),
+            }
         }
     }
 }
@@ -364,6 +398,8 @@ fn apply(conns: &HashMap<ConnId, Arc<ConnShared>>, out: Output) {
                     .remove(&session_id);
             }
         }
+        // Handled by run_broker, which owns the pool.
+        Output::CheckPassword(_) => {}
     }
 }
 
@@ -442,6 +478,15 @@ struct Unregister<'a>(&'a MemoryBudget, ConnId);
 impl Drop for Unregister<'_> {
     fn drop(&mut self) {
         self.0.unregister(self.1);
+    }
+}
+
+/// Stops the password pool when dropped.
+struct StopOnDrop(Arc<PasswordPool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 

@@ -140,8 +140,8 @@ impl Broker {
             .find_account(&to_principal.username)
             .ok()
             .flatten();
-        let (modes, full_file_control) = account
-            .map(|a| (a.allowed_modes, a.full_file_control))
+        let (modes, full_file_control, credential_version) = account
+            .map(|a| (a.allowed_modes, a.full_file_control, a.credential_version))
             .unwrap_or_default();
         let (operator_token, operator_hash) = self.fresh_token();
         let (customer_token, customer_hash) = self.fresh_token();
@@ -150,6 +150,7 @@ impl Broker {
         };
         s.operator_link = Link::Attached(to);
         s.operator_username = to_principal.username.clone();
+        s.operator_credential_version = credential_version;
         s.modes = modes.clone();
         s.full_file_control = full_file_control;
         s.operator_token = operator_hash;

@@ -9,48 +9,43 @@ use rsupport_testkit::broker as common;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsupport_proto::relay::admin::{AdminCommand, AdminReply, AuditQuery, RelaySettings};
-use rsupport_proto::relay::{Login, LoginStatus, RelayMessage, RequestError, Secret};
-use rsupport_proto::{CloseReason, Role};
+use rsupport_proto::relay::{Login, LoginStatus, RelayMessage, RequestError};
+use rsupport_proto::Role;
 use rsupport_relay::auth::Argon2Params;
+use rsupport_relay::bootstrap_admin;
 use rsupport_relay::store::{SqliteStore, Store};
-use rsupport_relay::{bootstrap_admin, Output};
 
 use common::*;
 
 #[test]
-fn three_wrong_passwords_block_for_twenty_minutes() {
+fn five_wrong_passwords_refuse_that_source_for_twenty_minutes() {
     let mut h = Harness::with_accounts();
     let conn = h.connect(Role::Operator);
-    assert_eq!(
-        h.try_login(conn, "aiko", "Wrong1234").status,
-        LoginStatus::BadCredentials
-    );
-    assert_eq!(
-        h.try_login(conn, "aiko", "Wrong1234").status,
-        LoginStatus::BadCredentials
-    );
-    let third = h.try_login(conn, "aiko", "Wrong1234");
-    assert_eq!(third.status, LoginStatus::Blocked);
-    assert_eq!(third.blocked_until_ms, h.now + 20 * MIN);
-
-    h.now += 19 * MIN + 59_000;
+    for _ in 0..5 {
+        assert_eq!(
+            h.try_login_waiting(conn, "aiko", "Wrong1234", 10_000)
+                .status,
+            LoginStatus::BadCredentials
+        );
+    }
+    let locked_at = h.now;
     let r = h.try_login(conn, "aiko", OP_PW);
     assert_eq!(
         r.status,
-        LoginStatus::Blocked,
-        "still blocked at 19:59 with the right password"
+        LoginStatus::RateLimited,
+        "right password, same source"
     );
-
-    h.now += 2_000; // 20:01
+    assert_eq!(r.blocked_until_ms, locked_at + 20 * MIN);
+    h.now = locked_at + 19 * MIN + 59_000;
+    assert_eq!(
+        h.try_login(conn, "aiko", OP_PW).status,
+        LoginStatus::RateLimited,
+        "still refused at 19:59"
+    );
+    h.now = locked_at + 20 * MIN;
     assert_eq!(h.try_login(conn, "aiko", OP_PW).status, LoginStatus::Ok);
     let kinds = h.audit_kinds();
-    for k in [
-        "login_failed",
-        "blocked",
-        "login_blocked",
-        "unblocked",
-        "login_ok",
-    ] {
+    for k in ["login_failed", "source_locked_out", "login_ok"] {
         assert!(kinds.iter().any(|x| x == k), "{k} audited: {kinds:?}");
     }
 }
@@ -59,12 +54,12 @@ fn three_wrong_passwords_block_for_twenty_minutes() {
 fn admin_unblocks_at_once() {
     let mut h = Harness::with_accounts();
     let conn = h.connect(Role::Operator);
-    for _ in 0..3 {
-        h.try_login(conn, "aiko", "Wrong1234");
+    for _ in 0..5 {
+        h.try_login_waiting(conn, "aiko", "Wrong1234", 10_000);
     }
     assert_eq!(
         h.try_login(conn, "aiko", OP_PW).status,
-        LoginStatus::Blocked
+        LoginStatus::RateLimited
     );
     let admin = h.login("root", ADMIN_PW);
     h.admin_ok(
@@ -85,27 +80,42 @@ fn admin_unblocks_at_once() {
 }
 
 #[test]
-fn lockout_settings_are_configurable() {
+fn lockout_settings_are_configurable_within_bounds() {
     let mut h = Harness::with_accounts();
     let admin = h.login("root", ADMIN_PW);
     h.admin_ok(
         admin,
         AdminCommand::UpdateSettings(RelaySettings {
-            max_failed_logins: Some(5),
+            max_failed_logins: Some(3),
             lockout_ms: Some(MIN),
             ..Default::default()
         }),
     );
+    for refused in [Some(0), Some(MIN - 1), Some(24 * 60 * MIN + 1)] {
+        match h.admin(
+            admin,
+            AdminCommand::UpdateSettings(RelaySettings {
+                lockout_ms: refused,
+                ..Default::default()
+            }),
+        ) {
+            AdminReply::Result(r) => {
+                assert_eq!(r.error, Some(RequestError::InvalidArgument), "{refused:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     let conn = h.connect(Role::Operator);
-    for _ in 0..4 {
+    for _ in 0..3 {
         assert_eq!(
-            h.try_login(conn, "aiko", "Wrong1234").status,
+            h.try_login_waiting(conn, "aiko", "Wrong1234", 10_000)
+                .status,
             LoginStatus::BadCredentials
         );
     }
     assert_eq!(
-        h.try_login(conn, "aiko", "Wrong1234").status,
-        LoginStatus::Blocked
+        h.try_login(conn, "aiko", OP_PW).status,
+        LoginStatus::RateLimited
     );
     h.now += MIN;
     assert_eq!(h.try_login(conn, "aiko", OP_PW).status, LoginStatus::Ok);
@@ -206,11 +216,12 @@ fn must_change_password_gates_everything_else() {
     assert!(
         matches!(h.sent_to(c).as_slice(), [RelayMessage::RequestResult(r)] if r.error == Some(RequestError::WeakPassword))
     );
+    h.now += 1000; // one change per connection per second
     h.broker.handle_message(
         c,
         RelayMessage::ChangePassword {
             old_password: OP_PW.into(),
-            new_password: "NewPass99".into(),
+            new_password: "Granite-otter-sunrise-58".into(),
         },
         h.now,
     );
@@ -239,7 +250,7 @@ fn accounts_settings_and_history_survive_a_restart() {
         assert_eq!(h.issue_code(aiko).len(), 14);
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     let mut h = Harness::new(Box::new(store), config());
     assert_eq!(h.broker.settings().code_length, 14, "settings survive");
     assert!(!h.broker.settings().remote_printing);
@@ -292,40 +303,36 @@ fn audit_query_filters_by_time_and_operator() {
 }
 
 #[test]
-fn a_source_spraying_passwords_is_cut_off() {
+fn a_source_spraying_passwords_is_cut_off_from_accounts_it_does_not_know() {
     let mut cfg = config();
     cfg.login_failures_per_source = 5;
     let store = with_admin(SqliteStore::in_memory().unwrap());
     let mut h = Harness::new(Box::new(store), cfg);
-    let conn = h.connect_from(Role::Operator, "203.0.113.5");
-    // Five different (unknown) accounts, one wrong password each: no account lockout applies.
+    // root logged in from the sprayer's address once: a known source.
+    let _ = h.login("root", ADMIN_PW);
+    let conn = h.connect_from(Role::Operator, "192.0.2.1");
+    // Five different (unknown) accounts, one wrong password each: no per-account limit applies.
     for i in 0..5 {
         assert_eq!(
             h.try_login(conn, &format!("user{i}"), "Guess1234").status,
             LoginStatus::BadCredentials
         );
     }
-    h.broker.handle_message(
-        conn,
-        RelayMessage::Login(Login {
-            username: "root".into(),
-            password: ADMIN_PW.into(),
-            totp: Secret::default(),
-        }),
-        h.now,
-    );
-    assert!(h.drain().iter().any(|o| matches!(o, Output::Close { conn: c, reason: CloseReason::RateLimited, .. } if *c == conn)));
-    // Audited once when the allowance ran out, not once per refusal.
-    assert_eq!(
-        h.audit_kinds()
-            .iter()
-            .filter(|k| *k == "login_rate_limited")
-            .count(),
-        1
-    );
-    // Another source is unaffected.
+    let r = h.try_login(conn, "user9", "Guess1234");
+    assert_eq!(r.status, LoginStatus::RateLimited);
+    assert!(r.blocked_until_ms > h.now);
+    // Refusals are counted, not audited one by one.
+    assert!(!h
+        .audit_kinds()
+        .iter()
+        .any(|k| k.starts_with("login_refused")));
+    // The account that knows this source, and other sources, are unaffected.
+    assert_eq!(h.try_login(conn, "root", ADMIN_PW).status, LoginStatus::Ok);
     let other = h.connect_from(Role::Operator, "203.0.113.6");
-    assert_eq!(h.try_login(other, "root", ADMIN_PW).status, LoginStatus::Ok);
+    assert_eq!(
+        h.try_login(other, "user9", "Guess1234").status,
+        LoginStatus::BadCredentials
+    );
 }
 
 #[test]
@@ -362,6 +369,9 @@ fn totp_second_factor_is_required_checked_and_not_replayable() {
     let right = format!("{:06}", totp::code_at_step(secret, totp::step_of(h.now), 6));
     let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
     assert_eq!(login(&mut h, &wrong), LoginStatus::BadTotp);
+    // Both counted as failures of this source: the next try waits a second.
+    assert_eq!(login(&mut h, &right), LoginStatus::RateLimited);
+    h.now += 1000;
     assert_eq!(login(&mut h, &right), LoginStatus::Ok);
     assert_eq!(
         login(&mut h, &right),

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_rsupport-relay");
 /// Long enough for a debug build on a busy 2-core machine.
 const DEADLINE: Duration = Duration::from_secs(120);
-const ADMIN_PASSWORD: &str = "Root-pass-1";
+const ADMIN_PASSWORD: &str = "velvet-compass-orbit-63";
 
 /// Loopback only, any free port (the relay prints the one it got), and cheap
 /// password hashing so the debug build's argon2 does not dominate the run.
@@ -97,6 +97,17 @@ impl Relay {
 
     /// `rsupport-relay admin --relay … --fingerprint … --username root ARGS`.
     fn admin(&self, cwd: &Path, args: &[&str], new_password: Option<&str>) -> Output {
+        self.admin_as(cwd, ADMIN_PASSWORD, args, new_password)
+    }
+
+    /// [`Relay::admin`] with `password` for root.
+    fn admin_as(
+        &self,
+        cwd: &Path,
+        password: &str,
+        args: &[&str],
+        new_password: Option<&str>,
+    ) -> Output {
         let mut all = vec![
             "admin",
             "--relay",
@@ -110,7 +121,7 @@ impl Relay {
         let mut cmd = Command::new(BIN);
         cmd.args(&all)
             .current_dir(cwd)
-            .env("RSUPPORT_PASSWORD", ADMIN_PASSWORD);
+            .env("RSUPPORT_PASSWORD", password);
         if let Some(p) = new_password {
             cmd.env("RSUPPORT_NEW_PASSWORD", p);
         }
@@ -223,7 +234,7 @@ fn bootstrap_serve_administer_and_stop_from_another_folder() {
             "--role",
             "operator",
         ],
-        Some("Aiko-pass-1"),
+        Some("harbor-lantern-quiet-27"),
     );
     assert!(
         out.status.success(),
@@ -242,7 +253,11 @@ fn bootstrap_serve_administer_and_stop_from_another_folder() {
     );
 
     // A refusal is a sentence, not a Debug dump.
-    let out = relay.admin(&elsewhere, &["create-account", "aiko"], Some("Aiko-pass-1"));
+    let out = relay.admin(
+        &elsewhere,
+        &["create-account", "aiko"],
+        Some("harbor-lantern-quiet-27"),
+    );
     assert!(!out.status.success());
     assert!(
         out.stderr
@@ -320,4 +335,57 @@ fn an_unknown_key_is_refused_naming_it() {
         "{}",
         out.stderr
     );
+}
+
+/// Every admin locked out (here: root, one failure allowed): `admin unblock
+/// --config` on the relay's machine works on the database directly, while
+/// the relay runs, and the running relay lets root in again.
+#[test]
+fn offline_unblock_recovers_a_locked_out_admin_while_the_relay_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("{CONFIG}\n[settings]\nmax_failed_logins = 1\n");
+    std::fs::write(dir.path().join("relay.toml"), config).unwrap();
+    let out = run(Command::new(BIN)
+        .args(["bootstrap", "--config", "relay.toml", "--username", "root"])
+        .current_dir(dir.path())
+        .env("RSUPPORT_PASSWORD", ADMIN_PASSWORD));
+    assert!(out.status.success(), "bootstrap failed: {}", out.stderr);
+    let relay = Relay::start(dir.path(), "relay.toml");
+
+    let out = relay.admin_as(dir.path(), "wrong-password-guess", &["list"], None);
+    assert!(!out.status.success());
+    let out = relay.admin(dir.path(), &["list"], None);
+    assert!(!out.status.success(), "locked out: {}", out.stdout);
+    assert!(
+        out.stderr.contains("refuses logins as root"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("admin unblock --config"),
+        "{}",
+        out.stderr
+    );
+
+    let out = run(Command::new(BIN)
+        .args(["admin", "unblock", "--config", "relay.toml", "root"])
+        .current_dir(dir.path()));
+    assert!(
+        out.status.success(),
+        "offline unblock failed: {}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("root unblocked"), "{}", out.stdout);
+
+    let out = relay.admin(dir.path(), &["list"], None);
+    assert!(out.status.success(), "root is back: {}", out.stderr);
+    assert!(out.stdout.contains("root\t"), "{}", out.stdout);
+
+    let out = run(Command::new(BIN)
+        .args(["admin", "unblock", "--config", "relay.toml", "nobody"])
+        .current_dir(dir.path()));
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("no account nobody"), "{}", out.stderr);
+    let (status, _) = relay.terminate();
+    assert!(status.success());
 }

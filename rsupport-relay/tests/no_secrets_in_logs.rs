@@ -35,7 +35,7 @@ fn passwords_and_codes_never_reach_the_logs() {
         .with_writer(move || writer.clone())
         .init();
 
-    const PW: &str = "Admin1234";
+    const PW: &str = "violet-kettle-harbor-42";
     let mut store = SqliteStore::in_memory().unwrap();
     bootstrap_admin(
         &mut store,
@@ -70,8 +70,18 @@ fn passwords_and_codes_never_reach_the_logs() {
     };
     broker.handle_connect(1, info.clone(), 0);
     broker.handle_message(1, hello(Role::Admin), 0);
+    // Runs the password jobs as the relay's worker pool would.
+    let pump = |broker: &mut Broker| {
+        while let Some(o) = broker.poll_output() {
+            if let Output::CheckPassword(job) = o {
+                broker.handle_password_checked(job.id, job.run(), 0);
+            }
+        }
+    };
     broker.handle_message(1, login("Wrong9999"), 0);
+    pump(&mut broker);
     broker.handle_message(1, login(PW), 0);
+    pump(&mut broker);
     broker.handle_message(1, RelayMessage::IssueCode { ttl_secs: 0 }, 0);
     let code = std::iter::from_fn(|| broker.poll_output())
         .find_map(|o| match o {

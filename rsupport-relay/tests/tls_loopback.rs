@@ -48,7 +48,15 @@ async fn start_relay_with(tune: impl FnOnce(&mut RelayConfig)) -> TestRelay {
     let mut store = SqliteStore::open(&db).unwrap();
     let mut rng = StdRng::seed_from_u64(3);
     let fast = Argon2Params::insecure_fast();
-    bootstrap_admin(&mut store, "root", "Admin1234", fast, &mut rng, 0).unwrap();
+    bootstrap_admin(
+        &mut store,
+        "root",
+        "violet-kettle-harbor-42",
+        fast,
+        &mut rng,
+        0,
+    )
+    .unwrap();
     let operator = AccountSpec {
         username: "aiko",
         display_name: "Aiko",

@@ -13,16 +13,16 @@ use rsupport_proto::relay::{Hello, JoinRefusal, Login, LoginStatus, RelayMessage
 use rsupport_proto::{Role, PROTOCOL_VERSION};
 use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::{SqliteStore, Store};
-use rsupport_relay::{bootstrap_admin, Broker, ConnId, ConnInfo, Output, RelayConfig};
+use rsupport_relay::{bootstrap_admin, Broker, ConnId, ConnInfo, Output, PasswordJob, RelayConfig};
 
 /// One minute of the virtual clock, in ms.
 pub const MIN: u64 = 60_000;
 /// The virtual clock's start, ms since the epoch.
 pub const T0: u64 = 1_700_000_000_000;
 /// Password of the bootstrapped admin `root`.
-pub const ADMIN_PW: &str = "Admin1234";
+pub const ADMIN_PW: &str = "violet-kettle-harbor-42";
 /// Password of operators made with [`Harness::create_operator`].
-pub const OP_PW: &str = "Operator1";
+pub const OP_PW: &str = "amber-lantern-quiet-17";
 
 /// A relay configuration with fast (test-strength) password hashing.
 pub fn config() -> RelayConfig {
@@ -53,6 +53,12 @@ pub struct Harness {
     pub next_conn: ConnId,
     /// The virtual clock, ms since the epoch.
     pub now: u64,
+    /// [`Harness::drain`] runs the broker's password jobs at once (on the
+    /// test's thread, as the relay's worker pool would) and feeds the
+    /// outcome back. Off: the jobs stay in [`Harness::jobs`] for the test.
+    pub run_password_jobs: bool,
+    /// Password jobs seen while `run_password_jobs` was off.
+    pub jobs: Vec<PasswordJob>,
 }
 
 impl Harness {
@@ -62,6 +68,8 @@ impl Harness {
             broker: Broker::new(config, store, Box::new(StdRng::seed_from_u64(7))),
             next_conn: 1,
             now: T0,
+            run_password_jobs: true,
+            jobs: Vec::new(),
         }
     }
 
@@ -91,9 +99,22 @@ impl Harness {
         );
     }
 
-    /// Every output the broker has queued.
+    /// Every output the broker has queued; password jobs are run (see
+    /// [`Harness::run_password_jobs`]) and not returned.
     pub fn drain(&mut self) -> Vec<Output> {
-        std::iter::from_fn(|| self.broker.poll_output()).collect()
+        let mut out = Vec::new();
+        while let Some(o) = self.broker.poll_output() {
+            match o {
+                Output::CheckPassword(job) if self.run_password_jobs => {
+                    let outcome = job.run();
+                    self.broker
+                        .handle_password_checked(job.id, outcome, self.now);
+                }
+                Output::CheckPassword(job) => self.jobs.push(job),
+                o => out.push(o),
+            }
+        }
+        out
     }
 
     /// The relay messages queued for `conn` (other outputs are dropped).
@@ -109,6 +130,12 @@ impl Harness {
 
     /// Opens a connection from `source` and says Hello as `role`.
     pub fn connect_from(&mut self, role: Role, source: &str) -> ConnId {
+        self.connect_with(role, source, false)
+    }
+
+    /// Opens a connection from `source`, with or without a verified client
+    /// certificate, and says Hello as `role`.
+    pub fn connect_with(&mut self, role: Role, source: &str, client_cert: bool) -> ConnId {
         let id = self.next_conn;
         self.next_conn += 1;
         let source: IpAddr = source.parse().unwrap();
@@ -116,7 +143,7 @@ impl Harness {
             id,
             ConnInfo {
                 source,
-                client_cert: false,
+                client_cert,
             },
             self.now,
         );
@@ -164,25 +191,60 @@ impl Harness {
         }
     }
 
+    /// [`Harness::try_login`], moving the virtual clock on while the relay
+    /// answers `RateLimited` with a retry time at most `patience_ms` away
+    /// (slow-downs), so the answer is the one for the password.
+    pub fn try_login_waiting(
+        &mut self,
+        conn: ConnId,
+        user: &str,
+        pw: &str,
+        patience_ms: u64,
+    ) -> rsupport_proto::relay::LoginResult {
+        loop {
+            let r = self.try_login(conn, user, pw);
+            if r.status != LoginStatus::RateLimited
+                || r.blocked_until_ms > self.now.saturating_add(patience_ms)
+            {
+                return r;
+            }
+            self.now = r.blocked_until_ms;
+        }
+    }
+
     /// Logs in (changing the initial password to the same policy-valid one if required).
     pub fn login(&mut self, user: &str, pw: &str) -> ConnId {
         let conn = self.connect(Role::Operator);
         let r = self.try_login(conn, user, pw);
         assert_eq!(r.status, LoginStatus::Ok, "{user}");
         if r.must_change_password {
-            self.broker.handle_message(
-                conn,
-                RelayMessage::ChangePassword {
-                    old_password: pw.into(),
-                    new_password: pw.into(),
-                },
-                self.now,
-            );
-            assert!(
-                matches!(self.sent_to(conn).as_slice(), [RelayMessage::RequestResult(r)] if r.is_ok())
-            );
+            // The new password must differ from the old: change it away and
+            // back, so that tests keep logging in with `pw`.
+            let other = format!("{pw}-changed");
+            self.change_password(conn, pw, &other);
+            self.change_password(conn, &other, pw);
         }
         conn
+    }
+
+    /// Changes the password of the user logged in on `conn`; fails the
+    /// test unless the relay accepts it. Moves the clock past the
+    /// per-connection interval between changes.
+    pub fn change_password(&mut self, conn: ConnId, old: &str, new: &str) {
+        self.broker.handle_message(
+            conn,
+            RelayMessage::ChangePassword {
+                old_password: old.into(),
+                new_password: new.into(),
+            },
+            self.now,
+        );
+        let sent = self.sent_to(conn);
+        assert!(
+            matches!(sent.as_slice(), [RelayMessage::RequestResult(r)] if r.is_ok()),
+            "{sent:?}"
+        );
+        self.now += 1000;
     }
 
     /// Sends an admin command on `conn` and returns the reply.

@@ -19,10 +19,14 @@ pub struct Account {
     pub password_hash: Secret<String>,
     /// An admin can disable an account.
     pub enabled: bool,
-    /// Consecutive failed logins since the last success or block.
-    pub failed_logins: u32,
-    /// Blocked until this time (ms since epoch); 0 = not blocked.
-    pub blocked_until_ms: u64,
+    /// Goes up whenever the password or the second factor changes (reset,
+    /// change, TOTP on or off). A session remembers the value it was paired
+    /// under; a `Resume` under an older one is refused.
+    pub credential_version: u64,
+    /// Goes up with each unblock (also from the offline `admin unblock`
+    /// while the relay runs): the relay forgets its lockouts and slow-downs
+    /// for the account when it sees a newer value.
+    pub lockout_epoch: u64,
     /// Connection modes this operator may use.
     pub allowed_modes: Vec<ConnectionMode>,
     /// File offers skip the customer's prompt in control modes.
@@ -45,17 +49,14 @@ impl Account {
             display_name: self.display_name.clone(),
             role: self.role,
             enabled: self.enabled,
-            blocked_until_ms: self.blocked_until_ms,
+            // Lockouts are per source now (see the relay's login module);
+            // no account as a whole is ever blocked.
+            blocked_until_ms: 0,
             allowed_modes: self.allowed_modes.clone(),
             full_file_control: self.full_file_control,
             totp_enabled: self.totp_secret.is_some(),
             operator_id: self.operator_id.clone(),
         }
-    }
-
-    /// Whether the account is blocked at `now_ms`.
-    pub fn is_blocked(&self, now_ms: u64) -> bool {
-        self.blocked_until_ms > now_ms
     }
 }
 

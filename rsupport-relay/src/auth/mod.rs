@@ -7,4 +7,4 @@ mod password;
 pub mod totp;
 
 pub use account::{mode_from_name, mode_name, role_from_name, role_name, Account};
-pub use password::{check_policy, Argon2Params, PasswordHasher, PolicyError};
+pub use password::{check_policy, Argon2Params, PasswordHasher, PolicyError, MIN_PASSWORD_CHARS};

@@ -95,10 +95,29 @@ impl PasswordHasher {
         hasher
     }
 
+    /// A hasher for hashing only, without the dummy hash (cheap to make,
+    /// for worker threads). Invalid params fall back to the defaults.
+    pub(crate) fn with_params(params: Argon2Params) -> Self {
+        PasswordHasher {
+            params: if argon(params).is_ok() {
+                params
+            } else {
+                Argon2Params::default()
+            },
+            dummy_hash: String::new(),
+        }
+    }
+
     /// A PHC-format hash of `password` with a fresh salt.
     pub fn hash(&self, password: &str, rng: &mut dyn RngCore) -> String {
         let mut salt = [0u8; 16];
         rng.fill_bytes(&mut salt);
+        self.hash_with_salt(password, salt)
+    }
+
+    /// A PHC-format hash of `password` with `salt` (the caller draws the
+    /// salt, so hashing can run on a worker thread without a random source).
+    pub fn hash_with_salt(&self, password: &str, salt: [u8; 16]) -> String {
         // Encoding 16 bytes cannot fail; an empty hash (never verifies) keeps this panic-free.
         let Ok(salt) = SaltString::encode_b64(&salt) else {
             return String::new();
@@ -129,6 +148,32 @@ impl PasswordHasher {
     pub fn verify_dummy(&self, password: &str) {
         let _ = self.verify(password, &self.dummy_hash);
     }
+
+    /// A hash of a random password with the configured cost: verified
+    /// against for unknown user names, so that they cost the same work as
+    /// a real account (whose hash is brought to the configured cost at its
+    /// next login, see [`PasswordHasher::needs_rehash`]).
+    pub fn dummy_hash(&self) -> &str {
+        &self.dummy_hash
+    }
+
+    /// The configured cost.
+    pub fn params(&self) -> Argon2Params {
+        self.params
+    }
+
+    /// Whether `hash` was made with other costs than the configured ones
+    /// (so it should be replaced after the next successful verification).
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(hash) else {
+            return false;
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return true;
+        };
+        (params.m_cost(), params.t_cost(), params.p_cost())
+            != (self.params.m_cost, self.params.t_cost, self.params.p_cost)
+    }
 }
 
 fn argon(p: Argon2Params) -> Result<Argon2<'static>, argon2::Error> {
@@ -139,37 +184,58 @@ fn argon(p: Argon2Params) -> Result<Argon2<'static>, argon2::Error> {
     ))
 }
 
-/// Why a password is refused.
+/// Shortest password the policy accepts, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Only the first this many characters are scored for strength: the
+/// estimator's work grows with length, and a password this long that is
+/// weak in its first 100 characters is weak.
+const SCORED_CHARS: usize = 100;
+
+/// Why a password is refused. `Display` says what is required.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
-    /// Fewer than 8 characters.
-    #[error("password must have at least 8 characters")]
+    /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
+    #[error("the password is too short: use at least 12 characters, e.g. a few unrelated words")]
     TooShort,
-    /// No upper-case letter.
-    #[error("password needs an upper-case letter")]
-    NoUpper,
-    /// No lower-case letter.
-    #[error("password needs a lower-case letter")]
-    NoLower,
-    /// No digit.
-    #[error("password needs a digit")]
-    NoDigit,
+    /// Common, guessable or built from the user's own names.
+    #[error(
+        "the password is too easy to guess (a common password, a pattern like \"Password123!\", \
+         or the user name); use a longer mix, e.g. three or four unrelated words"
+    )]
+    TooGuessable,
+    /// The new password is the old one.
+    #[error("the new password is the same as the old one; choose a different password")]
+    SameAsOld,
 }
 
-/// The password policy: at least 8 characters, with upper case, lower case and a digit.
-pub fn check_policy(password: &str) -> Result<(), PolicyError> {
-    if password.chars().count() < 8 {
+/// The password policy: at least [`MIN_PASSWORD_CHARS`] characters, and not
+/// guessable (a strength estimate of at least 3 out of 4, which refuses
+/// common passwords, keyboard walks, dates, and patterns like "Password1";
+/// `user_inputs` are words the password must not lean on, such as the user
+/// name and display name).
+pub fn check_policy(password: &str, user_inputs: &[&str]) -> Result<(), PolicyError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(PolicyError::TooShort);
     }
-    if !password.chars().any(char::is_uppercase) {
-        return Err(PolicyError::NoUpper);
-    }
-    if !password.chars().any(char::is_lowercase) {
-        return Err(PolicyError::NoLower);
-    }
-    if !password.chars().any(|c| c.is_ascii_digit()) {
-        return Err(PolicyError::NoDigit);
+    let scored: String = password.chars().take(SCORED_CHARS).collect();
+    // Each name whole and word by word ("Kenji Mori" → "kenji", "mori"),
+    // so "Kenji-Mori-1" is seen as built from the user's own name.
+    let words: Vec<String> = user_inputs
+        .iter()
+        .flat_map(|input| {
+            std::iter::once(input.to_lowercase()).chain(
+                input
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| w.chars().count() >= 3)
+                    .map(str::to_lowercase),
+            )
+        })
+        .take(32)
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    if (zxcvbn::zxcvbn(&scored, &words).score() as u8) < 3 {
+        return Err(PolicyError::TooGuessable);
     }
     Ok(())
 }
@@ -180,12 +246,42 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
-    fn policy() {
-        assert_eq!(check_policy("Ab1"), Err(PolicyError::TooShort));
-        assert_eq!(check_policy("abcdefg1"), Err(PolicyError::NoUpper));
-        assert_eq!(check_policy("ABCDEFG1"), Err(PolicyError::NoLower));
-        assert_eq!(check_policy("Abcdefgh"), Err(PolicyError::NoDigit));
-        assert_eq!(check_policy("Abcdefg1"), Ok(()));
+    fn policy_refuses_short_common_and_patterned_passwords() {
+        assert_eq!(check_policy("Ab1", &[]), Err(PolicyError::TooShort));
+        assert_eq!(check_policy("Password1", &[]), Err(PolicyError::TooShort));
+        for weak in [
+            "Password123!",
+            "Password1234",
+            "qwertyuiop12",
+            "aaaaaaaaaaaa",
+        ] {
+            assert_eq!(
+                check_policy(weak, &[]),
+                Err(PolicyError::TooGuessable),
+                "{weak}"
+            );
+        }
+        assert_eq!(
+            check_policy("kenji.mori1980", &["kenji.mori", "Kenji Mori"]),
+            Err(PolicyError::TooGuessable)
+        );
+        assert_eq!(check_policy("violet-kettle-harbor-92", &[]), Ok(()));
+        assert!(PolicyError::TooShort
+            .to_string()
+            .contains("at least 12 characters"));
+    }
+
+    #[test]
+    fn same_salt_gives_same_hash_and_cost_changes_are_seen() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let h = PasswordHasher::new(Argon2Params::insecure_fast(), &mut rng);
+        let a = h.hash_with_salt("violet-kettle-harbor-92", [7; 16]);
+        assert_eq!(a, h.hash_with_salt("violet-kettle-harbor-92", [7; 16]));
+        assert!(!h.needs_rehash(&a));
+        let mut slower = Argon2Params::insecure_fast();
+        slower.t_cost = 2;
+        let other = PasswordHasher::new(slower, &mut rng);
+        assert!(other.needs_rehash(&a));
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct SessionRecord {
     pub operator_token_hash: [u8; 32],
     /// SHA-256 of the customer's current resume token.
     pub customer_token_hash: [u8; 32],
+    /// The operator account's [`Account::credential_version`] when the
+    /// session was paired: a `Resume` after a password or TOTP change is refused.
+    pub operator_credential_version: u64,
 }
 
 impl SessionRecord {
@@ -95,9 +98,20 @@ impl SessionRecord {
             deadline_ms,
             operator_token_hash,
             customer_token_hash,
+            operator_credential_version: 0,
         }
     }
+
+    /// Sets [`SessionRecord::operator_credential_version`].
+    pub fn with_operator_credential_version(mut self, version: u64) -> Self {
+        self.operator_credential_version = version;
+        self
+    }
 }
+
+/// Most sources remembered per account as "known" (where it logged in
+/// successfully); the least recently used is forgotten first.
+pub const MAX_KNOWN_SOURCES: usize = 32;
 
 /// Persistent relay state.
 pub trait Store: Send {
@@ -127,4 +141,24 @@ pub trait Store: Send {
     fn delete_session(&mut self, session_id: u64) -> Result<(), StoreError>;
     /// Every stored session, by id.
     fn load_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Whether `username` logged in successfully from `source` (a
+    /// [`Source`](crate::Source) as text) at or after `since_ms`.
+    fn is_known_source(
+        &self,
+        username: &str,
+        source: &str,
+        since_ms: u64,
+    ) -> Result<bool, StoreError>;
+    /// Records a successful login of `username` from `source`, keeping at
+    /// most [`MAX_KNOWN_SOURCES`] per account.
+    fn remember_source(
+        &mut self,
+        username: &str,
+        source: &str,
+        now_ms: u64,
+    ) -> Result<(), StoreError>;
+    /// Raises the account's [`Account::lockout_epoch`] by one (an unblock,
+    /// seen by a running relay at the account's next login) and returns the
+    /// new value; [`StoreError::NotFound`] when there is no such account.
+    fn bump_lockout_epoch(&mut self, username: &str) -> Result<u64, StoreError>;
 }

@@ -65,6 +65,18 @@ const MIGRATIONS: &[&str] = &[
         operator_token_hash BLOB NOT NULL,
         customer_token_hash BLOB NOT NULL
     );",
+    // 3: per-source lockouts (failed_logins and blocked_until_ms are no
+    // longer used), credential versions that sessions are tied to, and the
+    // sources each account logged in from.
+    "ALTER TABLE accounts ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN lockout_epoch INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN operator_credential_version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE known_sources (
+        username TEXT NOT NULL,
+        source TEXT NOT NULL,
+        last_ok_ms INTEGER NOT NULL,
+        PRIMARY KEY (username, source)
+    );",
 ];
 
 /// Accounts, settings and audit history in one SQLite file.
@@ -189,7 +201,7 @@ impl SqliteStore {
     }
 
     /// `a` as stored: its TOTP secret sealed.
-    fn sealed(&self, a: &Account) -> Result<[Value; 14], StoreError> {
+    fn sealed(&self, a: &Account) -> Result<[Value; 16], StoreError> {
         let mut values = account_values(a);
         if let (Some(key), Some(secret)) = (&self.totp_key, &a.totp_secret) {
             let sealed = key
@@ -251,7 +263,7 @@ impl SqliteStore {
 
 const ACCOUNT_COLUMNS: &str = "username, display_name, role, operator_id, password_hash, enabled, \
     failed_logins, blocked_until_ms, allowed_modes, full_file_control, totp_secret, totp_last_step, \
-    must_change_password, created_ms";
+    must_change_password, created_ms, credential_version, lockout_epoch";
 
 fn modes_to_text(modes: &[rsupport_proto::ConnectionMode]) -> String {
     modes
@@ -276,14 +288,14 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         operator_id: r.get(3)?,
         password_hash: Secret::new(r.get(4)?),
         enabled: r.get(5)?,
-        failed_logins: r.get(6)?,
-        blocked_until_ms: r.get::<_, i64>(7)? as u64,
         allowed_modes: modes_from_text(&modes),
         full_file_control: r.get(9)?,
         totp_secret: totp.map(Secret::new),
         totp_last_step: r.get::<_, i64>(11)? as u64,
         must_change_password: r.get(12)?,
         created_ms: r.get::<_, i64>(13)? as u64,
+        credential_version: r.get::<_, i64>(14)? as u64,
+        lockout_epoch: r.get::<_, i64>(15)? as u64,
     })
 }
 
@@ -324,7 +336,7 @@ const TOTP_COLUMN: usize = 10;
 
 /// An account's columns in `ACCOUNT_COLUMNS` order: the one list INSERT and
 /// UPDATE both bind, so the two cannot drift apart.
-fn account_values(a: &Account) -> [Value; 14] {
+fn account_values(a: &Account) -> [Value; 16] {
     let flag = |b: bool| Value::Integer(i64::from(b));
     [
         Value::Text(a.username.clone()),
@@ -333,8 +345,9 @@ fn account_values(a: &Account) -> [Value; 14] {
         Value::Text(a.operator_id.clone()),
         Value::Text(a.password_hash.expose().clone()),
         flag(a.enabled),
-        Value::Integer(i64::from(a.failed_logins)),
-        Value::Integer(i(a.blocked_until_ms)),
+        // failed_logins and blocked_until_ms: unused since schema 3.
+        Value::Integer(0),
+        Value::Integer(0),
         Value::Text(modes_to_text(&a.allowed_modes)),
         flag(a.full_file_control),
         a.totp_secret
@@ -343,6 +356,8 @@ fn account_values(a: &Account) -> [Value; 14] {
         Value::Integer(i(a.totp_last_step)),
         flag(a.must_change_password),
         Value::Integer(i(a.created_ms)),
+        Value::Integer(i(a.credential_version)),
+        Value::Integer(i(a.lockout_epoch)),
     ]
 }
 
@@ -368,6 +383,7 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         deadline_ms: r.get::<_, Option<i64>>(9)?.map(|v| v as u64),
         operator_token_hash: hash(10)?,
         customer_token_hash: hash(11)?,
+        operator_credential_version: r.get::<_, i64>(12)? as u64,
     })
 }
 
@@ -413,7 +429,7 @@ impl Store for SqliteStore {
     fn insert_account(&mut self, a: &Account) -> Result<(), StoreError> {
         self.db
             .execute(
-                &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"),
+                &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"),
                 params_from_iter(self.sealed(a)?),
             )
             .map_err(backend)?;
@@ -421,13 +437,16 @@ impl Store for SqliteStore {
     }
 
     fn update_account(&mut self, username: &str, a: &Account) -> Result<(), StoreError> {
-        let n = self
-            .db
+        // lockout_epoch (?16) is left alone: only bump_lockout_epoch raises
+        // it, so an unblock by another process is never written over.
+        let tx = self.db.unchecked_transaction().map_err(backend)?;
+        let n = tx
             .execute(
                 "UPDATE accounts SET username=?1, display_name=?2, role=?3, operator_id=?4, password_hash=?5,
                  enabled=?6, failed_logins=?7, blocked_until_ms=?8, allowed_modes=?9, full_file_control=?10,
-                 totp_secret=?11, totp_last_step=?12, must_change_password=?13, created_ms=?14
-                 WHERE username=?15",
+                 totp_secret=?11, totp_last_step=?12, must_change_password=?13, created_ms=?14,
+                 credential_version=?15
+                 WHERE username=?17",
                 params_from_iter(
                     self.sealed(a)?
                         .into_iter()
@@ -436,10 +455,16 @@ impl Store for SqliteStore {
             )
             .map_err(backend)?;
         if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound);
         }
+        if a.username != username {
+            tx.execute(
+                "UPDATE known_sources SET username = ?1 WHERE username = ?2",
+                params![a.username, username],
+            )
+            .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
     }
 
     fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
@@ -573,8 +598,9 @@ impl Store for SqliteStore {
             .execute(
                 "INSERT OR REPLACE INTO sessions (session_id, operator_username, customer_name,
                  customer_description, customer_os, customer_hostname, modes, full_file_control,
-                 started_ms, deadline_ms, operator_token_hash, customer_token_hash)
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                 started_ms, deadline_ms, operator_token_hash, customer_token_hash,
+                 operator_credential_version)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
                 params![
                     id(s.session_id),
                     s.operator_username,
@@ -588,6 +614,7 @@ impl Store for SqliteStore {
                     s.deadline_ms.map(i),
                     s.operator_token_hash.as_slice(),
                     s.customer_token_hash.as_slice(),
+                    i(s.operator_credential_version),
                 ],
             )
             .map_err(backend)?;
@@ -610,12 +637,74 @@ impl Store for SqliteStore {
             .prepare(
                 "SELECT session_id, operator_username, customer_name, customer_description,
                  customer_os, customer_hostname, modes, full_file_control, started_ms,
-                 deadline_ms, operator_token_hash, customer_token_hash
+                 deadline_ms, operator_token_hash, customer_token_hash, operator_credential_version
                  FROM sessions ORDER BY session_id",
             )
             .map_err(backend)?;
         let rows = stmt.query_map([], session_from_row).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn is_known_source(
+        &self,
+        username: &str,
+        source: &str,
+        since_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.db
+            .query_row(
+                "SELECT 1 FROM known_sources WHERE username = ?1 AND source = ?2 AND last_ok_ms >= ?3",
+                params![username, source, i(since_ms)],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(backend)
+    }
+
+    fn remember_source(
+        &mut self,
+        username: &str,
+        source: &str,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.unchecked_transaction().map_err(backend)?;
+        tx.execute(
+            "INSERT INTO known_sources (username, source, last_ok_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT(username, source) DO UPDATE SET last_ok_ms = excluded.last_ok_ms",
+            params![username, source, i(now_ms)],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "DELETE FROM known_sources WHERE username = ?1 AND source NOT IN
+             (SELECT source FROM known_sources WHERE username = ?1
+              ORDER BY last_ok_ms DESC, source LIMIT ?2)",
+            params![username, i(super::MAX_KNOWN_SOURCES as u64)],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn bump_lockout_epoch(&mut self, username: &str) -> Result<u64, StoreError> {
+        let tx = self.db.unchecked_transaction().map_err(backend)?;
+        let n = tx
+            .execute(
+                "UPDATE accounts SET lockout_epoch = lockout_epoch + 1 WHERE username = ?1",
+                [username],
+            )
+            .map_err(backend)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let epoch: i64 = tx
+            .query_row(
+                "SELECT lockout_epoch FROM accounts WHERE username = ?1",
+                [username],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(epoch as u64)
     }
 }
 
@@ -623,6 +712,35 @@ impl Store for SqliteStore {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_sources_are_bounded_per_account_and_follow_renames() {
+        let mut store = SqliteStore::in_memory().unwrap();
+        for n in 0..40u64 {
+            store
+                .remember_source("aiko", &format!("10.0.0.{n}"), 1000 + n)
+                .unwrap();
+        }
+        let count: i64 = store
+            .db
+            .query_row("SELECT COUNT(*) FROM known_sources", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, super::super::MAX_KNOWN_SOURCES as i64);
+        assert!(store.is_known_source("aiko", "10.0.0.39", 0).unwrap());
+        assert!(
+            !store.is_known_source("aiko", "10.0.0.0", 0).unwrap(),
+            "oldest forgotten"
+        );
+        assert!(
+            !store.is_known_source("aiko", "10.0.0.39", 2000).unwrap(),
+            "too old"
+        );
+        assert!(!store.is_known_source("kenji", "10.0.0.39", 0).unwrap());
+        assert!(matches!(
+            store.bump_lockout_epoch("nobody"),
+            Err(StoreError::NotFound)
+        ));
+    }
 
     #[test]
     fn session_ids_above_i64_max_round_trip_in_the_audit() {

@@ -23,6 +23,14 @@ use crate::login::{refused, ConnArgs, Session};
 pub struct AdminArgs {
     #[command(flatten)]
     conn: ConnArgs,
+    /// Work on the relay's database directly, without logging in (only
+    /// `unblock`): the relay's TOML configuration file. Works while the
+    /// relay runs; for when no admin can log in.
+    #[arg(long, global = true)]
+    config: Option<std::path::PathBuf>,
+    /// As --config, naming the database file instead.
+    #[arg(long, global = true)]
+    db: Option<std::path::PathBuf>,
     #[command(subcommand)]
     action: AdminAction,
 }
@@ -104,7 +112,9 @@ enum AdminAction {
         #[arg(value_enum)]
         state: OnOff,
     },
-    /// Lift a lockout now.
+    /// Lift every lockout and slow-down of an account now. With --config
+    /// (or --db) on the relay's machine, works without logging in, also
+    /// while the relay runs.
     Unblock {
         /// User name.
         username: String,
@@ -146,6 +156,15 @@ enum AdminAction {
 
 /// Runs one admin action.
 pub async fn run(args: AdminArgs) -> Result<(), CliError> {
+    if args.config.is_some() || args.db.is_some() {
+        return offline(args);
+    }
+    if args.conn.username.is_empty() {
+        return Err(CliError::new("no admin user name given").hint(
+            "add --username ADMIN to administer a running relay, or --config relay.toml \
+                   with `unblock USER` to lift a lockout on the relay's machine",
+        ));
+    }
     // Check what can be checked before asking for a password.
     let settings = match &args.action {
         AdminAction::Settings { set } if !set.is_empty() => Some(parse_settings(set)?),
@@ -450,6 +469,68 @@ fn parse_modes(list: &str) -> Result<Vec<ConnectionMode>, CliError> {
             })
         })
         .collect()
+}
+
+/// `admin --config relay.toml unblock USER`: straight on the database, so a
+/// relay whose every admin is locked out can be recovered on its machine.
+/// The running relay sees the raised lockout epoch at the account's next
+/// login and forgets its lockouts then.
+fn offline(args: AdminArgs) -> Result<(), CliError> {
+    use rsupport_relay::store::{SqliteStore, Store, StoreError};
+    let AdminAction::Unblock { username } = args.action else {
+        return Err(CliError::new(
+            "only `unblock` works on the database directly (--config or --db)",
+        )
+        .hint("administer a running relay over TLS with --username ADMIN instead"));
+    };
+    let state = crate::StateArgs {
+        config: args.config,
+        db: args.db,
+        cert: None,
+        key: None,
+        state_dir: None,
+    };
+    let config = crate::config::load(&state, None)?;
+    let db = crate::config::shown(&config.database);
+    if !config.database.exists() {
+        return Err(
+            CliError::new(format!("there is no database at {}", db.display()))
+                .hint("give the relay's own --config (or --db)"),
+        );
+    }
+    let mut store = SqliteStore::open(&config.database).map_err(|e| {
+        CliError::new(format!("cannot open the database {}: {e}", db.display()))
+            .hint("run this as the user the relay runs as")
+    })?;
+    match store.bump_lockout_epoch(&username) {
+        Ok(_) => {}
+        Err(StoreError::NotFound) => {
+            return Err(CliError::new(format!(
+                "there is no account {username} in {}",
+                db.display()
+            )))
+        }
+        Err(e) => {
+            return Err(CliError::new(format!(
+                "cannot unblock {username} in {}: {e}",
+                db.display()
+            )))
+        }
+    }
+    store
+        .append_audit(&rsupport_proto::relay::admin::AuditRecord {
+            at_ms: rsupport_relay::now_ms(),
+            kind: "unblocked".into(),
+            operator_username: username.clone(),
+            source: "local".into(),
+            detail: "every source's lockout lifted; offline, on the relay's machine".into(),
+            ..Default::default()
+        })
+        .map_err(|e| CliError::new(format!("cannot write the audit record: {e}")))?;
+    Out::new().line(&format!(
+        "{username} unblocked in {}; a running relay sees it at the next login",
+        db.display()
+    ))
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub struct ConnArgs {
     #[arg(long)]
     pub ca: Option<PathBuf>,
     /// Your user name (password typed, piped, or from RSUPPORT_PASSWORD; TOTP from RSUPPORT_TOTP).
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     pub username: String,
 }
 
@@ -253,14 +253,18 @@ fn login_refused(args: &ConnArgs, r: &LoginResult) -> CliError {
             CliError::new(format!("login as {user} refused: wrong user name or password"))
                 .hint("repeated failures lock the account for a while; an admin can set a new password with `reset-password`")
         }
-        LoginStatus::Blocked => {
+        LoginStatus::Blocked | LoginStatus::RateLimited => {
             let left = r.blocked_until_ms.saturating_sub(rsupport_relay::now_ms());
             CliError::new(format!(
-                "{user} is locked until {} (in about {}) after too many failed logins",
+                "the relay refuses logins as {user} from this address until {} (in about {}): \
+                 too many failed logins from here, or the relay is busy",
                 utc_time(r.blocked_until_ms),
                 duration(left)
             ))
-            .hint(unblock)
+            .hint(format!(
+                "{unblock}; on the relay's machine, `rsupport-relay admin unblock --config relay.toml {user}` \
+                 works without logging in"
+            ))
         }
         LoginStatus::TotpRequired => {
             CliError::new(format!("{user} has two-factor login and no code was given"))
@@ -289,7 +293,7 @@ pub fn refused(action: &str, r: &RequestResult) -> CliError {
         Some(RequestError::NotFound) => e.hint("`rsupport-relay admin … list` shows the accounts"),
         Some(RequestError::AlreadyExists) => e.hint("choose another name"),
         Some(RequestError::WeakPassword) => e.hint(
-            "a password needs at least 8 characters with an upper-case letter, a lower-case letter and a digit",
+            "a password needs at least 12 characters and must not be a common password or pattern; a few unrelated words work well",
         ),
         Some(RequestError::Internal) => e.hint("the relay's log says more"),
         _ => e,

@@ -41,7 +41,7 @@ pub async fn new_password(env: &str, prompt: &str) -> Result<String, CliError> {
     }
     for _ in 0..NEW_PASSWORD_TRIES {
         let first = read_secret(prompt, env).await?;
-        if let Err(e) = check_policy(&first) {
+        if let Err(e) = check_policy(&first, &[]) {
             say(&format!("{e}; try again"));
             continue;
         }
@@ -58,7 +58,7 @@ pub async fn new_password(env: &str, prompt: &str) -> Result<String, CliError> {
 }
 
 fn checked(password: String, source: &str) -> Result<String, CliError> {
-    match check_policy(&password) {
+    match check_policy(&password, &[]) {
         Ok(()) => Ok(password),
         Err(e) => Err(CliError::new(format!(
             "the new password (from {source} or stdin) is refused: {e}"
@@ -68,7 +68,7 @@ fn checked(password: String, source: &str) -> Result<String, CliError> {
 }
 
 fn policy_hint() -> &'static str {
-    "a password needs at least 8 characters with an upper-case letter, a lower-case letter and a digit"
+    "a password needs at least 12 characters and must not be a common password or pattern; a few unrelated words work well"
 }
 
 /// The variable's value; an empty value counts as unset, so `VAR=` does not
