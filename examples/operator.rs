@@ -43,7 +43,10 @@ async fn run() -> Result<(), Error> {
     }
     let invitation = operator.issue_code().await?;
     println!("logged in as {}", login.display_name);
-    println!("tell the customer the session code {}", invitation.display_code());
+    println!(
+        "tell the customer the session code {}",
+        invitation.display_code()
+    );
     // Chat-first contacts and colleagues' offers also arrive here: see console_operator.rs.
     let mut session = loop {
         match operator.next_event().await {

@@ -166,6 +166,9 @@ mod tests {
         let data = sink.await.unwrap();
         assert!(data.contains("To: bob@example.org"), "{data}");
         assert!(data.contains("123 456 789 012"), "{data}");
-        assert!(data.contains("https://help.example/j/123456789012"), "{data}");
+        assert!(
+            data.contains("https://help.example/j/123456789012"),
+            "{data}"
+        );
     }
 }
