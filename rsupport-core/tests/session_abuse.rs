@@ -65,7 +65,10 @@ fn a_malformed_message_is_dropped_and_counted_and_the_session_goes_on() {
     // The session still works both ways.
     let frame = h.capture_tick().unwrap();
     assert_eq!(h.operator.framebuffer(), Some(&frame));
-    assert!(h.injector.events().is_empty(), "the stray input was not injected");
+    assert!(
+        h.injector.events().is_empty(),
+        "the stray input was not injected"
+    );
 }
 
 #[test]
@@ -77,7 +80,9 @@ fn sustained_abuse_ends_the_session_with_the_same_reason_on_both_sides() {
     // 100 within ten seconds are tolerated …
     for i in 0..MAX_MALFORMED as u64 {
         h.now += Duration::from_millis(50);
-        h.customer.handle_envelope(garbage(1_000 + i), h.now).unwrap();
+        h.customer
+            .handle_envelope(garbage(1_000 + i), h.now)
+            .unwrap();
     }
     assert!(!h.customer.is_ended());
     // … one more is not.
@@ -198,7 +203,11 @@ fn nothing_of_the_operator_is_decoded_or_drawn_before_consent() {
         SessionEvent::ViewerScreen(_) | SessionEvent::AnnotationsChanged
     )));
     assert_eq!(h.customer.dropped().ignored, n);
-    assert_eq!(h.customer.malformed_count(), 0, "not abuse: may cross a stop");
+    assert_eq!(
+        h.customer.malformed_count(),
+        0,
+        "not abuse: may cross a stop"
+    );
     // Once the customer lets the operator show its screen, they are shown.
     h.grant(ConnectionMode::ShowOperatorScreen);
     for (i, m) in operator_screen_messages().into_iter().enumerate() {
@@ -246,7 +255,11 @@ fn frames_of_a_customer_who_granted_nothing_are_not_decoded() {
         .handle_envelope(bomb.into_envelope(SESSION_ID, 700), h.now)
         .unwrap();
     assert!(h.operator.framebuffer().is_none());
-    assert_eq!(h.operator.screen_viewer().decoder_stats().refused, 0, "never decoded");
+    assert_eq!(
+        h.operator.screen_viewer().decoder_stats().refused,
+        0,
+        "never decoded"
+    );
     assert_eq!(h.operator.dropped().ignored, 1);
 }
 
@@ -297,8 +310,8 @@ fn screenshots_are_refused_while_sharing_is_paused() {
     h.pump();
     assert!(asked(h.customer_events()));
     // The viewer never saw a screenshot event for the paused request.
-    assert!(!h
-        .operator_events()
-        .iter()
-        .any(|e| matches!(e, SessionEvent::ViewerScreen(ViewerScreenEvent::Screenshot(_)))));
+    assert!(!h.operator_events().iter().any(|e| matches!(
+        e,
+        SessionEvent::ViewerScreen(ViewerScreenEvent::Screenshot(_))
+    )));
 }

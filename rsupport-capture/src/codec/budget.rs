@@ -72,7 +72,9 @@ pub(crate) fn count_tiles(raw: &[u8], max: usize) -> Result<usize, CodecError> {
 fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, CodecError> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
-        let b = *buf.get(*pos).ok_or(CodecError::Corrupt("tile batch varint"))?;
+        let b = *buf
+            .get(*pos)
+            .ok_or(CodecError::Corrupt("tile batch varint"))?;
         *pos += 1;
         v |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {

@@ -102,9 +102,19 @@ fn solid_tiles_count_toward_the_area_cap() {
     dec.apply(&covered(512, 512, 256, 7, None)).unwrap();
     let before = dec.frame().cloned();
     // One solid tile of the whole 512² frame: over the 256² tile cap.
-    let big = zstd_update(512, 512, true, Vec::new(), vec![solid(0, 0, 512, 9, Some(1))]);
+    let big = zstd_update(
+        512,
+        512,
+        true,
+        Vec::new(),
+        vec![solid(0, 0, 512, 9, Some(1))],
+    );
     assert_eq!(dec.apply(&big), Err(CodecError::OverLimit("tile area")));
-    assert_eq!(dec.frame().cloned(), before, "refused whole: the picture stays");
+    assert_eq!(
+        dec.frame().cloned(),
+        before,
+        "refused whole: the picture stays"
+    );
     assert_eq!(dec.stats().last_pixels_written, 0);
 }
 

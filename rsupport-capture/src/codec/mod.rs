@@ -55,6 +55,6 @@ pub use encoder::{EncodeStats, Encoder, EncoderConfig, TILE};
 pub use error::{CodecError, EncodeError};
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod budget_tests;
+#[cfg(test)]
+mod tests;

@@ -479,7 +479,11 @@ impl Session {
 
     /// Drops and counts what need not end the session; ends it with
     /// `PeerMisbehaved` (told to the peer) past the cut-off.
-    fn settle(&mut self, result: Result<(), SessionError>, now: Instant) -> Result<(), SessionError> {
+    fn settle(
+        &mut self,
+        result: Result<(), SessionError>,
+        now: Instant,
+    ) -> Result<(), SessionError> {
         let result = match result {
             Err(e) if !e.ends_session() => {
                 if !self.control.is_ended() {
