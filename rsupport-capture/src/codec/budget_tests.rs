@@ -85,9 +85,10 @@ fn the_reviewed_8k_solid_bomb_is_refused_before_any_allocation() {
     assert_eq!(dec.stats().held_bytes, 0);
     // A viewer that would hold 8192² still refuses the frame-sized solid
     // tiles (the area cap covers every kind of tile) before allocating.
-    let mut limits = Limits::default();
-    limits.max_frame_pixels = 8192 * 8192;
-    let mut dec = Decoder::new(limits);
+    let mut dec = Decoder::new(Limits {
+        max_frame_pixels: 8192 * 8192,
+        ..Limits::default()
+    });
     assert_eq!(dec.apply(&bomb), Err(CodecError::OverLimit("tile area")));
     let stats = dec.stats();
     assert_eq!(stats.last_pixels_written, 0);
@@ -224,9 +225,10 @@ fn the_tile_cache_is_bounded_in_bytes_and_an_evicted_id_is_an_error() {
 
 #[test]
 fn a_batch_of_too_many_tiles_is_refused_before_decoding_them() {
-    let mut limits = Limits::default();
-    limits.max_tiles = 100;
-    let mut dec = Decoder::new(limits);
+    let mut dec = Decoder::new(Limits {
+        max_tiles: 100,
+        ..Limits::default()
+    });
     let tiles = (0..101).map(|_| solid(0, 0, 1, 1, None)).collect();
     let update = zstd_update(16, 16, true, Vec::new(), tiles);
     assert_eq!(dec.apply(&update), Err(CodecError::OverLimit("tiles")));
