@@ -21,13 +21,13 @@
 //! buffer (at most one frame while an update with several copies is
 //! applied, given back afterwards beyond [`SCRATCH_KEEP`] bytes), one
 //! decompressed batch (`max_batch_bytes`) with its decoded tiles, and one
-//! tile's working buffers. With [`Limits::default`] that is under 420 MiB
+//! tile's working buffers. With [`Limits::default`] that is under 430 MiB
 //! at the very worst and about 200 MiB held between updates (an 8K
 //! framebuffer and a full cache); [`DecoderStats`] reports what it held.
 
 use bytes::Bytes;
 use rsupport_proto::screen::{
-    CopyRect, FrameUpdate, PaletteIndices, TileBatch, TileCompression, TileData,
+    CopyRect, FrameUpdate, PaletteIndices, TileBatch, TileCompression, TileData, MAX_TILE_BYTES,
 };
 
 use rsupport_proto::Rect;
@@ -106,14 +106,18 @@ impl Limits {
 
     /// The most bytes a decoder with these limits holds at once (see the
     /// module docs): framebuffer, copy scratch (one frame), tile cache with
-    /// its entries' bookkeeping, one decompressed batch and its decoded
-    /// tiles, and one tile's working buffers.
+    /// its entries' bookkeeping, one compressed and decompressed batch and
+    /// its decoded tiles, and one tile's working buffers. About 428 MiB for
+    /// [`Limits::default`], 190 MiB for [`Limits::fuzzing`].
     pub fn memory_budget(&self) -> u64 {
         let frame = self.max_frame_pixels.saturating_mul(4);
         let cache = (self.max_cache_bytes as u64)
             .saturating_add((self.cache_entries as u64).saturating_mul(CACHE_ENTRY_OVERHEAD));
-        let batch = u64::from(self.max_batch_bytes)
-            .saturating_add((self.max_tiles as u64).saturating_mul(TILE_STRUCT_BYTES));
+        // The compressed batch as received, the decompressed one, and its
+        // tiles twice over (the protobuf form and the checked one).
+        let batch = (MAX_TILE_BYTES as u64)
+            .saturating_add(u64::from(self.max_batch_bytes))
+            .saturating_add((self.max_tiles as u64).saturating_mul(2 * TILE_STRUCT_BYTES));
         // Tile scratch, a JPEG decode (its own limit) and two predictor rows.
         let tile = u64::from(self.max_tile_area).saturating_mul(4 + 16 + 4) + 65_536;
         frame
@@ -290,7 +294,7 @@ impl Decoder {
         }
         let raw = self.decompress(u)?;
         let count = budget::count_tiles(&raw, self.limits.max_tiles)?;
-        let transient = raw.len() as u64 + count as u64 * TILE_STRUCT_BYTES;
+        let transient = raw.len() as u64 + count as u64 * 2 * TILE_STRUCT_BYTES;
         self.stats.peak_bytes = self
             .stats
             .peak_bytes
