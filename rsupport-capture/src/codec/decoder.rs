@@ -159,6 +159,8 @@ pub struct Decoder {
     /// What the last successful `apply` changed.
     changed: Vec<Rect>,
     stats: DecoderStats,
+    /// Bytes of the update being applied (its batch and tiles), for `peak_bytes`.
+    transient: u64,
 }
 
 /// More changed rectangles than this in one update are reported as their
@@ -178,6 +180,7 @@ impl Decoder {
             tile_scratch: Vec::new(),
             changed: Vec::new(),
             stats: DecoderStats::default(),
+            transient: 0,
         }
     }
 
@@ -250,6 +253,11 @@ impl Decoder {
             self.stats.refused += 1;
             self.changed.clear();
         }
+        // Measured before the scratch is given back: the batch was alive
+        // while the new framebuffer and the scratch were.
+        let during = self.held_bytes() + self.transient;
+        self.stats.peak_bytes = self.stats.peak_bytes.max(during);
+        self.transient = 0;
         if self.copy_scratch.capacity() > SCRATCH_KEEP {
             self.copy_scratch = Vec::new();
         }
@@ -294,11 +302,12 @@ impl Decoder {
         }
         let raw = self.decompress(u)?;
         let count = budget::count_tiles(&raw, self.limits.max_tiles)?;
-        let transient = raw.len() as u64 + count as u64 * 2 * TILE_STRUCT_BYTES;
+        self.transient =
+            raw.len() as u64 + count as u64 * 2 * TILE_STRUCT_BYTES + u.tiles.len() as u64;
         self.stats.peak_bytes = self
             .stats
             .peak_bytes
-            .max(self.held_bytes() + transient + u.tiles.len() as u64);
+            .max(self.held_bytes() + self.transient);
         let batch = TileBatch::decode(raw)?;
         let work = budget::plan(
             u.width,
