@@ -2,6 +2,8 @@
 //! the review's small frame update that made operator programs allocate
 //! gigabytes, sent before the customer granted anything, and a stream of
 //! malformed messages. The operator's session stays up and shows nothing.
+//! Also what the operator's side may send or ask for: no key the customer
+//! could not read, screenshots at the stream's scale.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -168,4 +170,45 @@ async fn an_operator_cannot_send_a_key_the_customer_could_not_read() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("ControlLeft"), "{e}");
+}
+
+/// Width and height from a PNG's header.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    let be = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screenshot_comes_at_the_scale_of_the_stream() {
+    use rsupport_core::session::screen::ViewerScreenEvent;
+    use rsupport_proto::screen::DisplaySettings;
+
+    let target = start_relay(None).await;
+    let (_operator, mut op, mut cu) =
+        rsupport_testkit::relay::paired(&target, HostPlatform::synthetic()).await;
+    rsupport_testkit::relay::grant(&mut op, &mut cu, ConnectionMode::ViewCustomer).await;
+    op.set_display_settings(DisplaySettings {
+        scale_percent: 50,
+        ..DisplaySettings::default()
+    })
+    .unwrap();
+    // Once a half-size frame arrived, the host captures at that scale.
+    let size = loop {
+        wait_for(&mut op, |e| match e {
+            SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { .. }) => Some(()),
+            _ => None,
+        })
+        .await;
+        let fb = op.framebuffer().await.unwrap().unwrap();
+        if fb.width() < 640 {
+            break (fb.width(), fb.height());
+        }
+    };
+    op.request_screenshot().unwrap();
+    let png = wait_for(&mut op, |e| match e {
+        SessionEvent::ViewerScreen(ViewerScreenEvent::Screenshot(s)) => Some(s.png.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(png_size(&png), size, "not the full-size capture");
 }
