@@ -3,7 +3,7 @@
 //! and — through the decoder's own counters — never more pixels written
 //! than the update's budget nor more bytes held than the decoder's stated
 //! memory budget. Run with `-malloc_limit_mb` at that budget
-//! (`Limits::fuzzing().memory_budget()`, about 190 MiB).
+//! (`Limits::fuzzing().memory_budget()`, about 142 MiB).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -8,9 +8,10 @@
 //!
 //! The cache is bounded twice: by entries and by pixel bytes
 //! ([`DEFAULT_CACHE_BYTES`] unless set otherwise). An honest encoder caches
-//! only 64×64 tiles (16 KiB), so with at most 4096 entries the byte bound
-//! never binds for it and the two ends stay in step; it exists for a hostile
-//! host that caches large tiles, whose later cache ids then miss (a decode
+//! only 64×64 tiles (16 KiB), so its 1024 entries fill exactly 16 MiB and
+//! both bounds evict at the same moment; both ends apply the same byte
+//! bound in any case, so they stay in step. The byte bound is there for a
+//! hostile host that caches large tiles: its later cache ids miss (a decode
 //! error, never unbounded memory).
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,8 +27,9 @@ pub(crate) struct CachedTile {
     hash: u64,
 }
 
-/// Pixel bytes a tile cache keeps by default (64 MiB).
-pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Pixel bytes a tile cache keeps by default: 16 MiB, what 1024 cached
+/// 64×64 tiles take.
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// A least-recently-used map from cache id to tile pixels.
 #[derive(Debug, Default)]

@@ -21,8 +21,8 @@
 //! buffer (at most one frame while an update with several copies is
 //! applied, given back afterwards beyond [`SCRATCH_KEEP`] bytes), one
 //! decompressed batch (`max_batch_bytes`) with its decoded tiles, and one
-//! tile's working buffers. With [`Limits::default`] that is under 430 MiB
-//! at the very worst and about 200 MiB held between updates (an 8K
+//! tile's working buffers. With [`Limits::default`] that is about 380 MiB
+//! at the very worst and about 150 MiB held between updates (an 8K
 //! framebuffer and a full cache); [`DecoderStats`] reports what it held.
 
 use bytes::Bytes;
@@ -74,7 +74,7 @@ pub struct Limits {
 impl Default for Limits {
     /// Frames up to 8192 on a side and 8192×4320 in area (8K UHD fits),
     /// 256×256 tiles, 64 MiB batches, 4 frames of writes per update, 1024
-    /// cached tiles within 64 MiB.
+    /// cached tiles within 16 MiB.
     fn default() -> Self {
         Limits {
             max_width: 8192,
@@ -107,8 +107,8 @@ impl Limits {
     /// The most bytes a decoder with these limits holds at once (see the
     /// module docs): framebuffer, copy scratch (one frame), tile cache with
     /// its entries' bookkeeping, one compressed and decompressed batch and
-    /// its decoded tiles, and one tile's working buffers. About 428 MiB for
-    /// [`Limits::default`], 190 MiB for [`Limits::fuzzing`].
+    /// its decoded tiles, and one tile's working buffers. About 380 MiB for
+    /// [`Limits::default`], 142 MiB for [`Limits::fuzzing`].
     pub fn memory_budget(&self) -> u64 {
         let frame = self.max_frame_pixels.saturating_mul(4);
         let cache = (self.max_cache_bytes as u64)
