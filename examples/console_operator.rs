@@ -28,7 +28,7 @@ use rsupport::core::print::{OperatorPrintEvent, PrintEvent, ReceiverEvent};
 use rsupport::core::session::screen::ViewerScreenEvent;
 use rsupport::core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport::print::{CupsQueueSink, PrintSink, SaveToDirectory};
-use rsupport::proto::input::{InputMessage, KeyInput, MouseButton, SpecialKey};
+use rsupport::proto::input::{InputMessage, MouseButton, SpecialKey};
 use rsupport::proto::screen::DisplaySettings;
 use rsupport::proto::{ColorDepth, ConnectionMode, EndReason, Point};
 
@@ -42,7 +42,7 @@ commands (any other line is chat to the customer):
   /move X Y                  move the customer's pointer
   /click X Y                 left click at X Y
   /type TEXT                 type TEXT on the customer's machine
-  /key CODE                  press and release a key (DOM code: Enter, KeyA, Digit1, F5 …)
+  /key CHORD                 press and release keys (ctrl+c, alt+f4, shift+tab, Enter, F5 …)
   /cad                       send Ctrl+Alt+Del
   /shot FILE.png             save what you see, with the drawings, as a PNG
   /depth 24|16|256|16c|4     colour depth of the customer's screen
@@ -319,16 +319,16 @@ async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error>
             session.send_input(InputMessage::Text { text }).await
         }
         Some("/key") => {
-            let code = words.next().unwrap_or("Enter").to_owned();
-            for pressed in [true, false] {
-                session
-                    .send_input(InputMessage::Key(KeyInput {
-                        code: code.clone(),
-                        keysym: None,
-                        pressed,
-                        repeat: false,
-                    }))
-                    .await?;
+            // A chord such as ctrl+c, alt+f4, shift+tab, Enter or ArrowUp,
+            // turned into DOM codes here: the host maps them to its layout.
+            let chord = words.next().unwrap_or("Enter");
+            match rsupport::input::keymap::key_chord(chord) {
+                Ok(keys) => {
+                    for key in keys {
+                        session.send_input(InputMessage::Key(key)).await?;
+                    }
+                }
+                Err(e) => println!("{e}"),
             }
             Ok(())
         }

@@ -74,6 +74,14 @@ pub struct SessionStats {
     pub frames_applied: u64,
     /// Input messages this side refused as host.
     pub ignored_input: u64,
+    /// Messages from the peer dropped because they did not decode or broke
+    /// the protocol (a sustained stream ends the session with
+    /// `EndReason::PeerMisbehaved`).
+    pub malformed_messages: u64,
+    /// Well-formed messages from the peer not acted on: its screen or
+    /// drawings before the customer granted a mode, screenshot requests
+    /// while paused.
+    pub ignored_messages: u64,
 }
 
 /// What the product does with a print job.
@@ -297,8 +305,18 @@ impl SessionHandle {
         self.send(SessionCommand::LocalActivity)
     }
 
-    /// Viewer: sends input; refused unless control is granted now.
+    /// Viewer: sends input; refused unless control is granted now, and
+    /// refused here — not by the other side — when the other side could not
+    /// read it (a key code must be a DOM code such as `ControlLeft` or
+    /// `KeyC`; `rsupport_input::keymap::key_chord` turns `ctrl+c` into those).
     pub async fn send_input(&self, input: InputMessage) -> Result<(), ClientError> {
+        // What the other side's decoder would say, checked before sending.
+        let message = rsupport_proto::session::SessionMessage::Input(input.clone());
+        if let Err(e) = rsupport_proto::session::SessionMessage::decode(message.encode()) {
+            return Err(ClientError::state(&format_args!(
+                "this input cannot be sent ({e}); send DOM key codes such as ControlLeft, KeyC, Enter or F5"
+            )));
+        }
         self.ask(|reply| SessionCommand::SendInput { input, reply })
             .await
     }

@@ -172,6 +172,8 @@ impl Slot {
                     frames_sent: self.session.screen_host().frames_sent(),
                     frames_applied: self.session.screen_viewer().frames_applied(),
                     ignored_input: self.session.ignored_input(),
+                    malformed_messages: self.session.dropped().malformed,
+                    ignored_messages: self.session.dropped().ignored,
                 });
             }
         }
@@ -244,7 +246,15 @@ impl Slot {
                 }
             }
             SessionEvent::HostScreen(HostScreenEvent::ScreenshotRequested { request_id }) => {
-                if let Ok(bytes) = self.frame.to_png() {
+                // The session asks only while sharing is on (never while
+                // paused); answer at the scale the viewer streams at.
+                let scale = self.session.screen_host().settings().scale_percent;
+                let shot = if (1..100).contains(&scale) && self.scaled.width() > 0 {
+                    &self.scaled
+                } else {
+                    &self.frame
+                };
+                if let Ok(bytes) = shot.to_png() {
                     self.session
                         .host()
                         .send_screenshot(*request_id, Bytes::from(bytes));

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rsupport_core::session::{ChatEvent, InputNotPermitted, SessionError, SessionEvent};
+use rsupport_core::session::{ChatEvent, InputNotPermitted, SessionEvent};
 use rsupport_input::inject::RecordingInjector;
 use rsupport_proto::chat::ChatMessage;
 use rsupport_proto::input::InputMessage;
@@ -192,11 +192,13 @@ fn share_operator_screen_reverses_the_roles() {
 }
 
 #[test]
-fn envelopes_of_other_sessions_are_refused() {
+fn envelopes_of_other_sessions_are_dropped_and_counted() {
     let mut h = SessionPair::new(ConnectionMode::ALL);
+    h.grant(ConnectionMode::ControlCustomer);
     let stray = SessionMessage::Input(click()).into_envelope(SESSION_ID + 1, 1);
-    assert!(matches!(
-        h.customer.handle_envelope(stray, h.now),
-        Err(SessionError::WrongSession { .. })
-    ));
+    h.customer.handle_envelope(stray, h.now).unwrap();
+    h.customer.inject_pending(&mut h.injector).unwrap();
+    assert!(h.injector.events().is_empty());
+    assert_eq!(h.customer.malformed_count(), 1);
+    assert!(!h.customer.is_ended());
 }

@@ -160,9 +160,242 @@ pub fn special_sequence(key: SpecialKey) -> Vec<KeyStroke> {
     down.chain(tap_strokes).chain(up).collect()
 }
 
+/// A key name in [`key_chord`] that names no key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no key named {name:?}: use names like ctrl, alt, shift, super, enter, esc, tab, f5, up, a, 1, or DOM codes like ControlLeft, KeyC, ArrowUp")]
+pub struct UnknownKeyName {
+    /// The part of the chord that is not a key.
+    pub name: String,
+}
+
+/// The DOM code of a key written as a person would type it: `ctrl`, `Alt`,
+/// `shift`, `super`/`win`/`cmd`, `enter`/`return`, `esc`, `f5`, `up`,
+/// `pgdn`, a single letter or digit, or a DOM code itself (`ControlLeft`,
+/// `KeyC`, `ArrowUp`).
+pub fn code_for_name(name: &str) -> Option<&'static str> {
+    const NAMED: &[(&str, &str)] = &[
+        ("ctrl", "ControlLeft"),
+        ("control", "ControlLeft"),
+        ("alt", "AltLeft"),
+        ("option", "AltLeft"),
+        ("altgr", "AltRight"),
+        ("shift", "ShiftLeft"),
+        ("super", "MetaLeft"),
+        ("meta", "MetaLeft"),
+        ("win", "MetaLeft"),
+        ("windows", "MetaLeft"),
+        ("cmd", "MetaLeft"),
+        ("enter", "Enter"),
+        ("return", "Enter"),
+        ("esc", "Escape"),
+        ("escape", "Escape"),
+        ("tab", "Tab"),
+        ("space", "Space"),
+        ("backspace", "Backspace"),
+        ("del", "Delete"),
+        ("delete", "Delete"),
+        ("ins", "Insert"),
+        ("insert", "Insert"),
+        ("home", "Home"),
+        ("end", "End"),
+        ("pgup", "PageUp"),
+        ("pageup", "PageUp"),
+        ("pgdn", "PageDown"),
+        ("pagedown", "PageDown"),
+        ("up", "ArrowUp"),
+        ("down", "ArrowDown"),
+        ("left", "ArrowLeft"),
+        ("right", "ArrowRight"),
+        ("menu", "ContextMenu"),
+        ("capslock", "CapsLock"),
+        ("printscreen", "PrintScreen"),
+        ("print", "PrintScreen"),
+        ("pause", "Pause"),
+    ];
+    const LETTERS: [&str; 26] = [
+        "KeyA", "KeyB", "KeyC", "KeyD", "KeyE", "KeyF", "KeyG", "KeyH", "KeyI", "KeyJ", "KeyK",
+        "KeyL", "KeyM", "KeyN", "KeyO", "KeyP", "KeyQ", "KeyR", "KeyS", "KeyT", "KeyU", "KeyV",
+        "KeyW", "KeyX", "KeyY", "KeyZ",
+    ];
+    const DIGITS: [&str; 10] = [
+        "Digit0", "Digit1", "Digit2", "Digit3", "Digit4", "Digit5", "Digit6", "Digit7", "Digit8",
+        "Digit9",
+    ];
+    const FKEYS: [&str; 24] = [
+        "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "F10", "F11", "F12", "F13", "F14",
+        "F15", "F16", "F17", "F18", "F19", "F20", "F21", "F22", "F23", "F24",
+    ];
+    let lower = name.to_ascii_lowercase();
+    if let Some((_, code)) = NAMED.iter().find(|(n, _)| *n == lower) {
+        return Some(code);
+    }
+    if let [b] = lower.as_bytes() {
+        if b.is_ascii_lowercase() {
+            return LETTERS.get(usize::from(b - b'a')).copied();
+        }
+        if b.is_ascii_digit() {
+            return DIGITS.get(usize::from(b - b'0')).copied();
+        }
+    }
+    if let Some(n) = lower
+        .strip_prefix('f')
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        return n.checked_sub(1).and_then(|i| FKEYS.get(i)).copied();
+    }
+    // A DOM code given as is: any code this table knows.
+    KNOWN_CODES.iter().find(|c| **c == name).copied()
+}
+
+/// DOM codes [`keysym_for_code`] names besides letters, digits and F keys.
+const KNOWN_CODES: &[&str] = &[
+    "Backquote",
+    "Minus",
+    "Equal",
+    "BracketLeft",
+    "BracketRight",
+    "Backslash",
+    "IntlYen",
+    "IntlRo",
+    "IntlBackslash",
+    "Semicolon",
+    "Quote",
+    "Comma",
+    "Period",
+    "Slash",
+    "Space",
+    "Enter",
+    "Tab",
+    "Backspace",
+    "Escape",
+    "CapsLock",
+    "ShiftLeft",
+    "ShiftRight",
+    "ControlLeft",
+    "ControlRight",
+    "AltLeft",
+    "AltRight",
+    "MetaLeft",
+    "MetaRight",
+    "ContextMenu",
+    "PrintScreen",
+    "ScrollLock",
+    "Pause",
+    "Insert",
+    "Delete",
+    "Home",
+    "End",
+    "PageUp",
+    "PageDown",
+    "ArrowLeft",
+    "ArrowRight",
+    "ArrowUp",
+    "ArrowDown",
+    "NumLock",
+    "NumpadDivide",
+    "NumpadMultiply",
+    "NumpadSubtract",
+    "NumpadAdd",
+    "NumpadEnter",
+    "NumpadDecimal",
+    "NumpadEqual",
+    "NumpadComma",
+    "Convert",
+    "NonConvert",
+    "KanaMode",
+    "Lang1",
+    "Lang2",
+    "Lang3",
+    "Lang4",
+    "Lang5",
+    "KeyA",
+    "KeyB",
+    "KeyC",
+    "KeyD",
+    "KeyE",
+    "KeyF",
+    "KeyG",
+    "KeyH",
+    "KeyI",
+    "KeyJ",
+    "KeyK",
+    "KeyL",
+    "KeyM",
+    "KeyN",
+    "KeyO",
+    "KeyP",
+    "KeyQ",
+    "KeyR",
+    "KeyS",
+    "KeyT",
+    "KeyU",
+    "KeyV",
+    "KeyW",
+    "KeyX",
+    "KeyY",
+    "KeyZ",
+];
+
+/// The key presses and releases of a chord written like `ctrl+c`,
+/// `ctrl+alt+delete`, `shift+F5` or `Enter`: every key down in order, then
+/// up in reverse order. Each part is a name [`code_for_name`] knows; the
+/// result carries DOM codes only (the host maps them with its own layout).
+pub fn key_chord(chord: &str) -> Result<Vec<KeyInput>, UnknownKeyName> {
+    let codes = chord
+        .split('+')
+        .map(str::trim)
+        .map(|part| {
+            code_for_name(part).ok_or_else(|| UnknownKeyName {
+                name: part.to_owned(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let down = codes.iter().map(|c| KeyInput::new(*c, None, true));
+    let up = codes.iter().rev().map(|c| KeyInput::new(*c, None, false));
+    Ok(down.chain(up).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chords_press_in_order_and_release_in_reverse() {
+        let keys = key_chord("ctrl+c").unwrap();
+        let seen: Vec<_> = keys.iter().map(|k| (k.code.as_str(), k.pressed)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("ControlLeft", true),
+                ("KeyC", true),
+                ("KeyC", false),
+                ("ControlLeft", false)
+            ]
+        );
+        for chord in [
+            "ctrl+alt+delete",
+            "Shift+F5",
+            "alt+tab",
+            "Return",
+            "up",
+            "super+l",
+            "ControlLeft+KeyC",
+            "f24",
+            "9",
+        ] {
+            let keys = key_chord(chord).unwrap();
+            for k in &keys {
+                assert!(resolve_key(k).is_some(), "{chord}: {} unmapped", k.code);
+            }
+        }
+        assert_eq!(
+            key_chord("ctrl+nope"),
+            Err(UnknownKeyName {
+                name: "nope".into()
+            })
+        );
+        assert!(key_chord("f25").is_err() && key_chord("f0").is_err() && key_chord("").is_err());
+    }
 
     #[test]
     fn jis_keys_map_to_ime_keysyms() {

@@ -110,6 +110,9 @@ wire_enum! {
         ProtocolError => ProtocolError,
         /// An administrator ended it.
         AdminEnded => AdminEnded,
+        /// The other side kept sending malformed or out-of-place messages
+        /// (one such message is dropped; a sustained stream ends the session).
+        PeerMisbehaved => PeerMisbehaved,
     }
 }
 

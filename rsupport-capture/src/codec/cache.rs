@@ -5,6 +5,14 @@
 //! Both sides run the same least-recently-used policy with the same capacity
 //! (negotiated through `Capabilities::tile_cache_entries`), touching entries in
 //! batch order, so they evict the same entries at the same moments.
+//!
+//! The cache is bounded twice: by entries and by pixel bytes
+//! ([`DEFAULT_CACHE_BYTES`] unless set otherwise). An honest encoder caches
+//! only 64×64 tiles (16 KiB), so its 1024 entries fill exactly 16 MiB and
+//! both bounds evict at the same moment; both ends apply the same byte
+//! bound in any case, so they stay in step. The byte bound is there for a
+//! hostile host that caches large tiles: its later cache ids miss (a decode
+//! error, never unbounded memory).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,10 +27,18 @@ pub(crate) struct CachedTile {
     hash: u64,
 }
 
+/// Pixel bytes a tile cache keeps by default: 16 MiB, what 1024 cached
+/// 64×64 tiles take.
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// A least-recently-used map from cache id to tile pixels.
 #[derive(Debug, Default)]
 pub(crate) struct TileCache {
     capacity: usize,
+    /// Most pixel bytes kept.
+    max_bytes: usize,
+    /// Pixel bytes kept now.
+    bytes: usize,
     clock: u64,
     entries: HashMap<u64, CachedTile>,
     /// Use stamp → id, oldest first.
@@ -32,15 +48,22 @@ pub(crate) struct TileCache {
 }
 
 impl TileCache {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A cache of at most `capacity` entries and `max_bytes` pixel bytes.
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         TileCache {
             capacity,
+            max_bytes,
             ..TileCache::default()
         }
     }
 
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Pixel bytes held now.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 
     #[cfg(test)]
@@ -52,6 +75,7 @@ impl TileCache {
         self.entries.clear();
         self.order.clear();
         self.by_hash.clear();
+        self.bytes = 0;
     }
 
     fn next_stamp(&mut self) -> u64 {
@@ -59,37 +83,40 @@ impl TileCache {
         self.clock
     }
 
-    /// Stores `pixels` under `id`, evicting the least recently used entry when full.
+    /// Stores `pixels` under `id`, evicting least recently used entries
+    /// until both the entry and the byte bound hold. A tile larger than the
+    /// whole byte bound is not stored (and an older entry under `id` goes).
     /// `hash` is the content hash (encoder side) or 0.
     pub(crate) fn insert(&mut self, id: u64, width: u32, height: u32, pixels: &[u8], hash: u64) {
         if self.capacity == 0 {
             return;
         }
-        let stamp = self.next_stamp();
-        let mut buffer = Vec::new();
         if let Some(old) = self.entries.remove(&id) {
             self.forget(id, &old);
-            buffer = old.pixels;
-        } else if self.entries.len() >= self.capacity {
-            if let Some((_, victim)) = self.order.pop_first() {
-                if let Some(old) = self.entries.remove(&victim) {
-                    self.forget(victim, &old);
-                    buffer = old.pixels;
-                }
+        }
+        if pixels.len() > self.max_bytes {
+            return;
+        }
+        while self.entries.len() >= self.capacity || self.bytes + pixels.len() > self.max_bytes {
+            let Some((_, victim)) = self.order.pop_first() else {
+                break;
+            };
+            if let Some(old) = self.entries.remove(&victim) {
+                self.forget(victim, &old);
             }
         }
-        buffer.clear();
-        buffer.extend_from_slice(pixels);
+        let stamp = self.next_stamp();
         self.order.insert(stamp, id);
         if hash != 0 {
             self.by_hash.insert(hash, id);
         }
+        self.bytes += pixels.len();
         self.entries.insert(
             id,
             CachedTile {
                 width,
                 height,
-                pixels: buffer,
+                pixels: pixels.to_vec(),
                 stamp,
                 hash,
             },
@@ -97,6 +124,7 @@ impl TileCache {
     }
 
     fn forget(&mut self, id: u64, old: &CachedTile) {
+        self.bytes = self.bytes.saturating_sub(old.pixels.len());
         self.order.remove(&old.stamp);
         if old.hash != 0 && self.by_hash.get(&old.hash) == Some(&id) {
             self.by_hash.remove(&old.hash);
@@ -127,7 +155,7 @@ mod tests {
 
     #[test]
     fn evicts_least_recently_used() {
-        let mut c = TileCache::new(2);
+        let mut c = TileCache::new(2, DEFAULT_CACHE_BYTES);
         c.insert(1, 1, 1, &[1; 4], 11);
         c.insert(2, 1, 1, &[2; 4], 22);
         assert!(c.touch(1).is_some()); // 2 is now the oldest
@@ -141,8 +169,27 @@ mod tests {
     }
 
     #[test]
+    fn evicts_by_bytes_oldest_first() {
+        // Room for two 16-byte tiles by bytes, though ten by entries.
+        let mut c = TileCache::new(10, 32);
+        c.insert(1, 2, 2, &[1; 16], 0);
+        c.insert(2, 2, 2, &[2; 16], 0);
+        assert!(c.touch(1).is_some()); // 2 is now the oldest
+        c.insert(3, 2, 2, &[3; 16], 0);
+        assert_eq!(c.bytes(), 32);
+        assert!(c.touch(2).is_none(), "evicted to make room by bytes");
+        assert!(c.touch(1).is_some() && c.touch(3).is_some());
+        // Larger than the whole bound: not kept, and the old entry goes.
+        c.insert(1, 3, 3, &[9; 36], 0);
+        assert!(c.touch(1).is_none());
+        assert_eq!(c.bytes(), 16);
+        c.clear();
+        assert_eq!(c.bytes(), 0);
+    }
+
+    #[test]
     fn zero_capacity_stores_nothing() {
-        let mut c = TileCache::new(0);
+        let mut c = TileCache::new(0, DEFAULT_CACHE_BYTES);
         c.insert(1, 1, 1, &[1; 4], 11);
         assert!(c.touch(1).is_none());
     }

@@ -1,22 +1,46 @@
 //! The viewer side: applies [`FrameUpdate`]s to a BGRA framebuffer.
 //!
-//! Bounded and panic-free on hostile input: frame size, tile area, tile and
-//! copy counts and the decompressed batch size are capped by [`Limits`]
-//! (the batch size is checked *before* decompressing, and decompression
-//! stops at that size); every tile and copy must lie inside the frame;
-//! palette indices, run lengths and cache ids are checked.
+//! Bounded and panic-free on hostile input. Before an update touches the
+//! framebuffer the decoder checks, from [`Limits`]: the frame size and area;
+//! the announced batch size (*before* decompressing, and decompression stops
+//! at that size); the number of copies and of tiles (counted in the raw
+//! batch before any tile is decoded); that every tile and copy lies inside
+//! the frame; that every tile — solid and cached ones included — is within
+//! the tile area cap; and that the pixels the whole update would write
+//! (tiles, cache hits and copies) stay within
+//! [`max_work_factor`](Limits::max_work_factor) frames. An update failing
+//! any of these is refused whole and the picture stays as it was. Palette
+//! indices, run lengths and cache ids are checked while applying; such an
+//! error drops the picture.
+//!
+//! # Memory budget
+//!
+//! A decoder never holds more than [`Limits::memory_budget`] bytes: the
+//! framebuffer (`max_frame_pixels` × 4), the tile cache
+//! (`max_cache_bytes`, least recently used evicted first), the copy scratch
+//! buffer (at most one frame while an update with several copies is
+//! applied, given back afterwards beyond [`SCRATCH_KEEP`] bytes), one
+//! decompressed batch (`max_batch_bytes`) with its decoded tiles, and one
+//! tile's working buffers. With [`Limits::default`] that is about 380 MiB
+//! at the very worst and about 150 MiB held between updates (an 8K
+//! framebuffer and a full cache); [`DecoderStats`] reports what it held.
 
 use bytes::Bytes;
 use rsupport_proto::screen::{
-    CopyRect, FrameUpdate, PaletteIndices, TileBatch, TileCompression, TileData,
+    CopyRect, FrameUpdate, PaletteIndices, TileBatch, TileCompression, TileData, MAX_TILE_BYTES,
 };
 
 use rsupport_proto::Rect;
 
-use super::cache::TileCache;
+use super::budget::{self, DecoderStats, TILE_STRUCT_BYTES};
+use super::cache::{TileCache, DEFAULT_CACHE_BYTES};
 use super::error::CodecError;
 use super::tile_format::{self, Area};
 use crate::BgraFrame;
+
+/// Scratch bytes a decoder keeps between updates; larger buffers (a big
+/// multi-copy update) are given back.
+pub const SCRATCH_KEEP: usize = 4 * 1024 * 1024;
 
 /// What a decoder accepts. Start from [`Limits::default`] and adjust fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +50,10 @@ pub struct Limits {
     pub max_width: u32,
     /// Largest frame height, pixels.
     pub max_height: u32,
-    /// Largest area of one non-solid tile, pixels.
+    /// Largest frame area, pixels: the framebuffer the viewer is willing to
+    /// hold (4 bytes a pixel).
+    pub max_frame_pixels: u64,
+    /// Largest area of one tile of any kind, pixels.
     pub max_tile_area: u32,
     /// Largest tile batch once decompressed, bytes.
     pub max_batch_bytes: u32,
@@ -34,24 +61,76 @@ pub struct Limits {
     pub max_tiles: usize,
     /// Most copy rectangles in one update.
     pub max_copies: usize,
+    /// Pixels one update may write (tiles, cache hits and copies together),
+    /// as a multiple of its frame's pixels.
+    pub max_work_factor: u32,
     /// Tile cache entries kept (advertise the same number to the host); 0 = no cache.
     pub cache_entries: usize,
+    /// Pixel bytes the tile cache keeps; the host's encoder uses
+    /// [`DEFAULT_CACHE_BYTES`], so keep the default to stay in step with it.
+    pub max_cache_bytes: usize,
 }
 
 impl Default for Limits {
-    /// 8K frames, 256×256 tiles, 64 MiB batches, 1024 cached tiles.
+    /// Frames up to 8192 on a side and 8192×4320 in area (8K UHD fits),
+    /// 256×256 tiles, 64 MiB batches, 4 frames of writes per update, 1024
+    /// cached tiles within 16 MiB.
     fn default() -> Self {
         Limits {
             max_width: 8192,
             max_height: 8192,
+            max_frame_pixels: 8192 * 4320,
             max_tile_area: 256 * 256,
             max_batch_bytes: 64 * 1024 * 1024,
             max_tiles: 65_536,
             max_copies: 1024,
+            max_work_factor: 4,
             cache_entries: 1024,
+            max_cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }
+
+impl Limits {
+    /// The defaults with frames of at most 2048×2048: what
+    /// [`decode_update_bytes`] and the fuzz targets use, so a fuzzer does
+    /// not spend its time filling huge framebuffers.
+    pub fn fuzzing() -> Self {
+        Limits {
+            max_width: 2048,
+            max_height: 2048,
+            max_frame_pixels: 2048 * 2048,
+            ..Limits::default()
+        }
+    }
+
+    /// The most bytes a decoder with these limits holds at once (see the
+    /// module docs): framebuffer, copy scratch (one frame), tile cache with
+    /// its entries' bookkeeping, one compressed and decompressed batch and
+    /// its decoded tiles, and one tile's working buffers. About 380 MiB for
+    /// [`Limits::default`], 142 MiB for [`Limits::fuzzing`].
+    pub fn memory_budget(&self) -> u64 {
+        let frame = self.max_frame_pixels.saturating_mul(4);
+        let cache = (self.max_cache_bytes as u64)
+            .saturating_add((self.cache_entries as u64).saturating_mul(CACHE_ENTRY_OVERHEAD));
+        // The compressed batch as received, the decompressed one, and its
+        // tiles twice over (the protobuf form and the checked one).
+        let batch = (MAX_TILE_BYTES as u64)
+            .saturating_add(u64::from(self.max_batch_bytes))
+            .saturating_add((self.max_tiles as u64).saturating_mul(2 * TILE_STRUCT_BYTES));
+        // Tile scratch, a JPEG decode (its own limit) and two predictor rows.
+        let tile = u64::from(self.max_tile_area).saturating_mul(4 + 16 + 4) + 65_536;
+        frame
+            .saturating_mul(2)
+            .saturating_add(cache)
+            .saturating_add(batch)
+            .saturating_add(tile)
+    }
+}
+
+/// Bookkeeping of one cache entry besides its pixels (maps and struct),
+/// counted generously.
+const CACHE_ENTRY_OVERHEAD: u64 = 256;
 
 /// Applies frame updates to a framebuffer.
 ///
@@ -71,11 +150,17 @@ impl Default for Limits {
 pub struct Decoder {
     limits: Limits,
     frame: Option<BgraFrame>,
+    /// An update was refused: the picture stays, but only a key frame may
+    /// follow (the host's model and ours no longer agree).
+    needs_key: bool,
     cache: TileCache,
     copy_scratch: Vec<u8>,
     tile_scratch: Vec<u8>,
     /// What the last successful `apply` changed.
     changed: Vec<Rect>,
+    stats: DecoderStats,
+    /// Bytes of the update being applied (its batch and tiles), for `peak_bytes`.
+    transient: u64,
 }
 
 /// More changed rectangles than this in one update are reported as their
@@ -85,20 +170,42 @@ const MAX_CHANGED_RECTS: usize = 64;
 impl Decoder {
     /// A decoder with no framebuffer yet (the first update must be a key frame).
     pub fn new(limits: Limits) -> Self {
-        let cache = TileCache::new(limits.cache_entries);
+        let cache = TileCache::new(limits.cache_entries, limits.max_cache_bytes);
         Decoder {
             limits,
             frame: None,
+            needs_key: false,
             cache,
             copy_scratch: Vec::new(),
             tile_scratch: Vec::new(),
             changed: Vec::new(),
+            stats: DecoderStats::default(),
+            transient: 0,
         }
     }
 
-    /// The framebuffer, once a key frame was applied.
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The framebuffer, once a key frame was applied. After an update
+    /// refused by the checks before applying, the last picture stays here
+    /// until the next key frame.
     pub fn frame(&self) -> Option<&BgraFrame> {
         self.frame.as_ref()
+    }
+
+    /// What the decoder did and holds (pixels written, bytes held, peak).
+    pub fn stats(&self) -> DecoderStats {
+        self.stats
+    }
+
+    /// Bytes held now: framebuffer, tile cache and scratch buffers.
+    pub fn held_bytes(&self) -> u64 {
+        let frame = self.frame.as_ref().map_or(0, |f| f.pixels().len());
+        (frame + self.copy_scratch.capacity() + self.tile_scratch.capacity()) as u64
+            + self.cache.bytes() as u64
     }
 
     /// The rectangles of the framebuffer the last successful
@@ -112,16 +219,50 @@ impl Decoder {
     /// Forgets the framebuffer and the tile cache; the next update must be a key frame.
     pub fn reset(&mut self) {
         self.frame = None;
+        self.needs_key = false;
         self.cache.clear();
         self.changed.clear();
     }
 
-    /// Applies one update. On error the decoder resets (see [`CodecError`]).
+    /// Applies one update. An update refused by the checks that run before
+    /// anything is written leaves the picture as it was; one that fails
+    /// while applying (corrupt tile data, unknown cache id) drops it. Either
+    /// way the tile cache is forgotten and the next update must be a key
+    /// frame (see [`CodecError`]).
     pub fn apply(&mut self, update: &FrameUpdate) -> Result<(), CodecError> {
-        let result = self.apply_inner(update);
-        if result.is_err() {
-            self.reset();
+        self.stats.last_pixels_written = 0;
+        self.stats.last_pixel_budget = 0;
+        self.changed.clear();
+        let result = match self.check(update) {
+            Ok(batch) => {
+                let applied = self.apply_checked(update, &batch);
+                if applied.is_err() {
+                    self.reset();
+                }
+                applied
+            }
+            Err(e) => {
+                self.needs_key = true;
+                self.cache.clear();
+                Err(e)
+            }
+        };
+        if result.is_ok() {
+            self.stats.applied += 1;
+        } else {
+            self.stats.refused += 1;
+            self.changed.clear();
         }
+        // Measured before the scratch is given back: the batch was alive
+        // while the new framebuffer and the scratch were.
+        let during = self.held_bytes() + self.transient;
+        self.stats.peak_bytes = self.stats.peak_bytes.max(during);
+        self.transient = 0;
+        if self.copy_scratch.capacity() > SCRATCH_KEEP {
+            self.copy_scratch = Vec::new();
+        }
+        self.stats.held_bytes = self.held_bytes();
+        self.stats.peak_bytes = self.stats.peak_bytes.max(self.stats.held_bytes);
         result
     }
 
@@ -131,36 +272,75 @@ impl Decoder {
         self.apply(&update)
     }
 
-    fn apply_inner(&mut self, u: &FrameUpdate) -> Result<(), CodecError> {
-        self.changed.clear();
+    /// Every check that needs no pixel written: returns the decoded batch.
+    fn check(&mut self, u: &FrameUpdate) -> Result<TileBatch, CodecError> {
         let l = &self.limits;
-        if u.width == 0 || u.height == 0 || u.width > l.max_width || u.height > l.max_height {
+        let pixels = u64::from(u.width) * u64::from(u.height);
+        if u.width == 0
+            || u.height == 0
+            || u.width > l.max_width
+            || u.height > l.max_height
+            || pixels > l.max_frame_pixels
+        {
             return Err(CodecError::FrameSize {
                 width: u.width,
                 height: u.height,
             });
         }
+        if !u.key_frame {
+            match &self.frame {
+                None => return Err(CodecError::NoKeyFrame),
+                Some(_) if self.needs_key => return Err(CodecError::NoKeyFrame),
+                Some(f) if f.width() != u.width || f.height() != u.height => {
+                    return Err(CodecError::SizeChanged)
+                }
+                Some(_) => {}
+            }
+        }
         if u.copies.len() > l.max_copies {
             return Err(CodecError::OverLimit("copy rectangles"));
         }
-        let batch = self.decompress(u)?;
-        if batch.tiles.len() > self.limits.max_tiles {
-            return Err(CodecError::OverLimit("tiles"));
+        let raw = self.decompress(u)?;
+        let count = budget::count_tiles(&raw, self.limits.max_tiles)?;
+        self.transient =
+            raw.len() as u64 + count as u64 * 2 * TILE_STRUCT_BYTES + u.tiles.len() as u64;
+        self.stats.peak_bytes = self
+            .stats
+            .peak_bytes
+            .max(self.held_bytes() + self.transient);
+        let batch = TileBatch::decode(raw)?;
+        let work = budget::plan(
+            u.width,
+            u.height,
+            &u.copies,
+            &batch.tiles,
+            self.limits.max_tile_area,
+        )?;
+        let allowed = pixels.saturating_mul(u64::from(self.limits.max_work_factor));
+        self.stats.last_pixel_budget = allowed;
+        if work > allowed {
+            return Err(CodecError::OverLimit("pixels written by one update"));
         }
+        Ok(batch)
+    }
+
+    /// Applies an update that passed [`check`](Self::check).
+    fn apply_checked(&mut self, u: &FrameUpdate, batch: &TileBatch) -> Result<(), CodecError> {
         if u.key_frame {
             let same = self
                 .frame
                 .as_ref()
                 .is_some_and(|f| f.width() == u.width && f.height() == u.height);
             if !same {
+                // Give the old picture back before taking the new one.
+                self.frame = None;
                 self.frame = Some(BgraFrame::filled(u.width, u.height, [0, 0, 0, 255]));
             }
+            self.needs_key = false;
         }
         let frame = self.frame.as_mut().ok_or(CodecError::NoKeyFrame)?;
-        if frame.width() != u.width || frame.height() != u.height {
-            return Err(CodecError::SizeChanged);
-        }
-        apply_copies(frame, &u.copies, &mut self.copy_scratch)?;
+        let copied = apply_copies(frame, &u.copies, &mut self.copy_scratch)?;
+        let mut written = copied;
         let rect = |x: u32, y: u32, w: u32, h: u32| {
             Rect::new(
                 i32::try_from(x).unwrap_or(i32::MAX),
@@ -178,27 +358,16 @@ impl Decoder {
                     .map(|c| rect(c.dst_x, c.dst_y, c.width, c.height)),
             );
         }
-        let (width, height) = (frame.width(), frame.height());
         let stride = frame.stride();
         let fb = frame.pixels_mut();
         for tile in &batch.tiles {
-            let inside = u64::from(tile.x) + u64::from(tile.width) <= u64::from(width)
-                && u64::from(tile.y) + u64::from(tile.height) <= u64::from(height);
-            if !inside || tile.width == 0 || tile.height == 0 {
-                return Err(CodecError::OutOfBounds("tile"));
-            }
+            // Placement and area were checked by `budget::plan`.
             let area = Area {
                 x: tile.x as usize,
                 y: tile.y as usize,
                 w: tile.width as usize,
                 h: tile.height as usize,
             };
-            if !matches!(tile.data, TileData::Solid(_))
-                && u64::from(tile.width) * u64::from(tile.height)
-                    > u64::from(self.limits.max_tile_area)
-            {
-                return Err(CodecError::OverLimit("tile area"));
-            }
             match &tile.data {
                 TileData::Solid(c) => tile_format::fill_solid(*c, fb, stride, area)?,
                 TileData::Palette(p) => match &p.indices {
@@ -225,6 +394,8 @@ impl Decoder {
                 }
                 _ => return Err(CodecError::Corrupt("unknown tile encoding")),
             }
+            written += area.pixels() as u64;
+            self.stats.last_pixels_written = written;
             if !u.key_frame {
                 self.changed
                     .push(rect(tile.x, tile.y, tile.width, tile.height));
@@ -235,6 +406,7 @@ impl Decoder {
                     .insert(id, tile.width, tile.height, &self.tile_scratch, 0);
             }
         }
+        self.stats.last_pixels_written = written;
         if self.changed.len() > MAX_CHANGED_RECTS {
             let bounds = Rect::bounding(&self.changed);
             self.changed.clear();
@@ -244,7 +416,7 @@ impl Decoder {
     }
 
     /// The tile batch, decompressed under the size cap.
-    fn decompress(&self, u: &FrameUpdate) -> Result<TileBatch, CodecError> {
+    fn decompress(&self, u: &FrameUpdate) -> Result<Bytes, CodecError> {
         let max = self.limits.max_batch_bytes;
         if u.tiles_raw_len > max {
             return Err(CodecError::BatchTooLarge {
@@ -252,16 +424,16 @@ impl Decoder {
                 max: u64::from(max),
             });
         }
-        let raw = match u.compression {
+        match u.compression {
             TileCompression::None => {
                 if u.tiles.len() != u.tiles_raw_len as usize {
                     return Err(CodecError::Corrupt("tiles_raw_len differs from the batch"));
                 }
-                u.tiles.clone()
+                Ok(u.tiles.clone())
             }
             TileCompression::Zstd => {
                 if u.tiles.is_empty() && u.tiles_raw_len == 0 {
-                    Bytes::new()
+                    Ok(Bytes::new())
                 } else {
                     // A hard output limit: zstd refuses to write past the capacity.
                     let out = zstd::bulk::decompress(&u.tiles, u.tiles_raw_len as usize)
@@ -269,25 +441,27 @@ impl Decoder {
                     if out.len() != u.tiles_raw_len as usize {
                         return Err(CodecError::Corrupt("tiles_raw_len differs from the batch"));
                     }
-                    Bytes::from(out)
+                    Ok(Bytes::from(out))
                 }
             }
-            _ => return Err(CodecError::Corrupt("unknown compression")),
-        };
-        Ok(TileBatch::decode(raw)?)
+            _ => Err(CodecError::Corrupt("unknown compression")),
+        }
     }
 }
 
 /// Applies copy rectangles to `frame`: every copy reads the framebuffer as it
 /// was before any copy of the update. Checks each rectangle against the frame
-/// and the total copied area against four frames (all before changing anything).
+/// and the total copied area against four frames (all before changing
+/// anything). Returns the pixels copied. `scratch` never grows past one
+/// frame: when the copies add up to more, the frame is snapshotted once
+/// instead of each source.
 pub(crate) fn apply_copies(
     frame: &mut BgraFrame,
     copies: &[CopyRect],
     scratch: &mut Vec<u8>,
-) -> Result<(), CodecError> {
+) -> Result<u64, CodecError> {
     if copies.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let (w, h) = (u64::from(frame.width()), u64::from(frame.height()));
     let mut total = 0u64;
@@ -323,16 +497,34 @@ pub(crate) fn apply_copies(
         } else {
             (0..h).for_each(&mut move_row);
         }
-        return Ok(());
+        return Ok(total);
     }
+    let area = |x: u32, y: u32, c: &CopyRect| Area {
+        x: x as usize,
+        y: y as usize,
+        w: c.width as usize,
+        h: c.height as usize,
+    };
     scratch.clear();
+    if total > w * h {
+        // Overlapping sources: one snapshot of the frame is smaller.
+        scratch.extend_from_slice(frame.pixels());
+        let fb = frame.pixels_mut();
+        for c in copies {
+            let (src, dst) = (area(c.src_x, c.src_y, c), area(c.dst_x, c.dst_y, c));
+            for r in 0..src.h {
+                let from = scratch
+                    .get(src.row_range(stride, r))
+                    .ok_or(CodecError::OutOfBounds("copy rectangle"))?;
+                fb.get_mut(dst.row_range(stride, r))
+                    .ok_or(CodecError::OutOfBounds("copy rectangle"))?
+                    .copy_from_slice(from);
+            }
+        }
+        return Ok(total);
+    }
     for c in copies {
-        let src = Area {
-            x: c.src_x as usize,
-            y: c.src_y as usize,
-            w: c.width as usize,
-            h: c.height as usize,
-        };
+        let src = area(c.src_x, c.src_y, c);
         for r in 0..src.h {
             scratch.extend_from_slice(&frame.pixels()[src.row_range(stride, r)]);
         }
@@ -340,29 +532,22 @@ pub(crate) fn apply_copies(
     let fb = frame.pixels_mut();
     let mut offset = 0;
     for c in copies {
-        let dst = Area {
-            x: c.dst_x as usize,
-            y: c.dst_y as usize,
-            w: c.width as usize,
-            h: c.height as usize,
-        };
+        let dst = area(c.dst_x, c.dst_y, c);
         let len = dst.pixels() * 4;
-        tile_format::blit(&scratch[offset..offset + len], fb, stride, dst)?;
+        let from = scratch
+            .get(offset..offset + len)
+            .ok_or(CodecError::OutOfBounds("copy rectangle"))?;
+        tile_format::blit(from, fb, stride, dst)?;
         offset += len;
     }
-    Ok(())
+    Ok(total)
 }
 
 /// Decodes one protobuf `FrameUpdate` with a fresh decoder, returning the
 /// frame it produces. Accepts arbitrary bytes and never panics: this is the
-/// entry point for fuzzing. Limits are the defaults except frames of at most
-/// 2048×2048, so a fuzzer does not spend its time filling huge framebuffers.
+/// entry point for fuzzing, with [`Limits::fuzzing`].
 pub fn decode_update_bytes(bytes: &[u8]) -> Result<BgraFrame, CodecError> {
-    let mut decoder = Decoder::new(Limits {
-        max_width: 2048,
-        max_height: 2048,
-        ..Limits::default()
-    });
+    let mut decoder = Decoder::new(Limits::fuzzing());
     decoder.apply_bytes(bytes)?;
     decoder.frame.take().ok_or(CodecError::NoKeyFrame)
 }

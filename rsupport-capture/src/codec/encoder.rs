@@ -17,7 +17,7 @@ use rsupport_proto::screen::{
 };
 use rsupport_proto::ColorDepth;
 
-use super::cache::TileCache;
+use super::cache::{TileCache, DEFAULT_CACHE_BYTES};
 use super::decoder::apply_copies;
 use super::error::EncodeError;
 use super::hash::hash_bytes;
@@ -190,7 +190,7 @@ impl Encoder {
     pub fn new(config: EncoderConfig) -> Self {
         Encoder {
             quantizer: Quantizer::new(config.color_depth),
-            cache: TileCache::new(config.cache_entries),
+            cache: TileCache::new(config.cache_entries, DEFAULT_CACHE_BYTES),
             compressor: zstd::bulk::Compressor::new(config.zstd_level).ok(),
             config,
             model: None,

@@ -37,6 +37,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod budget;
 mod cache;
 mod decoder;
 mod encoder;
@@ -47,9 +48,13 @@ mod quantize;
 pub mod synthetic;
 mod tile_format;
 
-pub use decoder::{decode_update_bytes, Decoder, Limits};
+pub use budget::DecoderStats;
+pub use cache::DEFAULT_CACHE_BYTES;
+pub use decoder::{decode_update_bytes, Decoder, Limits, SCRATCH_KEEP};
 pub use encoder::{EncodeStats, Encoder, EncoderConfig, TILE};
 pub use error::{CodecError, EncodeError};
 
+#[cfg(test)]
+mod budget_tests;
 #[cfg(test)]
 mod tests;

@@ -16,9 +16,10 @@ pub const MAX_ITEMS: usize = 2_000;
 /// Most stroke points kept in the whole layer.
 pub const MAX_TOTAL_POINTS: usize = 2_000_000;
 /// Most "ink" in the layer: the sum over strokes of pen width × length (plus
-/// a dot per stroke), in square monitor pixels — about ten full-HD screens
+/// a dot per stroke) and over labels of their glyph squares (see
+/// [`label_ink`]), in square monitor pixels — about ten full-HD screens
 /// painted over. Rendering cost follows ink, so this bounds what a peer can
-/// make the other side's renderer do.
+/// make the other side's renderer do on every re-render.
 pub const MAX_INK: f64 = 2.0e7;
 /// Most laser dots kept (a trail); older ones are dropped first.
 pub const MAX_LASER_DOTS: usize = 256;
@@ -252,6 +253,11 @@ impl AnnotationLayer {
                 monitor_id,
             } => {
                 self.check_new(author, *label_id, 0)?;
+                let ink = label_ink(text, *size_px);
+                if self.ink + ink > MAX_INK {
+                    return Err(AnnotateError::Full);
+                }
+                self.ink += ink;
                 self.items.push(Item::Label(Label {
                     author,
                     id: *label_id,
@@ -264,11 +270,16 @@ impl AnnotationLayer {
             }
             AnnotateMessage::Undo => {
                 if let Some(i) = self.items.iter().rposition(|it| it.author() == author) {
-                    let removed = self.items.remove(i);
-                    if let Item::Stroke(s) = removed {
-                        self.total_points -= s.points.len();
-                        let dot = f64::from(s.width) * f64::from(s.width);
-                        self.ink = (self.ink - dot - path_ink(None, &s.points, s.width)).max(0.0);
+                    match self.items.remove(i) {
+                        Item::Stroke(s) => {
+                            self.total_points -= s.points.len();
+                            let dot = f64::from(s.width) * f64::from(s.width);
+                            self.ink =
+                                (self.ink - dot - path_ink(None, &s.points, s.width)).max(0.0);
+                        }
+                        Item::Label(l) => {
+                            self.ink = (self.ink - label_ink(&l.text, l.size_px)).max(0.0);
+                        }
                     }
                 }
             }
@@ -310,6 +321,15 @@ impl AnnotationLayer {
             })
             .ok_or(AnnotateError::UnknownStroke)
     }
+}
+
+/// The ink of a label: one square of its font size per visible character,
+/// about the area its glyphs cover and what drawing them costs. Counted
+/// with strokes toward [`MAX_INK`], so labels cannot stack up re-render
+/// work outside the budget.
+pub fn label_ink(text: &str, size_px: u32) -> f64 {
+    let glyphs = text.chars().filter(|c| !c.is_whitespace()).count();
+    glyphs as f64 * f64::from(size_px) * f64::from(size_px)
 }
 
 /// Pen width × length of the path through `points`, continuing from `from`.
@@ -426,6 +446,44 @@ mod tests {
             .unwrap(); // removes stroke 1
         l.apply(Side::Customer, &wide(3), now).unwrap();
         assert_eq!(l.apply(Side::Customer, &far(3), now), Ok(()));
+    }
+
+    #[test]
+    fn labels_count_toward_the_ink_budget() {
+        let now = Instant::now();
+        let mut l = AnnotationLayer::new();
+        let label = |id, chars: usize, size_px| AnnotateMessage::TextLabel {
+            label_id: id,
+            position: Point::new(0, 0),
+            text: "W".repeat(chars),
+            color: Argb(0xFFFF0000),
+            size_px,
+            monitor_id: 0,
+        };
+        // The review's label: 1024 characters at 512 px is far over budget.
+        assert_eq!(
+            l.apply(Side::Operator, &label(1, 1024, 512), now),
+            Err(AnnotateError::Full)
+        );
+        // Everyday labels fit; stacking big ones runs out long before
+        // MAX_ITEMS full-screen blends.
+        l.apply(Side::Operator, &label(2, 20, 24), now).unwrap();
+        let big = label_ink(&"W".repeat(1024), 64);
+        let fit = ((MAX_INK - label_ink(&"W".repeat(20), 24)) / big) as u64;
+        for id in 0..fit {
+            l.apply(Side::Operator, &label(10 + id, 1024, 64), now)
+                .unwrap();
+        }
+        assert_eq!(
+            l.apply(Side::Operator, &label(9_999, 1024, 64), now),
+            Err(AnnotateError::Full)
+        );
+        assert!(l.items().len() < 10, "{} labels", l.items().len());
+        // Undo gives the ink back.
+        l.apply(Side::Operator, &AnnotateMessage::Undo, now)
+            .unwrap();
+        l.apply(Side::Operator, &label(9_999, 1024, 64), now)
+            .unwrap();
     }
 
     #[test]

@@ -50,8 +50,8 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 pub use layer::{
-    AnnotateError, AnnotationLayer, Item, Label, LaserDot, Stroke, LASER_FADE, MAX_INK, MAX_ITEMS,
-    MAX_LASER_DOTS, MAX_TOTAL_POINTS,
+    label_ink, AnnotateError, AnnotationLayer, Item, Label, LaserDot, Stroke, LASER_FADE, MAX_INK,
+    MAX_ITEMS, MAX_LASER_DOTS, MAX_TOTAL_POINTS,
 };
 pub use raster::{render, render_scaled, LASER_RADIUS};
 pub use rsupport_proto::annotate::{AnnotateMessage, Argb};

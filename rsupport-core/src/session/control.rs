@@ -122,6 +122,17 @@ pub struct PeerViolation {
     pub message: &'static str,
 }
 
+impl PeerViolation {
+    /// Whether the session must end for it. A non-host claiming the host's
+    /// rights (pausing the host's sharing, revoking the host's grant) tries
+    /// to take over the consent state machine: that ends the session with
+    /// `ProtocolError`. Any other message in the wrong place changes nothing
+    /// here and is dropped and counted (see `session::abuse`).
+    pub fn ends_session(&self) -> bool {
+        matches!(self.message, "PauseState" | "ControlRevoked")
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Incoming {
     request_id: u32,

@@ -32,9 +32,11 @@ use rsupport_input::{
 use rsupport_proto::control::{ControlMessage, RevokeCause};
 use rsupport_proto::envelope::Envelope;
 use rsupport_proto::input::InputMessage;
+use rsupport_proto::screen::ScreenMessage;
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{DecodeError, EndReason};
 
+use super::abuse::{AbuseMeter, DroppedStats, Verdict};
 use super::chat::{Chat, ChatEvent};
 use super::control::{ControlChannel, ControlEvent, PeerViolation, SessionPolicy};
 use super::permissions::{Control, Sharing, Side};
@@ -100,6 +102,13 @@ pub enum SessionEvent {
     Channel(SessionMessage),
     /// The connection to the peer dropped or came back (the session goes on).
     Connection(ConnectionState),
+    /// The peer sent a message that does not decode or that the protocol
+    /// does not allow here; it was dropped and the session goes on. Sent
+    /// once, for the first one; [`Session::dropped`] counts them all.
+    PeerMessageDropped {
+        /// What was wrong (names the message kind, never its content).
+        what: String,
+    },
 }
 
 /// What happened to the path between the two parties; the session itself
@@ -120,7 +129,10 @@ pub enum ConnectionState {
     PeerResumed,
 }
 
-/// The peer broke the protocol; end the session with [`EndReason::ProtocolError`].
+/// A message from the peer that cannot be used. [`Session::handle_envelope`]
+/// and [`Session::handle_message`] return only those that must end the
+/// session ([`SessionError::ends_session`]); the others are dropped and
+/// counted (see [`abuse`](super::abuse)).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
@@ -146,6 +158,15 @@ pub enum SessionError {
     Files(String),
 }
 
+impl SessionError {
+    /// Whether the session must end with [`EndReason::ProtocolError`]: only
+    /// a peer claiming the host's consent rights (see
+    /// [`PeerViolation::ends_session`]). Anything else is dropped and counted.
+    pub fn ends_session(&self) -> bool {
+        matches!(self, SessionError::Violation(v) if v.ends_session())
+    }
+}
+
 /// The viewer may not send input now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("input not permitted in the current session state")]
@@ -166,6 +187,7 @@ pub struct Session {
     download_dir: Option<std::path::PathBuf>,
     was_hosting: bool,
     ignored_input: u64,
+    abuse: AbuseMeter,
     seq: u64,
     outbox: VecDeque<SessionMessage>,
     events: VecDeque<SessionEvent>,
@@ -196,6 +218,7 @@ impl Session {
             download_dir: config.download_dir,
             was_hosting: false,
             ignored_input: 0,
+            abuse: AbuseMeter::default(),
             seq: 0,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
@@ -229,9 +252,24 @@ impl Session {
         self.viewer.framebuffer()
     }
 
-    /// Host: input messages dropped because control was not granted.
+    /// Host: input messages dropped: control not granted, or a key this
+    /// host cannot map, a press outside the shared area, too many keys held.
     pub fn ignored_input(&self) -> u64 {
         self.ignored_input
+    }
+
+    /// Messages from the peer dropped as malformed or out of place (see
+    /// [`abuse`](super::abuse)); more than
+    /// [`MAX_MALFORMED`](super::abuse::MAX_MALFORMED) within
+    /// [`MALFORMED_WINDOW`](super::abuse::MALFORMED_WINDOW) end the session.
+    pub fn malformed_count(&self) -> u64 {
+        self.abuse.stats().malformed
+    }
+
+    /// Everything dropped from the peer: malformed messages, and
+    /// well-formed ones not acted on before consent or while paused.
+    pub fn dropped(&self) -> DroppedStats {
+        self.abuse.stats()
     }
 
     /// Host: the screen channel (settings in force, counters).
@@ -405,29 +443,65 @@ impl Session {
 
     // ----- inputs
 
-    /// An envelope from the relay for this session.
+    /// An envelope from the relay for this session. One that does not
+    /// decode, or whose message is not allowed here, is dropped and counted;
+    /// `Err` only for a violation that ends the session (the caller ends it
+    /// with [`EndReason::ProtocolError`]).
     pub fn handle_envelope(
         &mut self,
         envelope: Envelope,
         now: Instant,
     ) -> Result<(), SessionError> {
-        if envelope.session_id != self.session_id {
-            return Err(SessionError::WrongSession {
+        let result = if envelope.session_id != self.session_id {
+            Err(SessionError::WrongSession {
                 expected: self.session_id,
                 got: envelope.session_id,
-            });
-        }
-        let message = SessionMessage::decode(envelope.payload)?;
-        self.handle_message(message, now)
+            })
+        } else {
+            match SessionMessage::decode(envelope.payload) {
+                Ok(message) => self.dispatch(message, now),
+                Err(e) => Err(e.into()),
+            }
+        };
+        self.settle(result, now)
     }
 
-    /// A decoded session message from the peer.
+    /// A decoded session message from the peer (see
+    /// [`handle_envelope`](Self::handle_envelope) for what is dropped).
     pub fn handle_message(
         &mut self,
         message: SessionMessage,
         now: Instant,
     ) -> Result<(), SessionError> {
         let result = self.dispatch(message, now);
+        self.settle(result, now)
+    }
+
+    /// Drops and counts what need not end the session; ends it with
+    /// `PeerMisbehaved` (told to the peer) past the cut-off.
+    fn settle(
+        &mut self,
+        result: Result<(), SessionError>,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        let result = match result {
+            Err(e) if !e.ends_session() => {
+                if !self.control.is_ended() {
+                    match self.abuse.malformed(now) {
+                        Verdict::First => self.events.push_back(SessionEvent::PeerMessageDropped {
+                            what: e.to_string(),
+                        }),
+                        Verdict::Counted => {}
+                        Verdict::Exceeded => self.control.end(
+                            EndReason::PeerMisbehaved,
+                            "the other side sent too many malformed messages",
+                        ),
+                    }
+                }
+                Ok(())
+            }
+            other => other,
+        };
         self.sync();
         result
     }
@@ -446,25 +520,15 @@ impl Session {
                 other => self.control.handle_message(other, now)?,
             },
             SessionMessage::Chat(m) => self.chat.handle_message(m),
-            SessionMessage::Screen(m) => {
-                if self.control.is_host() {
-                    self.host
-                        .handle_message(m)
-                        .map_err(|what| SessionError::Screen(what.to_owned()))?;
-                } else {
-                    match self.viewer.handle_message(m) {
-                        Ok(()) => {}
-                        Err(ViewerError::Unexpected) if self.sharing() == Sharing::Idle => {}
-                        Err(e) => return Err(SessionError::Screen(e.to_string())),
-                    }
-                }
-            }
+            SessionMessage::Screen(m) => self.on_screen(m)?,
             SessionMessage::Input(m) => {
                 // Consent is enforced here, on the host's side: input that
                 // the host's own state does not allow is dropped, whatever
                 // the peer believes.
                 if self.control.accepts_input() {
-                    if let Outcome::Gated(_) = self.input.handle_input(now, &m) {
+                    // A valid key this host cannot map, a press outside the
+                    // shared area, a closed gate: dropped and counted.
+                    if self.input.handle_input(now, &m) != Outcome::Accepted {
                         self.ignored_input += 1;
                     }
                     self.drain_gate();
@@ -477,15 +541,54 @@ impl Session {
                 .handle(m, now)
                 .map_err(|e| SessionError::Files(e.to_string()))?,
             SessionMessage::Annotate(m) => {
-                // A drawing the layer refuses (over its budget) is dropped,
+                // Nothing is drawn before the customer granted a mode. A
+                // drawing the layer refuses (over its budget) is dropped,
                 // not fatal: annotations are best effort.
-                if self.annotator.handle(&m, now).is_ok() {
+                if self.sharing() == Sharing::Idle {
+                    self.abuse.ignored();
+                } else if self.annotator.handle(&m, now).is_ok() {
                     self.events.push_back(SessionEvent::AnnotationsChanged);
+                } else {
+                    self.abuse.ignored();
                 }
             }
             other => self.events.push_back(SessionEvent::Channel(other)),
         }
         Ok(())
+    }
+
+    /// A screen message: to the host half while we host, to the viewer
+    /// half only while the customer granted a mode in which we view;
+    /// otherwise not even decoded.
+    fn on_screen(&mut self, m: ScreenMessage) -> Result<(), SessionError> {
+        if self.control.is_host() {
+            // A screenshot is a capture: none while sharing is paused.
+            if matches!(m, ScreenMessage::ScreenshotRequest { .. }) && !self.control.sends_screen()
+            {
+                self.abuse.ignored();
+                return Ok(());
+            }
+            return self
+                .host
+                .handle_message(m)
+                .map_err(|what| SessionError::Screen(what.to_owned()));
+        }
+        if self.sharing() == Sharing::Idle {
+            // Before consent (or after sharing stopped): a frame, cursor or
+            // monitor list of the peer's screen is not ours to show.
+            self.abuse.ignored();
+            return Ok(());
+        }
+        match self.viewer.handle_message(m) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if let ViewerError::Codec(_) = e {
+                    // The picture stays; the host starts over from a key frame.
+                    self.viewer.request_refresh();
+                }
+                Err(SessionError::Screen(e.to_string()))
+            }
+        }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.

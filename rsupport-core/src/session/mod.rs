@@ -25,7 +25,14 @@
 //! → [`ControlChannel::decide`]) and enforces the answer locally: nothing is
 //! captured before consent, and input the host's own state does not allow is
 //! dropped whatever the peer claims.
+//!
+//! A message from the peer that does not decode or that its role or the
+//! session's state never allows is dropped and counted ([`abuse`]); only a
+//! sustained stream of them ends the session, with
+//! [`EndReason::PeerMisbehaved`](rsupport_proto::EndReason::PeerMisbehaved)
+//! on both sides.
 
+pub mod abuse;
 pub mod chat;
 pub mod control;
 mod core;
@@ -35,6 +42,7 @@ pub mod screen;
 pub use self::core::{
     ConnectionState, InputNotPermitted, Session, SessionConfig, SessionError, SessionEvent,
 };
+pub use abuse::{DroppedStats, MALFORMED_WINDOW, MAX_MALFORMED};
 pub use chat::{Chat, ChatError, ChatEvent};
 pub use control::{ControlChannel, ControlError, ControlEvent, PeerViolation, SessionPolicy};
 pub use permissions::{Control, Sharing, Side};

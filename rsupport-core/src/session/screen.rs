@@ -9,7 +9,9 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rsupport_capture::codec::{CodecError, Decoder, EncodeError, Encoder, EncoderConfig, Limits};
+use rsupport_capture::codec::{
+    CodecError, Decoder, DecoderStats, EncodeError, Encoder, EncoderConfig, Limits,
+};
 use rsupport_capture::BgraFrame;
 use rsupport_proto::screen::{
     CursorPosition, CursorShape, DisplaySettings, FrameUpdate, MonitorList, ScreenMessage,
@@ -295,6 +297,12 @@ impl ScreenViewer {
     /// Frames applied so far.
     pub fn frames_applied(&self) -> u64 {
         self.frames
+    }
+
+    /// The decoder's counters: updates applied and refused, pixels the last
+    /// one wrote, bytes held (see `DecoderStats` in `rsupport_capture::codec`).
+    pub fn decoder_stats(&self) -> DecoderStats {
+        self.decoder.stats()
     }
 
     /// Asks the host to change how it shares.
