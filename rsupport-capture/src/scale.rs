@@ -11,6 +11,36 @@ pub fn scaled_size(width: u32, height: u32, percent: u32) -> (u32, u32) {
     (w as u32, h as u32)
 }
 
+/// The largest percent (1..=100) at which `width` × `height` still fits in
+/// `max_pixels`: what a host applies to a screen larger than its viewer holds.
+pub fn fit_percent(width: u32, height: u32, max_pixels: u64) -> u32 {
+    let area = |p: u32| {
+        let (w, h) = scaled_size(width, height, p);
+        u64::from(w) * u64::from(h)
+    };
+    if area(100) <= max_pixels {
+        return 100;
+    }
+    // sqrt of the area ratio is close; step down past rounding.
+    let ratio = max_pixels as f64 / (u64::from(width) * u64::from(height)) as f64;
+    let mut p = ((ratio.sqrt() * 100.0).floor() as u32).clamp(1, 100);
+    while p > 1 && area(p) > max_pixels {
+        p -= 1;
+    }
+    p
+}
+
+/// The scale a host sends at: the viewer's requested `percent` (0 or 100 =
+/// full size), or less when the full screen would not fit in `max_pixels`.
+pub fn effective_percent(percent: u32, width: u32, height: u32, max_pixels: u64) -> u32 {
+    let requested = if (1..100).contains(&percent) {
+        percent
+    } else {
+        100
+    };
+    requested.min(fit_percent(width, height, max_pixels))
+}
+
 /// Writes `src` scaled to `percent` into `dst` (resized as needed), each
 /// destination pixel the average of the source pixels it covers, so text
 /// stays legible rather than dropping whole rows and columns.
@@ -65,6 +95,25 @@ mod tests {
         assert_eq!((dst.width(), dst.height()), (2, 1));
         assert_eq!(dst.pixel(0, 0), Some([128, 128, 128, 255]));
         assert_eq!(dst.pixel(1, 0), Some([0, 0, 0, 255]));
+    }
+
+    #[test]
+    fn screens_larger_than_the_viewer_holds_are_scaled_to_fit() {
+        let max = 3840 * 2160;
+        assert_eq!(fit_percent(1920, 1080, max), 100);
+        assert_eq!(fit_percent(3840, 2160, max), 100);
+        let p = fit_percent(5120, 2880, max);
+        let (w, h) = scaled_size(5120, 2880, p);
+        assert!(u64::from(w) * u64::from(h) <= max, "{p}% gives {w}x{h}");
+        let (w, h) = scaled_size(5120, 2880, p + 1);
+        assert!(
+            u64::from(w) * u64::from(h) > max,
+            "{p}% is the largest that fits"
+        );
+        assert_eq!(effective_percent(0, 5120, 2880, max), p);
+        assert_eq!(effective_percent(50, 5120, 2880, max), 50);
+        assert_eq!(effective_percent(90, 1920, 1080, max), 90);
+        assert_eq!(fit_percent(8192, 8192, 1), 1);
     }
 
     #[test]

@@ -586,7 +586,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                         .unwrap_or(EndReason::ProtocolError);
                     // The reason the relay reports when our leave ends it.
                     let ours = match (reason, self.side) {
-                        (EndReason::ConsentDenied | EndReason::ProtocolError, _) => reason,
+                        (
+                            EndReason::ConsentDenied
+                            | EndReason::ProtocolError
+                            | EndReason::PeerMisbehaved,
+                            _,
+                        ) => reason,
                         (_, Side::Operator) => EndReason::OperatorEnded,
                         (_, Side::Customer) => EndReason::CustomerEnded,
                     };

@@ -137,10 +137,14 @@ impl HostPlatform {
     ) -> Option<CoordinateMapper> {
         let area = self.capturer.area();
         let monitor = Monitor::new(proto_rect(area), 1.0);
-        let (w, h) = match scale_percent {
-            1..=99 => rsupport_capture::scale::scaled_size(area.width, area.height, scale_percent),
-            _ => (area.width, area.height),
-        };
+        // As the frames are sent: scaled to fit what viewers hold.
+        let scale_percent = rsupport_capture::scale::effective_percent(
+            scale_percent,
+            area.width,
+            area.height,
+            rsupport_capture::codec::DEFAULT_MAX_FRAME_PIXELS,
+        );
+        let (w, h) = rsupport_capture::scale::scaled_size(area.width, area.height, scale_percent);
         let mut mapper = CoordinateMapper::for_monitor(vec![monitor], 0, w, h).ok()?;
         if !windows.is_empty() {
             mapper.restrict_to_windows(windows).ok()?;

@@ -323,8 +323,14 @@ impl Slot {
             warn!("capture failed: {e}");
             return;
         }
-        let scale = self.session.screen_host().settings().scale_percent;
-        let frame = if (1..100).contains(&scale) {
+        // A screen larger than viewers hold is scaled to fit, not refused.
+        let scale = rsupport_capture::scale::effective_percent(
+            self.session.screen_host().settings().scale_percent,
+            self.frame.width(),
+            self.frame.height(),
+            rsupport_capture::codec::DEFAULT_MAX_FRAME_PIXELS,
+        );
+        let frame = if scale < 100 {
             rsupport_capture::scale::downscale(&self.frame, scale, &mut self.scaled);
             &self.scaled
         } else {

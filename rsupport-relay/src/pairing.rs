@@ -470,7 +470,9 @@ impl Broker {
             .is_some_and(|s| s.operator_link.is(conn));
         // A party may give its own reason, but not claim to be the other side or the relay.
         let reason = match reason {
-            EndReason::ConsentDenied | EndReason::ProtocolError => reason,
+            EndReason::ConsentDenied | EndReason::ProtocolError | EndReason::PeerMisbehaved => {
+                reason
+            }
             _ if is_operator => EndReason::OperatorEnded,
             _ => EndReason::CustomerEnded,
         };

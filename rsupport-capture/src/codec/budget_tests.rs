@@ -238,10 +238,10 @@ fn a_batch_of_too_many_tiles_is_refused_before_decoding_them() {
 #[test]
 fn the_stated_budget_covers_the_defaults() {
     let budget = Limits::default().memory_budget();
-    // Framebuffer and scratch of an 8192×4320 frame, a 16 MiB cache, a 16
+    // Framebuffer and scratch of a 2560×1600 frame, a 16 MiB cache, a 16
     // MiB compressed and 64 MiB decompressed batch and its tiles: the
     // figures the docs state.
-    assert!(budget > 375 * MIB && budget < 385 * MIB, "{budget}");
+    assert!(budget > 135 * MIB && budget < 145 * MIB, "{budget}");
     let fuzzing = Limits::fuzzing().memory_budget();
     assert!(fuzzing > 135 * MIB && fuzzing < 145 * MIB, "{fuzzing}");
 }

@@ -21,8 +21,8 @@
 //! buffer (at most one frame while an update with several copies is
 //! applied, given back afterwards beyond [`SCRATCH_KEEP`] bytes), one
 //! decompressed batch (`max_batch_bytes`) with its decoded tiles, and one
-//! tile's working buffers. With [`Limits::default`] that is about 380 MiB
-//! at the very worst and about 150 MiB held between updates (an 8K
+//! tile's working buffers. With [`Limits::default`] that is about 141 MiB
+//! at the very worst and about 32 MiB held between updates (a 2560×1600
 //! framebuffer and a full cache); [`DecoderStats`] reports what it held.
 
 use bytes::Bytes;
@@ -37,6 +37,15 @@ use super::cache::{TileCache, DEFAULT_CACHE_BYTES};
 use super::error::CodecError;
 use super::tile_format::{self, Area};
 use crate::BgraFrame;
+
+/// The largest frame area, in pixels, a viewer holds by default: 2560×1600
+/// (a QHD or WQXGA monitor at full size). Hosts scale larger screens down to
+/// fit ([`crate::scale::effective_percent`]; a 4K screen is sent at 66%), so
+/// the two ends stay in step and a peer can make a viewer hold at most about
+/// 16 MiB of picture: the operator program stays within 64 MiB of its idle
+/// size whatever a customer sends (`benches/hostile_frames.rs` in
+/// rsupport-client measures it).
+pub const DEFAULT_MAX_FRAME_PIXELS: u64 = 2560 * 1600;
 
 /// Scratch bytes a decoder keeps between updates; larger buffers (a big
 /// multi-copy update) are given back.
@@ -72,14 +81,14 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Frames up to 8192 on a side and 8192×4320 in area (8K UHD fits),
+    /// Frames up to 8192 on a side and [`DEFAULT_MAX_FRAME_PIXELS`] in area,
     /// 256×256 tiles, 64 MiB batches, 4 frames of writes per update, 1024
     /// cached tiles within 16 MiB.
     fn default() -> Self {
         Limits {
             max_width: 8192,
             max_height: 8192,
-            max_frame_pixels: 8192 * 4320,
+            max_frame_pixels: DEFAULT_MAX_FRAME_PIXELS,
             max_tile_area: 256 * 256,
             max_batch_bytes: 64 * 1024 * 1024,
             max_tiles: 65_536,
@@ -107,7 +116,7 @@ impl Limits {
     /// The most bytes a decoder with these limits holds at once (see the
     /// module docs): framebuffer, copy scratch (one frame), tile cache with
     /// its entries' bookkeeping, one compressed and decompressed batch and
-    /// its decoded tiles, and one tile's working buffers. About 380 MiB for
+    /// its decoded tiles, and one tile's working buffers. About 141 MiB for
     /// [`Limits::default`], 142 MiB for [`Limits::fuzzing`].
     pub fn memory_budget(&self) -> u64 {
         let frame = self.max_frame_pixels.saturating_mul(4);

@@ -50,7 +50,7 @@ mod tile_format;
 
 pub use budget::DecoderStats;
 pub use cache::DEFAULT_CACHE_BYTES;
-pub use decoder::{decode_update_bytes, Decoder, Limits, SCRATCH_KEEP};
+pub use decoder::{decode_update_bytes, Decoder, Limits, DEFAULT_MAX_FRAME_PIXELS, SCRATCH_KEEP};
 pub use encoder::{EncodeStats, Encoder, EncoderConfig, TILE};
 pub use error::{CodecError, EncodeError};
 

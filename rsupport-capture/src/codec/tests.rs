@@ -538,7 +538,10 @@ fn an_incompressible_update_over_the_cap_is_refused_not_sent() {
     let small = BgraFrame::filled(w, h, [1, 2, 3, 255]);
     let update = enc.encode(&small, 0).unwrap();
     assert!(update.key_frame);
-    let mut dec = Decoder::new(Limits::default());
+    // A viewer that holds frames this large (the default holds less).
+    let mut limits = Limits::default();
+    limits.max_frame_pixels = u64::from(w) * u64::from(h);
+    let mut dec = Decoder::new(limits);
     dec.apply(&update).unwrap();
     assert!(dec.frame() == Some(&small));
 }

@@ -1,0 +1,309 @@
+//! A hostile customer against a real operator program (issue 12, H4):
+//! after the operator's view request is granted — so frames *are* decoded —
+//! the customer sends the updates that made the old decoder allocate
+//! gigabytes or spin for seconds. Prints the operator process's RSS after
+//! each one against its RSS while viewing a normal 1080p screen, and
+//! whether the session is still up. Asserts nothing.
+//!
+//! The relay runs in this process too (it holds no frames: a few MiB).
+//!
+//! Run: `cargo bench -p rsupport-client --bench hostile_frames`
+//! Target (issue 12): the operator program alive and within 64 MiB of its
+//! idle RSS after any hostile frame.
+
+use std::time::{Duration, Instant};
+
+use rsupport_capture::codec::{Encoder, EncoderConfig};
+use rsupport_capture::BgraFrame;
+use rsupport_client::{
+    ClientError, Customer, HostPlatform, LobbyEvent, RelayTarget, SessionHandle,
+};
+use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
+use rsupport_proto::chat::{ChatMessage, ChatText};
+use rsupport_proto::control::{ConsentDecision, ControlMessage};
+use rsupport_proto::relay::{CustomerInfo, RelayMessage, Secret};
+use rsupport_proto::screen::{
+    CopyRect, FrameUpdate, ScreenMessage, Tile, TileBatch, TileCompression, TileData,
+};
+use rsupport_proto::session::SessionMessage;
+use rsupport_proto::{ConnectionMode, Role};
+use rsupport_testkit::relay::{start_relay, OPERATOR, PASSWORD};
+
+type Raw = rsupport_net::RelayConnection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn rss_mib() -> f64 {
+    let kib: u64 = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0);
+    kib as f64 / 1024.0
+}
+
+/// A customer speaking the relay protocol itself, as a modified program would.
+struct Hostile {
+    conn: Raw,
+    session_id: u64,
+    seq: u64,
+}
+
+impl Hostile {
+    async fn join(target: &RelayTarget, code: &str) -> Hostile {
+        // Learn the relay's fingerprint the way a stranger would: from the
+        // mismatch a wrong pin reports.
+        let wrong = RelayTarget::pinned(target.addr(), "localhost", "00".repeat(32));
+        let Err(ClientError::FingerprintMismatch { seen, .. }) =
+            Customer::connect(&wrong, HostPlatform::synthetic()).await
+        else {
+            panic!("expected a fingerprint mismatch")
+        };
+        let fp = rsupport_net::tls::parse_fingerprint(&seen).expect("fingerprint");
+        let tls = rsupport_net::tls::client_config(rsupport_net::tls::Trust::Fingerprint(fp), None)
+            .expect("tls");
+        let mut conn = rsupport_net::connect(target.addr(), "localhost", tls)
+            .await
+            .expect("connect");
+        conn.hello(Role::Customer, "hostile").await.expect("hello");
+        conn.send(&RelayMessage::JoinByCode {
+            code: Secret::new(code.to_owned()),
+            customer: CustomerInfo::default(),
+        })
+        .await
+        .expect("join");
+        let session_id = loop {
+            match conn.recv().await.expect("relay") {
+                rsupport_net::Incoming::Relay(RelayMessage::Paired(p)) => break p.session_id,
+                _ => continue,
+            }
+        };
+        Hostile {
+            conn,
+            session_id,
+            seq: 0,
+        }
+    }
+
+    async fn send(&mut self, message: SessionMessage) {
+        self.seq += 1;
+        let envelope = message.into_envelope(self.session_id, self.seq);
+        self.conn.send_envelope(&envelope).await.expect("send");
+    }
+
+    /// Grants the operator's next mode request, as a consenting customer would.
+    async fn grant_next_request(&mut self) {
+        loop {
+            let rsupport_net::Incoming::Session(envelope) = self.conn.recv().await.expect("recv")
+            else {
+                continue;
+            };
+            if let Ok(SessionMessage::Control(ControlMessage::ModeRequest {
+                request_id,
+                mode,
+                ..
+            })) = SessionMessage::decode(envelope.payload)
+            {
+                self.send(SessionMessage::Control(ControlMessage::ModeAnswer {
+                    request_id,
+                    decision: ConsentDecision::Allow,
+                    mode: Some(mode),
+                }))
+                .await;
+                return;
+            }
+        }
+    }
+
+    /// Sends a chat line and waits until the operator's session reports it:
+    /// everything sent before it has been handled.
+    async fn barrier(&mut self, operator: &mut SessionHandle, text: &str) -> bool {
+        let line = ChatText {
+            id: self.seq + 1,
+            text: text.into(),
+            sent_at_ms: 0,
+            sender_name: "hostile".into(),
+        };
+        self.send(SessionMessage::Chat(ChatMessage::Text(line)))
+            .await;
+        let seen = tokio::time::timeout(WAIT, async {
+            while let Some(event) = operator.next_event().await {
+                match event {
+                    SessionEvent::Chat(ChatEvent::Received(l)) if l.text == text => return true,
+                    SessionEvent::Control(ControlEvent::Ended { .. }) => return false,
+                    _ => {}
+                }
+            }
+            false
+        });
+        seen.await.unwrap_or(false)
+    }
+}
+
+fn update(width: u32, height: u32, tiles: Vec<Tile>, copies: Vec<CopyRect>) -> FrameUpdate {
+    let raw = TileBatch { tiles }.encode();
+    FrameUpdate {
+        seq: 1,
+        monitor_id: 0,
+        width,
+        height,
+        key_frame: true,
+        copies,
+        compression: TileCompression::None,
+        tiles_raw_len: raw.len() as u32,
+        tiles: raw,
+        captured_at_ms: 0,
+    }
+}
+
+fn solid(x: u32, y: u32, width: u32, height: u32, id: Option<u64>) -> Tile {
+    Tile {
+        x,
+        y,
+        width,
+        height,
+        data: TileData::Solid([(x ^ y) as u8, 0x40, 0x80, 255]),
+        cache_id: id,
+    }
+}
+
+/// The hostile updates, each with a name.
+fn hostile_updates() -> Vec<(&'static str, FrameUpdate)> {
+    let big = (8192, 8192);
+    // The largest frame a viewer holds (4K UHD by default).
+    let wide = (2560, 1600);
+    let mut list = Vec::new();
+    // The review's H4: full-frame solid tiles, each cached under its own id.
+    let tiles = (1..=64)
+        .map(|id| solid(0, 0, big.0, big.1, Some(id)))
+        .collect();
+    list.push((
+        "64 full-frame solid tiles, cached (8192x8192)",
+        update(big.0, big.1, tiles, Vec::new()),
+    ));
+    // Many cacheable 256x256 tiles covering the largest allowed frame several times.
+    let mut tiles = Vec::new();
+    let mut id = 1000;
+    for _ in 0..4 {
+        for y in (0..wide.1).step_by(256) {
+            for x in (0..wide.0).step_by(256) {
+                id += 1;
+                tiles.push(solid(x, y, 256, 256.min(wide.1 - y).max(1), Some(id)));
+            }
+        }
+    }
+    list.push((
+        "4 layers of cached 256x256 solid tiles (largest frame)",
+        update(wide.0, wide.1, tiles, Vec::new()),
+    ));
+    // Copies: whole-frame copy rectangles, many of them.
+    let copies = (0..4096)
+        .map(|i| CopyRect {
+            src_x: i % 7,
+            src_y: i % 5,
+            dst_x: 0,
+            dst_y: 0,
+            width: wide.0 - 8,
+            height: wide.1 - 8,
+        })
+        .collect();
+    list.push((
+        "4,096 full-frame copy rectangles (largest frame)",
+        update(wide.0, wide.1, Vec::new(), copies),
+    ));
+    // A batch that claims to decompress to far more than it does.
+    let mut liar = update(1920, 1080, vec![solid(0, 0, 64, 64, None)], Vec::new());
+    liar.compression = TileCompression::Zstd;
+    liar.tiles_raw_len = u32::MAX;
+    list.push(("zstd batch claiming 4 GiB", liar));
+    list
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let target = start_relay(None).await;
+    let mut operator = rsupport_client::Operator::connect(&target, Default::default())
+        .await
+        .expect("operator connects");
+    operator
+        .login(OPERATOR, PASSWORD, None)
+        .await
+        .expect("operator logs in");
+    let invitation = operator.issue_code().await.expect("code");
+    let mut hostile = Hostile::join(&target, invitation.code()).await;
+    let mut session = loop {
+        if let Some(LobbyEvent::SessionStarted(s)) = operator.next_event().await {
+            break s;
+        }
+    };
+    session
+        .request_mode(ConnectionMode::ViewCustomer, "to help")
+        .await
+        .expect("request");
+    hostile.grant_next_request().await;
+
+    // A normal 1080p screen first: the operator's RSS while viewing is the baseline.
+    let mut screen = BgraFrame::filled(1920, 1080, [0x30, 0x60, 0x90, 255]);
+    for (i, px) in screen.pixels_mut().chunks_exact_mut(4).enumerate() {
+        px[0] = (i % 251) as u8;
+        px[1] = (i / 1920 % 241) as u8;
+    }
+    let mut encoder = Encoder::new(EncoderConfig::default());
+    let normal = encoder.encode(&screen, 0).expect("encode");
+    hostile
+        .send(SessionMessage::Screen(ScreenMessage::Frame(normal)))
+        .await;
+    assert!(hostile.barrier(&mut session, "normal frame sent").await);
+    let shown = session.framebuffer().await.expect("framebuffer").is_some();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_mib();
+    println!("# hostile frames against an operator viewing a customer (consent granted)");
+    println!("operator RSS viewing a normal 1080p screen: {idle:.0} MiB (picture shown: {shown})");
+    println!(
+        "{:<55} {:>10} {:>10} {:>8}  verdict",
+        "update", "RSS MiB", "+MiB", "ms"
+    );
+    let mut worst: f64 = 0.0;
+    let mut alive = true;
+    for (name, frame) in hostile_updates() {
+        let started = Instant::now();
+        hostile
+            .send(SessionMessage::Screen(ScreenMessage::Frame(frame)))
+            .await;
+        alive &= hostile.barrier(&mut session, name).await;
+        let took = started.elapsed().as_secs_f64() * 1e3;
+        let rss = rss_mib();
+        let grown = rss - idle;
+        worst = worst.max(grown);
+        println!(
+            "{name:<55} {rss:>10.0} {grown:>+10.0} {took:>8.0}  {}",
+            if alive { "session up" } else { "SESSION GONE" }
+        );
+    }
+    let stats = session
+        .stats()
+        .await
+        .map(|s| format!("{s:?}"))
+        .unwrap_or_default();
+    println!("session stats: {stats}");
+    println!(
+        "worst growth +{worst:.0} MiB, session {}  [target: alive and ≤ +64 MiB: {}]",
+        if alive { "alive" } else { "ended" },
+        if alive && worst <= 64.0 {
+            "met"
+        } else {
+            "NOT MET"
+        }
+    );
+}
