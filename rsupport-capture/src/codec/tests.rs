@@ -539,9 +539,10 @@ fn an_incompressible_update_over_the_cap_is_refused_not_sent() {
     let update = enc.encode(&small, 0).unwrap();
     assert!(update.key_frame);
     // A viewer that holds frames this large (the default holds less).
-    let mut limits = Limits::default();
-    limits.max_frame_pixels = u64::from(w) * u64::from(h);
-    let mut dec = Decoder::new(limits);
+    let mut dec = Decoder::new(Limits {
+        max_frame_pixels: u64::from(w) * u64::from(h),
+        ..Limits::default()
+    });
     dec.apply(&update).unwrap();
     assert!(dec.frame() == Some(&small));
 }
