@@ -9,7 +9,7 @@
 //!
 //! | scenario | flood | legitimate traffic measured |
 //! |---|---|---|
-//! | codes (H1) | 275 wrong codes from 25 addresses, then 3 each from 2,000 more | customers joining with correct codes from clean addresses; a suspended session resuming |
+//! | codes (H1) | 275 wrong codes from 25 addresses, then 2 each from 6,000 more (past the relay's pressure threshold) | customers joining with correct codes from clean addresses; a suspended session resuming |
 //! | logins (H2, M1) | 3 wrong passwords for `root`, then 993 failed logins from 34 addresses; 50 `ChangePassword` | `root` and an operator logging in from their usual address, and the operator from a new one |
 //! | slots (H3) | one address opens 200 TLS connections, says Hello, pings every 10 s (relay cap lowered to 200) | customers joining and an operator logging in from other addresses |
 //! | frames (M8) | 16 MiB session frames on 50 connections before Hello, and 50 after Hello without a session | customers joining |
@@ -559,15 +559,17 @@ async fn codes() {
     for w in wave {
         let _ = w.await;
     }
-    // Wave 2: 2,000 more addresses × 3 wrong codes, 64 at a time, while
+    // Wave 2: 6,000 more addresses × 2 wrong codes, 64 at a time, while
     // customers with correct codes join and the suspended session resumes.
+    // More than 5,000 wrong codes are looked at, so the relay goes into its
+    // pressure mode (only clean sources are served) during this wave.
     let gate = Arc::new(Semaphore::new(64));
     let mut wave = Vec::new();
-    for i in 0..2_000u32 {
+    for i in 0..6_000u32 {
         let (t, gate) = (target.clone(), gate.clone());
         wave.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await.expect("gate");
-            guess_codes(t, addr(11, i + 1), 3, code_len, 1_000 + u64::from(i)).await;
+            guess_codes(t, addr(11, i + 1), 2, code_len, 1_000 + u64::from(i)).await;
         }));
     }
     legit.start();
@@ -608,7 +610,7 @@ async fn codes() {
     }
     let pings = ping.finish(flood).await;
     report(
-        "codes (H1): 275 wrong codes from 25 addresses, then 6,000 from 2,000 more; 15 joins + 1 resume",
+        "codes (H1): 275 wrong codes from 25 addresses, then 12,000 from 6,000 more; 15 joins + 1 resume",
         &legit,
         pings,
         idle,
