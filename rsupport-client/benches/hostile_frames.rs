@@ -13,62 +13,34 @@
 
 use std::time::{Duration, Instant};
 
-use rsupport_capture::codec::{Encoder, EncoderConfig};
+use rsupport_capture::codec::{crafted, Encoder, EncoderConfig};
 use rsupport_capture::BgraFrame;
-use rsupport_client::{
-    ClientError, Customer, HostPlatform, LobbyEvent, RelayTarget, SessionHandle,
-};
+use rsupport_client::{LobbyEvent, RelayTarget, SessionHandle};
 use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport_proto::chat::{ChatMessage, ChatText};
 use rsupport_proto::control::{ConsentDecision, ControlMessage};
 use rsupport_proto::relay::{CustomerInfo, RelayMessage, Secret};
-use rsupport_proto::screen::{
-    CopyRect, FrameUpdate, ScreenMessage, Tile, TileBatch, TileCompression, TileData,
-};
+use rsupport_proto::screen::{CopyRect, FrameUpdate, ScreenMessage, Tile, TileCompression};
 use rsupport_proto::session::SessionMessage;
-use rsupport_proto::{ConnectionMode, Role};
-use rsupport_testkit::relay::{start_relay, OPERATOR, PASSWORD};
-
-type Raw = rsupport_net::RelayConnection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+use rsupport_proto::ConnectionMode;
+use rsupport_testkit::relay::{raw_customer, start_relay, RawConnection, OPERATOR, PASSWORD};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 fn rss_mib() -> f64 {
-    let kib: u64 = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0);
-    kib as f64 / 1024.0
+    rsupport_testkit::rss_kib(std::process::id()) as f64 / 1024.0
 }
 
 /// A customer speaking the relay protocol itself, as a modified program would.
 struct Hostile {
-    conn: Raw,
+    conn: RawConnection,
     session_id: u64,
     seq: u64,
 }
 
 impl Hostile {
     async fn join(target: &RelayTarget, code: &str) -> Hostile {
-        // Learn the relay's fingerprint the way a stranger would: from the
-        // mismatch a wrong pin reports.
-        let wrong = RelayTarget::pinned(target.addr(), "localhost", "00".repeat(32));
-        let Err(ClientError::FingerprintMismatch { seen, .. }) =
-            Customer::connect(&wrong, HostPlatform::synthetic()).await
-        else {
-            panic!("expected a fingerprint mismatch")
-        };
-        let fp = rsupport_net::tls::parse_fingerprint(&seen).expect("fingerprint");
-        let tls = rsupport_net::tls::client_config(rsupport_net::tls::Trust::Fingerprint(fp), None)
-            .expect("tls");
-        let mut conn = rsupport_net::connect(target.addr(), "localhost", tls)
-            .await
-            .expect("connect");
-        conn.hello(Role::Customer, "hostile").await.expect("hello");
+        let mut conn = raw_customer(target).await;
         conn.send(&RelayMessage::JoinByCode {
             code: Secret::new(code.to_owned()),
             customer: CustomerInfo::default(),
@@ -144,45 +116,18 @@ impl Hostile {
 }
 
 fn update(width: u32, height: u32, tiles: Vec<Tile>, copies: Vec<CopyRect>) -> FrameUpdate {
-    let raw = TileBatch { tiles }.encode();
-    FrameUpdate {
-        seq: 1,
-        monitor_id: 0,
-        width,
-        height,
-        key_frame: true,
-        copies,
-        compression: TileCompression::None,
-        tiles_raw_len: raw.len() as u32,
-        tiles: raw,
-        captured_at_ms: 0,
-    }
-}
-
-fn solid(x: u32, y: u32, width: u32, height: u32, id: Option<u64>) -> Tile {
-    Tile {
-        x,
-        y,
-        width,
-        height,
-        data: TileData::Solid([(x ^ y) as u8, 0x40, 0x80, 255]),
-        cache_id: id,
-    }
+    crafted::update(width, height, true, copies, tiles, TileCompression::None)
 }
 
 /// The hostile updates, each with a name.
 fn hostile_updates() -> Vec<(&'static str, FrameUpdate)> {
-    let big = (8192, 8192);
-    // The largest frame a viewer holds (4K UHD by default).
+    // The largest frame a viewer holds (DEFAULT_MAX_FRAME_PIXELS).
     let wide = (2560, 1600);
     let mut list = Vec::new();
     // The review's H4: full-frame solid tiles, each cached under its own id.
-    let tiles = (1..=64)
-        .map(|id| solid(0, 0, big.0, big.1, Some(id)))
-        .collect();
     list.push((
         "64 full-frame solid tiles, cached (8192x8192)",
-        update(big.0, big.1, tiles, Vec::new()),
+        crafted::solid_bomb(8192, 64, TileCompression::None),
     ));
     // Many cacheable 256x256 tiles covering the largest allowed frame several times.
     let mut tiles = Vec::new();
@@ -191,7 +136,13 @@ fn hostile_updates() -> Vec<(&'static str, FrameUpdate)> {
         for y in (0..wide.1).step_by(256) {
             for x in (0..wide.0).step_by(256) {
                 id += 1;
-                tiles.push(solid(x, y, 256, 256.min(wide.1 - y).max(1), Some(id)));
+                tiles.push(crafted::solid(
+                    x,
+                    y,
+                    256,
+                    256.min(wide.1 - y).max(1),
+                    Some(id),
+                ));
             }
         }
     }
@@ -215,7 +166,12 @@ fn hostile_updates() -> Vec<(&'static str, FrameUpdate)> {
         update(wide.0, wide.1, Vec::new(), copies),
     ));
     // A batch that claims to decompress to far more than it does.
-    let mut liar = update(1920, 1080, vec![solid(0, 0, 64, 64, None)], Vec::new());
+    let mut liar = update(
+        1920,
+        1080,
+        vec![crafted::solid(0, 0, 64, 64, None)],
+        Vec::new(),
+    );
     liar.compression = TileCompression::Zstd;
     liar.tiles_raw_len = u32::MAX;
     list.push(("zstd batch claiming 4 GiB", liar));

@@ -18,7 +18,7 @@ use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport_proto::relay::{
     CustomerInfo, JoinRefusal, LoginStatus, RelayMessage, RequestError, Secret,
 };
-use rsupport_proto::{ConnectionMode, EndReason, Role};
+use rsupport_proto::{ConnectionMode, EndReason};
 use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::SqliteStore;
 use rsupport_testkit::relay::{grant, paired, start_relay, wait_for, OPERATOR, PASSWORD, WAIT};
@@ -115,7 +115,7 @@ async fn the_relay_normalises_codes_from_any_client() {
     let typed = format!(" {}-{} ", &c[..4], &c[4..]);
 
     // A raw connection, as a browser or another SDK would send it.
-    let mut conn = raw_customer(&target).await;
+    let mut conn = rsupport_testkit::relay::raw_customer(&target).await;
     conn.send(&RelayMessage::JoinByCode {
         code: Secret::new(typed),
         customer: CustomerInfo::default(),
@@ -137,28 +137,6 @@ async fn the_relay_normalises_codes_from_any_client() {
     .unwrap();
     assert!(answer.is_ok(), "refused: {answer:?}");
     started(&mut operator).await;
-}
-
-async fn raw_customer(
-    target: &RelayTarget,
-) -> rsupport_net::RelayConnection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    // The relay's fingerprint, learnt from a deliberately wrong pin.
-    let wrong = RelayTarget::pinned(target.addr(), "localhost", "00".repeat(32));
-    let ClientError::FingerprintMismatch { seen, .. } =
-        Customer::connect(&wrong, HostPlatform::synthetic())
-            .await
-            .unwrap_err()
-    else {
-        panic!("expected a fingerprint mismatch")
-    };
-    let fp = rsupport_net::tls::parse_fingerprint(&seen).unwrap();
-    let config =
-        rsupport_net::tls::client_config(rsupport_net::tls::Trust::Fingerprint(fp), None).unwrap();
-    let mut conn = rsupport_net::connect(target.addr(), "localhost", config)
-        .await
-        .unwrap();
-    conn.hello(Role::Customer, "raw-test").await.unwrap();
-    conn
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,41 +8,20 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use bytes::Bytes;
-use rsupport_client::{ClientError, Customer, HostPlatform, LobbyEvent, RelayTarget};
+use rsupport_capture::codec::crafted;
+use rsupport_client::{HostPlatform, LobbyEvent};
 use rsupport_core::session::{ChatEvent, SessionEvent};
 use rsupport_proto::chat::{ChatMessage, ChatText};
 use rsupport_proto::input::{InputMessage, KeyInput};
 use rsupport_proto::relay::{CustomerInfo, Paired, RelayMessage, Secret};
-use rsupport_proto::screen::{
-    FrameUpdate, ScreenMessage, Tile, TileBatch, TileCompression, TileData,
-};
+use rsupport_proto::screen::{ScreenMessage, TileCompression};
 use rsupport_proto::session::SessionMessage;
-use rsupport_proto::{ConnectionMode, Role};
-use rsupport_testkit::relay::{start_relay, wait_for, OPERATOR, PASSWORD, WAIT};
+use rsupport_proto::ConnectionMode;
+use rsupport_testkit::relay::{
+    raw_customer, start_relay, wait_for, RawConnection, OPERATOR, PASSWORD, WAIT,
+};
 
-type Raw = rsupport_net::RelayConnection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
-
-/// A customer speaking the relay protocol directly, as a modified program would.
-async fn raw_customer(target: &RelayTarget) -> Raw {
-    let wrong = RelayTarget::pinned(target.addr(), "localhost", "00".repeat(32));
-    let ClientError::FingerprintMismatch { seen, .. } =
-        Customer::connect(&wrong, HostPlatform::synthetic())
-            .await
-            .unwrap_err()
-    else {
-        panic!("expected a fingerprint mismatch")
-    };
-    let fp = rsupport_net::tls::parse_fingerprint(&seen).unwrap();
-    let config =
-        rsupport_net::tls::client_config(rsupport_net::tls::Trust::Fingerprint(fp), None).unwrap();
-    let mut conn = rsupport_net::connect(target.addr(), "localhost", config)
-        .await
-        .unwrap();
-    conn.hello(Role::Customer, "hostile").await.unwrap();
-    conn
-}
-
-async fn join(conn: &mut Raw, code: &str) -> Paired {
+async fn join(conn: &mut RawConnection, code: &str) -> Paired {
     conn.send(&RelayMessage::JoinByCode {
         code: Secret::new(code.to_owned()),
         customer: CustomerInfo::default(),
@@ -60,35 +39,6 @@ async fn join(conn: &mut Raw, code: &str) -> Paired {
     })
     .await
     .unwrap()
-}
-
-/// The review's H4 update: an 8192×8192 key frame whose batch holds `n`
-/// solid tiles each covering the whole frame, each with its own cache id.
-/// A few hundred bytes on the wire; gigabytes for the old decoder.
-fn solid_bomb(n: u64) -> FrameUpdate {
-    let tiles = (1..=n)
-        .map(|id| Tile {
-            x: 0,
-            y: 0,
-            width: 8192,
-            height: 8192,
-            data: TileData::Solid([id as u8, 0, 0, 255]),
-            cache_id: Some(id),
-        })
-        .collect();
-    let raw = TileBatch { tiles }.encode();
-    FrameUpdate {
-        seq: 1,
-        monitor_id: 0,
-        width: 8192,
-        height: 8192,
-        key_frame: true,
-        copies: Vec::new(),
-        compression: TileCompression::None,
-        tiles_raw_len: raw.len() as u32,
-        tiles: raw,
-        captured_at_ms: 0,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +68,9 @@ async fn a_customer_who_granted_nothing_cannot_make_the_operator_decode_a_frame(
     };
     // The bomb, a stream of garbage (below the cut-off), a key code the
     // wire refuses, then a chat line that shows when all of it was handled.
-    let bomb = send(SessionMessage::Screen(ScreenMessage::Frame(solid_bomb(64))));
+    let bomb = send(SessionMessage::Screen(ScreenMessage::Frame(
+        crafted::solid_bomb(8192, 64, TileCompression::None),
+    )));
     assert!(bomb.payload.len() < 4096);
     hostile.send_envelope(&bomb).await.unwrap();
     for _ in 0..20 {

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use rsupport_capture::codec::{Encoder, EncoderConfig};
+use rsupport_capture::codec::{crafted, Encoder, EncoderConfig};
 use rsupport_capture::BgraFrame;
 use rsupport_core::session::screen::{HostScreenEvent, ViewerScreenEvent};
 use rsupport_core::session::{ControlEvent, SessionEvent, MAX_MALFORMED};
@@ -19,10 +19,7 @@ use rsupport_proto::annotate::{AnnotateMessage, Argb};
 use rsupport_proto::control::ControlMessage;
 use rsupport_proto::envelope::Envelope;
 use rsupport_proto::input::{InputMessage, KeyInput};
-use rsupport_proto::screen::{
-    CursorPosition, FrameUpdate, MonitorList, ScreenMessage, Tile, TileBatch, TileCompression,
-    TileData,
-};
+use rsupport_proto::screen::{CursorPosition, MonitorList, ScreenMessage, TileCompression};
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{ConnectionMode, EndReason, Point};
 use rsupport_testkit::pair::{SessionPair, SESSION_ID};
@@ -219,38 +216,14 @@ fn nothing_of_the_operator_is_decoded_or_drawn_before_consent() {
     assert_eq!(h.customer.annotator().layer().items().len(), 1);
 }
 
-/// The review's H4 update, scaled to a frame the session's viewer holds:
-/// full-frame solid tiles (over the tile area cap), each with a cache id.
-fn solid_bomb(side: u32, n: u64) -> FrameUpdate {
-    let tiles = (1..=n)
-        .map(|id| Tile {
-            x: 0,
-            y: 0,
-            width: side,
-            height: side,
-            data: TileData::Solid([id as u8, 0, 0, 255]),
-            cache_id: Some(id),
-        })
-        .collect();
-    let raw = TileBatch { tiles }.encode();
-    FrameUpdate {
-        seq: 1,
-        monitor_id: 0,
-        width: side,
-        height: side,
-        key_frame: true,
-        copies: Vec::new(),
-        compression: TileCompression::None,
-        tiles_raw_len: raw.len() as u32,
-        tiles: raw,
-        captured_at_ms: 0,
-    }
-}
-
 #[test]
 fn frames_of_a_customer_who_granted_nothing_are_not_decoded() {
     let mut h = SessionPair::new(ConnectionMode::ALL);
-    let bomb = SessionMessage::Screen(ScreenMessage::Frame(solid_bomb(4096, 64)));
+    let bomb = SessionMessage::Screen(ScreenMessage::Frame(crafted::solid_bomb(
+        4096,
+        64,
+        TileCompression::None,
+    )));
     h.operator
         .handle_envelope(bomb.into_envelope(SESSION_ID, 700), h.now)
         .unwrap();
@@ -268,9 +241,10 @@ fn a_hostile_frame_after_consent_is_refused_and_the_picture_stays() {
     let mut h = SessionPair::new(ConnectionMode::ALL);
     h.grant(ConnectionMode::ViewCustomer);
     let frame = h.capture_tick().unwrap();
-    let bomb = SessionMessage::Screen(ScreenMessage::Frame(solid_bomb(
+    let bomb = SessionMessage::Screen(ScreenMessage::Frame(crafted::solid_bomb(
         rsupport_testkit::pair::WIDTH,
         64,
+        TileCompression::None,
     )));
     h.operator
         .handle_envelope(bomb.into_envelope(SESSION_ID, 800), h.now)

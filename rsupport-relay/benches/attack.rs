@@ -155,15 +155,7 @@ impl Target {
     }
 
     fn rss_mib(&self) -> f64 {
-        let kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0);
-        kib as f64 / 1024.0
+        rsupport_testkit::rss_kib(self.pid) as f64 / 1024.0
     }
 
     /// A TLS connection from `source` (an address in 127.0.0.0/8).
@@ -210,14 +202,7 @@ impl RssProbe {
         let (peak, halt, pid) = (peak_kib.clone(), stop.clone(), target.pid);
         tokio::spawn(async move {
             while !halt.load(Ordering::Relaxed) {
-                let kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                    .ok()
-                    .and_then(|s| {
-                        s.lines()
-                            .find(|l| l.starts_with("VmRSS:"))
-                            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                    })
-                    .unwrap_or(0);
+                let kib = rsupport_testkit::rss_kib(pid);
                 peak.fetch_max(kib, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

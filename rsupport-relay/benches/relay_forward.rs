@@ -332,17 +332,6 @@ async fn forwarding() {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Child mode: run a TLS relay, print `port fingerprint-hex`, serve until killed.
 async fn child_relay() {
     raise_fd_limit();
@@ -391,7 +380,7 @@ async fn idle_memory() {
         conns.push(dial_idle(port, tls.clone()).await);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = rss_kib(pid);
+    let before = rsupport_testkit::rss_kib(pid);
     let start = Instant::now();
     let sem = Arc::new(tokio::sync::Semaphore::new(64));
     let mut tasks = Vec::with_capacity(n);
@@ -407,7 +396,7 @@ async fn idle_memory() {
     }
     let took = start.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kib(pid);
+    let after = rsupport_testkit::rss_kib(pid);
     let per = (after.saturating_sub(before)) as f64 * 1024.0 / n as f64;
     println!(
         "connections opened (TLS handshake + Hello) in {:.1} s",

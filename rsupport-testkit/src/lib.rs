@@ -114,3 +114,17 @@ impl Drop for Xvfb {
         let _ = self.child.wait();
     }
 }
+
+/// Resident memory of process `pid` in KiB, read from `/proc/PID/status`
+/// (0 when it cannot be read): what the memory benches report.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

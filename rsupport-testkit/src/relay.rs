@@ -463,3 +463,27 @@ pub async fn ended_session_row(db: &Path, session_id: u64) -> AuditRecord {
     .await
     .expect("the relay records the end of the session in its history")
 }
+
+/// A relay connection over TLS, as [`rsupport_net::connect`] makes it.
+pub type RawConnection = rsupport_net::RelayConnection<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// A customer speaking the relay protocol itself, as a modified program
+/// would: connected to `target` and past `Hello`. The relay's fingerprint is
+/// learnt the way a stranger learns it, from the mismatch a wrong pin reports.
+pub async fn raw_customer(target: &RelayTarget) -> RawConnection {
+    let wrong = RelayTarget::pinned(target.addr(), "localhost", "00".repeat(32));
+    let Err(rsupport_client::ClientError::FingerprintMismatch { seen, .. }) =
+        rsupport_client::Customer::connect(&wrong, rsupport_client::HostPlatform::synthetic())
+            .await
+    else {
+        panic!("a wrong pin is refused with the fingerprint the relay presented")
+    };
+    let fp = rsupport_net::tls::parse_fingerprint(&seen).expect("a fingerprint");
+    let tls = rsupport_net::tls::client_config(rsupport_net::tls::Trust::Fingerprint(fp), None)
+        .expect("a client configuration");
+    let mut conn = rsupport_net::connect(target.addr(), "localhost", tls)
+        .await
+        .expect("the relay accepts the connection");
+    conn.hello(Role::Customer, "raw").await.expect("Hello");
+    conn
+}

@@ -1,25 +1,14 @@
 //! Hostile updates against the decoder's budgets, measured with the
 //! decoder's own counters (pixels written, bytes held), never wall time.
 
-use bytes::Bytes;
-use rsupport_proto::screen::{CopyRect, FrameUpdate, Tile, TileBatch, TileCompression, TileData};
+use rsupport_proto::screen::{CopyRect, FrameUpdate, Tile, TileCompression, TileData};
 
 use super::*;
 
 /// The review's update: a key frame of `side`², a zstd batch of `n`
 /// frame-sized solid tiles, each with its own cache id.
 fn solid_bomb(side: u32, n: u64) -> FrameUpdate {
-    let tiles = (1..=n)
-        .map(|id| Tile {
-            x: 0,
-            y: 0,
-            width: side,
-            height: side,
-            data: TileData::Solid([id as u8, 0, 0, 255]),
-            cache_id: Some(id),
-        })
-        .collect();
-    zstd_update(side, side, true, Vec::new(), tiles)
+    crafted::solid_bomb(side, n, TileCompression::Zstd)
 }
 
 fn zstd_update(
@@ -29,19 +18,14 @@ fn zstd_update(
     copies: Vec<CopyRect>,
     tiles: Vec<Tile>,
 ) -> FrameUpdate {
-    let raw = TileBatch { tiles }.encode();
-    FrameUpdate {
-        seq: 1,
-        monitor_id: 0,
+    crafted::update(
         width,
         height,
         key_frame,
         copies,
-        compression: TileCompression::Zstd,
-        tiles_raw_len: raw.len() as u32,
-        tiles: Bytes::from(zstd::bulk::compress(&raw, 19).unwrap()),
-        captured_at_ms: 0,
-    }
+        tiles,
+        TileCompression::Zstd,
+    )
 }
 
 fn solid(x: u32, y: u32, side: u32, color: u8, cache_id: Option<u64>) -> Tile {

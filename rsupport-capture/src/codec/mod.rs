@@ -39,6 +39,7 @@
 
 mod budget;
 mod cache;
+pub mod crafted;
 mod decoder;
 mod encoder;
 mod error;

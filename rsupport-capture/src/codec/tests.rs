@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use rsupport_proto::screen::{CopyRect, FrameUpdate, Tile, TileBatch, TileCompression, TileData};
+use rsupport_proto::screen::{CopyRect, FrameUpdate, Tile, TileCompression, TileData};
 use rsupport_proto::ColorDepth;
 
 use super::synthetic::{Scenario, Sequence};
@@ -314,19 +314,14 @@ fn update(
     copies: Vec<CopyRect>,
     tiles: Vec<Tile>,
 ) -> FrameUpdate {
-    let raw = TileBatch { tiles }.encode();
-    FrameUpdate {
-        seq: 1,
-        monitor_id: 0,
+    crafted::update(
         width,
         height,
         key_frame,
         copies,
-        compression: TileCompression::None,
-        tiles_raw_len: raw.len() as u32,
-        tiles: raw,
-        captured_at_ms: 0,
-    }
+        tiles,
+        TileCompression::None,
+    )
 }
 
 fn tile(x: u32, y: u32, width: u32, height: u32, data: TileData) -> Tile {
