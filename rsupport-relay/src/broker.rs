@@ -49,7 +49,6 @@ use crate::auth::PasswordHasher;
 use crate::hashing::PasswordJob;
 use crate::lockout::Lockouts;
 use crate::login::Pending;
-use crate::refusals::Refusals;
 use crate::store::Store;
 
 /// A connection, numbered by the driver.
@@ -199,8 +198,6 @@ pub struct Broker {
     /// Password checks handed to the driver, by job id.
     pub(crate) pending: HashMap<u64, Pending>,
     pub(crate) next_job: u64,
-    /// Cheap login refusals, counted for summary audit rows.
-    pub(crate) login_refusals: Refusals,
     pub(crate) next_id: u64,
     /// Stopping for a restart: disconnects no longer suspend or end sessions.
     pub(crate) stopping: bool,
@@ -254,7 +251,6 @@ impl Broker {
             lockouts: Lockouts::default(),
             pending: HashMap::new(),
             next_job: 1,
-            login_refusals: Refusals::default(),
             config,
             settings,
             store,
@@ -545,24 +541,6 @@ impl Broker {
         self.contact_limits.prune(now_ms);
         self.flush_refusals(now_ms);
         self.lockouts.sweep(self.lockout_policy(), now_ms);
-        for s in self.login_refusals.take_due(now_ms) {
-            let source = s
-                .source
-                .map_or_else(|| "many sources".to_owned(), |x| x.to_string());
-            let mut r = AuditRecord {
-                at_ms: now_ms,
-                kind: s.kind.to_owned(),
-                operator_username: s.last_username.clone(),
-                source,
-                ..AuditRecord::default()
-            };
-            r.detail = format!(
-                "{} refusals in the {} s before this row; latest user name shown",
-                s.refusals,
-                super::refusals::WINDOW_MS / 1000
-            );
-            self.write_audit(r);
-        }
     }
 
     /// The relay is shutting down for good: end every session (reason
@@ -604,7 +582,6 @@ impl Broker {
             .chain(sessions)
             .chain(offers)
             .chain(self.refusals.next_due_ms())
-            .chain(self.login_refusals.next_deadline())
             .min()
     }
 

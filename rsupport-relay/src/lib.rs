@@ -76,7 +76,6 @@ mod memory;
 mod pairing;
 pub mod proxy;
 mod queue;
-mod refusals;
 mod resume;
 mod server;
 pub mod source;

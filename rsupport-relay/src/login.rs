@@ -16,6 +16,7 @@ use super::admin::AdminHash;
 use super::broker::{Broker, ConnId, Output, Phase, Principal};
 use crate::auth::{check_policy, totp, Account, PolicyError};
 use crate::hashing::{JobPriority, PasswordJob, PasswordOutcome};
+use crate::limits::refusals::Subject;
 use crate::lockout::{Gate, Policy, KNOWN_SOURCE_MS};
 use crate::Source;
 
@@ -61,6 +62,23 @@ pub(crate) fn cut_username(name: &str) -> &str {
 }
 
 impl Broker {
+    /// Audits a login refused before any password work: the first of a
+    /// kind from `source` at once (with the user name tried), the rest
+    /// summarised once a minute ([`crate::limits::refusals`]).
+    fn audit_login_refusal(
+        &mut self,
+        now_ms: u64,
+        kind: &'static str,
+        conn: ConnId,
+        source: Source,
+        username: &str,
+    ) {
+        let username = username.to_owned();
+        self.audit_refusal(now_ms, kind, conn, Some(Subject::Source(source)), |r| {
+            r.operator_username = username;
+        });
+    }
+
     fn login_reply(&mut self, conn: ConnId, result: LoginResult) {
         self.send(conn, RelayMessage::LoginResult(result));
     }
@@ -173,14 +191,12 @@ impl Broker {
         let client_cert = c.info.client_cert;
         let user = cut_username(&login.username).to_owned();
         if self.has_pending(conn) {
-            self.login_refusals
-                .note("login_refused_slowed", source, &user, now_ms);
+            self.audit_login_refusal(now_ms, "login_refused_slowed", conn, source, &user);
             self.rate_limited(conn, now_ms.saturating_add(1000));
             return;
         }
         if self.config.require_client_cert_for_operators && !client_cert {
-            self.login_refusals
-                .note("login_refused_no_certificate", source, &user, now_ms);
+            self.audit_login_refusal(now_ms, "login_refused_no_certificate", conn, source, &user);
             self.login_reply(conn, LoginResult::failed(LoginStatus::NotAllowed));
             return;
         }
@@ -204,8 +220,7 @@ impl Broker {
         if let Gate::Wait { retry_at_ms, why } =
             self.lockouts.admit(&user, source, known, policy, now_ms)
         {
-            self.login_refusals
-                .note(why.audit_kind(), source, &user, now_ms);
+            self.audit_login_refusal(now_ms, why.audit_kind(), conn, source, &user);
             self.rate_limited(conn, retry_at_ms);
             return;
         }
@@ -243,8 +258,7 @@ impl Broker {
             PasswordOutcome::Checked { matched, new_hash } => (matched, new_hash),
             _ => {
                 self.lockouts.release(&p.user, p.source);
-                self.login_refusals
-                    .note("login_refused_busy", p.source, &p.user, now_ms);
+                self.audit_login_refusal(now_ms, "login_refused_busy", p.conn, p.source, &p.user);
                 let retry_at = now_ms.saturating_add(BUSY_RETRY_MS);
                 match p.work {
                     Work::Login { .. } => self.rate_limited(p.conn, retry_at),
@@ -454,8 +468,7 @@ impl Broker {
         if let Gate::Wait { retry_at_ms, why } =
             self.lockouts.admit(&username, source, true, policy, now_ms)
         {
-            self.login_refusals
-                .note(why.audit_kind(), source, &username, now_ms);
+            self.audit_login_refusal(now_ms, why.audit_kind(), conn, source, &username);
             let secs = retry_at_ms.saturating_sub(now_ms).div_ceil(1000);
             self.reply(
                 conn,
