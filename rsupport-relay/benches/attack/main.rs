@@ -34,7 +34,7 @@ use rand::{Rng, SeedableRng};
 use rsupport_net::tls::{client_config, Trust};
 use rsupport_net::{Incoming, RelayConnection};
 use rsupport_proto::framing::{Frame, FrameKind};
-use rsupport_proto::relay::{CustomerInfo, Login, LoginStatus, RelayMessage, Secret};
+use rsupport_proto::relay::{CustomerInfo, JoinRefusal, Login, LoginStatus, RelayMessage, Secret};
 use rsupport_proto::Role;
 use rsupport_relay::store::SqliteStore;
 use rsupport_relay::{create_account, AccountSpec, Relay, RelayConfig};
@@ -186,6 +186,12 @@ async fn codes() {
         pings,
         idle,
         rss.peak_mib(),
+    );
+    println!(
+        "  attackers' wrong codes: {} looked up (the relay's pressure threshold is 5,000 a day), {} refused unlooked, {} unanswered",
+        GUESSES_LOOKED_UP.load(Ordering::Relaxed),
+        GUESSES_RATE_LIMITED.load(Ordering::Relaxed),
+        GUESSES_UNANSWERED.load(Ordering::Relaxed)
     );
     target.stop().await;
 }

@@ -199,6 +199,14 @@ pub(crate) fn wrong_code(rng: &mut StdRng, len: usize) -> String {
 }
 
 /// One attacker address sending `count` wrong codes, one after another.
+/// What the relay answered the attackers' wrong codes: looked up and
+/// refused as invalid, refused unlooked (rate limited), or no answer.
+pub(crate) static GUESSES_LOOKED_UP: AtomicU64 = AtomicU64::new(0);
+/// See [`GUESSES_LOOKED_UP`].
+pub(crate) static GUESSES_RATE_LIMITED: AtomicU64 = AtomicU64::new(0);
+/// See [`GUESSES_LOOKED_UP`].
+pub(crate) static GUESSES_UNANSWERED: AtomicU64 = AtomicU64::new(0);
+
 pub(crate) async fn guess_codes(
     target: Arc<Target>,
     source: Ipv4Addr,
@@ -208,12 +216,35 @@ pub(crate) async fn guess_codes(
 ) {
     let mut rng = StdRng::seed_from_u64(seed);
     let Some(mut conn) = target.hello(source, Role::Customer).await else {
+        GUESSES_UNANSWERED.fetch_add(count as u64, Ordering::Relaxed);
         return;
     };
     for _ in 0..count {
-        if join(&mut conn, &wrong_code(&mut rng, len)).await.is_some() {
-            println!("  (an attacker guessed a live code from {source})");
-        }
+        let sent = conn
+            .send(&RelayMessage::JoinByCode {
+                code: Secret::new(wrong_code(&mut rng, len)),
+                customer: CustomerInfo::default(),
+            })
+            .await;
+        let answer = tokio::time::timeout(REPLY_TIMEOUT, async {
+            loop {
+                match conn.recv_relay().await {
+                    Ok(RelayMessage::JoinRefused { reason, .. }) => return Some(reason),
+                    Ok(RelayMessage::Paired(_)) => {
+                        println!("  (an attacker guessed a live code from {source})");
+                        return None;
+                    }
+                    Ok(_) => continue,
+                    Err(_) => return None,
+                }
+            }
+        });
+        let counter = match (sent, answer.await) {
+            (Ok(()), Ok(Some(JoinRefusal::InvalidCode))) => &GUESSES_LOOKED_UP,
+            (Ok(()), Ok(Some(JoinRefusal::RateLimited))) => &GUESSES_RATE_LIMITED,
+            _ => &GUESSES_UNANSWERED,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
