@@ -155,9 +155,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
 
     async fn run(mut self) {
         // Each round serves one relay connection; a dropped one is replaced
-        // while sessions are live (see `reconnect`).
+        // while sessions are live, or when a customer still waiting to join
+        // asks for something (see `reconnect`).
         while let Some(error) = self.serve().await {
-            if !self.try_reconnect(&error).await {
+            if !self.try_reconnect(&error).await && !self.redial_for_next_request(&error).await {
                 break;
             }
         }

@@ -28,6 +28,7 @@ use tracing::debug;
 use super::{ConnectionTask, LobbyItem, Slot};
 use crate::ClientError;
 use rsupport_core::session::{ConnectionState, SessionEvent};
+use rsupport_core::Side;
 use rsupport_net::{LinkError, RelayConnection};
 
 /// Opens a new connection to the relay and says hello as the task's party.
@@ -123,6 +124,41 @@ impl Slot {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
+    /// A customer that has not joined yet, closed by the relay's deadline
+    /// to join after Hello (its user is still reading the code off the
+    /// phone): waits for its next request, then dials again and sends it
+    /// there. `false` when that is not the case, when the customer handle
+    /// is gone, or when the dial fails (the join then reports the lost
+    /// connection).
+    pub(super) async fn redial_for_next_request(&mut self, error: &LinkError) -> bool {
+        let closed_for_waiting = matches!(
+            error,
+            LinkError::Closed {
+                reason: CloseReason::Timeout,
+                ..
+            }
+        );
+        if self.side != Side::Customer || !self.sessions.is_empty() || !closed_for_waiting {
+            return false;
+        }
+        let Some(command) = self.commands.recv().await else {
+            return false;
+        };
+        let Some(dial) = &self.dial else {
+            return false;
+        };
+        match tokio::time::timeout(DIAL_TIMEOUT, dial()).await {
+            Ok(Ok(conn)) => self.conn = conn,
+            Ok(Err(e)) => {
+                debug!("dialling again for the customer's request failed: {e}");
+                return false;
+            }
+            Err(_) => return false,
+        }
+        self.on_command(command).await;
+        true
+    }
+
     /// The connection ended with `error`. Keeps live sessions and resumes
     /// them on a new connection; false when there is nothing to resume or
     /// the relay could not be reached in time (the sessions then end).

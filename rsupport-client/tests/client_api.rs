@@ -564,3 +564,31 @@ async fn an_unread_session_does_not_stall_the_others() {
     .await;
     assert_eq!(reason, EndReason::CustomerEnded);
 }
+
+/// A customer program connects when it starts, and its user may take a
+/// while to type the code: the relay's deadline to join after Hello must not
+/// make the join fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_who_types_the_code_after_the_join_deadline_still_joins() {
+    let target = rsupport_testkit::relay::start_relay_with(None, false, |config| {
+        config.auth_timeout_ms = 1_000;
+    })
+    .await;
+    let mut operator = Operator::connect(&target, Default::default())
+        .await
+        .unwrap();
+    operator.login(OPERATOR, PASSWORD, None).await.unwrap();
+    let invitation = operator.issue_code().await.unwrap();
+    let customer = Customer::connect(&target, HostPlatform::synthetic())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let session = tokio::time::timeout(
+        WAIT,
+        customer.join(invitation.code(), CustomerInfo::default()),
+    )
+    .await
+    .expect("the join is answered")
+    .expect("the customer joins");
+    assert_eq!(session.side(), rsupport_core::Side::Customer);
+}
