@@ -152,19 +152,12 @@ async fn codes() {
         })
         .await
         .ok()?;
-        tokio::time::timeout(REPLY_TIMEOUT, async {
-            loop {
-                match conn.recv_relay().await {
-                    Ok(RelayMessage::Paired(_)) => return Some(()),
-                    Ok(RelayMessage::RequestResult(r)) if r.error.is_some() => return None,
-                    Ok(_) => continue,
-                    Err(_) => return None,
-                }
-            }
+        await_reply(&mut conn, |m| match m {
+            RelayMessage::Paired(_) => Some(Some(())),
+            RelayMessage::RequestResult(r) if r.error.is_some() => Some(None),
+            _ => None,
         })
         .await
-        .ok()
-        .flatten()
     };
     let wave = flood_end(wave);
     legit.add(resumed.await.is_some());

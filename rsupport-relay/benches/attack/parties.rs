@@ -29,6 +29,29 @@ pub(crate) async fn login(target: &Target, source: Ipv4Addr, username: &str) -> 
     None
 }
 
+/// Waits for the relay's answer: `pick` returns `None` to pass over a
+/// message and `Some(answer)` to end the wait. `None` when the connection
+/// fails or nothing answers within `REPLY_TIMEOUT`.
+pub(crate) async fn await_reply<T>(
+    conn: &mut Conn,
+    mut pick: impl FnMut(RelayMessage) -> Option<Option<T>>,
+) -> Option<T> {
+    let reply = tokio::time::timeout(REPLY_TIMEOUT, async {
+        loop {
+            match conn.recv().await {
+                Ok(Incoming::Relay(message)) => {
+                    if let Some(answer) = pick(message) {
+                        return answer;
+                    }
+                }
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    });
+    reply.await.ok().flatten()
+}
+
 pub(crate) async fn send_login(
     conn: &mut Conn,
     username: &str,
@@ -41,16 +64,11 @@ pub(crate) async fn send_login(
     }))
     .await
     .ok()?;
-    let reply = tokio::time::timeout(REPLY_TIMEOUT, async {
-        loop {
-            match conn.recv_relay().await {
-                Ok(RelayMessage::LoginResult(r)) => return Some(r.status),
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
-    });
-    reply.await.ok().flatten()
+    await_reply(conn, |m| match m {
+        RelayMessage::LoginResult(r) => Some(Some(r.status)),
+        _ => None,
+    })
+    .await
 }
 
 pub(crate) async fn issue_code(operator: &mut Conn) -> Option<String> {
@@ -58,19 +76,12 @@ pub(crate) async fn issue_code(operator: &mut Conn) -> Option<String> {
         .send(&RelayMessage::IssueCode { ttl_secs: 0 })
         .await
         .ok()?;
-    tokio::time::timeout(REPLY_TIMEOUT, async {
-        loop {
-            match operator.recv_relay().await {
-                Ok(RelayMessage::CodeIssued(c)) => return Some(c.code.into_inner()),
-                Ok(RelayMessage::RequestResult(r)) if r.error.is_some() => return None,
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
+    await_reply(operator, |m| match m {
+        RelayMessage::CodeIssued(c) => Some(Some(c.code.into_inner())),
+        RelayMessage::RequestResult(r) if r.error.is_some() => Some(None),
+        _ => None,
     })
     .await
-    .ok()
-    .flatten()
 }
 
 /// What a customer's join ended with.
@@ -90,21 +101,12 @@ pub(crate) async fn join(conn: &mut Conn, code: &str) -> Option<(u64, Bytes)> {
     })
     .await
     .ok()?;
-    tokio::time::timeout(REPLY_TIMEOUT, async {
-        loop {
-            match conn.recv().await {
-                Ok(Incoming::Relay(RelayMessage::Paired(p))) => {
-                    return Some((p.session_id, p.resume_token.into_inner()))
-                }
-                Ok(Incoming::Relay(RelayMessage::JoinRefused { .. })) => return None,
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
+    await_reply(conn, |m| match m {
+        RelayMessage::Paired(p) => Some(Some((p.session_id, p.resume_token.into_inner()))),
+        RelayMessage::JoinRefused { .. } => Some(None),
+        _ => None,
     })
     .await
-    .ok()
-    .flatten()
 }
 
 /// A customer with a correct, fresh code from a clean address.
@@ -226,22 +228,17 @@ pub(crate) async fn guess_codes(
                 customer: CustomerInfo::default(),
             })
             .await;
-        let answer = tokio::time::timeout(REPLY_TIMEOUT, async {
-            loop {
-                match conn.recv_relay().await {
-                    Ok(RelayMessage::JoinRefused { reason, .. }) => return Some(reason),
-                    Ok(RelayMessage::Paired(_)) => {
-                        println!("  (an attacker guessed a live code from {source})");
-                        return None;
-                    }
-                    Ok(_) => continue,
-                    Err(_) => return None,
-                }
+        let answer = await_reply(&mut conn, |m| match m {
+            RelayMessage::JoinRefused { reason, .. } => Some(Some(reason)),
+            RelayMessage::Paired(_) => {
+                println!("  (an attacker guessed a live code from {source})");
+                Some(None)
             }
+            _ => None,
         });
         let counter = match (sent, answer.await) {
-            (Ok(()), Ok(Some(JoinRefusal::InvalidCode))) => &GUESSES_LOOKED_UP,
-            (Ok(()), Ok(Some(JoinRefusal::RateLimited))) => &GUESSES_RATE_LIMITED,
+            (Ok(()), Some(JoinRefusal::InvalidCode)) => &GUESSES_LOOKED_UP,
+            (Ok(()), Some(JoinRefusal::RateLimited)) => &GUESSES_RATE_LIMITED,
             _ => &GUESSES_UNANSWERED,
         };
         counter.fetch_add(1, Ordering::Relaxed);

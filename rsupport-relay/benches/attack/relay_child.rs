@@ -169,19 +169,14 @@ impl PingProbe {
                 if conn.send(&RelayMessage::Ping { nonce }).await.is_err() {
                     return;
                 }
-                let answered = tokio::time::timeout(REPLY_TIMEOUT, async {
-                    loop {
-                        match conn.recv_relay().await {
-                            Ok(RelayMessage::Pong { nonce: n }) if n == nonce => return true,
-                            Ok(_) => continue,
-                            Err(_) => return false,
-                        }
-                    }
+                let answered = await_reply(&mut conn, |m| match m {
+                    RelayMessage::Pong { nonce: n } if n == nonce => Some(Some(())),
+                    _ => None,
                 })
                 .await;
                 let ms = started.elapsed().as_secs_f64() * 1e3;
                 out.lock().expect("samples").push((started, ms));
-                if !matches!(answered, Ok(true)) {
+                if answered.is_none() {
                     println!(
                         "  (the ping connection was closed or stalled: later pings are missing)"
                     );
