@@ -6,6 +6,7 @@ use std::path::PathBuf;
 const FILES: &[&str] = &[
     "common.proto",
     "envelope.proto",
+    "e2e.proto",
     "relay.proto",
     "session.proto",
     "control.proto",

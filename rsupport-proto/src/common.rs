@@ -113,6 +113,14 @@ wire_enum! {
         /// The other side kept sending malformed or out-of-place messages
         /// (one such message is dropped; a sustained stream ends the session).
         PeerMisbehaved => PeerMisbehaved,
+        /// The end-to-end key exchange failed: a wrong code, or someone
+        /// between the parties tried to take part in it.
+        KeyExchangeFailed => KeyExchangeFailed,
+        /// A sealed message failed authentication or arrived replayed,
+        /// reordered or cut: someone between the parties changed the traffic.
+        Tampered => Tampered,
+        /// The session would not be end-to-end encrypted and a side refuses that.
+        NotEncrypted => NotEncrypted,
     }
 }
 

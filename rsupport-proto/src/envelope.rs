@@ -52,6 +52,9 @@ wire_enum! {
         Plain => Plain,
         /// Sealed end to end between operator and client; opaque to the relay.
         Sealed => Sealed,
+        /// A key-exchange message (`rsupport_proto::e2e::Handshake`): public
+        /// values only.
+        Handshake => Handshake,
     }
 }
 

@@ -50,6 +50,7 @@ pub mod annotate;
 pub mod chat;
 pub mod common;
 pub mod control;
+pub mod e2e;
 pub mod envelope;
 pub mod error;
 pub mod files;
@@ -66,4 +67,4 @@ pub mod version;
 
 pub use common::{CloseReason, ColorDepth, ConnectionMode, EndReason, Point, Rect, Role};
 pub use error::{DecodeError, FrameError, VersionError};
-pub use version::{negotiate, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
+pub use version::{negotiate, E2E_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};

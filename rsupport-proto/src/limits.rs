@@ -14,6 +14,11 @@ pub const MAX_CHAT_TEXT: usize = 16 * 1024;
 pub const MAX_SECRET: usize = 1024;
 /// Session codes: digits.
 pub const MAX_CODE: usize = 32;
+/// Digits an operator's program adds to the code the relay issued: the
+/// secret half of a session code, the password of the end-to-end key
+/// exchange. The relay never sees them; a customer types all the digits and
+/// its program sends only the leading ones to the relay.
+pub const CODE_SECRET_DIGITS: usize = 5;
 /// Resume and reconnect tokens: bytes.
 pub const MAX_TOKEN: usize = 256;
 /// A relative path in a file offer: bytes (whole path).

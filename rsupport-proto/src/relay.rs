@@ -466,6 +466,13 @@ pub struct Paired {
     /// The administrator allows remote printing; it still works only in
     /// control and manage modes.
     pub remote_printing: bool,
+    /// To the operator of a session-code pairing: the code as the relay
+    /// issued it (the secret digits the operator's program added never
+    /// reach the relay). Empty otherwise.
+    pub code: String,
+    /// Not end-to-end encrypted: a peer speaks protocol 1 and the relay
+    /// allows plaintext sessions. Both sides show it.
+    pub plaintext: bool,
 }
 
 /// Hand a session to, or invite into it, another operator.

@@ -3,11 +3,18 @@
 //! Each side announces the range it speaks in `Hello`; the highest version in
 //! both ranges wins. A peer with no overlap is closed with
 //! [`crate::common::CloseReason::VersionMismatch`].
+//!
+//! Version 2 seals every session payload end to end (see `e2e`); version
+//! 1 peers are still spoken to, but their sessions are plaintext.
 
 use crate::error::VersionError;
 
 /// The newest protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The first protocol version whose sessions are end-to-end encrypted.
+/// A peer speaking only version 1 gets a plaintext session, and only where
+/// the relay's settings and the other side allow it.
+pub const E2E_PROTOCOL_VERSION: u32 = 2;
 /// The oldest protocol version this crate still speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 
@@ -47,6 +54,7 @@ mod tests {
         assert_eq!(negotiate_between(1, 5, 2, 3), Ok(3));
         assert_eq!(negotiate_between(3, 9, 1, 4), Ok(4));
         assert_eq!(negotiate(1, 1), Ok(1));
+        assert_eq!(negotiate(1, 2), Ok(2));
     }
 
     #[test]

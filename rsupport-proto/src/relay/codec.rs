@@ -204,6 +204,8 @@ impl Wire for RelayMessage {
                 allowed_modes: modes_to_wire(&p.allowed_modes),
                 full_file_control: p.full_file_control,
                 remote_printing: p.remote_printing,
+                code: p.code.clone(),
+                plaintext: p.plaintext,
             }),
             RelayMessage::JoinRefused {
                 reason,
@@ -384,6 +386,11 @@ impl Wire for RelayMessage {
                     allowed_modes: modes_from_wire("paired.allowed_modes", p.allowed_modes)?,
                     full_file_control: p.full_file_control,
                     remote_printing: p.remote_printing,
+                    code: {
+                        check_str("paired.code", &p.code, MAX_CODE)?;
+                        p.code
+                    },
+                    plaintext: p.plaintext,
                 })
             }
             Body::JoinRefused(r) => RelayMessage::JoinRefused {

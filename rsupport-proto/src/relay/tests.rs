@@ -272,6 +272,8 @@ fn paired() -> impl Strategy<Value = Paired> {
                 allowed_modes,
                 full_file_control,
                 remote_printing,
+                code: format!("{}", session_id % 10_000_000),
+                plaintext: full_file_control ^ remote_printing,
             },
         )
 }
