@@ -8,6 +8,9 @@
 //!
 //! - [`session`]: [`Session`](session::Session) and its channels — control
 //!   and consent, chat, screen, input gating — with the run loop.
+//! - [`e2e`]: end-to-end encryption — the key exchange over the session
+//!   code (or the help desk's key for chat-first contact) and the sealed
+//!   record layer; the relay forwards what it cannot read.
 //! - [`files`]: file transfer both ways with consent, resume and checksums.
 //! - [`print`](mod@print): the print channel (job offers, data, results).
 //! - [`annotate`]: the drawing layer shown on the customer's screen, and its
@@ -23,6 +26,7 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods, clippy::disallowed_types))]
 
 pub mod annotate;
+pub mod e2e;
 pub mod files;
 pub mod print;
 pub mod session;

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use rsupport_capture::codec::{crafted, Encoder, EncoderConfig};
 use rsupport_capture::BgraFrame;
 use rsupport_core::session::screen::{HostScreenEvent, ViewerScreenEvent};
@@ -24,11 +23,9 @@ use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{ConnectionMode, EndReason, Point};
 use rsupport_testkit::pair::{SessionPair, SESSION_ID};
 
-fn garbage(seq: u64) -> Envelope {
-    let mut env = SessionMessage::Chat(rsupport_proto::chat::ChatMessage::Typing { typing: true })
-        .into_envelope(SESSION_ID, seq);
-    env.payload = Bytes::from_static(&[0xff, 0xff, 0xff, 0x07]);
-    env
+/// Sealed by the operator (it holds the keys) but no session message.
+fn garbage(h: &mut SessionPair) -> Envelope {
+    h.garbage_from_operator(&[0xff, 0xff, 0xff, 0x07])
 }
 
 fn ended(events: &[SessionEvent]) -> Option<(EndReason, bool)> {
@@ -45,7 +42,8 @@ fn a_malformed_message_is_dropped_and_counted_and_the_session_goes_on() {
     let mut h = SessionPair::new(ConnectionMode::ALL);
     h.grant(ConnectionMode::ControlCustomer);
     h.customer_events();
-    h.customer.handle_envelope(garbage(900), h.now).unwrap();
+    let env = garbage(&mut h);
+    h.customer.handle_envelope(env, h.now).unwrap();
     let stray = SessionMessage::Input(InputMessage::PointerMove {
         position: Point::new(1, 1),
     })
@@ -77,13 +75,14 @@ fn sustained_abuse_ends_the_session_with_the_same_reason_on_both_sides() {
     // 100 within ten seconds are tolerated …
     for i in 0..MAX_MALFORMED as u64 {
         h.now += Duration::from_millis(50);
-        h.customer
-            .handle_envelope(garbage(1_000 + i), h.now)
-            .unwrap();
+        let _ = i;
+        let env = garbage(&mut h);
+        h.customer.handle_envelope(env, h.now).unwrap();
     }
     assert!(!h.customer.is_ended());
     // … one more is not.
-    h.customer.handle_envelope(garbage(2_000), h.now).unwrap();
+    let env = garbage(&mut h);
+    h.customer.handle_envelope(env, h.now).unwrap();
     assert!(h.customer.is_ended());
     assert_eq!(h.customer.end_reason(), Some(EndReason::PeerMisbehaved));
     assert_eq!(
@@ -103,8 +102,9 @@ fn sustained_abuse_ends_the_session_with_the_same_reason_on_both_sides() {
 fn a_non_host_claiming_the_pause_still_ends_the_session() {
     let mut h = SessionPair::new(ConnectionMode::ALL);
     h.grant(ConnectionMode::ViewCustomer);
-    let forged = SessionMessage::Control(ControlMessage::PauseState { paused: true })
-        .into_envelope(SESSION_ID, 950);
+    let forged = h.from_operator(&SessionMessage::Control(ControlMessage::PauseState {
+        paused: true,
+    }));
     let err = h.customer.handle_envelope(forged, h.now).unwrap_err();
     assert!(err.ends_session(), "{err}");
     assert_eq!(h.customer.malformed_count(), 0);
@@ -150,7 +150,7 @@ fn every_valid_key_is_injected_or_dropped_never_a_protocol_error() {
     // What `/key ctrl+c` used to send: a code the wire refuses. The
     // customer drops it and goes on.
     let raw = KeyInput::new("ctrl+c", None, true);
-    let forged = SessionMessage::Input(InputMessage::Key(raw)).into_envelope(SESSION_ID, 960);
+    let forged = h.from_operator(&SessionMessage::Input(InputMessage::Key(raw)));
     h.customer.handle_envelope(forged, h.now).unwrap();
     assert_eq!(h.customer.malformed_count(), 1);
     assert!(!h.customer.is_ended() && !h.operator.is_ended());
@@ -187,10 +187,9 @@ fn nothing_of_the_operator_is_decoded_or_drawn_before_consent() {
     h.customer_events();
     let sent = operator_screen_messages();
     let n = sent.len() as u64;
-    for (i, m) in sent.into_iter().enumerate() {
-        h.customer
-            .handle_envelope(m.into_envelope(SESSION_ID, 500 + i as u64), h.now)
-            .unwrap();
+    for m in sent {
+        let env = h.from_operator(&m);
+        h.customer.handle_envelope(env, h.now).unwrap();
     }
     assert!(h.customer.framebuffer().is_none());
     assert!(h.customer.annotator().layer().items().is_empty());
@@ -207,10 +206,9 @@ fn nothing_of_the_operator_is_decoded_or_drawn_before_consent() {
     );
     // Once the customer lets the operator show its screen, they are shown.
     h.grant(ConnectionMode::ShowOperatorScreen);
-    for (i, m) in operator_screen_messages().into_iter().enumerate() {
-        h.customer
-            .handle_envelope(m.into_envelope(SESSION_ID, 600 + i as u64), h.now)
-            .unwrap();
+    for m in operator_screen_messages() {
+        let env = h.from_operator(&m);
+        h.customer.handle_envelope(env, h.now).unwrap();
     }
     assert!(h.customer.framebuffer().is_some());
     assert_eq!(h.customer.annotator().layer().items().len(), 1);
@@ -224,9 +222,8 @@ fn frames_of_a_customer_who_granted_nothing_are_not_decoded() {
         64,
         TileCompression::None,
     )));
-    h.operator
-        .handle_envelope(bomb.into_envelope(SESSION_ID, 700), h.now)
-        .unwrap();
+    let env = h.from_customer(&bomb);
+    h.operator.handle_envelope(env, h.now).unwrap();
     assert!(h.operator.framebuffer().is_none());
     assert_eq!(
         h.operator.screen_viewer().decoder_stats().refused,
@@ -246,9 +243,8 @@ fn a_hostile_frame_after_consent_is_refused_and_the_picture_stays() {
         64,
         TileCompression::None,
     )));
-    h.operator
-        .handle_envelope(bomb.into_envelope(SESSION_ID, 800), h.now)
-        .unwrap();
+    let env = h.from_customer(&bomb);
+    h.operator.handle_envelope(env, h.now).unwrap();
     assert!(!h.operator.is_ended());
     assert_eq!(h.operator.malformed_count(), 1);
     assert_eq!(h.operator.framebuffer(), Some(&frame), "refused whole");

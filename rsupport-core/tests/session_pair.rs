@@ -52,7 +52,7 @@ fn forged_input_from_a_view_only_operator_is_never_injected() {
     let mut h = SessionPair::new(ConnectionMode::ALL);
     h.grant(ConnectionMode::ViewCustomer);
     // A modified operator program that skips its own check.
-    let forged = SessionMessage::Input(click()).into_envelope(SESSION_ID, 999);
+    let forged = h.from_operator(&SessionMessage::Input(click()));
     h.customer.handle_envelope(forged, h.now).unwrap();
     h.customer.inject_pending(&mut h.injector).unwrap();
     assert!(h.injector.events().is_empty());
@@ -100,7 +100,7 @@ fn revoke_releases_held_keys_and_blocks_further_input() {
     assert_eq!(h.customer.input().held_keys().count(), 0, "no stuck Ctrl");
     let injected = h.injector.events().len();
     assert_eq!(h.operator.send_input(click()), Err(InputNotPermitted));
-    let forged = SessionMessage::Input(click()).into_envelope(SESSION_ID, 999);
+    let forged = h.from_operator(&SessionMessage::Input(click()));
     h.customer.handle_envelope(forged, h.now).unwrap();
     h.pump();
     assert_eq!(h.injector.events().len(), injected);

@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 
 use rsupport_capture::codec::synthetic::{Scenario, Sequence};
 use rsupport_capture::BgraFrame;
+use rsupport_core::e2e::KeyExchange;
 use rsupport_core::session::{
     ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy, Side,
 };
 use rsupport_input::inject::RecordingInjector;
 use rsupport_input::{CoordinateMapper, GateConfig, Monitor};
-use rsupport_proto::envelope::Envelope;
+use rsupport_proto::envelope::{Envelope, Priority};
+use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{ConnectionMode, Rect};
 
 /// Width of the synthetic screen.
@@ -26,6 +28,16 @@ pub const HEIGHT: u32 = 200;
 pub const SESSION_ID: u64 = 77;
 /// Time between two capture ticks.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(50);
+/// The secret digits of the session code both sides of a pair key their
+/// end-to-end exchange with.
+pub const CODE_SECRET: &str = "24680";
+
+/// The key exchange of a pair's sessions: CPace over [`CODE_SECRET`].
+pub fn code_exchange() -> KeyExchange {
+    KeyExchange::Code {
+        secret: CODE_SECRET.into(),
+    }
+}
 
 /// An operator's and a customer's [`Session`] joined directly.
 pub struct SessionPair {
@@ -64,6 +76,24 @@ pub fn session_with(
     full_file_control: bool,
     download_dir: Option<std::path::PathBuf>,
 ) -> Session {
+    session_keyed(
+        side,
+        allowed,
+        full_file_control,
+        download_dir,
+        code_exchange(),
+    )
+}
+
+/// As [`session_with`], with the key exchange given (a wrong code, a
+/// contact exchange, plaintext).
+pub fn session_keyed(
+    side: Side,
+    allowed: &[ConnectionMode],
+    full_file_control: bool,
+    download_dir: Option<std::path::PathBuf>,
+    key_exchange: KeyExchange,
+) -> Session {
     let mapper = CoordinateMapper::for_monitor(
         vec![Monitor::new(Rect::new(0, 0, WIDTH, HEIGHT), 1.0)],
         0,
@@ -80,6 +110,7 @@ pub fn session_with(
             gate: GateConfig::default(),
             full_file_control,
             download_dir,
+            key_exchange,
         },
         mapper,
     )
@@ -89,13 +120,57 @@ impl SessionPair {
     /// Both sides allowing `allowed`; the customer's screen plays a typing
     /// sequence.
     pub fn new(allowed: &[ConnectionMode]) -> SessionPair {
-        SessionPair {
-            operator: session(Side::Operator, allowed),
-            customer: session(Side::Customer, allowed),
+        Self::assemble(
+            session(Side::Operator, allowed),
+            session(Side::Customer, allowed),
+        )
+    }
+
+    /// Two sessions joined, their key exchange run.
+    fn assemble(operator: Session, customer: Session) -> SessionPair {
+        let mut pair = SessionPair {
+            operator,
+            customer,
             now: Instant::now(),
             screen: Sequence::new(Scenario::Typing, WIDTH, HEIGHT, 3),
             injector: RecordingInjector::new(),
-        }
+        };
+        pair.pump();
+        pair
+    }
+
+    /// What the operator's side would send for `message`, sealed with its
+    /// keys: a well-formed but possibly unwelcome message from the peer.
+    pub fn from_operator(&mut self, message: &SessionMessage) -> Envelope {
+        self.operator
+            .wrap_raw(message.priority(), message.encode())
+            .expect("the keys are agreed")
+    }
+
+    /// As [`from_operator`](Self::from_operator), from the customer's side.
+    pub fn from_customer(&mut self, message: &SessionMessage) -> Envelope {
+        self.customer
+            .wrap_raw(message.priority(), message.encode())
+            .expect("the keys are agreed")
+    }
+
+    /// Bytes that are no session message at all, sealed by the operator.
+    pub fn garbage_from_operator(&mut self, payload: &'static [u8]) -> Envelope {
+        self.operator
+            .wrap_raw(Priority::Chat, bytes::Bytes::from_static(payload))
+            .expect("the keys are agreed")
+    }
+
+    /// Both sides allowing `allowed`, each agreeing keys its own way.
+    pub fn keyed(
+        allowed: &[ConnectionMode],
+        operator: KeyExchange,
+        customer: KeyExchange,
+    ) -> SessionPair {
+        Self::assemble(
+            session_keyed(Side::Operator, allowed, false, None, operator),
+            session_keyed(Side::Customer, allowed, false, None, customer),
+        )
     }
 
     /// As [`new`](Self::new), the operator holding "full file transfer
@@ -104,11 +179,10 @@ impl SessionPair {
         allowed: &[ConnectionMode],
         download_dir: std::path::PathBuf,
     ) -> SessionPair {
-        SessionPair {
-            operator: session_with(Side::Operator, allowed, true, None),
-            customer: session_with(Side::Customer, allowed, true, Some(download_dir)),
-            ..SessionPair::new(allowed)
-        }
+        Self::assemble(
+            session_with(Side::Operator, allowed, true, None),
+            session_with(Side::Customer, allowed, true, Some(download_dir)),
+        )
     }
 
     /// Moves every envelope both ways (through their wire encoding) and lets

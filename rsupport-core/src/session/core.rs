@@ -42,6 +42,7 @@ use super::control::{ControlChannel, ControlEvent, PeerViolation, SessionPolicy}
 use super::permissions::{Control, Sharing, Side};
 use super::screen::{HostScreenEvent, ScreenHost, ScreenViewer, ViewerError, ViewerScreenEvent};
 use crate::annotate::Annotator;
+use crate::e2e::{KeyExchange, Protection, Received, SecureChannel};
 use crate::files::{
     auto_accept_allowed, FileChannel, FileConfig, FileEvent, FileIoRequest, IoId, IoResult, Party,
 };
@@ -74,6 +75,10 @@ pub struct SessionConfig {
     /// Where files are saved when an offer is accepted without asking
     /// (customer side, with full file transfer control). `None`: always ask.
     pub download_dir: Option<std::path::PathBuf>,
+    /// How the end-to-end keys are agreed (or `Plaintext` for an old peer,
+    /// where the vendor allows it). Nothing but the key exchange is sent or
+    /// accepted before both sides confirmed the keys.
+    pub key_exchange: KeyExchange,
 }
 
 /// Something the application shows or acts on.
@@ -102,6 +107,10 @@ pub enum SessionEvent {
     Channel(SessionMessage),
     /// The connection to the peer dropped or came back (the session goes on).
     Connection(ConnectionState),
+    /// How the session is protected: sent once when the keys are agreed
+    /// (before any consent prompt or frame), or at once for a plaintext
+    /// session. Show it to the person, with the fingerprint.
+    Protection(Protection),
     /// The peer sent a message that does not decode or that the protocol
     /// does not allow here; it was dropped and the session goes on. Sent
     /// once, for the first one; [`Session::dropped`] counts them all.
@@ -189,6 +198,7 @@ pub struct Session {
     ignored_input: u64,
     abuse: AbuseMeter,
     seq: u64,
+    secure: SecureChannel,
     outbox: VecDeque<SessionMessage>,
     events: VecDeque<SessionEvent>,
 }
@@ -220,6 +230,7 @@ impl Session {
             ignored_input: 0,
             abuse: AbuseMeter::default(),
             seq: 0,
+            secure: SecureChannel::new(config.side, config.session_id, config.key_exchange),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -230,6 +241,11 @@ impl Session {
     /// The relay's id for this session.
     pub fn session_id(&self) -> u64 {
         self.session_id
+    }
+
+    /// How the session is protected end to end.
+    pub fn protection(&self) -> &Protection {
+        self.secure.protection()
     }
 
     /// Our side.
@@ -399,6 +415,11 @@ impl Session {
     /// screen halves so the next frame is a key frame on a fresh tile cache
     /// on both sides.
     pub fn reconnected(&mut self, now: Instant) {
+        // Records lost in the drop would look like a cut stream: what we
+        // send from here on starts a new key epoch.
+        if let Some(broken) = self.secure.reconnected() {
+            let _ = self.on_received(broken, now);
+        }
         self.files.reconnected(now);
         self.host.restart();
         self.viewer.restart();
@@ -452,18 +473,40 @@ impl Session {
         envelope: Envelope,
         now: Instant,
     ) -> Result<(), SessionError> {
-        let result = if envelope.session_id != self.session_id {
-            Err(SessionError::WrongSession {
+        if envelope.session_id != self.session_id {
+            let result = Err(SessionError::WrongSession {
                 expected: self.session_id,
                 got: envelope.session_id,
-            })
-        } else {
-            match SessionMessage::decode(envelope.payload) {
-                Ok(message) => self.dispatch(message, now),
-                Err(e) => Err(e.into()),
+            });
+            return self.settle(result, now);
+        }
+        let received = self.secure.receive(envelope, now);
+        self.on_received(received, now)
+    }
+
+    /// Handles what the secure channel opened, or ends the session when it
+    /// broke (a failed key exchange, a forged or replayed record).
+    fn on_received(&mut self, received: Received, now: Instant) -> Result<(), SessionError> {
+        match received {
+            Received::Messages(payloads) => {
+                for payload in payloads {
+                    let result = match SessionMessage::decode(payload) {
+                        Ok(message) => self.dispatch(message, now),
+                        Err(e) => Err(e.into()),
+                    };
+                    self.settle(result, now)?;
+                }
+                self.sync();
+                Ok(())
             }
-        };
-        self.settle(result, now)
+            Received::Broken(reason, detail) => {
+                if !self.control.is_ended() {
+                    self.control.end(reason, detail);
+                }
+                self.sync();
+                Ok(())
+            }
+        }
     }
 
     /// A decoded session message from the peer (see
@@ -597,6 +640,7 @@ impl Session {
             self.control.poll_timeout(),
             self.input.poll_timeout(),
             self.files.poll_timeout(),
+            self.secure.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -605,6 +649,9 @@ impl Session {
 
     /// Advances time.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(broken) = self.secure.handle_timeout(now) {
+            let _ = self.on_received(broken, now);
+        }
         self.control.handle_timeout(now);
         self.input.handle_timeout(now);
         self.files.handle_timeout(now);
@@ -618,9 +665,27 @@ impl Session {
     /// The next envelope to send to the relay, most urgent channel first.
     pub fn poll_transmit(&mut self) -> Option<Envelope> {
         self.sync();
+        if let Some(handshake) = self.secure.poll_handshake() {
+            return Some(handshake);
+        }
+        // Nothing of the session leaves before both sides confirmed the
+        // keys: it waits in its channel's queue.
+        if !self.secure.ready() {
+            return None;
+        }
         let message = self.next_message()?;
         self.seq += 1;
-        Some(message.into_envelope(self.session_id, self.seq))
+        match self
+            .secure
+            .wrap(message.priority(), message.encode(), self.seq)
+        {
+            Ok(envelope) => Some(envelope),
+            Err(e) => {
+                self.control.end(EndReason::Tampered, e.to_string());
+                self.sync();
+                None
+            }
+        }
     }
 
     fn next_message(&mut self) -> Option<SessionMessage> {
@@ -652,6 +717,24 @@ impl Session {
         // Last, and one chunk per call: the driver interleaves file data
         // with the screen and input it sends in between.
         self.files.poll_transmit().map(Into::into)
+    }
+
+    /// Wraps `payload` as if it were an encoded session message of class
+    /// `priority` — sealed once the keys are agreed — without checking that
+    /// it decodes: what a hostile peer holding the keys could send. For
+    /// fuzzers and tests of what a session does with bad input; products
+    /// never need it. `None` before the keys are agreed.
+    #[doc(hidden)]
+    pub fn wrap_raw(
+        &mut self,
+        priority: rsupport_proto::envelope::Priority,
+        payload: bytes::Bytes,
+    ) -> Option<Envelope> {
+        if !self.secure.ready() {
+            return None;
+        }
+        self.seq += 1;
+        self.secure.wrap(priority, payload, self.seq).ok()
     }
 
     /// The next file IO to perform (on a worker, not the task that moves
@@ -687,6 +770,9 @@ impl Session {
     /// Keeps the input gate and the screen halves in step with the agreed
     /// sharing state, and collects channel events.
     fn sync(&mut self) {
+        if let Some(p) = self.secure.poll_announcement() {
+            self.events.push_back(SessionEvent::Protection(p));
+        }
         while let Some(e) = self.control.poll_event() {
             if let ControlEvent::SharingChanged(sharing) = &e {
                 self.apply_sharing(*sharing);
