@@ -92,6 +92,16 @@ async fn main() -> Result<(), Error> {
         op.customer().name,
         op.customer().description
     );
+    // 3b. Both sides agree keys over the code's secret digits before
+    // anything else; the relay forwards what it cannot read.
+    for (who, handle) in [("operator", &mut op), ("customer", &mut cu)] {
+        let protection = wait(handle, |e| match e {
+            SessionEvent::Protection(p) => Some(p.clone()),
+            _ => None,
+        })
+        .await?;
+        println!("{who}: {protection}");
+    }
 
     // 4. Chat first.
     cu.send_chat("こんにちは、印刷できません").await?;

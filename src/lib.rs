@@ -49,9 +49,10 @@ pub use rsupport_relay as relay;
 
 #[cfg(feature = "client")]
 pub use rsupport_client::{
-    ClientError, Customer, HostPlatform, Invitation, LobbyEvent, Operator, OperatorOptions,
-    RelayTarget, SessionHandle, Viewer,
+    ClientError, Customer, Encryption, HostPlatform, Invitation, LobbyEvent, Operator,
+    OperatorOptions, RelayTarget, SessionHandle, Viewer,
 };
+pub use rsupport_core::e2e::{HelpdeskKey, HelpdeskPublicKey, Protection};
 pub use rsupport_core::session::SessionEvent;
 
 /// The README's embedding example, compiled as a doc test so it stays true.

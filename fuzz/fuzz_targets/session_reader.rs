@@ -1,6 +1,9 @@
 //! Arbitrary envelopes from a hostile peer, fed to whole sessions (operator
 //! and customer, back to back on a virtual clock) between honest traffic,
-//! before and after a mode is granted: nothing panics, the sessions' own
+//! before and after a mode is granted. The peer holds the session's keys, so
+//! its payloads are sealed and reach the decoders; with flag 0x20 they go
+//! unsealed with any protection byte instead (the record layer and the key
+//! exchange face them, as they would face a hostile relay). Nothing panics, the sessions' own
 //! replies keep flowing, and what a peer sends stays within the budgets
 //! (a malformed message is dropped and counted; the libFuzzer memory limits
 //! in fuzz/budgets.txt catch anything that grows past the session's budget).
@@ -79,7 +82,12 @@ fuzz_target!(|data: &[u8]| {
     let mut op = session_with(Side::Operator, &ConnectionMode::ALL, flags & 0x10 != 0, None);
     let mut cu = session_with(Side::Customer, &ConnectionMode::ALL, flags & 0x10 != 0, None);
     let mut now = Instant::now();
-    settle(&mut op, &mut cu, now);
+    let from_relay = flags & 0x20 != 0;
+    // Flag 0x40 (with 0x20): the hostile bytes arrive before the key
+    // exchange has run, so the exchange itself faces them.
+    if !(from_relay && flags & 0x40 != 0) {
+        settle(&mut op, &mut cu, now);
+    }
     if flags & 1 != 0 {
         let mode = modes[usize::from(flags >> 1) % modes.len()];
         grant(&mut op, &mut cu, mode, now);
@@ -90,16 +98,29 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         seq += 1;
-        let envelope = Envelope {
-            session_id: SESSION_ID,
-            priority: Priority::Control,
-            protection: PayloadProtection::Plain,
-            seq,
-            payload: Bytes::copy_from_slice(payload),
+        let priority = Priority::ALL[usize::from(control >> 5) % Priority::COUNT];
+        let payload = Bytes::copy_from_slice(payload);
+        // Low bit: which side the hostile party talks to.
+        let (victim, peer) = if control & 1 == 0 {
+            (&mut op, &mut cu)
+        } else {
+            (&mut cu, &mut op)
         };
-        // Low bit: which side the hostile peer talks to.
-        let victim = if control & 1 == 0 { &mut op } else { &mut cu };
-        let _ = victim.handle_envelope(envelope, now);
+        let envelope = if from_relay {
+            Some(Envelope {
+                session_id: SESSION_ID,
+                priority,
+                protection: PayloadProtection::ALL
+                    [usize::from(control >> 1) % PayloadProtection::ALL.len()],
+                seq,
+                payload,
+            })
+        } else {
+            peer.wrap_raw(priority, payload)
+        };
+        if let Some(envelope) = envelope {
+            let _ = victim.handle_envelope(envelope, now);
+        }
         now += Duration::from_millis(u64::from(control >> 1) * 50);
         op.handle_timeout(now);
         cu.handle_timeout(now);

@@ -35,6 +35,8 @@ use super::platform::HostPlatform;
 use super::printing::{self as printing, OperatorPrinting, PrintBridge};
 use super::viewer::{Latest, ViewerShared};
 use super::ClientError;
+use crate::encryption::{CodeSecrets, Encryption};
+use rsupport_core::e2e::KeyExchange;
 use rsupport_core::session::{Session, SessionConfig, SessionEvent, SessionPolicy, Side};
 use rsupport_net::{Incoming, LinkError, RelayConnection};
 
@@ -71,6 +73,15 @@ pub(crate) enum TaskCommand {
     Session(u64, SessionCommand),
     /// The name sessions started from now on show in chat.
     DisplayName(String),
+    /// Operator: the secret digits of a code the relay just issued.
+    CodeIssued {
+        routing: String,
+        secret: rsupport_proto::relay::Secret<String>,
+    },
+    /// Operator: a code was cancelled; its secret is no longer needed.
+    CodeCancelled(String),
+    /// Customer: the secret digits of the code it joins with.
+    Joining(rsupport_proto::relay::Secret<String>),
     /// Offer these entries (listed off the task from an `OfferFiles`).
     OfferEntries {
         session: u64,
@@ -106,6 +117,10 @@ pub(crate) struct ConnectionTask<S> {
     resuming: reconnect::Resuming,
     /// Runs file IO off this task.
     file_io: file_io::FileWorkers,
+    /// End-to-end encryption settings.
+    encryption: Encryption,
+    /// Secret digits of session codes (never sent to the relay).
+    secrets: CodeSecrets,
 }
 
 pub(super) fn now_ms() -> u64 {
@@ -123,6 +138,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         platforms: PlatformFactory,
         operator_printing: Option<OperatorPrinting>,
         dial: Option<Dialer<S>>,
+        encryption: Encryption,
     ) -> (
         mpsc::UnboundedSender<TaskCommand>,
         mpsc::Receiver<LobbyItem>,
@@ -148,6 +164,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             dial,
             resuming: reconnect::Resuming::default(),
             file_io: file_io::FileWorkers::new(),
+            encryption,
+            secrets: CodeSecrets::default(),
         };
         tokio::spawn(task.run());
         (command_tx, lobby_rx)
@@ -333,7 +351,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
     }
 
     /// A fresh session state machine for `paired`.
-    fn new_session(&self, paired: &Paired, platform: Option<&mut HostPlatform>) -> Option<Session> {
+    fn new_session(
+        &mut self,
+        paired: &Paired,
+        platform: Option<&mut HostPlatform>,
+    ) -> Option<Session> {
+        let key_exchange = self
+            .secrets
+            .key_exchange(self.side, paired, &self.encryption);
+        let plaintext = matches!(key_exchange, KeyExchange::Plaintext);
         // The admin's list as given: an empty list means chat only, never
         // "everything" (SECURITY M5).
         let policy = SessionPolicy::allowing(paired.allowed_modes.iter().copied());
@@ -352,9 +378,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 gate: self.gate,
                 full_file_control: paired.full_file_control,
                 download_dir,
+                key_exchange,
             },
             mapper,
         );
+        if plaintext && !self.encryption.allow_plaintext {
+            session.end(
+                EndReason::NotEncrypted,
+                "the other side's program cannot encrypt end to end, and this program does \
+                 not accept sessions the relay could read; update the other program",
+            );
+        }
         if let Some(bytes) = max_received {
             session.files().set_max_received_bytes(bytes);
         }
@@ -402,6 +436,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let print = self.print_bridge(&paired, platform.as_mut(), &events_tx);
         let (screen, latest) = (ViewerShared::new(), Arc::new(Latest::default()));
+        let protection = Arc::new(std::sync::Mutex::new(session.protection().clone()));
         let handle = SessionHandle::new(
             self.side,
             paired.clone(),
@@ -409,6 +444,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
             events_rx,
             screen.clone(),
             latest.clone(),
+            protection.clone(),
         );
         self.sessions.insert(
             paired.session_id,
@@ -436,6 +472,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 token: paired.resume_token.clone(),
                 cut: false,
                 peer_away: false,
+                protection,
             },
         );
         self.send_lobby(LobbyItem::Session(Box::new(handle)));
@@ -484,6 +521,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                 let _ = self.conn.send(&message).await;
             }
             TaskCommand::DisplayName(name) => self.display_name = name,
+            TaskCommand::CodeIssued { routing, secret } => self.secrets.issued(routing, secret),
+            TaskCommand::CodeCancelled(routing) => self.secrets.forget(&routing),
+            TaskCommand::Joining(secret) => self.secrets.joining(secret),
             TaskCommand::Session(id, SessionCommand::OfferFiles { path, reply }) => {
                 file_io::offer_later(id, path, reply, self.command_tx.clone());
             }
@@ -590,7 +630,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ConnectionTask<S> {
                         (
                             EndReason::ConsentDenied
                             | EndReason::ProtocolError
-                            | EndReason::PeerMisbehaved,
+                            | EndReason::PeerMisbehaved
+                            | EndReason::KeyExchangeFailed
+                            | EndReason::Tampered
+                            | EndReason::NotEncrypted,
                             _,
                         ) => reason,
                         (_, Side::Operator) => EndReason::OperatorEnded,

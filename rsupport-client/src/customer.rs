@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 
 use super::connection::{ConnectionTask, LobbyItem, TaskCommand};
 use super::{ClientError, HostPlatform, RelayTarget, SessionHandle};
+use rsupport_core::e2e::SplitCode;
 use rsupport_core::session::Side;
 
 /// The customer's connection to the relay. Consumed by
@@ -26,9 +27,7 @@ impl Customer {
     ) -> Result<Customer, ClientError> {
         let software = concat!("rsupport/", env!("CARGO_PKG_VERSION"));
         let mut conn = target.connect().await?;
-        conn.hello(Role::Customer, software)
-            .await
-            .map_err(ClientError::link)?;
+        target.hello(&mut conn, Role::Customer, software).await?;
         let mut platform = Some(platform);
         let (commands, lobby) = ConnectionTask::spawn(
             conn,
@@ -37,6 +36,7 @@ impl Customer {
             Box::new(move || platform.take()),
             None,
             Some(target.dialer(Role::Customer, software.to_owned())),
+            target.encryption().clone(),
         );
         Ok(Customer { commands, lobby })
     }
@@ -59,8 +59,19 @@ impl Customer {
         customer: CustomerInfo,
     ) -> Result<SessionHandle, ClientError> {
         let code = crate::invite::normalize_code(code)?;
+        // The last digits key the end-to-end encryption and stay here; the
+        // relay gets only the digits it issued.
+        let split = SplitCode::parse(&code).ok_or_else(|| crate::NotAllowed::InvalidCode {
+            problem: format!(
+                "it is too short: a session code has at least {} digits",
+                6 + rsupport_proto::limits::CODE_SECRET_DIGITS
+            ),
+        })?;
+        self.commands
+            .send(TaskCommand::Joining(split.secret.clone()))
+            .map_err(|_| ClientError::lost())?;
         self.send(RelayMessage::JoinByCode {
-            code: Secret::new(code),
+            code: Secret::new(split.routing),
             customer,
         })?;
         self.await_session().await

@@ -68,6 +68,13 @@ pub enum ClientError {
         /// What is wrong, naming the file or value.
         detail: String,
     },
+    /// End-to-end encryption could not be set up on this machine (its
+    /// random number generator failed).
+    #[error("cannot set up end-to-end encryption: {detail}")]
+    Encryption {
+        /// What failed.
+        detail: String,
+    },
     /// The relay refused the login.
     #[error("{}", login_text(*status, *blocked_until_ms))]
     LoginRefused {

@@ -17,6 +17,7 @@ use super::viewer::{Latest, Viewer, ViewerShared};
 use super::ClientError;
 use rsupport_core::annotate::AnnotationLayer;
 use rsupport_core::session::screen::ViewerScreenEvent;
+use rsupport_core::e2e::Protection;
 use rsupport_core::session::{SessionEvent, Side};
 
 /// A drawing command for [`SessionHandle::annotate`]. Coordinates are
@@ -169,6 +170,7 @@ pub struct SessionHandle {
     events: mpsc::Receiver<SessionEvent>,
     screen: Arc<ViewerShared>,
     latest: Arc<Latest>,
+    protection: Arc<std::sync::Mutex<Protection>>,
     next_screenshot: u32,
 }
 
@@ -180,6 +182,7 @@ impl SessionHandle {
         events: mpsc::Receiver<SessionEvent>,
         screen: Arc<ViewerShared>,
         latest: Arc<Latest>,
+        protection: Arc<std::sync::Mutex<Protection>>,
     ) -> Self {
         SessionHandle {
             side,
@@ -188,6 +191,7 @@ impl SessionHandle {
             events,
             screen,
             latest,
+            protection,
             next_screenshot: 1,
         }
     }
@@ -200,6 +204,17 @@ impl SessionHandle {
     /// Our side.
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    /// How the session is protected: end-to-end encrypted with the
+    /// fingerprint both people can compare, still negotiating, or plaintext
+    /// (the relay can read it). Also sent as
+    /// [`SessionEvent::Protection`] when it is settled. Show it.
+    pub fn protection(&self) -> Protection {
+        self.protection
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or(Protection::Negotiating)
     }
 
     /// The peer's display name.

@@ -1,5 +1,7 @@
 //! [`Invitation`]: what a product shows, reads out or e-mails to a customer.
 
+use rsupport_core::e2e::SplitCode;
+use rsupport_proto::limits::CODE_SECRET_DIGITS;
 use rsupport_proto::relay::{CodeIssued, Secret};
 
 /// A session-code invitation: the code, the join link and the expiry.
@@ -25,13 +27,29 @@ impl std::fmt::Debug for Invitation {
     }
 }
 
-impl From<CodeIssued> for Invitation {
-    fn from(c: CodeIssued) -> Self {
+impl Invitation {
+    /// The invitation for a code the relay issued, extended with the secret
+    /// digits the operator's program chose. The join link carries them in
+    /// its fragment (after `#`), which browsers never send to a server.
+    pub(crate) fn issued(c: CodeIssued, code: &SplitCode) -> Self {
+        let join_link = if c.join_link.is_empty() {
+            c.join_link
+        } else {
+            format!("{}#{}", c.join_link, code.secret.expose())
+        };
         Invitation {
-            code: c.code,
-            join_link: c.join_link,
+            code: Secret::new(code.full()),
+            join_link,
             expires_at_ms: c.expires_at_ms,
         }
+    }
+
+    /// The digits the relay issued and checks (without the secret ones).
+    pub(crate) fn routing_code(&self) -> &str {
+        let digits = self.code.expose();
+        digits
+            .get(..digits.len().saturating_sub(CODE_SECRET_DIGITS))
+            .unwrap_or(digits)
     }
 }
 

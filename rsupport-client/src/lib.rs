@@ -111,6 +111,7 @@
 pub mod admin;
 mod connection;
 mod customer;
+mod encryption;
 mod error;
 mod handle;
 mod operator;
@@ -125,6 +126,7 @@ pub mod invite;
 
 pub use admin::Admin;
 pub use customer::Customer;
+pub use encryption::Encryption;
 pub use error::{BoxError, ClientError, NotAllowed};
 pub use handle::{Drawing, SessionHandle, SessionStats};
 pub use invite::Invitation;

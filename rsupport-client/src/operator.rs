@@ -16,6 +16,7 @@ use tracing::debug;
 use super::admin::Admin;
 use super::connection::{ConnectionTask, LobbyItem, PlatformFactory, TaskCommand};
 use super::invite::Invitation;
+use rsupport_core::e2e::SplitCode;
 use super::printing::OperatorPrinting;
 use super::{ClientError, HostPlatform, NotAllowed, RelayTarget, SessionHandle};
 use rsupport_core::session::Side;
@@ -160,9 +161,7 @@ impl Operator {
         } else {
             options.software
         };
-        conn.hello(Role::Operator, &software)
-            .await
-            .map_err(ClientError::link)?;
+        target.hello(&mut conn, Role::Operator, &software).await?;
         let mut make = options.platform;
         let platforms: PlatformFactory = Box::new(move || make.as_mut().map(|f| f()));
         let printing = options.print_sink.map(|sink| OperatorPrinting {
@@ -181,6 +180,7 @@ impl Operator {
             platforms,
             printing,
             Some(dial),
+            target.encryption().clone(),
         );
         Ok(Operator {
             commands,
@@ -344,7 +344,19 @@ impl Operator {
             )
             .await?;
         match reply {
-            RelayMessage::CodeIssued(issued) => Ok(Invitation::from(issued)),
+            RelayMessage::CodeIssued(issued) => {
+                // The relay's digits find the session; ours, which never
+                // reach the relay, key its end-to-end encryption.
+                let code = SplitCode::extend(issued.code.expose())
+                    .map_err(|e| ClientError::Encryption {
+                        detail: e.to_string(),
+                    })?;
+                let _ = self.commands.send(TaskCommand::CodeIssued {
+                    routing: code.routing.clone(),
+                    secret: code.secret.clone(),
+                });
+                Ok(Invitation::issued(issued, &code))
+            }
             RelayMessage::RequestResult(r) => Err(ClientError::refused("issue a session code", r)),
             _ => Err(ClientError::lost()),
         }
@@ -355,10 +367,14 @@ impl Operator {
     /// code was used, expired or is not this operator's.
     pub async fn cancel_code(&mut self, invitation: &Invitation) -> Result<(), ClientError> {
         self.require_login()?;
+        let routing = invitation.routing_code().to_owned();
+        let _ = self
+            .commands
+            .send(TaskCommand::CodeCancelled(routing.clone()));
         self.request(
             "cancel the session code",
             RelayMessage::CancelCode {
-                code: Secret::new(invitation.code().to_owned()),
+                code: Secret::new(routing),
             },
         )
         .await

@@ -26,6 +26,7 @@ use crate::printing::PrintBridge;
 use crate::viewer::{Latest, ViewerShared};
 use crate::{ClientError, NotAllowed};
 use rsupport_core::session::screen::HostScreenEvent;
+use rsupport_core::e2e::Protection;
 use rsupport_core::session::{ControlEvent, Session, SessionEvent};
 
 /// One live session of this connection: the sans-IO session, what its
@@ -69,6 +70,8 @@ pub(super) struct Slot {
     pub(super) cut: bool,
     /// The relay says the peer's connection is gone.
     pub(super) peer_away: bool,
+    /// How the session is protected, shared with its handle.
+    pub(super) protection: Arc<std::sync::Mutex<Protection>>,
 }
 
 impl Slot {
@@ -220,6 +223,11 @@ impl Slot {
     /// returns the event unless it was consumed here.
     pub(super) fn on_event(&mut self, event: SessionEvent) -> Option<SessionEvent> {
         match &event {
+            SessionEvent::Protection(p) => {
+                if let Ok(mut shared) = self.protection.lock() {
+                    *shared = p.clone();
+                }
+            }
             SessionEvent::Channel(SessionMessage::Print(message)) => {
                 self.on_print_message(message.clone());
                 return None;

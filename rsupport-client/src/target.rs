@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use rsupport_net::tls::{self, Trust};
 
 use super::ClientError;
+use crate::encryption::Encryption;
 
 /// How the relay's certificate is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,7 @@ pub struct RelayTarget {
     addr: String,
     server_name: String,
     trust: TrustSpec,
+    encryption: Encryption,
 }
 
 impl RelayTarget {
@@ -38,6 +40,7 @@ impl RelayTarget {
             addr: addr.into(),
             server_name: server_name.into(),
             trust: TrustSpec::Pinned(fingerprint.into()),
+            encryption: Encryption::default(),
         }
     }
 
@@ -51,7 +54,33 @@ impl RelayTarget {
             addr: addr.into(),
             server_name: server_name.into(),
             trust: TrustSpec::CaFile(ca_pem.into()),
+            encryption: Encryption::default(),
         }
+    }
+
+    /// End-to-end encryption settings for sessions over this relay (the
+    /// defaults encrypt every session and refuse plaintext ones).
+    pub fn with_encryption(mut self, encryption: Encryption) -> Self {
+        self.encryption = encryption;
+        self
+    }
+
+    /// The end-to-end encryption settings.
+    pub fn encryption(&self) -> &Encryption {
+        &self.encryption
+    }
+
+    /// Says hello as `role`, announcing the protocol the settings allow.
+    pub(crate) async fn hello<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+        &self,
+        conn: &mut rsupport_net::RelayConnection<S>,
+        role: rsupport_proto::Role,
+        software: &str,
+    ) -> Result<(), ClientError> {
+        conn.hello_up_to(role, software, self.encryption.max_version())
+            .await
+            .map(|_| ())
+            .map_err(ClientError::link)
     }
 
     /// The `host:port` address.
@@ -71,9 +100,7 @@ impl RelayTarget {
             let (target, software) = (target.clone(), software.clone());
             Box::pin(async move {
                 let mut conn = target.connect().await?;
-                conn.hello(role, &software)
-                    .await
-                    .map_err(ClientError::link)?;
+                target.hello(&mut conn, role, &software).await?;
                 Ok(conn)
             })
         })

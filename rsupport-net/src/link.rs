@@ -118,9 +118,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RelayConnection<S> {
 
     /// Sends `Hello` and waits for `HelloAck`.
     pub async fn hello(&mut self, role: Role, software: &str) -> Result<HelloAck, LinkError> {
+        self.hello_up_to(role, software, PROTOCOL_VERSION).await
+    }
+
+    /// As [`hello`](Self::hello), announcing at most `max_version` (a
+    /// program that must speak an older protocol, or a compatibility test).
+    pub async fn hello_up_to(
+        &mut self,
+        role: Role,
+        software: &str,
+        max_version: u32,
+    ) -> Result<HelloAck, LinkError> {
         self.send(&RelayMessage::Hello(Hello {
             min_version: MIN_PROTOCOL_VERSION,
-            max_version: PROTOCOL_VERSION,
+            max_version: max_version.clamp(MIN_PROTOCOL_VERSION, PROTOCOL_VERSION),
             role,
             software: software.to_owned(),
         }))
