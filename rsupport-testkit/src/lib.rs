@@ -23,6 +23,8 @@ pub mod pair;
 pub mod print;
 #[cfg(feature = "relay")]
 pub mod relay;
+#[cfg(feature = "relay")]
+pub mod tap;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
