@@ -141,6 +141,10 @@ wire_enum! {
         OperatorOffline => OperatorOffline,
         /// The operator declined the contact.
         Declined => Declined,
+        /// One side's program cannot encrypt end to end (it speaks protocol
+        /// 1) and this relay does not allow plaintext sessions: update the
+        /// program.
+        NotEncrypted => NotEncrypted,
     }
 }
 

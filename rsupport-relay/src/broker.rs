@@ -168,6 +168,18 @@ pub(crate) struct Conn {
     pub(crate) auth_check: Option<crate::conn_deadline::AuthCheck>,
     /// The next `ChangePassword` from this connection is not looked at before this.
     pub(crate) password_change_not_before_ms: u64,
+    /// The protocol version negotiated in `Hello` (0 before it): below
+    /// [`E2E_PROTOCOL_VERSION`](rsupport_proto::E2E_PROTOCOL_VERSION) the
+    /// program cannot encrypt sessions end to end.
+    pub(crate) version: u32,
+}
+
+impl Conn {
+    /// The program on this connection can take part in an end-to-end
+    /// encrypted session.
+    pub(crate) fn encrypts(&self) -> bool {
+        self.version >= rsupport_proto::E2E_PROTOCOL_VERSION
+    }
 }
 
 /// The relay's protocol state machine. See the module docs for the run loop.
@@ -308,6 +320,7 @@ impl Broker {
                 contact: None,
                 auth_check: None,
                 password_change_not_before_ms: 0,
+                version: 0,
             },
         );
     }
@@ -383,6 +396,7 @@ impl Broker {
                         let auth_timeout_ms = self.config.auth_timeout_ms;
                         if let Some(c) = self.conns.get_mut(&conn) {
                             c.phase = phase;
+                            c.version = version;
                             c.auth_check = Some(crate::conn_deadline::AuthCheck::after_hello(
                                 now_ms,
                                 auth_timeout_ms,
@@ -478,13 +492,9 @@ impl Broker {
             (Phase::LoggedIn(_), RelayMessage::SessionOfferAnswer { offer_id, accept }) => {
                 self.handle_offer_answer(conn, offer_id, accept, now_ms)
             }
-            (Phase::Customer | Phase::LoggedIn(_), RelayMessage::InviteOperator(_)) => self.send(
-                conn,
-                RelayMessage::RequestResult(RequestResult::err(
-                    RequestError::InvalidArgument,
-                    "not supported by this relay version",
-                )),
-            ),
+            (Phase::Customer | Phase::LoggedIn(_), RelayMessage::InviteOperator(h)) => {
+                self.handle_invite(conn, h)
+            }
             (Phase::Customer | Phase::Anonymous, RelayMessage::AdminRequest(req)) => self.send(
                 conn,
                 RelayMessage::AdminResponse(rsupport_proto::relay::AdminResponse::error(

@@ -397,7 +397,7 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 /// A setting with a value the relay refuses, from the configuration file or
 /// from an admin's change at run time. `Display` names the setting, its
 /// value and what is allowed, e.g. "code_length = 3 is not allowed: it must
-/// be between 10 and 16".
+/// be between 6 and 11".
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct InvalidSetting {
@@ -408,7 +408,7 @@ pub struct InvalidSetting {
     pub key: &'static str,
     /// The refused value, as written.
     pub value: String,
-    /// What is allowed, in words ("between 10 and 16").
+    /// What is allowed, in words ("between 6 and 11").
     pub allowed: String,
 }
 
@@ -487,11 +487,11 @@ mod tests {
     fn empty_toml_gives_defaults_and_fields_override() {
         assert_eq!(RelayConfig::from_toml("").unwrap(), RelayConfig::default());
         let c = RelayConfig::from_toml(
-            "name = \"acme\"\n[settings]\ncode_length = 14\njoin_url_template = \"https://x/j?c={code}\"\n",
+            "name = \"acme\"\n[settings]\ncode_length = 9\njoin_url_template = \"https://x/j?c={code}\"\n",
         )
         .unwrap();
         assert_eq!(c.name, "acme");
-        assert_eq!(c.settings.code_length, 14);
+        assert_eq!(c.settings.code_length, 9);
         assert_eq!(c.settings.max_failed_logins, 5);
         assert_eq!(c.settings.join_link("123"), "https://x/j?c=123");
         assert!(RelayConfig::from_toml("nonsense = 1").is_err());
@@ -528,7 +528,7 @@ mod tests {
         let admin = settings.validate().unwrap_err();
         assert_eq!(
             admin.to_string(),
-            "code_length = 3 is not allowed: it must be between 10 and 16"
+            "code_length = 3 is not allowed: it must be between 6 and 11"
         );
         let file = RelayConfig::from_toml("[settings]\ncode_length = 3\n")
             .unwrap()
@@ -537,7 +537,7 @@ mod tests {
         assert_eq!(file.key, admin.key);
         assert_eq!(
             file.to_string(),
-            "[settings] code_length = 3 is not allowed: it must be between 10 and 16"
+            "[settings] code_length = 3 is not allowed: it must be between 6 and 11"
         );
         assert!(RelayConfig::default().validate().is_ok());
     }
@@ -557,7 +557,22 @@ mod tests {
             "max_failed_logins"
         );
         assert_eq!(refused("[settings]\ncode_ttl_ms = 3600001"), "code_ttl_ms");
-        assert_eq!(refused("[settings]\ncode_length = 9"), "code_length");
+        assert_eq!(refused("[settings]\ncode_length = 5"), "code_length");
+        assert_eq!(refused("[settings]\ncode_length = 17"), "code_length");
+        // A whole code's length from before the split says what it means now.
+        let old = RelayConfig::from_toml("[settings]\ncode_length = 12")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            old.contains("between 6 and 11 (code_length now counts"),
+            "{old}"
+        );
+        assert!(
+            old.contains("customers type 12 digits with code_length = 7"),
+            "{old}"
+        );
         assert_eq!(
             refused("[settings]\nresume_grace_ms = 86400000"),
             "resume_grace_ms"
@@ -587,9 +602,10 @@ mod tests {
 
     #[test]
     fn codes_must_be_long_enough_for_the_guessing_budget() {
-        // Defaults: (5,000 + 10,000) x 50 x 10^6 = 7.5e11 <= 10^12.
+        // Defaults: (5,000 + 10,000) x 50 x 10^6 = 7.5e11 <= 10^(7 + 5),
+        // the 7 digits the relay issues and the 5 secret ones.
         assert!(RelayConfig::default().validate().is_ok());
-        let e = RelayConfig::from_toml("[settings]\ncode_length = 11")
+        let e = RelayConfig::from_toml("[settings]\ncode_length = 6")
             .unwrap()
             .validate()
             .unwrap_err();
@@ -603,7 +619,7 @@ mod tests {
         assert!(e.to_string().contains("max_live_codes"), "{e}");
         // Longer codes make room for more live codes or a bigger budget.
         assert!(
-            RelayConfig::from_toml("max_live_codes = 100\n[settings]\ncode_length = 13")
+            RelayConfig::from_toml("max_live_codes = 100\n[settings]\ncode_length = 8")
                 .unwrap()
                 .validate()
                 .is_ok()
@@ -611,7 +627,7 @@ mod tests {
         // An admin cannot shorten codes below the guarantee at run time either.
         let c = RelayConfig::default();
         let mut s = c.settings.clone();
-        s.code_length = 10;
+        s.code_length = 6;
         assert_eq!(c.check_settings(&s).unwrap_err().key, "code_length");
     }
 

@@ -1,18 +1,35 @@
 //! Session codes, chat-first contact, pairing, licence limits and session end.
+//!
+//! **End-to-end encryption.** Sessions between two programs that speak
+//! protocol 2 ([`E2E_PROTOCOL_VERSION`]) are encrypted between them; the
+//! relay only routes. When either program speaks only protocol 1 the
+//! session would be plaintext: it is paired with `Paired.plaintext` set if
+//! [`Settings::allow_plaintext_sessions`](crate::Settings::allow_plaintext_sessions)
+//! is on, and refused otherwise ([`JoinRefusal::NotEncrypted`] to a
+//! customer that can read it; a protocol-1 customer, which cannot, is
+//! closed with [`CloseReason::VersionMismatch`] and a text saying so). Such a
+//! refusal never uses a code up.
+//!
+//! A session code's secret digits key the endpoints' key exchange; the
+//! relay sees only the routing digits it issued. A party that leaves with
+//! [`EndReason::KeyExchangeFailed`] reports a wrong secret (or meddling): for
+//! a session from a code, that counts as one wrong code for the source the
+//! customer joined from (see `limits::code_rule`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use rsupport_proto::limits::CODE_SECRET_DIGITS;
 use rsupport_proto::relay::{
     ContactOperator, ContactRequest, CustomerInfo, JoinRefusal, Paired, PairingOrigin,
     RelayMessage, RequestError, RequestResult, Secret,
 };
 use rsupport_proto::text::clean_display_text;
-use rsupport_proto::{ConnectionMode, EndReason, Role};
+use rsupport_proto::{CloseReason, ConnectionMode, EndReason, Role, E2E_PROTOCOL_VERSION};
 use sha2::{Digest, Sha256};
 
 use super::broker::{Broker, ConnId, Output, TrafficMeter};
-use super::codes::code_key;
+use super::codes::{code_key, normalize_code};
 use super::limits::contacts::{MAX_DESCRIPTION_CHARS, MAX_FIRST_MESSAGE_CHARS, MAX_NAME_CHARS};
 use super::limits::refusals::Subject;
 use crate::Source;
@@ -72,6 +89,12 @@ pub(crate) struct Session {
     pub(crate) customer: CustomerInfo,
     pub(crate) modes: Vec<ConnectionMode>,
     pub(crate) full_file_control: bool,
+    /// Not end-to-end encrypted: a party speaks protocol 1 and the relay
+    /// allowed it. Repeated in every `Paired` of the session.
+    pub(crate) plaintext: bool,
+    /// For a session from a session code: the source the customer joined
+    /// from, charged a wrong code when the key exchange fails.
+    pub(crate) code_source: Option<Source>,
     pub(crate) started_ms: u64,
     /// Licence end, if the relay limits session time.
     pub(crate) deadline_ms: Option<u64>,
@@ -115,6 +138,18 @@ impl Session {
     }
 }
 
+/// How a session comes about, for [`Broker::pair`].
+#[derive(Debug)]
+struct Pairing {
+    origin: PairingOrigin,
+    /// The routing code the customer joined with; empty for a contact.
+    code: String,
+    /// The source a code was joined from.
+    code_source: Option<Source>,
+    /// Not end-to-end encrypted (allowed by the settings).
+    plaintext: bool,
+}
+
 /// SHA-256 of a resume token: what the relay stores and compares.
 pub(crate) fn token_hash(token: &[u8]) -> [u8; 32] {
     Sha256::digest(token).into()
@@ -139,6 +174,25 @@ pub(crate) fn customer_label(c: &CustomerInfo) -> String {
     }
 }
 
+/// Why a protocol-1 customer is closed when plaintext sessions are off (it
+/// cannot read [`JoinRefusal::NotEncrypted`]).
+const CUSTOMER_CANNOT_ENCRYPT: &str = "this relay allows only end-to-end encrypted sessions, \
+     which this program cannot do (it speaks protocol 1): update the program";
+
+/// The answer to a protocol-1 operator that accepted a contact when
+/// plaintext sessions are off.
+const OPERATOR_CANNOT_ENCRYPT: &str = "your program cannot encrypt sessions end to end \
+     (it speaks protocol 1) and this relay does not allow plaintext sessions: update the program";
+
+/// The audit detail of a plaintext session.
+const PLAINTEXT_DETAIL: &str = "not end-to-end encrypted: a party speaks protocol 1 and \
+     allow_plaintext_sessions is on";
+
+/// Whether two programs would share a plaintext session.
+fn plaintext_between(operator_version: u32, customer_version: u32) -> bool {
+    operator_version.min(customer_version) < E2E_PROTOCOL_VERSION
+}
+
 impl Broker {
     fn refuse(&mut self, conn: ConnId, reason: JoinRefusal, retry_after_ms: u64) {
         self.send(
@@ -148,6 +202,28 @@ impl Broker {
                 retry_after_ms,
             },
         );
+    }
+
+    /// The protocol version `conn` negotiated (0 when it is gone).
+    fn version_of(&self, conn: ConnId) -> u32 {
+        self.conns.get(&conn).map_or(0, |c| c.version)
+    }
+
+    /// A protocol-1 customer asks for a session while plaintext sessions
+    /// are off: it is closed with a text it can show (`true`), without its
+    /// code being looked at or counted.
+    fn closed_for_plaintext(&mut self, conn: ConnId, now_ms: u64) -> bool {
+        let cannot = self.conns.get(&conn).is_some_and(|c| !c.encrypts());
+        if !cannot || self.settings.allow_plaintext_sessions {
+            return false;
+        }
+        self.audit_refusal(now_ms, "plaintext_refused", conn, None, |r| {
+            r.detail = "the customer's program cannot encrypt end to end (protocol 1) and \
+                        allow_plaintext_sessions is off"
+                .into()
+        });
+        self.close(conn, CloseReason::VersionMismatch, CUSTOMER_CANNOT_ENCRYPT);
+        true
     }
 
     pub(crate) fn customer_busy(&self, conn: ConnId) -> bool {
@@ -173,6 +249,9 @@ impl Broker {
         let Some(source) = self.conns.get(&conn).map(|c| Source::of(c.info.source)) else {
             return;
         };
+        if self.closed_for_plaintext(conn, now_ms) {
+            return;
+        }
         // A source that failed too often or too recently is not looked at;
         // a source without failures always is (see `limits::codes`).
         if let Err(refused) = self.code_limits.check(source, now_ms) {
@@ -189,7 +268,8 @@ impl Broker {
             return;
         }
         let customer = clean_customer(customer);
-        let key = code_key(code);
+        let routing = self.routing_code(conn, code);
+        let key = code_key(&routing);
         let found = self
             .codes
             .get(&key)
@@ -218,6 +298,19 @@ impl Broker {
             self.refuse(conn, JoinRefusal::InvalidCode, 0);
             return;
         }
+        let plaintext = plaintext_between(self.version_of(issuer), self.version_of(conn));
+        if plaintext && !self.settings.allow_plaintext_sessions {
+            // The customer can encrypt (see `closed_for_plaintext`), so the
+            // operator's program cannot. The code stays usable.
+            self.audit_refusal(now_ms, "plaintext_refused", conn, None, |r| {
+                r.operator_username = username.clone();
+                r.detail = "the operator's program cannot encrypt end to end (protocol 1) \
+                            and allow_plaintext_sessions is off"
+                    .into();
+            });
+            self.refuse(conn, JoinRefusal::NotEncrypted, 0);
+            return;
+        }
         if self.sessions.len() >= self.settings.max_concurrent_sessions as usize {
             self.audit(now_ms, "licence_limit", &username, conn, |_| {});
             self.refuse(conn, JoinRefusal::LicenceLimit, 0);
@@ -228,7 +321,33 @@ impl Broker {
         self.audit(now_ms, "code_used", &username, conn, |r| {
             r.customer = customer_label(&customer)
         });
-        self.pair(issuer, conn, customer, PairingOrigin::SessionCode, now_ms);
+        self.pair(
+            issuer,
+            conn,
+            customer,
+            Pairing {
+                origin: PairingOrigin::SessionCode,
+                code: routing,
+                code_source: Some(source),
+                plaintext,
+            },
+            now_ms,
+        );
+    }
+
+    /// The part of a typed code the relay issued and looks up. A protocol-2
+    /// program sends only that; a protocol-1 customer sends all it was
+    /// given to type, which for an operator whose program adds the secret
+    /// digits is `code_length +` [`CODE_SECRET_DIGITS`] digits: those are
+    /// cut off (and never kept). One lookup per attempt either way.
+    fn routing_code(&self, conn: ConnId, code: &str) -> String {
+        let mut code = normalize_code(code);
+        let full = self.settings.code_length as usize + CODE_SECRET_DIGITS;
+        let v1 = self.conns.get(&conn).is_some_and(|c| !c.encrypts());
+        if v1 && code.len() == full && code.is_ascii() {
+            code.truncate(self.settings.code_length as usize);
+        }
+        code
     }
 
     pub(crate) fn handle_contact(&mut self, conn: ConnId, c: ContactOperator, now_ms: u64) {
@@ -242,6 +361,9 @@ impl Broker {
         let Some(source) = self.conns.get(&conn).map(|c| Source::of(c.info.source)) else {
             return;
         };
+        if self.closed_for_plaintext(conn, now_ms) {
+            return;
+        }
         // Every request counts, whatever its outcome, so probing operator
         // IDs costs as much as contacting one.
         if let Err(retry_at_ms) = self.contact_limits.source_request(source, now_ms) {
@@ -340,8 +462,36 @@ impl Broker {
         if let Some(cc) = self.conns.get_mut(&contact.customer_conn) {
             cc.contact = None;
         }
+        // Checked once the operator accepts: refusing at the request would
+        // tell anyone with the operator ID that it is online.
+        let plaintext = plaintext_between(
+            self.version_of(conn),
+            self.version_of(contact.customer_conn),
+        );
         if !accept {
             self.refuse(contact.customer_conn, JoinRefusal::Declined, 0);
+        } else if plaintext && !self.settings.allow_plaintext_sessions {
+            let operator = self
+                .principal(conn)
+                .map(|p| p.username.clone())
+                .unwrap_or_default();
+            self.audit_refusal(
+                now_ms,
+                "plaintext_refused",
+                contact.customer_conn,
+                None,
+                |r| {
+                    r.operator_username = operator;
+                    r.detail = "the operator's program cannot encrypt end to end (protocol 1) \
+                                and allow_plaintext_sessions is off"
+                        .into();
+                },
+            );
+            self.refuse(contact.customer_conn, JoinRefusal::NotEncrypted, 0);
+            self.reply(
+                conn,
+                RequestResult::err(RequestError::InvalidArgument, OPERATOR_CANNOT_ENCRYPT),
+            );
         } else if self.sessions.len() >= self.settings.max_concurrent_sessions as usize {
             self.refuse(contact.customer_conn, JoinRefusal::LicenceLimit, 0);
             self.reply(
@@ -353,7 +503,12 @@ impl Broker {
                 conn,
                 contact.customer_conn,
                 contact.customer,
-                PairingOrigin::Contact,
+                Pairing {
+                    origin: PairingOrigin::Contact,
+                    code: String::new(),
+                    code_source: None,
+                    plaintext,
+                },
                 now_ms,
             );
         }
@@ -364,9 +519,15 @@ impl Broker {
         operator_conn: ConnId,
         customer_conn: ConnId,
         customer: CustomerInfo,
-        origin: PairingOrigin,
+        pairing: Pairing,
         now_ms: u64,
     ) {
+        let Pairing {
+            origin,
+            code,
+            code_source,
+            plaintext,
+        } = pairing;
         let Some(p) = self.principal(operator_conn).cloned() else {
             return;
         };
@@ -396,6 +557,8 @@ impl Broker {
                 customer: customer.clone(),
                 modes: modes.clone(),
                 full_file_control,
+                plaintext,
+                code_source,
                 started_ms: now_ms,
                 deadline_ms,
                 warn_at_ms,
@@ -415,20 +578,30 @@ impl Broker {
             r.customer = label;
             r.modes = modes.clone();
             r.started_ms = now_ms;
+            r.detail = if plaintext {
+                PLAINTEXT_DETAIL
+            } else {
+                "end-to-end encrypted"
+            }
+            .into();
         });
         let time_limit_ms = limit;
-        for (to, peer_role, peer_name, token) in [
+        // Only the operator hears the code: its program checks that the
+        // customer came with the code it showed (the customer knows it).
+        for (to, peer_role, peer_name, token, code) in [
             (
                 operator_conn,
                 Role::Customer,
                 customer.name.clone(),
                 operator_token,
+                code,
             ),
             (
                 customer_conn,
                 Role::Operator,
                 p.display_name.clone(),
                 customer_token,
+                String::new(),
             ),
         ] {
             self.send(
@@ -444,6 +617,8 @@ impl Broker {
                     allowed_modes: modes.clone(),
                     full_file_control,
                     remote_printing: self.settings.remote_printing,
+                    code,
+                    plaintext,
                 }),
             );
         }
@@ -470,13 +645,61 @@ impl Broker {
             .is_some_and(|s| s.operator_link.is(conn));
         // A party may give its own reason, but not claim to be the other side or the relay.
         let reason = match reason {
-            EndReason::ConsentDenied | EndReason::ProtocolError | EndReason::PeerMisbehaved => {
-                reason
-            }
+            EndReason::ConsentDenied
+            | EndReason::ProtocolError
+            | EndReason::PeerMisbehaved
+            | EndReason::KeyExchangeFailed
+            | EndReason::Tampered
+            | EndReason::NotEncrypted => reason,
             _ if is_operator => EndReason::OperatorEnded,
             _ => EndReason::CustomerEnded,
         };
+        if reason == EndReason::KeyExchangeFailed {
+            self.key_exchange_failed(session_id, conn, is_operator, now_ms);
+        }
         self.end_session(session_id, reason, now_ms);
+    }
+
+    /// A party reports that the end-to-end key exchange failed: for a
+    /// session from a code, the customer's source is charged one wrong code
+    /// (a wrong secret half is a wrong code; see `limits::code_rule`).
+    fn key_exchange_failed(
+        &mut self,
+        session_id: u64,
+        conn: ConnId,
+        by_operator: bool,
+        now_ms: u64,
+    ) {
+        let Some(s) = self.sessions.get(&session_id) else {
+            return;
+        };
+        let (username, label, code_source) = (
+            s.operator_username.clone(),
+            customer_label(&s.customer),
+            s.code_source,
+        );
+        let spent = code_source.map(|src| self.code_limits.record_failure(src, now_ms));
+        self.audit(now_ms, "key_exchange_failed", &username, conn, |r| {
+            r.session_id = session_id;
+            r.customer = label;
+            if let Some(src) = code_source {
+                // The row names whom it was charged to, not who reported it.
+                r.source = src.to_string();
+            }
+            let by = if by_operator { "operator" } else { "customer" };
+            r.detail = match spent {
+                Some(true) => format!(
+                    "reported by the {by}; counted as a wrong code for the customer's source, \
+                     whose allowance is now spent"
+                ),
+                Some(false) => {
+                    format!(
+                        "reported by the {by}; counted as a wrong code for the customer's source"
+                    )
+                }
+                None => format!("reported by the {by}; not a session from a code"),
+            };
+        });
     }
 
     /// Ends a session: tells both sides, removes routes, writes the audit row.

@@ -90,7 +90,8 @@ impl Broker {
             s.operator_token,
             s.customer_token,
         )
-        .with_operator_credential_version(s.operator_credential_version);
+        .with_operator_credential_version(s.operator_credential_version)
+        .with_plaintext(s.plaintext);
         if let Err(e) = self.store.save_session(&record) {
             tracing::error!(error = %e, "cannot persist a session; it will not survive a restart");
         }
@@ -283,12 +284,13 @@ impl Broker {
             Link::Attached(_) => None,
         };
         let time_limit_ms = s.deadline_ms.map_or(0, |d| d.saturating_sub(s.started_ms));
-        let (customer, modes, full_file_control, meter, username) = (
+        let (customer, modes, full_file_control, meter, username, plaintext) = (
             s.customer.clone(),
             s.modes.clone(),
             s.full_file_control,
             s.meter.clone(),
             s.operator_username.clone(),
+            s.plaintext,
         );
         if let Some(old) = previous.filter(|&old| old != conn) {
             if let Some(c) = self.conns.get_mut(&old) {
@@ -351,6 +353,8 @@ impl Broker {
                 allowed_modes: modes,
                 full_file_control,
                 remote_printing: self.settings.remote_printing,
+                code: String::new(),
+                plaintext,
             }),
         );
         self.audit(now_ms, "session_resumed", &username, conn, |r| {
@@ -404,6 +408,10 @@ impl Broker {
                     customer: r.customer,
                     modes: r.modes,
                     full_file_control: r.full_file_control,
+                    plaintext: r.plaintext,
+                    // Not kept across a restart: a key exchange failing
+                    // after one no longer counts against the source.
+                    code_source: None,
                     started_ms: r.started_ms,
                     deadline_ms: r.deadline_ms,
                     warn_at_ms,

@@ -4,6 +4,11 @@
 //!
 //! Inviting a colleague as a second viewer (`InviteOperator`) needs fan-out
 //! routing and is not supported yet.
+//!
+//! Only plaintext sessions can be handed over: in an end-to-end encrypted
+//! session the colleague would have no keys. A hand-over with the
+//! customer's confirmation (issue 17) will change that; until then both
+//! requests are refused for encrypted sessions with [`E2E_HANDOVER_REFUSED`].
 
 use rsupport_proto::relay::{
     Paired, PairingOrigin, RelayMessage, RequestError, RequestResult, Secret, SessionHandover,
@@ -13,6 +18,10 @@ use rsupport_proto::{EndReason, Role};
 
 use super::broker::{Broker, ConnId, Output};
 use super::pairing::Link;
+
+/// Why a transfer or invitation of an end-to-end encrypted session is refused.
+pub(crate) const E2E_HANDOVER_REFUSED: &str = "this session is end-to-end encrypted; handing it \
+     over needs the customer's confirmation, which this relay version does not support yet";
 
 /// A transfer waiting for the colleague's answer.
 #[derive(Debug)]
@@ -36,6 +45,13 @@ impl Broker {
             );
             return;
         };
+        if !session.plaintext {
+            self.reply(
+                conn,
+                RequestResult::err(RequestError::InvalidArgument, E2E_HANDOVER_REFUSED),
+            );
+            return;
+        }
         let customer = session.customer.clone();
         let target = self
             .store
@@ -85,6 +101,24 @@ impl Broker {
             }),
         );
         self.reply(conn, RequestResult::ok());
+    }
+
+    /// `InviteOperator`: not supported; for an end-to-end encrypted session
+    /// the answer says why it could not work either way.
+    pub(crate) fn handle_invite(&mut self, conn: ConnId, h: SessionHandover) {
+        let encrypted = self
+            .sessions
+            .get(&h.session_id)
+            .is_some_and(|s| s.has(conn) && !s.plaintext);
+        let detail = if encrypted {
+            E2E_HANDOVER_REFUSED
+        } else {
+            "not supported by this relay version"
+        };
+        self.reply(
+            conn,
+            RequestResult::err(RequestError::InvalidArgument, detail),
+        );
     }
 
     pub(crate) fn handle_offer_answer(
@@ -159,7 +193,12 @@ impl Broker {
         if customer_conn.is_some() {
             s.customer_token = customer_hash;
         }
-        let (customer, meter, started_ms) = (s.customer.clone(), s.meter.clone(), s.started_ms);
+        let (customer, meter, started_ms, plaintext) = (
+            s.customer.clone(),
+            s.meter.clone(),
+            s.started_ms,
+            s.plaintext,
+        );
         let time_limit_ms = s.deadline_ms.map_or(0, |d| d.saturating_sub(started_ms));
 
         if let Some(c) = self.conns.get_mut(&from) {
@@ -207,6 +246,8 @@ impl Broker {
                     allowed_modes: modes.clone(),
                     full_file_control,
                     remote_printing: self.settings.remote_printing,
+                    code: String::new(),
+                    plaintext,
                 }),
             );
         }

@@ -227,7 +227,7 @@ fn must_change_password_gates_everything_else() {
     );
     assert!(matches!(h.sent_to(c).as_slice(), [RelayMessage::RequestResult(r)] if r.is_ok()));
     let code = h.issue_code(c);
-    assert_eq!(code.len(), 12);
+    assert_eq!(code.len(), 7);
 }
 
 #[test]
@@ -240,23 +240,25 @@ fn accounts_settings_and_history_survive_a_restart() {
         h.admin_ok(
             admin,
             AdminCommand::UpdateSettings(RelaySettings {
-                code_length: Some(14),
+                code_length: Some(9),
                 remote_printing: Some(false),
+                allow_plaintext_sessions: Some(true),
                 resume_grace_ms: Some(5_000),
                 ..Default::default()
             }),
         );
         let aiko = h.login("aiko", OP_PW);
-        assert_eq!(h.issue_code(aiko).len(), 14);
+        assert_eq!(h.issue_code(aiko).len(), 9);
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     let mut h = Harness::new(Box::new(store), config());
-    assert_eq!(h.broker.settings().code_length, 14, "settings survive");
+    assert_eq!(h.broker.settings().code_length, 9, "settings survive");
     assert!(!h.broker.settings().remote_printing);
+    assert!(h.broker.settings().allow_plaintext_sessions);
     assert_eq!(h.broker.settings().resume_grace_ms, 5_000);
     let aiko = h.login("aiko", OP_PW); // account and changed password survive
-    assert_eq!(h.issue_code(aiko).len(), 14);
+    assert_eq!(h.issue_code(aiko).len(), 9);
     let kinds = h.audit_kinds();
     assert!(
         kinds.iter().filter(|k| *k == "code_issued").count() == 2,
@@ -395,15 +397,16 @@ fn totp_second_factor_is_required_checked_and_not_replayable() {
 #[test]
 fn stored_settings_this_version_refuses_fall_back_to_the_file_one_by_one() {
     let mut store = with_admin(SqliteStore::in_memory().unwrap());
-    // Saved by an older relay that allowed 8-digit codes.
+    // Saved by an older relay, whose code_length counted every digit the
+    // customer types (12 to 16).
     store
         .save_settings(&RelaySettings {
-            code_length: Some(8),
+            code_length: Some(12),
             resume_grace_ms: Some(5_000),
             ..Default::default()
         })
         .unwrap();
     let h = Harness::new(Box::new(store), config());
-    assert_eq!(h.broker.settings().code_length, 12, "refused: file value");
+    assert_eq!(h.broker.settings().code_length, 7, "refused: file value");
     assert_eq!(h.broker.settings().resume_grace_ms, 5_000, "kept");
 }

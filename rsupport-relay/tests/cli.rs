@@ -308,7 +308,7 @@ fn a_bad_code_length_is_refused_at_start_with_a_readable_message() {
     for words in [
         "relay.toml",
         "[settings] code_length = 3",
-        "between 10 and 16",
+        "between 6 and 11",
         "change it in",
     ] {
         assert!(

@@ -7,10 +7,12 @@ use std::net::IpAddr;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use rsupport_proto::relay::admin::{AdminCommand, AdminReply, AdminRequest, AuditQuery};
+use rsupport_proto::relay::admin::{
+    AdminCommand, AdminReply, AdminRequest, AuditQuery, AuditRecord, RelaySettings,
+};
 use rsupport_proto::relay::{CustomerInfo, Paired};
 use rsupport_proto::relay::{Hello, JoinRefusal, Login, LoginStatus, RelayMessage, Secret};
-use rsupport_proto::{Role, PROTOCOL_VERSION};
+use rsupport_proto::{EndReason, Role, PROTOCOL_VERSION};
 use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::{SqliteStore, Store};
 use rsupport_relay::{bootstrap_admin, Broker, ConnId, ConnInfo, Output, PasswordJob, RelayConfig};
@@ -136,6 +138,24 @@ impl Harness {
     /// Opens a connection from `source`, with or without a verified client
     /// certificate, and says Hello as `role`.
     pub fn connect_with(&mut self, role: Role, source: &str, client_cert: bool) -> ConnId {
+        self.connect_speaking(role, source, client_cert, PROTOCOL_VERSION)
+    }
+
+    /// Opens a connection from 192.0.2.1 whose program speaks only protocol
+    /// 1 (it cannot encrypt sessions end to end), and says Hello as `role`.
+    pub fn connect_v1(&mut self, role: Role) -> ConnId {
+        self.connect_speaking(role, "192.0.2.1", false, 1)
+    }
+
+    /// Opens a connection from `source` whose program speaks protocol
+    /// `version` only, and says Hello as `role`.
+    pub fn connect_speaking(
+        &mut self,
+        role: Role,
+        source: &str,
+        client_cert: bool,
+        version: u32,
+    ) -> ConnId {
         let id = self.next_conn;
         self.next_conn += 1;
         let source: IpAddr = source.parse().unwrap();
@@ -150,8 +170,8 @@ impl Harness {
         self.broker.handle_message(
             id,
             RelayMessage::Hello(Hello {
-                min_version: PROTOCOL_VERSION,
-                max_version: PROTOCOL_VERSION,
+                min_version: version,
+                max_version: version,
                 role,
                 software: "test".into(),
             }),
@@ -159,7 +179,7 @@ impl Harness {
         );
         assert!(matches!(
             self.sent_to(id).as_slice(),
-            [RelayMessage::HelloAck(_)]
+            [RelayMessage::HelloAck(a)] if a.version == version
         ));
         id
     }
@@ -215,6 +235,19 @@ impl Harness {
     /// Logs in (changing the initial password to the same policy-valid one if required).
     pub fn login(&mut self, user: &str, pw: &str) -> ConnId {
         let conn = self.connect(Role::Operator);
+        self.login_on(conn, user, pw);
+        conn
+    }
+
+    /// [`Harness::login`] from a program that speaks only protocol 1.
+    pub fn login_v1(&mut self, user: &str, pw: &str) -> ConnId {
+        let conn = self.connect_v1(Role::Operator);
+        self.login_on(conn, user, pw);
+        conn
+    }
+
+    /// Logs in on the open connection `conn`, as [`Harness::login`] does.
+    pub fn login_on(&mut self, conn: ConnId, user: &str, pw: &str) {
         let r = self.try_login(conn, user, pw);
         assert_eq!(r.status, LoginStatus::Ok, "{user}");
         if r.must_change_password {
@@ -224,7 +257,6 @@ impl Harness {
             self.change_password(conn, pw, &other);
             self.change_password(conn, &other, pw);
         }
-        conn
     }
 
     /// Changes the password of the user logged in on `conn`; fails the
@@ -298,6 +330,36 @@ impl Harness {
             self.now,
         );
         self.drain()
+    }
+
+    /// The admin logged in on `admin` allows (or forbids) sessions with a
+    /// program that cannot encrypt end to end.
+    pub fn allow_plaintext(&mut self, admin: ConnId, allow: bool) {
+        self.admin_ok(
+            admin,
+            AdminCommand::UpdateSettings(RelaySettings {
+                allow_plaintext_sessions: Some(allow),
+                ..Default::default()
+            }),
+        );
+    }
+
+    /// `conn` leaves `session_id` giving `reason`; returns every output.
+    pub fn leave(&mut self, conn: ConnId, session_id: u64, reason: EndReason) -> Vec<Output> {
+        self.broker.handle_message(
+            conn,
+            RelayMessage::LeaveSession { session_id, reason },
+            self.now,
+        );
+        self.drain()
+    }
+
+    /// The audit records stored so far, oldest first.
+    pub fn audit_rows(&self) -> Vec<AuditRecord> {
+        self.broker
+            .store()
+            .query_audit(&AuditQuery::default(), 10_000)
+            .unwrap()
     }
 
     /// The kinds of the audit records stored so far, oldest first.

@@ -137,6 +137,9 @@ pub struct RelaySettings {
     pub remote_printing: Option<bool>,
     /// How long a session waits for a party whose connection dropped, ms.
     pub resume_grace_ms: Option<u64>,
+    /// Sessions with a party that cannot encrypt end to end (protocol 1)
+    /// are allowed, unencrypted; when false they are refused.
+    pub allow_plaintext_sessions: Option<bool>,
 }
 
 /// What the relay answers.
@@ -247,6 +250,7 @@ impl Wire for RelaySettings {
             join_url_template: self.join_url_template.clone(),
             remote_printing: self.remote_printing,
             resume_grace_ms: self.resume_grace_ms,
+            allow_plaintext_sessions: self.allow_plaintext_sessions,
         }
     }
 
@@ -265,6 +269,7 @@ impl Wire for RelaySettings {
             join_url_template: pb.join_url_template,
             remote_printing: pb.remote_printing,
             resume_grace_ms: pb.resume_grace_ms,
+            allow_plaintext_sessions: pb.allow_plaintext_sessions,
         })
     }
 }

@@ -56,8 +56,9 @@ fn settings() -> impl Strategy<Value = RelaySettings> {
         proptest::option::of(text(24)),
         proptest::option::of(any::<bool>()),
         proptest::option::of(any::<u64>()),
+        proptest::option::of(any::<bool>()),
     )
-        .prop_map(|(a, b, c, d, e, f, g, h, i, j)| RelaySettings {
+        .prop_map(|(a, b, c, d, e, f, g, h, i, j, k)| RelaySettings {
             max_failed_logins: a,
             lockout_ms: b,
             code_length: c,
@@ -68,6 +69,7 @@ fn settings() -> impl Strategy<Value = RelaySettings> {
             join_url_template: h,
             remote_printing: i,
             resume_grace_ms: j,
+            allow_plaintext_sessions: k,
         })
 }
 

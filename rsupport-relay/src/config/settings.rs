@@ -15,7 +15,11 @@ pub struct Settings {
     pub max_failed_logins: u32,
     /// How long such a source stays refused, and how long failures count, ms.
     pub lockout_ms: u64,
-    /// Digits per session code.
+    /// Digits of a session code the relay issues (the routing part). The
+    /// operator's program appends
+    /// [`CODE_SECRET_DIGITS`](rsupport_proto::limits::CODE_SECRET_DIGITS)
+    /// secret digits the relay never sees, so customers type
+    /// `code_length + CODE_SECRET_DIGITS` digits (12 by default).
     pub code_length: u32,
     /// Session code lifetime, ms.
     pub code_ttl_ms: u64,
@@ -34,6 +38,11 @@ pub struct Settings {
     /// for both, after a relay restart) before it ends, ms; 0 = end at once.
     /// Licence time limits keep counting meanwhile.
     pub resume_grace_ms: u64,
+    /// Pair a party whose program cannot encrypt end to end (it speaks
+    /// protocol 1) anyway, in a plaintext session both sides are told
+    /// about. Off: such joins and contacts are refused
+    /// ([`JoinRefusal::NotEncrypted`](rsupport_proto::relay::JoinRefusal::NotEncrypted)).
+    pub allow_plaintext_sessions: bool,
 }
 
 impl Default for Settings {
@@ -41,7 +50,7 @@ impl Default for Settings {
         Settings {
             max_failed_logins: 5,
             lockout_ms: 20 * 60 * 1000,
-            code_length: 12,
+            code_length: 7,
             code_ttl_ms: 10 * 60 * 1000,
             max_concurrent_sessions: 100,
             max_session_ms: 0,
@@ -49,6 +58,7 @@ impl Default for Settings {
             join_url_template: String::new(),
             remote_printing: true,
             resume_grace_ms: 120_000,
+            allow_plaintext_sessions: false,
         }
     }
 }
@@ -58,8 +68,10 @@ pub const MAX_FAILED_LOGINS_RANGE: std::ops::RangeInclusive<u32> = 1..=20;
 /// Allowed `lockout_ms`: 1 minute to 24 hours.
 pub const LOCKOUT_MS_RANGE: std::ops::RangeInclusive<u64> = 60_000..=86_400_000;
 
-/// Shortest and longest session code the relay accepts as a setting.
-pub const CODE_LENGTH_RANGE: std::ops::RangeInclusive<u32> = 10..=16;
+/// Shortest and longest session code the relay issues (`code_length`; the
+/// customer types [`CODE_SECRET_DIGITS`](rsupport_proto::limits::CODE_SECRET_DIGITS)
+/// more).
+pub const CODE_LENGTH_RANGE: std::ops::RangeInclusive<u32> = 6..=11;
 
 impl Settings {
     /// Applies the `Some` fields of `changes`.
@@ -94,6 +106,9 @@ impl Settings {
         if let Some(v) = c.resume_grace_ms {
             self.resume_grace_ms = v;
         }
+        if let Some(v) = c.allow_plaintext_sessions {
+            self.allow_plaintext_sessions = v;
+        }
     }
 
     /// Sets the field named `key` to its value in `from`; `false` when no
@@ -113,6 +128,9 @@ impl Settings {
             "join_url_template" => self.join_url_template.clone_from(&from.join_url_template),
             "remote_printing" => self.remote_printing = from.remote_printing,
             "resume_grace_ms" => self.resume_grace_ms = from.resume_grace_ms,
+            "allow_plaintext_sessions" => {
+                self.allow_plaintext_sessions = from.allow_plaintext_sessions
+            }
             _ => return false,
         }
         true
@@ -123,11 +141,23 @@ impl Settings {
     /// change, and [`RelayConfig::validate`](super::RelayConfig::validate) to the file's `[settings]` at start.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         if !CODE_LENGTH_RANGE.contains(&self.code_length) {
+            let secret = rsupport_proto::limits::CODE_SECRET_DIGITS as u32;
+            // 12 to 16 were the lengths of whole codes before the relay
+            // issued only the routing digits: say what the value means now.
+            let hint = match self.code_length.checked_sub(secret) {
+                Some(routing) if CODE_LENGTH_RANGE.contains(&routing) => format!(
+                    " (code_length now counts only the digits the relay issues; the \
+                     operator's program adds {secret} secret ones, so customers type {} \
+                     digits with code_length = {routing})",
+                    self.code_length
+                ),
+                _ => String::new(),
+            };
             return Err(InvalidSetting::out_of_range(
                 "code_length",
                 self.code_length,
                 format!(
-                    "between {} and {}",
+                    "between {} and {}{hint}",
                     CODE_LENGTH_RANGE.start(),
                     CODE_LENGTH_RANGE.end()
                 ),
@@ -187,6 +217,7 @@ impl Settings {
             join_url_template: Some(self.join_url_template.clone()),
             remote_printing: Some(self.remote_printing),
             resume_grace_ms: Some(self.resume_grace_ms),
+            allow_plaintext_sessions: Some(self.allow_plaintext_sessions),
         }
     }
 

@@ -72,6 +72,9 @@ pub struct SessionRecord {
     /// The operator account's [`Account::credential_version`] when the
     /// session was paired: a `Resume` after a password or TOTP change is refused.
     pub operator_credential_version: u64,
+    /// The session is not end-to-end encrypted (a party speaks protocol 1
+    /// and the relay allowed it): a `Resume` repeats it in `Paired`.
+    pub plaintext: bool,
 }
 
 impl SessionRecord {
@@ -99,12 +102,19 @@ impl SessionRecord {
             operator_token_hash,
             customer_token_hash,
             operator_credential_version: 0,
+            plaintext: false,
         }
     }
 
     /// Sets [`SessionRecord::operator_credential_version`].
     pub fn with_operator_credential_version(mut self, version: u64) -> Self {
         self.operator_credential_version = version;
+        self
+    }
+
+    /// Sets [`SessionRecord::plaintext`].
+    pub fn with_plaintext(mut self, plaintext: bool) -> Self {
+        self.plaintext = plaintext;
         self
     }
 }

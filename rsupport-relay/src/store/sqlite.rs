@@ -77,6 +77,9 @@ const MIGRATIONS: &[&str] = &[
         last_ok_ms INTEGER NOT NULL,
         PRIMARY KEY (username, source)
     );",
+    // 4: plaintext sessions (protocol 2 encrypts sessions end to end).
+    // Sessions kept by an older relay were paired without encryption.
+    "ALTER TABLE sessions ADD COLUMN plaintext INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// Accounts, settings and audit history in one SQLite file.
@@ -384,6 +387,7 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         operator_token_hash: hash(10)?,
         customer_token_hash: hash(11)?,
         operator_credential_version: r.get::<_, i64>(12)? as u64,
+        plaintext: r.get(13)?,
     })
 }
 
@@ -501,6 +505,7 @@ impl Store for SqliteStore {
                 "join_url_template" => s.join_url_template = Some(v),
                 "remote_printing" => s.remote_printing = v.parse().ok(),
                 "resume_grace_ms" => s.resume_grace_ms = v.parse().ok(),
+                "allow_plaintext_sessions" => s.allow_plaintext_sessions = v.parse().ok(),
                 _ => {} // Written by a newer build; ignored.
             }
         }
@@ -508,7 +513,7 @@ impl Store for SqliteStore {
     }
 
     fn save_settings(&mut self, c: &RelaySettings) -> Result<(), StoreError> {
-        let pairs: [(&str, Option<String>); 10] = [
+        let pairs: [(&str, Option<String>); 11] = [
             (
                 "max_failed_logins",
                 c.max_failed_logins.map(|v| v.to_string()),
@@ -525,6 +530,10 @@ impl Store for SqliteStore {
             ("join_url_template", c.join_url_template.clone()),
             ("remote_printing", c.remote_printing.map(|v| v.to_string())),
             ("resume_grace_ms", c.resume_grace_ms.map(|v| v.to_string())),
+            (
+                "allow_plaintext_sessions",
+                c.allow_plaintext_sessions.map(|v| v.to_string()),
+            ),
         ];
         let tx = self.db.unchecked_transaction().map_err(backend)?;
         for (k, v) in pairs {
@@ -599,8 +608,8 @@ impl Store for SqliteStore {
                 "INSERT OR REPLACE INTO sessions (session_id, operator_username, customer_name,
                  customer_description, customer_os, customer_hostname, modes, full_file_control,
                  started_ms, deadline_ms, operator_token_hash, customer_token_hash,
-                 operator_credential_version)
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                 operator_credential_version, plaintext)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
                 params![
                     id(s.session_id),
                     s.operator_username,
@@ -615,6 +624,7 @@ impl Store for SqliteStore {
                     s.operator_token_hash.as_slice(),
                     s.customer_token_hash.as_slice(),
                     i(s.operator_credential_version),
+                    s.plaintext,
                 ],
             )
             .map_err(backend)?;
@@ -637,7 +647,8 @@ impl Store for SqliteStore {
             .prepare(
                 "SELECT session_id, operator_username, customer_name, customer_description,
                  customer_os, customer_hostname, modes, full_file_control, started_ms,
-                 deadline_ms, operator_token_hash, customer_token_hash, operator_credential_version
+                 deadline_ms, operator_token_hash, customer_token_hash, operator_credential_version,
+                 plaintext
                  FROM sessions ORDER BY session_id",
             )
             .map_err(backend)?;

@@ -134,7 +134,7 @@ enum AdminAction {
     },
     /// Show the settings in force (as a `[settings]` table), or change them with key=value pairs.
     Settings {
-        /// e.g. code_length=14 lockout_ms=600000
+        /// e.g. code_length=8 lockout_ms=600000 allow_plaintext_sessions=true
         set: Vec<String>,
     },
     /// Export the audit history.
@@ -416,6 +416,7 @@ const SETTING_KEYS: &[&str] = &[
     "join_url_template",
     "remote_printing",
     "resume_grace_ms",
+    "allow_plaintext_sessions",
 ];
 
 fn parse_settings(pairs: &[String]) -> Result<RelaySettings, CliError> {
@@ -423,7 +424,7 @@ fn parse_settings(pairs: &[String]) -> Result<RelaySettings, CliError> {
     for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
             return Err(CliError::new(format!("`{pair}` is not key=value"))
-                .hint("e.g. `settings code_length=14 lockout_ms=600000`"));
+                .hint("e.g. `settings code_length=8 lockout_ms=600000`"));
         };
         let number = |what: &str| {
             CliError::new(format!("{key}={value}: {key} takes {what}"))
@@ -448,6 +449,10 @@ fn parse_settings(pairs: &[String]) -> Result<RelaySettings, CliError> {
                 s.remote_printing = Some(value.parse().map_err(|_| number("true or false"))?)
             }
             "resume_grace_ms" => s.resume_grace_ms = Some(int()?),
+            "allow_plaintext_sessions" => {
+                s.allow_plaintext_sessions =
+                    Some(value.parse().map_err(|_| number("true or false"))?)
+            }
             _ => {
                 return Err(CliError::new(format!("unknown setting {key}"))
                     .hint(format!("the settings are {}", SETTING_KEYS.join(", "))))
@@ -544,9 +549,17 @@ mod tests {
         let e = parse_settings(&["bogus=1".into()]).unwrap_err();
         assert!(e.to_string().contains("unknown setting bogus"), "{e}");
         assert!(e.to_string().contains("code_length"), "{e}");
-        let s = parse_settings(&["code_length=10".into(), "remote_printing=false".into()]).unwrap();
+        let s = parse_settings(&[
+            "code_length=10".into(),
+            "remote_printing=false".into(),
+            "allow_plaintext_sessions=true".into(),
+        ])
+        .unwrap();
         assert_eq!(s.code_length, Some(10));
         assert_eq!(s.remote_printing, Some(false));
+        assert_eq!(s.allow_plaintext_sessions, Some(true));
+        let e = parse_settings(&["allow_plaintext_sessions=yes".into()]).unwrap_err();
+        assert!(e.to_string().contains("true or false"), "{e}");
     }
 
     #[test]
