@@ -18,12 +18,10 @@ use rsupport_capture::BgraFrame;
 use rsupport_client::{LobbyEvent, RelayTarget, SessionHandle};
 use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport_proto::chat::{ChatMessage, ChatText};
-use rsupport_proto::control::{ConsentDecision, ControlMessage};
-use rsupport_proto::relay::{CustomerInfo, RelayMessage, Secret};
 use rsupport_proto::screen::{CopyRect, FrameUpdate, ScreenMessage, Tile, TileCompression};
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::ConnectionMode;
-use rsupport_testkit::relay::{raw_customer, start_relay, RawConnection, OPERATOR, PASSWORD};
+use rsupport_testkit::relay::{start_relay, KeyedCustomer, OPERATOR, PASSWORD};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -31,63 +29,29 @@ fn rss_mib() -> f64 {
     rsupport_testkit::rss_kib(std::process::id()) as f64 / 1024.0
 }
 
-/// A customer speaking the relay protocol itself, as a modified program would.
+/// A customer speaking the relay protocol itself, as a modified program
+/// would, holding the session's end-to-end keys (so what it sends opens).
 struct Hostile {
-    conn: RawConnection,
-    session_id: u64,
+    keyed: KeyedCustomer,
     seq: u64,
 }
 
 impl Hostile {
     async fn join(target: &RelayTarget, code: &str) -> Hostile {
-        let mut conn = raw_customer(target).await;
-        conn.send(&RelayMessage::JoinByCode {
-            code: Secret::new(code.to_owned()),
-            customer: CustomerInfo::default(),
-        })
-        .await
-        .expect("join");
-        let session_id = loop {
-            match conn.recv().await.expect("relay") {
-                rsupport_net::Incoming::Relay(RelayMessage::Paired(p)) => break p.session_id,
-                _ => continue,
-            }
-        };
         Hostile {
-            conn,
-            session_id,
+            keyed: KeyedCustomer::join(target, code).await,
             seq: 0,
         }
     }
 
     async fn send(&mut self, message: SessionMessage) {
         self.seq += 1;
-        let envelope = message.into_envelope(self.session_id, self.seq);
-        self.conn.send_envelope(&envelope).await.expect("send");
+        self.keyed.send(&message).await;
     }
 
     /// Grants the operator's next mode request, as a consenting customer would.
     async fn grant_next_request(&mut self) {
-        loop {
-            let rsupport_net::Incoming::Session(envelope) = self.conn.recv().await.expect("recv")
-            else {
-                continue;
-            };
-            if let Ok(SessionMessage::Control(ControlMessage::ModeRequest {
-                request_id,
-                mode,
-                ..
-            })) = SessionMessage::decode(envelope.payload)
-            {
-                self.send(SessionMessage::Control(ControlMessage::ModeAnswer {
-                    request_id,
-                    decision: ConsentDecision::Allow,
-                    mode: Some(mode),
-                }))
-                .await;
-                return;
-            }
-        }
+        self.keyed.grant_next_request().await;
     }
 
     /// Sends a chat line and waits until the operator's session reports it:

@@ -16,6 +16,8 @@ use rsupport_core::session::Side;
 pub struct Customer {
     commands: mpsc::UnboundedSender<TaskCommand>,
     lobby: mpsc::Receiver<LobbyItem>,
+    /// Behaves as a protocol-1 program: sends every digit to the relay.
+    protocol_1: bool,
 }
 
 impl Customer {
@@ -38,7 +40,11 @@ impl Customer {
             Some(target.dialer(Role::Customer, software.to_owned())),
             target.encryption().clone(),
         );
-        Ok(Customer { commands, lobby })
+        Ok(Customer {
+            commands,
+            lobby,
+            protocol_1: target.encryption().max_version() < rsupport_proto::E2E_PROTOCOL_VERSION,
+        })
     }
 
     fn send(&self, message: RelayMessage) -> Result<(), ClientError> {
@@ -59,6 +65,14 @@ impl Customer {
         customer: CustomerInfo,
     ) -> Result<SessionHandle, ClientError> {
         let code = crate::invite::normalize_code(code)?;
+        if self.protocol_1 {
+            // What a program from before end-to-end encryption sends.
+            self.send(RelayMessage::JoinByCode {
+                code: Secret::new(code),
+                customer,
+            })?;
+            return self.await_session().await;
+        }
         // The last digits key the end-to-end encryption and stay here; the
         // relay gets only the digits it issued.
         let split = SplitCode::parse(&code).ok_or_else(|| crate::NotAllowed::InvalidCode {

@@ -285,6 +285,9 @@ fn join_text(reason: JoinRefusal, retry_at_ms: Option<u64>) -> String {
             "the operator is not online right now; try again in a moment or call them".into()
         }
         JoinRefusal::Declined => "the operator declined the request".into(),
+        JoinRefusal::NotEncrypted => {
+            "one side's program cannot encrypt the session end to end and this relay does not allow sessions it could read; update the older program".into()
+        }
         _ => "the relay refused to connect you".into(),
     }
 }

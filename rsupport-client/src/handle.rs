@@ -16,8 +16,8 @@ use super::connection::TaskCommand;
 use super::viewer::{Latest, Viewer, ViewerShared};
 use super::ClientError;
 use rsupport_core::annotate::AnnotationLayer;
-use rsupport_core::session::screen::ViewerScreenEvent;
 use rsupport_core::e2e::Protection;
+use rsupport_core::session::screen::ViewerScreenEvent;
 use rsupport_core::session::{SessionEvent, Side};
 
 /// A drawing command for [`SessionHandle::annotate`]. Coordinates are

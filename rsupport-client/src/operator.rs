@@ -16,9 +16,9 @@ use tracing::debug;
 use super::admin::Admin;
 use super::connection::{ConnectionTask, LobbyItem, PlatformFactory, TaskCommand};
 use super::invite::Invitation;
-use rsupport_core::e2e::SplitCode;
 use super::printing::OperatorPrinting;
 use super::{ClientError, HostPlatform, NotAllowed, RelayTarget, SessionHandle};
+use rsupport_core::e2e::SplitCode;
 use rsupport_core::session::Side;
 use rsupport_print::PrintSink;
 
@@ -147,6 +147,8 @@ pub struct Operator {
     /// Transfers started and not yet settled: a later refusal is theirs.
     transfers_pending: usize,
     next_admin_request: u64,
+    /// Behaves as a protocol-1 program: shows the relay's code as issued.
+    protocol_1: bool,
 }
 
 impl Operator {
@@ -189,6 +191,7 @@ impl Operator {
             login: None,
             transfers_pending: 0,
             next_admin_request: 1,
+            protocol_1: target.encryption().max_version() < rsupport_proto::E2E_PROTOCOL_VERSION,
         })
     }
 
@@ -344,13 +347,22 @@ impl Operator {
             )
             .await?;
         match reply {
+            RelayMessage::CodeIssued(issued) if self.protocol_1 => {
+                // What a program from before end-to-end encryption shows.
+                Ok(Invitation::new(
+                    issued.code.expose().clone(),
+                    issued.join_link,
+                    issued.expires_at_ms,
+                ))
+            }
             RelayMessage::CodeIssued(issued) => {
                 // The relay's digits find the session; ours, which never
                 // reach the relay, key its end-to-end encryption.
-                let code = SplitCode::extend(issued.code.expose())
-                    .map_err(|e| ClientError::Encryption {
+                let code = SplitCode::extend(issued.code.expose()).map_err(|e| {
+                    ClientError::Encryption {
                         detail: e.to_string(),
-                    })?;
+                    }
+                })?;
                 let _ = self.commands.send(TaskCommand::CodeIssued {
                     routing: code.routing.clone(),
                     secret: code.secret.clone(),
@@ -367,7 +379,11 @@ impl Operator {
     /// code was used, expired or is not this operator's.
     pub async fn cancel_code(&mut self, invitation: &Invitation) -> Result<(), ClientError> {
         self.require_login()?;
-        let routing = invitation.routing_code().to_owned();
+        let routing = if self.protocol_1 {
+            invitation.code().to_owned()
+        } else {
+            invitation.routing_code().to_owned()
+        };
         let _ = self
             .commands
             .send(TaskCommand::CodeCancelled(routing.clone()));

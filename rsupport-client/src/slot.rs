@@ -25,8 +25,8 @@ use crate::platform::HostPlatform;
 use crate::printing::PrintBridge;
 use crate::viewer::{Latest, ViewerShared};
 use crate::{ClientError, NotAllowed};
-use rsupport_core::session::screen::HostScreenEvent;
 use rsupport_core::e2e::Protection;
+use rsupport_core::session::screen::HostScreenEvent;
 use rsupport_core::session::{ControlEvent, Session, SessionEvent};
 
 /// One live session of this connection: the sans-IO session, what its

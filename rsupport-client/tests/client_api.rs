@@ -11,9 +11,10 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsupport_client::admin::{AuditQuery, NewAccount, RelaySettings};
 use rsupport_client::{
-    ClientError, Customer, HostPlatform, LobbyEvent, NotAllowed, Operator, OperatorOptions,
-    RelayTarget, SessionHandle,
+    ClientError, Customer, Encryption, HostPlatform, LobbyEvent, NotAllowed, Operator,
+    OperatorOptions, RelayTarget, SessionHandle,
 };
+use rsupport_core::e2e::Protection;
 use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport_proto::relay::{
     CustomerInfo, JoinRefusal, LoginStatus, RelayMessage, RequestError, Secret,
@@ -27,7 +28,7 @@ const ADMIN: &str = "root";
 const ADMIN_PASSWORD: &str = "violet-kettle-harbor-42";
 
 /// A relay whose store also has an admin account.
-async fn relay_with_admin(dir: &Path) -> RelayTarget {
+async fn relay_with_admin(dir: &Path, allow_plaintext: bool) -> RelayTarget {
     let db = dir.join("relay.db");
     let mut store = SqliteStore::open(&db).unwrap();
     let mut rng = StdRng::seed_from_u64(5);
@@ -41,7 +42,10 @@ async fn relay_with_admin(dir: &Path) -> RelayTarget {
     )
     .unwrap();
     drop(store);
-    start_relay(Some(&db)).await
+    rsupport_testkit::relay::start_relay_with(Some(&db), false, |c| {
+        c.settings.allow_plaintext_sessions = allow_plaintext;
+    })
+    .await
 }
 
 async fn logged_in(target: &RelayTarget, user: &str, password: &str) -> Operator {
@@ -112,7 +116,9 @@ async fn the_relay_normalises_codes_from_any_client() {
     let mut operator = logged_in(&target, OPERATOR, PASSWORD).await;
     let invitation = operator.issue_code().await.unwrap();
     let c = invitation.code();
-    let typed = format!(" {}-{} ", &c[..4], &c[4..]);
+    // The digits the relay issued (a protocol-2 program keeps the last five,
+    // the end-to-end secret, to itself), typed loosely.
+    let typed = format!(" {}-{} ", &c[..4], &c[4..7]);
 
     // A raw connection, as a browser or another SDK would send it.
     let mut conn = rsupport_testkit::relay::raw_customer(&target).await;
@@ -274,7 +280,7 @@ async fn codes_can_be_cancelled_and_issued_with_a_lifetime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_manages_accounts_settings_audit_and_sessions() {
     let dir = tempfile::tempdir().unwrap();
-    let target = relay_with_admin(dir.path()).await;
+    let target = relay_with_admin(dir.path(), false).await;
 
     // An operator is not an admin.
     let mut aiko = logged_in(&target, OPERATOR, PASSWORD).await;
@@ -370,29 +376,33 @@ async fn admin_manages_accounts_settings_audit_and_sessions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_is_handed_to_a_colleague() {
+async fn an_encrypted_session_is_not_handed_over_without_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let target = relay_with_admin(dir.path()).await;
-    let mut root = logged_in(&target, ADMIN, ADMIN_PASSWORD).await;
-    root.admin()
-        .unwrap()
-        .create_account(NewAccount::operator(
-            "kenji",
-            "Kenji Mori",
-            "Initial-harbor-lantern-7",
-        ))
+    let target = relay_with_admin(dir.path(), false).await;
+    let kenji_id = colleague(&target).await.1;
+    let (mut aiko, op_session, _cu_session) = paired(&target, HostPlatform::synthetic()).await;
+    let e = aiko
+        .transfer_session(&op_session, &kenji_id, "printer expert")
         .await
-        .unwrap();
-    let mut kenji = logged_in(&target, "kenji", "Initial-harbor-lantern-7").await;
-    assert!(kenji.login_info().unwrap().must_change_password);
-    kenji
-        .change_password("Initial-harbor-lantern-7", "granite-otter-sunrise-58")
-        .await
-        .unwrap();
-    let kenji_id = kenji.login_info().unwrap().operator_id.clone();
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("end-to-end encrypted"),
+        "says why in plain words: {e}"
+    );
+}
 
+/// Sessions of programs from before end-to-end encryption (protocol 1,
+/// where the relay allows them) still go to a colleague.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plaintext_session_is_handed_to_a_colleague() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = relay_with_admin(dir.path(), true)
+        .await
+        .with_encryption(Encryption::default().speak_protocol_1_only());
+    let (mut kenji, kenji_id) = colleague(&target).await;
     let (mut aiko, mut op_session, mut cu_session) =
         paired(&target, HostPlatform::synthetic()).await;
+    assert_eq!(op_session.protection(), Protection::Plaintext);
     aiko.transfer_session(&op_session, &kenji_id, "printer expert")
         .await
         .unwrap();
@@ -424,6 +434,29 @@ async fn a_session_is_handed_to_a_colleague() {
     })
     .await;
     assert_eq!(text, "Kenji here");
+}
+
+/// A second operator, Kenji, created by the admin and logged in with his
+/// own password: his connection and operator ID.
+async fn colleague(target: &RelayTarget) -> (Operator, String) {
+    let mut root = logged_in(target, ADMIN, ADMIN_PASSWORD).await;
+    root.admin()
+        .unwrap()
+        .create_account(NewAccount::operator(
+            "kenji",
+            "Kenji Mori",
+            "Initial-harbor-lantern-7",
+        ))
+        .await
+        .unwrap();
+    let mut kenji = logged_in(target, "kenji", "Initial-harbor-lantern-7").await;
+    assert!(kenji.login_info().unwrap().must_change_password);
+    kenji
+        .change_password("Initial-harbor-lantern-7", "granite-otter-sunrise-58")
+        .await
+        .unwrap();
+    let id = kenji.login_info().unwrap().operator_id.clone();
+    (kenji, id)
 }
 
 /// A product that stops reading: chat is never lost, frames keep being

@@ -12,34 +12,12 @@ use rsupport_capture::codec::crafted;
 use rsupport_client::{HostPlatform, LobbyEvent};
 use rsupport_core::session::{ChatEvent, SessionEvent};
 use rsupport_proto::chat::{ChatMessage, ChatText};
+use rsupport_proto::envelope::Priority;
 use rsupport_proto::input::{InputMessage, KeyInput};
-use rsupport_proto::relay::{CustomerInfo, Paired, RelayMessage, Secret};
 use rsupport_proto::screen::{ScreenMessage, TileCompression};
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::ConnectionMode;
-use rsupport_testkit::relay::{
-    raw_customer, start_relay, wait_for, RawConnection, OPERATOR, PASSWORD, WAIT,
-};
-
-async fn join(conn: &mut RawConnection, code: &str) -> Paired {
-    conn.send(&RelayMessage::JoinByCode {
-        code: Secret::new(code.to_owned()),
-        customer: CustomerInfo::default(),
-    })
-    .await
-    .unwrap();
-    tokio::time::timeout(WAIT, async {
-        loop {
-            if let rsupport_net::Incoming::Relay(RelayMessage::Paired(p)) =
-                conn.recv().await.unwrap()
-            {
-                return p;
-            }
-        }
-    })
-    .await
-    .unwrap()
-}
+use rsupport_testkit::relay::{start_relay, wait_for, KeyedCustomer, OPERATOR, PASSWORD, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_who_granted_nothing_cannot_make_the_operator_decode_a_frame() {
@@ -49,8 +27,8 @@ async fn a_customer_who_granted_nothing_cannot_make_the_operator_decode_a_frame(
         .unwrap();
     operator.login(OPERATOR, PASSWORD, None).await.unwrap();
     let invitation = operator.issue_code().await.unwrap();
-    let mut hostile = raw_customer(&target).await;
-    let paired = join(&mut hostile, invitation.code()).await;
+    // The hostile customer holds the session's keys: what it sends opens.
+    let mut hostile = KeyedCustomer::join(&target, invitation.code()).await;
     let mut session = tokio::time::timeout(WAIT, async {
         loop {
             if let Some(LobbyEvent::SessionStarted(s)) = operator.next_event().await {
@@ -60,29 +38,25 @@ async fn a_customer_who_granted_nothing_cannot_make_the_operator_decode_a_frame(
     })
     .await
     .unwrap();
-    let id = paired.session_id;
-    let mut seq = 0;
-    let mut send = |m: SessionMessage| {
-        seq += 1;
-        m.into_envelope(id, seq)
-    };
     // The bomb, a stream of garbage (below the cut-off), a key code the
     // wire refuses, then a chat line that shows when all of it was handled.
-    let bomb = send(SessionMessage::Screen(ScreenMessage::Frame(
-        crafted::solid_bomb(8192, 64, TileCompression::None),
+    let bomb = SessionMessage::Screen(ScreenMessage::Frame(crafted::solid_bomb(
+        8192,
+        64,
+        TileCompression::None,
     )));
-    assert!(bomb.payload.len() < 4096);
-    hostile.send_envelope(&bomb).await.unwrap();
+    assert!(bomb.encode().len() < 4096);
+    hostile.send(&bomb).await;
     for _ in 0..20 {
-        let mut garbage = send(SessionMessage::Chat(ChatMessage::Typing { typing: true }));
-        garbage.payload = Bytes::from_static(&[0xff, 0xff, 0xff, 0x07]);
-        hostile.send_envelope(&garbage).await.unwrap();
+        hostile
+            .send_bytes(
+                Priority::Chat,
+                Bytes::from_static(&[0xff, 0xff, 0xff, 0x07]),
+            )
+            .await;
     }
     let key = InputMessage::Key(KeyInput::new("ctrl+c", None, true));
-    hostile
-        .send_envelope(&send(SessionMessage::Input(key)))
-        .await
-        .unwrap();
+    hostile.send(&SessionMessage::Input(key)).await;
     let line = ChatText {
         id: 1,
         text: "still here?".into(),
@@ -90,9 +64,8 @@ async fn a_customer_who_granted_nothing_cannot_make_the_operator_decode_a_frame(
         sender_name: "hostile".into(),
     };
     hostile
-        .send_envelope(&send(SessionMessage::Chat(ChatMessage::Text(line))))
-        .await
-        .unwrap();
+        .send(&SessionMessage::Chat(ChatMessage::Text(line)))
+        .await;
     wait_for(&mut session, |e| match e {
         SessionEvent::Chat(ChatEvent::Received(l)) if l.text == "still here?" => Some(()),
         _ => None,

@@ -106,6 +106,7 @@ async fn a_cut_connection_resumes_and_the_file_arrives_verified() {
     )
     .await;
     grant(&mut op, &mut cu, ConnectionMode::ControlCustomer).await;
+    let fingerprint = assert_encrypted(&op, &cu);
 
     let src = tempfile::tempdir().unwrap();
     let (file, digest) = write_source(src.path());
@@ -154,6 +155,25 @@ async fn a_cut_connection_resumes_and_the_file_arrives_verified() {
         _ => None,
     })
     .await;
+    // Still sealed, with the same keys: no new code, no new exchange.
+    assert_eq!(assert_encrypted(&op, &cu), fingerprint);
+}
+
+/// Both sides show the same end-to-end fingerprint; returns it.
+fn assert_encrypted(op: &SessionHandle, cu: &SessionHandle) -> String {
+    let (
+        Protection::Encrypted { fingerprint: a, .. },
+        Protection::Encrypted { fingerprint: b, .. },
+    ) = (op.protection(), cu.protection())
+    else {
+        panic!(
+            "not end-to-end encrypted: {:?} / {:?}",
+            op.protection(),
+            cu.protection()
+        );
+    };
+    assert_eq!(a, b);
+    a
 }
 
 /// Both parties lose the relay mid-transfer; a new relay on the same
@@ -170,6 +190,7 @@ async fn survive_restart(stop: impl AsyncFnOnce(&mut RestartableRelay)) {
     .await;
     let session_id = op.session_id();
     grant(&mut op, &mut cu, ConnectionMode::ControlCustomer).await;
+    let fingerprint = assert_encrypted(&op, &cu);
 
     let src = tempfile::tempdir().unwrap();
     let (file, digest) = write_source(src.path());
@@ -195,6 +216,7 @@ async fn survive_restart(stop: impl AsyncFnOnce(&mut RestartableRelay)) {
         "{delivered:?}"
     );
     assert_eq!(op.session_id(), session_id);
+    assert_eq!(assert_encrypted(&op, &cu), fingerprint);
 
     // The operator's lobby says the new connection is not logged in.
     let logged_out = tokio::time::timeout(WAIT, async {

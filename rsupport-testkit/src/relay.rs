@@ -393,7 +393,12 @@ async fn pair(
     let mut operator = Operator::connect(target, options).await.unwrap();
     operator.login(OPERATOR, PASSWORD, None).await.unwrap();
     let invitation = operator.issue_code().await.unwrap();
-    assert_eq!(invitation.code().len(), 12);
+    // 7 digits from the relay, and 5 secret ones unless the program is a protocol-1 one.
+    assert!(
+        matches!(invitation.code().len(), 7 | 12),
+        "{}",
+        invitation.code().len()
+    );
     let customer = Customer::connect(customer_target, platform).await.unwrap();
     let code = invitation.code().to_owned();
     let join = tokio::spawn(async move {
@@ -486,4 +491,151 @@ pub async fn raw_customer(target: &RelayTarget) -> RawConnection {
         .expect("the relay accepts the connection");
     conn.hello(Role::Customer, "raw").await.expect("Hello");
     conn
+}
+
+/// A customer that holds its session's end-to-end keys but sends whatever
+/// it likes, as a modified customer program would: a raw connection and a
+/// customer [`Session`](rsupport_core::session::Session) that ran the key
+/// exchange. [`send`](Self::send) seals any message, valid or not.
+pub struct KeyedCustomer {
+    conn: RawConnection,
+    session: rsupport_core::session::Session,
+    /// What the relay said when pairing.
+    pub paired: rsupport_proto::relay::Paired,
+}
+
+impl KeyedCustomer {
+    /// Joins with the whole `code` (relay digits and secret digits) and
+    /// completes the key exchange.
+    pub async fn join(target: &RelayTarget, code: &str) -> KeyedCustomer {
+        use rsupport_core::e2e::{KeyExchange, Protection, SplitCode};
+        let split = SplitCode::parse(code).expect("a whole session code");
+        let mut conn = raw_customer(target).await;
+        conn.send(&rsupport_proto::relay::RelayMessage::JoinByCode {
+            code: rsupport_proto::relay::Secret::new(split.routing.clone()),
+            customer: CustomerInfo::default(),
+        })
+        .await
+        .unwrap();
+        let paired = tokio::time::timeout(WAIT, async {
+            loop {
+                if let rsupport_net::Incoming::Relay(rsupport_proto::relay::RelayMessage::Paired(
+                    p,
+                )) = conn.recv().await.unwrap()
+                {
+                    return p;
+                }
+            }
+        })
+        .await
+        .expect("paired in time");
+        let mapper = rsupport_input::CoordinateMapper::for_monitor(
+            vec![rsupport_input::Monitor::new(
+                rsupport_proto::Rect::new(0, 0, 1, 1),
+                1.0,
+            )],
+            0,
+            1,
+            1,
+        )
+        .unwrap();
+        let session = rsupport_core::session::Session::new(
+            rsupport_core::session::SessionConfig {
+                side: rsupport_core::Side::Customer,
+                session_id: paired.session_id,
+                display_name: "hostile".into(),
+                policy: rsupport_core::session::SessionPolicy::allowing(
+                    ConnectionMode::ALL.iter().copied(),
+                ),
+                gate: rsupport_input::GateConfig::default(),
+                full_file_control: false,
+                download_dir: None,
+                key_exchange: KeyExchange::Code {
+                    secret: split.secret,
+                },
+            },
+            mapper,
+        );
+        let mut keyed = KeyedCustomer {
+            conn,
+            session,
+            paired,
+        };
+        tokio::time::timeout(WAIT, async {
+            while !matches!(keyed.session.protection(), Protection::Encrypted { .. }) {
+                keyed.flush().await;
+                keyed.receive_one().await;
+            }
+        })
+        .await
+        .expect("the key exchange completes");
+        keyed.flush().await;
+        keyed
+    }
+
+    /// Seals `message` with the session's keys and sends it, whether or not
+    /// the protocol allows it here.
+    pub async fn send(&mut self, message: &rsupport_proto::session::SessionMessage) {
+        self.send_bytes(message.priority(), message.encode()).await;
+    }
+
+    /// Seals bytes that need not be a session message at all.
+    pub async fn send_bytes(
+        &mut self,
+        priority: rsupport_proto::envelope::Priority,
+        payload: bytes::Bytes,
+    ) {
+        let envelope = self
+            .session
+            .wrap_raw(priority, payload)
+            .expect("the keys are agreed");
+        self.conn.send_envelope(&envelope).await.unwrap();
+    }
+
+    /// Sends what the honest session wants to send.
+    pub async fn flush(&mut self) {
+        while let Some(envelope) = self.session.poll_transmit() {
+            self.conn.send_envelope(&envelope).await.unwrap();
+        }
+    }
+
+    async fn receive_one(&mut self) {
+        if let rsupport_net::Incoming::Session(envelope) = self.conn.recv().await.unwrap() {
+            let _ = self
+                .session
+                .handle_envelope(envelope, std::time::Instant::now());
+        }
+    }
+
+    /// Receives until the customer's session reports an event `pick`
+    /// accepts (within [`WAIT`]).
+    pub async fn wait_for<T>(&mut self, mut pick: impl FnMut(&SessionEvent) -> Option<T>) -> T {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                while let Some(event) = self.session.poll_event() {
+                    if let Some(t) = pick(&event) {
+                        return t;
+                    }
+                }
+                self.flush().await;
+                self.receive_one().await;
+            }
+        })
+        .await
+        .expect("event in time")
+    }
+
+    /// Grants the operator's next mode request, as a consenting customer would.
+    pub async fn grant_next_request(&mut self) {
+        let id = self
+            .wait_for(|e| match e {
+                SessionEvent::Control(ControlEvent::ConsentRequested { request_id, .. }) => {
+                    Some(*request_id)
+                }
+                _ => None,
+            })
+            .await;
+        self.session.control().decide(id, true).unwrap();
+        self.flush().await;
+    }
 }

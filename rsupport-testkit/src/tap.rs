@@ -24,7 +24,7 @@ use rsupport_net::{Incoming, RelayConnection};
 use rsupport_proto::envelope::{Envelope, PayloadProtection};
 use rsupport_proto::relay::RelayMessage;
 use rsupport_proto::{ConnectionMode, Rect, Role};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 /// A recording (and optionally meddling) front for a relay on loopback.
@@ -38,6 +38,8 @@ pub struct Tap {
 struct Shared {
     /// Every frame body forwarded, both ways, concatenated.
     recorded: Mutex<Vec<u8>>,
+    /// The session envelopes among them, as the relay decodes them.
+    envelopes: Mutex<Vec<Envelope>>,
     /// Secret digits the meddling tap guesses (`None`: only records).
     guess: Option<String>,
     /// Exchange messages the tap kept from the relay.
@@ -97,6 +99,11 @@ impl Tap {
         self.shared.recorded.lock().unwrap().clone()
     }
 
+    /// The session envelopes forwarded so far, both directions.
+    pub fn envelopes(&self) -> Vec<Envelope> {
+        self.shared.envelopes.lock().unwrap().clone()
+    }
+
     /// Key-exchange messages the meddling tap kept from the relay.
     pub fn intercepted(&self) -> u64 {
         *self.shared.intercepted.lock().unwrap()
@@ -109,13 +116,9 @@ fn tls_server(identity: Identity) -> Arc<rustls::ServerConfig> {
 
 /// The meddler's own session with one party, keyed with the guess.
 fn fake_session(side: Side, session_id: u64, guess: &str) -> Session {
-    let mapper = CoordinateMapper::for_monitor(
-        vec![Monitor::new(Rect::new(0, 0, 1, 1), 1.0)],
-        0,
-        1,
-        1,
-    )
-    .unwrap();
+    let mapper =
+        CoordinateMapper::for_monitor(vec![Monitor::new(Rect::new(0, 0, 1, 1), 1.0)], 0, 1, 1)
+            .unwrap();
     Session::new(
         SessionConfig {
             side,
@@ -146,6 +149,7 @@ where
     // The meddler's sessions on this connection, by session id.
     let mut fakes: HashMap<u64, Session> = HashMap::new();
     let record = |body: &[u8]| s.recorded.lock().unwrap().extend_from_slice(body);
+    let keep = |env: &Envelope| s.envelopes.lock().unwrap().push(env.clone());
     loop {
         tokio::select! {
             from_client = client_rd.recv() => match from_client {
@@ -155,6 +159,7 @@ where
                 }
                 Ok(Incoming::Session(env)) => {
                     record(&env.encode());
+                    keep(&env);
                     if let Some(fake) = (env.protection == PayloadProtection::Handshake)
                         .then(|| fakes.get_mut(&env.session_id))
                         .flatten()
@@ -195,6 +200,7 @@ where
                 }
                 Ok(Incoming::Session(env)) => {
                     record(&env.encode());
+                    keep(&env);
                     if client_wr.send_envelope(&env).await.is_err() { return; }
                 }
                 Ok(_) | Err(_) => return,

@@ -35,6 +35,27 @@ use rsupport_proto::relay::Secret;
 /// How long a side waits for the key exchange to complete.
 pub const EXCHANGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Plain words for a session the *other* side ended because of end-to-end
+/// protection (the relay passes on only the reason).
+pub fn ended_by_peer_detail(reason: rsupport_proto::EndReason) -> Option<&'static str> {
+    use rsupport_proto::EndReason as R;
+    match reason {
+        R::KeyExchangeFailed => Some(
+            "the other side could not set up the secure connection: the code does not match, \
+             or someone between you tried to listen in. Nothing was shared; start again with a new code",
+        ),
+        R::Tampered => Some(
+            "the other side found the traffic changed on the way (someone between you \
+             tampered with it) and ended the session",
+        ),
+        R::NotEncrypted => Some(
+            "the session could not be end-to-end encrypted and one side refuses sessions the \
+             relay could read; update the older program",
+        ),
+        _ => None,
+    }
+}
+
 /// How a session's keys are agreed.
 #[derive(Clone)]
 #[non_exhaustive]

@@ -356,7 +356,8 @@ impl ControlChannel {
     /// sending anything.
     pub fn handle_relay_end(&mut self, reason: EndReason) {
         if !self.ended {
-            self.finish(reason, String::new(), true);
+            let detail = crate::e2e::ended_by_peer_detail(reason).unwrap_or_default();
+            self.finish(reason, detail.to_owned(), true);
         }
     }
 
