@@ -10,6 +10,7 @@ use std::path::Path;
 
 use rsupport_capture::source::SyntheticSource;
 use rsupport_client::{HostPlatform, LobbyEvent, SessionHandle};
+use rsupport_core::e2e::Protection;
 use rsupport_core::files::FileEvent;
 use rsupport_core::session::{ConnectionState, SessionEvent};
 use rsupport_input::inject::{InjectError, Injector};
