@@ -152,11 +152,12 @@ async fn main() -> Result<(), Error> {
                         pending_consent = None;
                     }
                     SessionEvent::Control(ControlEvent::SharingChanged(s)) => println!("{}", sharing_words(&s)),
-                    SessionEvent::Control(ControlEvent::Ended { reason, .. }) => {
-                        println!("session ended: {reason:?}");
+                    SessionEvent::Control(ControlEvent::Ended { reason, detail, .. }) => {
+                        println!("session ended: {reason:?}{}", if detail.is_empty() { String::new() } else { format!(" — {detail}") });
                         break;
                     }
                     SessionEvent::Chat(ChatEvent::Received(l)) => println!("{}: {}", l.sender_name, l.text),
+                    SessionEvent::Protection(p) => println!("{p}"),
                     SessionEvent::Notice(n) => println!("notice: {n:?}"),
                     SessionEvent::Connection(state) => println!("connection: {state:?}"),
                     SessionEvent::File(FileEvent::OfferReceived { transfer_id, entries, total_size }) => {

@@ -223,12 +223,14 @@ async fn on_event(
 ) -> Result<bool, Error> {
     match event {
         SessionEvent::Chat(ChatEvent::Received(l)) => println!("{}: {}", l.sender_name, l.text),
+        SessionEvent::Protection(p) => println!("{p}"),
         SessionEvent::Control(ControlEvent::SharingChanged(s)) => println!("{}", sharing_words(s)),
         SessionEvent::Control(ControlEvent::ModeRefused { mode, decision }) => {
             println!("the customer refused {mode:?} ({decision:?})")
         }
-        SessionEvent::Control(ControlEvent::Ended { reason, .. }) => {
-            println!("session ended: {reason:?}");
+        SessionEvent::Control(ControlEvent::Ended { reason, detail, .. }) => {
+            // The detail says why in words (a failed key exchange, tampering).
+            println!("session ended: {reason:?}{}", if detail.is_empty() { String::new() } else { format!(" — {detail}") });
             return Ok(false);
         }
         SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { .. }) => {

@@ -57,6 +57,7 @@ async fn run() -> Result<(), Error> {
                     println!("the operator may now {}", s.mode().map_or("only chat", words));
                 }
                 Some(SessionEvent::Chat(ChatEvent::Received(line))) => println!("{}: {}", line.sender_name, line.text),
+                Some(SessionEvent::Protection(p)) => println!("{p}"),
                 Some(SessionEvent::Control(ControlEvent::Ended { reason, .. })) => println!("session ended ({reason:?})"),
                 Some(_) => {}
             },

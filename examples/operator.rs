@@ -76,6 +76,7 @@ async fn run() -> Result<(), Error> {
                     println!("sharing: {}", s.mode().map_or("chat only".into(), |m| format!("{m:?}"))),
                 Some(SessionEvent::Control(ControlEvent::ModeRefused { mode, .. })) => println!("the customer refused {mode:?}"),
                 Some(SessionEvent::Chat(ChatEvent::Received(line))) => println!("{}: {}", line.sender_name, line.text),
+                Some(SessionEvent::Protection(p)) => println!("{p}"),
                 Some(SessionEvent::Control(ControlEvent::Ended { reason, .. })) => println!("session ended ({reason:?}) after {frames} screen updates"),
                 Some(_) => {}
             },
