@@ -285,4 +285,5 @@ impl std::fmt::Display for Protection {
 }
 
 #[cfg(test)]
+#[path = "exchange_tests.rs"]
 mod tests;
