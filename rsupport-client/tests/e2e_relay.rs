@@ -3,7 +3,8 @@
 //! screen tile in what it forwards; a relay that runs its own key exchange
 //! with each side is caught by both before any prompt or frame; a wrong code
 //! fails; old programs get plaintext sessions only where both sides allow it;
-//! chat-first contacts are verified with the help desk's key.
+//! chat-first contacts are verified with the help desk's key; a stolen
+//! resume token gives the route, never the keys.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -425,4 +426,89 @@ fn fingerprint(p: &Protection) -> String {
         Protection::Encrypted { fingerprint, .. } => fingerprint.clone(),
         other => panic!("not encrypted: {other:?}"),
     }
+}
+
+/// Whoever holds a party's resume token — the relay, or anyone who stole
+/// it from the relay — gets the route, not the keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_token_alone_reads_and_injects_nothing() {
+    use rsupport_proto::chat::{ChatMessage, ChatText};
+    use rsupport_proto::relay::RelayMessage;
+    use rsupport_testkit::relay::{raw_customer, KeyedCustomer};
+
+    let target = start_relay_with(None, false, |_| {}).await;
+    let mut operator = Operator::connect(&target, OperatorOptions::default())
+        .await
+        .unwrap();
+    operator.login(OPERATOR, PASSWORD, None).await.unwrap();
+    let code = operator.issue_code().await.unwrap().code().to_owned();
+    let customer = KeyedCustomer::join(&target, &code).await;
+    let mut op = started(&mut operator).await;
+    let (session_id, token) = (
+        customer.paired.session_id,
+        customer.paired.resume_token.clone(),
+    );
+
+    // The imposter takes the customer's place on the route with the token.
+    let mut imposter = raw_customer(&target).await;
+    imposter
+        .send(&RelayMessage::Resume {
+            session_id,
+            resume_token: token,
+        })
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let rsupport_net::Incoming::Relay(RelayMessage::Paired(p)) =
+                imposter.recv().await.unwrap()
+            {
+                assert_eq!(p.session_id, session_id);
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the relay hands the route to whoever holds the token");
+
+    // What the operator says next reaches the imposter sealed.
+    op.send_chat(CHAT_MARKER).await.unwrap();
+    let sealed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let rsupport_net::Incoming::Session(env) = imposter.recv().await.unwrap() {
+                if env.protection == PayloadProtection::Sealed
+                    && env.priority == rsupport_proto::envelope::Priority::Chat
+                {
+                    return env;
+                }
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!contains(&sealed.payload, CHAT_MARKER.as_bytes()));
+    assert!(!matches!(
+        SessionMessage::decode(sealed.payload.clone()),
+        Ok(SessionMessage::Chat(_))
+    ));
+
+    // What it injects ends the session instead of reaching the operator.
+    let forged = SessionMessage::Chat(ChatMessage::Text(ChatText {
+        id: 99,
+        text: "please type your password".into(),
+        sent_at_ms: 0,
+        sender_name: "Bob".into(),
+    }))
+    .into_envelope(session_id, 1);
+    imposter.send_envelope(&forged).await.unwrap();
+    let (reason, detail) = wait_for(&mut op, |e| match e {
+        SessionEvent::Chat(ChatEvent::Received(l)) => panic!("injected line shown: {}", l.text),
+        SessionEvent::Control(ControlEvent::Ended { reason, detail, .. }) => {
+            Some((*reason, detail.clone()))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, EndReason::Tampered);
+    assert!(detail.contains("inject"), "{detail}");
 }
