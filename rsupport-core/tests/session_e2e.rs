@@ -170,3 +170,52 @@ fn a_plaintext_session_says_so_on_both_sides() {
         SessionMessage::Chat(ChatMessage::Text(t)) if t.text == "visible"
     ));
 }
+
+/// The relay drops what the operator sends while the customer is away,
+/// but the operator hears of the outage late: a record it sent after the
+/// customer was back (in the old epoch, after a lost one) still arrives.
+/// Seen under load in CI as `Tampered` before the record layer allowed a
+/// skip forward during an outage both sides see.
+#[test]
+fn a_record_sent_before_the_sender_heard_of_the_outage_is_accepted() {
+    let mut h = SessionPair::new(ConnectionMode::ALL);
+    h.grant(ConnectionMode::ViewCustomer);
+    h.customer.connection_lost();
+    h.operator
+        .chat()
+        .send("lost with the old connection", 0)
+        .unwrap();
+    let _lost = h.operator.poll_transmit().unwrap();
+    h.customer.reconnected(h.now);
+    h.operator.chat().send("sent before hearing", 0).unwrap();
+    let late = h.operator.poll_transmit().unwrap();
+    h.customer.handle_envelope(late, h.now).unwrap();
+    assert!(!h.customer.is_ended(), "{:?}", h.customer.end_reason());
+    // The operator hears of it and repairs; everything goes on sealed.
+    h.operator.connection_lost();
+    h.operator.reconnected(h.now);
+    h.pump();
+    h.operator.chat().send("after the repair", 0).unwrap();
+    h.pump();
+    let lines: Vec<String> = h
+        .customer_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            SessionEvent::Chat(rsupport_core::session::ChatEvent::Received(m)) => Some(m.text),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        lines.contains(&"sent before hearing".to_owned()),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"after the repair".to_owned()), "{lines:?}");
+    assert!(!h.customer.is_ended() && !h.operator.is_ended());
+    // Outside an outage, a gap is still refused.
+    h.operator.chat().send("dropped by a meddler", 0).unwrap();
+    let _dropped = h.operator.poll_transmit().unwrap();
+    h.operator.chat().send("next", 0).unwrap();
+    let next = h.operator.poll_transmit().unwrap();
+    h.customer.handle_envelope(next, h.now).unwrap();
+    assert_eq!(h.customer.end_reason(), Some(EndReason::Tampered));
+}

@@ -277,6 +277,13 @@ impl SecureChannel {
         Received::Broken(reason, detail.to_owned())
     }
 
+    /// The path broke: records in flight may be lost.
+    pub(crate) fn connection_lost(&mut self) {
+        if let State::Open(record) = &mut self.state {
+            record.path_broken();
+        }
+    }
+
     /// The path was repaired: send in a new epoch from now on.
     pub(crate) fn reconnected(&mut self) -> Option<Received> {
         if let State::Open(record) = &mut self.state {

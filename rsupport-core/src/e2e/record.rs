@@ -14,6 +14,13 @@
 //! fresh key, counters from 1. The receiver accepts a newer epoch only from
 //! its first record in each class, and never an older one.
 //!
+//! A sender learns of an outage later than the relay: records it sent
+//! before (dropped by the relay while the peer was away) leave a gap in the
+//! old epoch, and the records that follow still reach the peer. So once a
+//! side knows the path broke ([`RecordLayer::path_broken`]), each class may
+//! skip forward — never back — until the peer's first record of a newer
+//! epoch. Outside an outage both sides see, nothing may go missing.
+//!
 //! Payload layout: `ciphertext ‖ tag (16) ‖ epoch (4, big-endian)`. The
 //! nonce is `class (1) ‖ epoch (3) ‖ seq (8)`; the associated data binds the
 //! session id, class, sequence number and epoch, so the routing header the
@@ -64,8 +71,10 @@ struct Sender {
 
 struct Receiver {
     secret: Prk,
-    /// Per class: the epoch in force and the next sequence number expected.
-    classes: [(u32, u64); Priority::COUNT],
+    /// Per class: the epoch in force, the next sequence number expected,
+    /// and whether records may have been lost in an outage (see the module
+    /// docs), so that a skip forward is accepted.
+    classes: [(u32, u64, bool); Priority::COUNT],
     /// The last epoch's key, derived on first use.
     cached: Option<(u32, LessSafeKey)>,
 }
@@ -120,7 +129,7 @@ impl RecordLayer {
             },
             recv: Receiver {
                 secret: recv.clone(),
-                classes: [(0, 1); Priority::COUNT],
+                classes: [(0, 1, false); Priority::COUNT],
                 cached: None,
             },
         }
@@ -171,14 +180,14 @@ impl RecordLayer {
         let mut e = [0u8; EPOCH_LEN];
         e.copy_from_slice(epoch_bytes);
         let epoch = u32::from_be_bytes(e);
-        let (class_epoch, next) = self.recv.classes[priority.rank()];
+        let (class_epoch, next, outage) = self.recv.classes[priority.rank()];
         // Order is checked before the (costlier) decryption; the state moves
         // only once the tag verified, so a forgery cannot desynchronise it.
         match epoch.cmp(&class_epoch) {
             std::cmp::Ordering::Less => return Err(RecordError::Replayed),
             std::cmp::Ordering::Equal if seq < next => return Err(RecordError::Replayed),
-            std::cmp::Ordering::Equal if seq > next => return Err(RecordError::Missing),
-            std::cmp::Ordering::Greater if seq != 1 => return Err(RecordError::Missing),
+            std::cmp::Ordering::Equal if seq > next && !outage => return Err(RecordError::Missing),
+            std::cmp::Ordering::Greater if seq != 1 && !outage => return Err(RecordError::Missing),
             _ => {}
         }
         if epoch > MAX_EPOCH {
@@ -202,8 +211,19 @@ impl RecordLayer {
             .len();
         debug_assert_eq!(plain_len, body_len);
         buf.truncate(plain_len);
-        self.recv.classes[priority.rank()] = (epoch, seq + 1);
+        // The peer's first record of a newer epoch ends the outage's leeway.
+        let outage = outage && epoch == class_epoch;
+        self.recv.classes[priority.rank()] = (epoch, seq + 1, outage);
         Ok(buf.freeze())
+    }
+
+    /// The path to the peer broke (our connection, or the relay says the
+    /// peer's): records in flight may be lost, so each class may skip
+    /// forward until the peer's first record of a newer epoch.
+    pub fn path_broken(&mut self) {
+        for class in &mut self.recv.classes {
+            class.2 = true;
+        }
     }
 
     /// The path was repaired after a drop: records sent before it may be

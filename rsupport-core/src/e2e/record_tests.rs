@@ -195,3 +195,42 @@ fn another_sessions_records_do_not_open() {
         Err(RecordError::Forged)
     );
 }
+
+#[test]
+fn after_an_outage_records_may_skip_forward_until_the_new_epoch() {
+    let (mut customer, mut operator) = layers();
+    let sent: Vec<_> = (0..5)
+        .map(|i| operator.seal(Priority::Chat, Bytes::from(vec![i])).unwrap())
+        .collect();
+    customer
+        .open(Priority::Chat, sent[0].0, &sent[0].1)
+        .unwrap();
+    // Records 2 and 3 die with the customer's old connection; 4 was sent
+    // before the operator heard of it and arrives on the new one.
+    assert_eq!(
+        customer.open(Priority::Chat, sent[3].0, &sent[3].1),
+        Err(RecordError::Missing),
+        "no skip outside an outage"
+    );
+    customer.path_broken();
+    assert!(customer.open(Priority::Chat, sent[3].0, &sent[3].1).is_ok());
+    // Never backwards, even now.
+    assert_eq!(
+        customer.open(Priority::Chat, sent[1].0, &sent[1].1),
+        Err(RecordError::Replayed)
+    );
+    assert!(customer.open(Priority::Chat, sent[4].0, &sent[4].1).is_ok());
+    // The operator repairs into epoch 1; from its first record on, gaps
+    // are refused again.
+    operator.next_send_epoch().unwrap();
+    let fresh: Vec<_> = (0..3)
+        .map(|i| operator.seal(Priority::Chat, Bytes::from(vec![i])).unwrap())
+        .collect();
+    assert!(customer
+        .open(Priority::Chat, fresh[0].0, &fresh[0].1)
+        .is_ok());
+    assert_eq!(
+        customer.open(Priority::Chat, fresh[2].0, &fresh[2].1),
+        Err(RecordError::Missing)
+    );
+}

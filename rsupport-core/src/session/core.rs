@@ -402,6 +402,7 @@ impl Session {
     /// releases held keys and buttons (nothing stays pressed while the
     /// viewer cannot let go).
     pub fn connection_lost(&mut self) {
+        self.secure.connection_lost();
         self.files.connection_lost();
         if self.control.is_host() {
             self.input.connection_lost();
