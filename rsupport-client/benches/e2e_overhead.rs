@@ -32,11 +32,12 @@ use rsupport_core::session::SessionEvent;
 use rsupport_input::inject::{InjectError, Injector, RecordingInjector};
 use rsupport_input::InputEvent;
 use rsupport_proto::input::{InputMessage, KeyInput};
-use rsupport_proto::screen::DisplaySettings;
-use rsupport_proto::{ColorDepth, ConnectionMode};
+use rsupport_proto::ConnectionMode;
 use rsupport_testkit::pair::{code_exchange, SessionPair};
 use tokio::sync::mpsc;
-use transfer_common::{bench_bytes, finished, percentile, sparse_file, Screen, MIB};
+use transfer_common::{
+    bench_bytes, percentile, sixty_fps, sparse_file, timed_transfer, Screen, MIB,
+};
 
 /// Encrypted (the default) or plaintext (protocol-1 programs).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -164,16 +165,7 @@ async fn typing(mode: Mode, keys: usize) -> Vec<u64> {
         None,
     );
     let (_operator, op, mut cu) = session(mode, platform).await;
-    op.set_display_settings(DisplaySettings {
-        color_depth: ColorDepth::TrueColor,
-        hide_wallpaper: false,
-        window_ids: Vec::new(),
-        scale_percent: 0,
-        monitor_id: 0,
-        max_fps: 60,
-        allow_lossy: false,
-    })
-    .unwrap();
+    op.set_display_settings(sixty_fps(false)).unwrap();
     let drain = tokio::spawn(async move { while cu.next_event().await.is_some() {} });
     let mut op = op;
     // The operator's events (frames) are read throughout, as a console would.
@@ -215,22 +207,8 @@ async fn transfer(mode: Mode, source: &Path, dest: &Path, size: u64) -> Duration
         None,
     )
     .with_download_dir(dest);
-    let (_operator, mut op, mut cu) = session(mode, platform).await;
-    let start = Instant::now();
-    op.send_files(source).await.unwrap();
-    let drain = tokio::spawn(async move { while op.next_event().await.is_some() {} });
-    loop {
-        let event = cu.next_event().await.expect("session still open");
-        if finished(&event).is_some() {
-            break;
-        }
-    }
-    let elapsed = start.elapsed();
-    let received = dest.join("big.bin");
-    assert_eq!(std::fs::metadata(&received).unwrap().len(), size);
-    std::fs::remove_file(received).unwrap();
-    drain.abort();
-    elapsed
+    let (_operator, op, cu) = session(mode, platform).await;
+    timed_transfer(op, cu, source, dest, size).await
 }
 
 fn env_or(name: &str, default: usize) -> usize {

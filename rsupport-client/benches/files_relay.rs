@@ -34,7 +34,7 @@ use rsupport_input::inject::RecordingInjector;
 use rsupport_net::tls::{client_config, server_config, Trust};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use transfer_common::{bench_bytes, control_session, finished, sparse_file, Screen, MIB};
+use transfer_common::{bench_bytes, control_session, sparse_file, timed_transfer, Screen, MIB};
 
 /// Write size of the raw TLS stream: the file channel's chunk size.
 const RAW_WRITE: usize = 256 * 1024;
@@ -97,23 +97,8 @@ async fn relay_transfer(source: &Path, dest: &Path, size: u64) -> Duration {
         Box::new(RecordingInjector::new()),
         None,
     );
-    let (_operator, mut op, mut cu) = control_session(platform, dest).await;
-    let start = Instant::now();
-    op.send_files(source).await.unwrap();
-    // The operator's events (progress) are read so that none pile up.
-    let drain = tokio::spawn(async move { while op.next_event().await.is_some() {} });
-    loop {
-        let event = cu.next_event().await.expect("session still open");
-        if finished(&event).is_some() {
-            break;
-        }
-    }
-    let elapsed = start.elapsed();
-    let received = dest.join("big.bin");
-    assert_eq!(std::fs::metadata(&received).unwrap().len(), size);
-    std::fs::remove_file(received).unwrap();
-    drain.abort();
-    elapsed
+    let (_operator, op, cu) = control_session(platform, dest).await;
+    timed_transfer(op, cu, source, dest, size).await
 }
 
 /// `fs::copy` of `source` into `dir`, then the same with a `sync_data`

@@ -21,9 +21,8 @@ use rsupport_client::HostPlatform;
 use rsupport_core::session::screen::ViewerScreenEvent;
 use rsupport_core::session::SessionEvent;
 use rsupport_input::inject::RecordingInjector;
-use rsupport_proto::screen::DisplaySettings;
-use rsupport_proto::{ColorDepth, ConnectionMode};
-use transfer_common::{now_ms, percentile, Screen, H, W};
+use rsupport_proto::ConnectionMode;
+use transfer_common::{now_ms, percentile, sixty_fps, Screen, H, W};
 
 async fn run(scenario: Scenario, seconds: u64) {
     let target = support::start_relay(None).await;
@@ -34,17 +33,8 @@ async fn run(scenario: Scenario, seconds: u64) {
     );
     let (_operator, mut op, mut cu) = support::paired(&target, platform).await;
     support::grant(&mut op, &mut cu, ConnectionMode::ViewCustomer).await;
-    // Ask for 60 frames per second (the host default is 30).
-    op.set_display_settings(DisplaySettings {
-        color_depth: ColorDepth::TrueColor,
-        hide_wallpaper: false,
-        window_ids: Vec::new(),
-        scale_percent: 0,
-        monitor_id: 0,
-        max_fps: 60,
-        allow_lossy: scenario == Scenario::Video,
-    })
-    .unwrap();
+    op.set_display_settings(sixty_fps(scenario == Scenario::Video))
+        .unwrap();
     // Warm up: the first key frame and a few updates.
     for _ in 0..5 {
         support::wait_for(&mut op, |e| match e {

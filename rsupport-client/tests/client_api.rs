@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rsupport_client::admin::{AuditQuery, NewAccount, RelaySettings};
 use rsupport_client::{
     ClientError, Customer, Encryption, HostPlatform, LobbyEvent, NotAllowed, Operator,
-    OperatorOptions, RelayTarget, SessionHandle,
+    OperatorOptions, RelayTarget,
 };
 use rsupport_core::e2e::Protection;
 use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
@@ -22,7 +22,9 @@ use rsupport_proto::relay::{
 use rsupport_proto::{ConnectionMode, EndReason};
 use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::SqliteStore;
-use rsupport_testkit::relay::{grant, paired, start_relay, wait_for, OPERATOR, PASSWORD, WAIT};
+use rsupport_testkit::relay::{
+    grant, paired, session_started as started, start_relay, wait_for, OPERATOR, PASSWORD, WAIT,
+};
 
 const ADMIN: &str = "root";
 const ADMIN_PASSWORD: &str = "violet-kettle-harbor-42";
@@ -54,18 +56,6 @@ async fn logged_in(target: &RelayTarget, user: &str, password: &str) -> Operator
         .unwrap();
     operator.login(user, password, None).await.unwrap();
     operator
-}
-
-async fn started(operator: &mut Operator) -> SessionHandle {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            if let Some(LobbyEvent::SessionStarted(s)) = operator.next_event().await {
-                return s;
-            }
-        }
-    })
-    .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,8 +11,8 @@
 use std::path::Path;
 
 use rsupport_client::{
-    ClientError, Customer, Encryption, HostPlatform, LobbyEvent, Operator, OperatorOptions,
-    RelayTarget, SessionHandle,
+    ClientError, Customer, Encryption, HostPlatform, LobbyEvent, Operator, RelayTarget,
+    SessionHandle,
 };
 use rsupport_core::e2e::{HelpdeskKey, Protection, Verification};
 use rsupport_core::files::FileEvent;
@@ -24,7 +24,7 @@ use rsupport_proto::screen::ScreenMessage;
 use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{ConnectionMode, EndReason};
 use rsupport_testkit::relay::{
-    grant, paired, start_relay_with, wait_for, OPERATOR, PASSWORD, WAIT,
+    grant, operator_logged_in, paired, session_started as started, start_relay_with, wait_for, WAIT,
 };
 use rsupport_testkit::tap::Tap;
 
@@ -194,27 +194,12 @@ fn ended(event: &SessionEvent) -> Option<(EndReason, String)> {
     }
 }
 
-async fn started(operator: &mut Operator) -> SessionHandle {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            if let Some(LobbyEvent::SessionStarted(s)) = operator.next_event().await {
-                return s;
-            }
-        }
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_in_the_middle_is_caught_by_both_sides_before_anything_is_shared() {
     let target = start_relay_with(None, false, |_| {}).await;
     let (addr, fp) = relay_addr_and_fingerprint(&target);
     let mitm = Tap::man_in_the_middle(addr, &fp, "00000").await;
-    let mut operator = Operator::connect(&mitm.target(), OperatorOptions::default())
-        .await
-        .unwrap();
-    operator.login(OPERATOR, PASSWORD, None).await.unwrap();
+    let mut operator = operator_logged_in(&mitm.target()).await;
     let code = operator.issue_code().await.unwrap().code().to_owned();
     assert!(!code.ends_with("00000"), "the meddler's guess is wrong");
     let customer = Customer::connect(&mitm.target(), HostPlatform::synthetic())
@@ -241,10 +226,7 @@ async fn a_relay_in_the_middle_is_caught_by_both_sides_before_anything_is_shared
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_code_fails_the_exchange_and_uses_the_code_up() {
     let target = start_relay_with(None, false, |_| {}).await;
-    let mut operator = Operator::connect(&target, OperatorOptions::default())
-        .await
-        .unwrap();
-    operator.login(OPERATOR, PASSWORD, None).await.unwrap();
+    let mut operator = operator_logged_in(&target).await;
     let code = operator.issue_code().await.unwrap().code().to_owned();
     // The relay's digits right, a secret digit wrong.
     let mut wrong = code.clone().into_bytes();
@@ -328,10 +310,7 @@ async fn contact(
     operator_target: &RelayTarget,
     customer_target: &RelayTarget,
 ) -> (SessionHandle, SessionHandle, Operator) {
-    let mut operator = Operator::connect(operator_target, OperatorOptions::default())
-        .await
-        .unwrap();
-    operator.login(OPERATOR, PASSWORD, None).await.unwrap();
+    let mut operator = operator_logged_in(operator_target).await;
     let id = operator.login_info().unwrap().operator_id.clone();
     let customer = Customer::connect(customer_target, HostPlatform::synthetic())
         .await
@@ -437,10 +416,7 @@ async fn a_resume_token_alone_reads_and_injects_nothing() {
     use rsupport_testkit::relay::{raw_customer, KeyedCustomer};
 
     let target = start_relay_with(None, false, |_| {}).await;
-    let mut operator = Operator::connect(&target, OperatorOptions::default())
-        .await
-        .unwrap();
-    operator.login(OPERATOR, PASSWORD, None).await.unwrap();
+    let mut operator = operator_logged_in(&target).await;
     let code = operator.issue_code().await.unwrap().code().to_owned();
     let customer = KeyedCustomer::join(&target, &code).await;
     let mut op = started(&mut operator).await;

@@ -27,6 +27,17 @@ fn ended(events: &[SessionEvent]) -> Option<EndReason> {
     })
 }
 
+/// The chat lines the customer received since its events were last read.
+fn customer_chat(h: &mut SessionPair) -> Vec<String> {
+    h.customer_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            SessionEvent::Chat(rsupport_core::session::ChatEvent::Received(m)) => Some(m.text),
+            _ => None,
+        })
+        .collect()
+}
+
 fn asked(events: &[SessionEvent]) -> bool {
     events.iter().any(|e| {
         matches!(
@@ -134,14 +145,7 @@ fn messages_lost_in_a_drop_do_not_break_the_session_after_repair() {
     h.operator.chat().send("after", 0).unwrap();
     h.pump();
     assert!(!h.customer.is_ended() && !h.operator.is_ended());
-    let lines: Vec<String> = h
-        .customer_events()
-        .into_iter()
-        .filter_map(|e| match e {
-            SessionEvent::Chat(rsupport_core::session::ChatEvent::Received(m)) => Some(m.text),
-            _ => None,
-        })
-        .collect();
+    let lines = customer_chat(&mut h);
     assert!(lines.contains(&"after".to_owned()), "{lines:?}");
     assert!(h.capture_tick().is_some());
 }
@@ -197,14 +201,7 @@ fn a_record_sent_before_the_sender_heard_of_the_outage_is_accepted() {
     h.pump();
     h.operator.chat().send("after the repair", 0).unwrap();
     h.pump();
-    let lines: Vec<String> = h
-        .customer_events()
-        .into_iter()
-        .filter_map(|e| match e {
-            SessionEvent::Chat(rsupport_core::session::ChatEvent::Received(m)) => Some(m.text),
-            _ => None,
-        })
-        .collect();
+    let lines = customer_chat(&mut h);
     assert!(
         lines.contains(&"sent before hearing".to_owned()),
         "{lines:?}"

@@ -63,6 +63,44 @@ fn rows_of(h: &Harness, kind: &str) -> Vec<rsupport_proto::relay::admin::AuditRe
 
 /// Aiko (protocol 2) and a protocol-2 customer paired by a code from
 /// `source`: (operator conn, customer conn, operator's Paired, customer's Paired).
+/// `customer` asks the operator with `operator_id` (logged in on
+/// `operator`) for help, and the operator accepts.
+fn contact_accepted(
+    h: &mut Harness,
+    customer: ConnId,
+    operator: ConnId,
+    operator_id: String,
+    first_message: impl Into<String>,
+) {
+    h.broker.handle_message(
+        customer,
+        RelayMessage::ContactOperator(ContactOperator {
+            operator_id,
+            customer: CustomerInfo::default(),
+            first_message: first_message.into(),
+        }),
+        h.now,
+    );
+    // Delivered as usual, whatever the versions: refusing here would tell
+    // that the operator is online.
+    let contact_id = h
+        .sent_to(operator)
+        .into_iter()
+        .find_map(|m| match m {
+            RelayMessage::ContactRequest(r) => Some(r.contact_id),
+            _ => None,
+        })
+        .unwrap();
+    h.broker.handle_message(
+        operator,
+        RelayMessage::ContactAnswer {
+            contact_id,
+            accept: true,
+        },
+        h.now,
+    );
+}
+
 fn encrypted_session(h: &mut Harness, source: &str) -> (ConnId, ConnId, Paired, Paired) {
     let aiko = h.login("aiko", OP_PW);
     let code = h.issue_code(aiko);
@@ -94,39 +132,9 @@ fn the_routing_code_reaches_only_the_operator_and_is_the_issued_one() {
     assert_eq!(started[0].detail, "end-to-end encrypted");
 
     // A contact has no code.
-    let aiko_id = h
-        .broker
-        .store()
-        .find_account("aiko")
-        .unwrap()
-        .unwrap()
-        .operator_id;
+    let aiko_id = h.operator_id("aiko");
     let other = h.connect_from(Role::Customer, "192.0.2.50");
-    h.broker.handle_message(
-        other,
-        RelayMessage::ContactOperator(ContactOperator {
-            operator_id: aiko_id,
-            customer: CustomerInfo::default(),
-            first_message: String::new(),
-        }),
-        h.now,
-    );
-    let contact_id = h
-        .sent_to(aiko)
-        .into_iter()
-        .find_map(|m| match m {
-            RelayMessage::ContactRequest(r) => Some(r.contact_id),
-            _ => None,
-        })
-        .unwrap();
-    h.broker.handle_message(
-        aiko,
-        RelayMessage::ContactAnswer {
-            contact_id,
-            accept: true,
-        },
-        h.now,
-    );
+    contact_accepted(&mut h, other, aiko, aiko_id.clone(), "");
     let out = h.drain();
     let op = paired(&out, aiko).unwrap();
     assert!(op.code.is_empty());
@@ -208,40 +216,10 @@ fn a_protocol_1_customer_typing_the_whole_code_joins_where_plaintext_is_allowed(
 fn a_contact_with_a_protocol_1_operator_is_refused_once_accepted() {
     let mut h = Harness::with_accounts();
     let aiko = h.login_v1("aiko", OP_PW);
-    let aiko_id = h
-        .broker
-        .store()
-        .find_account("aiko")
-        .unwrap()
-        .unwrap()
-        .operator_id;
+    let aiko_id = h.operator_id("aiko");
     let customer = h.connect(Role::Customer);
-    h.broker.handle_message(
-        customer,
-        RelayMessage::ContactOperator(ContactOperator {
-            operator_id: aiko_id,
-            customer: CustomerInfo::default(),
-            first_message: "hello".into(),
-        }),
-        h.now,
-    );
     // Delivered as usual: refusing here would tell that aiko is online.
-    let contact_id = h
-        .sent_to(aiko)
-        .into_iter()
-        .find_map(|m| match m {
-            RelayMessage::ContactRequest(r) => Some(r.contact_id),
-            _ => None,
-        })
-        .unwrap();
-    h.broker.handle_message(
-        aiko,
-        RelayMessage::ContactAnswer {
-            contact_id,
-            accept: true,
-        },
-        h.now,
-    );
+    contact_accepted(&mut h, customer, aiko, aiko_id.clone(), "hello");
     let out = h.drain();
     assert_eq!(refused(&out, customer), Some(JoinRefusal::NotEncrypted));
     let to_aiko = results(&out, aiko);
@@ -408,39 +386,9 @@ fn a_failed_key_exchange_counts_a_wrong_code_for_the_customers_source() {
 fn a_failed_key_exchange_in_a_contact_session_counts_nothing() {
     let mut h = Harness::with_accounts();
     let aiko = h.login("aiko", OP_PW);
-    let aiko_id = h
-        .broker
-        .store()
-        .find_account("aiko")
-        .unwrap()
-        .unwrap()
-        .operator_id;
+    let aiko_id = h.operator_id("aiko");
     let customer = h.connect_from(Role::Customer, "198.51.100.7");
-    h.broker.handle_message(
-        customer,
-        RelayMessage::ContactOperator(ContactOperator {
-            operator_id: aiko_id,
-            customer: CustomerInfo::default(),
-            first_message: String::new(),
-        }),
-        h.now,
-    );
-    let contact_id = h
-        .sent_to(aiko)
-        .into_iter()
-        .find_map(|m| match m {
-            RelayMessage::ContactRequest(r) => Some(r.contact_id),
-            _ => None,
-        })
-        .unwrap();
-    h.broker.handle_message(
-        aiko,
-        RelayMessage::ContactAnswer {
-            contact_id,
-            accept: true,
-        },
-        h.now,
-    );
+    contact_accepted(&mut h, customer, aiko, aiko_id.clone(), "");
     let sid = paired(&h.drain(), aiko).unwrap().session_id;
     let out = h.leave(customer, sid, EndReason::KeyExchangeFailed);
     assert_eq!(ended(&out, aiko), Some(EndReason::KeyExchangeFailed));
@@ -458,13 +406,7 @@ fn encrypted_sessions_are_not_handed_over_or_shared() {
     let admin = h.admin_conn();
     h.create_operator(admin, "ken", "Ken");
     let ken = h.login("ken", OP_PW);
-    let ken_id = h
-        .broker
-        .store()
-        .find_account("ken")
-        .unwrap()
-        .unwrap()
-        .operator_id;
+    let ken_id = h.operator_id("ken");
     let (aiko, customer, op, _) = encrypted_session(&mut h, "192.0.2.1");
     let handover = SessionHandover {
         session_id: op.session_id,

@@ -302,13 +302,7 @@ fn live_codes_are_capped_per_operator_and_relay_wide() {
 fn chat_first_contact_reaches_the_addressed_operator() {
     let mut h = Harness::with_accounts();
     let aiko = h.login("aiko", OP_PW);
-    let operator_id = h
-        .broker
-        .store()
-        .find_account("aiko")
-        .unwrap()
-        .unwrap()
-        .operator_id;
+    let operator_id = h.operator_id("aiko");
     let customer = h.connect(Role::Customer);
     h.broker.handle_message(
         customer,
@@ -470,13 +464,7 @@ fn an_operator_hands_the_session_to_a_colleague() {
     h.allow_plaintext(admin, true);
     h.create_operator(admin, "ken", "Ken");
     let ken = h.login("ken", OP_PW);
-    let ken_id = h
-        .broker
-        .store()
-        .find_account("ken")
-        .unwrap()
-        .unwrap()
-        .operator_id;
+    let ken_id = h.operator_id("ken");
     let aiko = h.login("aiko", OP_PW);
     let code = h.issue_code(aiko);
     let customer = h.connect_v1(Role::Customer);

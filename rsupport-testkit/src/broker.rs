@@ -130,6 +130,16 @@ impl Harness {
             .collect()
     }
 
+    /// The operator ID (for chat-first contact) of account `username`.
+    pub fn operator_id(&self, username: &str) -> String {
+        self.broker
+            .store()
+            .find_account(username)
+            .expect("the store answers")
+            .expect("the account exists")
+            .operator_id
+    }
+
     /// Opens a connection from `source` and says Hello as `role`.
     pub fn connect_from(&mut self, role: Role, source: &str) -> ConnId {
         self.connect_with(role, source, false)

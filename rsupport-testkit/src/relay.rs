@@ -427,6 +427,28 @@ async fn pair(
     (operator, op_session, cu_session)
 }
 
+/// The next session that starts on `operator`'s console (within [`WAIT`]).
+pub async fn session_started(operator: &mut Operator) -> SessionHandle {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(LobbyEvent::SessionStarted(s)) = operator.next_event().await {
+                return s;
+            }
+        }
+    })
+    .await
+    .expect("a session starts in time")
+}
+
+/// An operator connected to `target` and logged in as [`OPERATOR`].
+pub async fn operator_logged_in(target: &RelayTarget) -> Operator {
+    let mut operator = Operator::connect(target, OperatorOptions::default())
+        .await
+        .unwrap();
+    operator.login(OPERATOR, PASSWORD, None).await.unwrap();
+    operator
+}
+
 /// The operator asks for `mode`; the customer allows it.
 pub async fn grant(op: &mut SessionHandle, cu: &mut SessionHandle, mode: ConnectionMode) {
     op.request_mode(mode, "to help").await.unwrap();

@@ -168,3 +168,45 @@ pub fn finished(event: &SessionEvent) -> Option<()> {
         _ => None,
     }
 }
+
+/// Sends `source` operator → customer (whose platform saves into `dest`)
+/// and waits for the customer's `Finished`; the received file is checked
+/// for its size and removed. Returns the time from `send_files`.
+pub async fn timed_transfer(
+    mut op: SessionHandle,
+    mut cu: SessionHandle,
+    source: &Path,
+    dest: &Path,
+    size: u64,
+) -> std::time::Duration {
+    let start = Instant::now();
+    op.send_files(source).await.unwrap();
+    // The operator's events (progress) are read so that none pile up.
+    let drain = tokio::spawn(async move { while op.next_event().await.is_some() {} });
+    loop {
+        let event = cu.next_event().await.expect("session still open");
+        if finished(&event).is_some() {
+            break;
+        }
+    }
+    let elapsed = start.elapsed();
+    let received = dest.join("big.bin");
+    assert_eq!(std::fs::metadata(&received).unwrap().len(), size);
+    std::fs::remove_file(received).unwrap();
+    drain.abort();
+    elapsed
+}
+
+/// Display settings asking for 60 frames per second at full colour (the
+/// host default is 30).
+pub fn sixty_fps(allow_lossy: bool) -> rsupport_proto::screen::DisplaySettings {
+    rsupport_proto::screen::DisplaySettings {
+        color_depth: rsupport_proto::ColorDepth::TrueColor,
+        hide_wallpaper: false,
+        window_ids: Vec::new(),
+        scale_percent: 0,
+        monitor_id: 0,
+        max_fps: 60,
+        allow_lossy,
+    }
+}
