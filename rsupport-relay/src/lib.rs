@@ -65,6 +65,7 @@ mod codes;
 pub mod config;
 mod conn_deadline;
 mod conn_limits;
+mod contact;
 mod embed;
 mod event_channel;
 pub mod hashing;

@@ -1,4 +1,5 @@
-//! Session codes, chat-first contact, pairing, licence limits and session end.
+//! Session codes, pairing, licence limits and session end (chat-first
+//! contact is in `contact`).
 //!
 //! **End-to-end encryption.** Sessions between two programs that speak
 //! protocol 2 ([`E2E_PROTOCOL_VERSION`]) are encrypted between them; the
@@ -21,8 +22,8 @@ use std::sync::Arc;
 
 use rsupport_proto::limits::CODE_SECRET_DIGITS;
 use rsupport_proto::relay::{
-    ContactOperator, ContactRequest, CustomerInfo, JoinRefusal, Paired, PairingOrigin,
-    RelayMessage, RequestError, RequestResult, Secret,
+    CustomerInfo, JoinRefusal, Paired, PairingOrigin, RelayMessage, RequestError, RequestResult,
+    Secret,
 };
 use rsupport_proto::text::clean_display_text;
 use rsupport_proto::{CloseReason, ConnectionMode, EndReason, Role, E2E_PROTOCOL_VERSION};
@@ -30,8 +31,7 @@ use sha2::{Digest, Sha256};
 
 use super::broker::{Broker, ConnId, Output, TrafficMeter};
 use super::codes::{code_key, normalize_code};
-use super::limits::contacts::{MAX_DESCRIPTION_CHARS, MAX_FIRST_MESSAGE_CHARS, MAX_NAME_CHARS};
-use super::limits::refusals::Subject;
+use super::limits::contacts::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 use crate::Source;
 
 /// A chat-first contact waiting for the operator's answer.
@@ -140,14 +140,14 @@ impl Session {
 
 /// How a session comes about, for [`Broker::pair`].
 #[derive(Debug)]
-struct Pairing {
-    origin: PairingOrigin,
+pub(crate) struct Pairing {
+    pub(crate) origin: PairingOrigin,
     /// The routing code the customer joined with; empty for a contact.
-    code: String,
+    pub(crate) code: String,
     /// The source a code was joined from.
-    code_source: Option<Source>,
+    pub(crate) code_source: Option<Source>,
     /// Not end-to-end encrypted (allowed by the settings).
-    plaintext: bool,
+    pub(crate) plaintext: bool,
 }
 
 /// SHA-256 of a resume token: what the relay stores and compares.
@@ -181,20 +181,21 @@ const CUSTOMER_CANNOT_ENCRYPT: &str = "this relay allows only end-to-end encrypt
 
 /// The answer to a protocol-1 operator that accepted a contact when
 /// plaintext sessions are off.
-const OPERATOR_CANNOT_ENCRYPT: &str = "your program cannot encrypt sessions end to end \
+pub(crate) const OPERATOR_CANNOT_ENCRYPT: &str = "your program cannot encrypt sessions end to end \
      (it speaks protocol 1) and this relay does not allow plaintext sessions: update the program";
 
 /// The audit detail of a plaintext session.
-const PLAINTEXT_DETAIL: &str = "not end-to-end encrypted: a party speaks protocol 1 and \
+pub(crate) const PLAINTEXT_DETAIL: &str =
+    "not end-to-end encrypted: a party speaks protocol 1 and \
      allow_plaintext_sessions is on";
 
 /// Whether two programs would share a plaintext session.
-fn plaintext_between(operator_version: u32, customer_version: u32) -> bool {
+pub(crate) fn plaintext_between(operator_version: u32, customer_version: u32) -> bool {
     operator_version.min(customer_version) < E2E_PROTOCOL_VERSION
 }
 
 impl Broker {
-    fn refuse(&mut self, conn: ConnId, reason: JoinRefusal, retry_after_ms: u64) {
+    pub(crate) fn refuse(&mut self, conn: ConnId, reason: JoinRefusal, retry_after_ms: u64) {
         self.send(
             conn,
             RelayMessage::JoinRefused {
@@ -205,14 +206,14 @@ impl Broker {
     }
 
     /// The protocol version `conn` negotiated (0 when it is gone).
-    fn version_of(&self, conn: ConnId) -> u32 {
+    pub(crate) fn version_of(&self, conn: ConnId) -> u32 {
         self.conns.get(&conn).map_or(0, |c| c.version)
     }
 
     /// A protocol-1 customer asks for a session while plaintext sessions
     /// are off: it is closed with a text it can show (`true`), without its
     /// code being looked at or counted.
-    fn closed_for_plaintext(&mut self, conn: ConnId, now_ms: u64) -> bool {
+    pub(crate) fn closed_for_plaintext(&mut self, conn: ConnId, now_ms: u64) -> bool {
         let cannot = self.conns.get(&conn).is_some_and(|c| !c.encrypts());
         if !cannot || self.settings.allow_plaintext_sessions {
             return false;
@@ -350,171 +351,7 @@ impl Broker {
         code
     }
 
-    pub(crate) fn handle_contact(&mut self, conn: ConnId, c: ContactOperator, now_ms: u64) {
-        if self.customer_busy(conn) {
-            self.reply(
-                conn,
-                RequestResult::err(RequestError::InvalidArgument, "already in a session"),
-            );
-            return;
-        }
-        let Some(source) = self.conns.get(&conn).map(|c| Source::of(c.info.source)) else {
-            return;
-        };
-        if self.closed_for_plaintext(conn, now_ms) {
-            return;
-        }
-        // Every request counts, whatever its outcome, so probing operator
-        // IDs costs as much as contacting one.
-        if let Err(retry_at_ms) = self.contact_limits.source_request(source, now_ms) {
-            self.audit_refusal(now_ms, "contact_rate_limited", conn, None, |r| {
-                r.detail = "contact requests from this source over the allowance".into()
-            });
-            self.refuse(conn, JoinRefusal::RateLimited, retry_at_ms);
-            return;
-        }
-        // Relay-wide, before the operator is looked up: says nothing about them.
-        if self.sessions.len() >= self.settings.max_concurrent_sessions as usize {
-            self.refuse(conn, JoinRefusal::LicenceLimit, 0);
-            return;
-        }
-        let account = self
-            .store
-            .find_account_by_operator_id(&c.operator_id)
-            .ok()
-            .flatten();
-        // Unknown, disabled and offline operators get the same answer.
-        let target = account.filter(|a| a.enabled).and_then(|a| {
-            let conn = self
-                .online
-                .get(&a.username)
-                .and_then(|l| l.last().copied())?;
-            Some((a.username, conn))
-        });
-        let Some((operator, operator_conn)) = target else {
-            self.refuse(conn, JoinRefusal::OperatorOffline, 0);
-            return;
-        };
-        if !self.contact_limits.deliver_to(&operator, now_ms) {
-            self.audit_refusal(
-                now_ms,
-                "contact_limited",
-                conn,
-                Some(Subject::Operator(operator.clone())),
-                |r| {
-                    r.operator_username = operator.clone();
-                    r.detail =
-                        "the operator received the most contact requests allowed this hour".into()
-                },
-            );
-            self.refuse(conn, JoinRefusal::OperatorOffline, 0);
-            return;
-        }
-        let customer = clean_customer(c.customer);
-        let first_message = clean_display_text(&c.first_message, MAX_FIRST_MESSAGE_CHARS);
-        let contact_id = self.fresh_id();
-        self.audit(now_ms, "contact_requested", &operator, conn, |r| {
-            r.customer = customer_label(&customer)
-        });
-        self.contacts.insert(
-            contact_id,
-            Contact {
-                customer_conn: conn,
-                operator_conn,
-                customer: customer.clone(),
-                expires_at_ms: now_ms.saturating_add(self.config.contact_timeout_ms),
-            },
-        );
-        if let Some(cc) = self.conns.get_mut(&conn) {
-            cc.contact = Some(contact_id);
-        }
-        self.send(
-            operator_conn,
-            RelayMessage::ContactRequest(ContactRequest {
-                contact_id,
-                customer,
-                first_message,
-            }),
-        );
-    }
-
-    pub(crate) fn handle_contact_answer(
-        &mut self,
-        conn: ConnId,
-        contact_id: u64,
-        accept: bool,
-        now_ms: u64,
-    ) {
-        if self
-            .contacts
-            .get(&contact_id)
-            .is_none_or(|c| c.operator_conn != conn)
-        {
-            self.reply(
-                conn,
-                RequestResult::err(RequestError::NotFound, "no such contact"),
-            );
-            return;
-        }
-        let Some(contact) = self.contacts.remove(&contact_id) else {
-            return;
-        };
-        if let Some(cc) = self.conns.get_mut(&contact.customer_conn) {
-            cc.contact = None;
-        }
-        // Checked once the operator accepts: refusing at the request would
-        // tell anyone with the operator ID that it is online.
-        let plaintext = plaintext_between(
-            self.version_of(conn),
-            self.version_of(contact.customer_conn),
-        );
-        if !accept {
-            self.refuse(contact.customer_conn, JoinRefusal::Declined, 0);
-        } else if plaintext && !self.settings.allow_plaintext_sessions {
-            let operator = self
-                .principal(conn)
-                .map(|p| p.username.clone())
-                .unwrap_or_default();
-            self.audit_refusal(
-                now_ms,
-                "plaintext_refused",
-                contact.customer_conn,
-                None,
-                |r| {
-                    r.operator_username = operator;
-                    r.detail = "the operator's program cannot encrypt end to end (protocol 1) \
-                                and allow_plaintext_sessions is off"
-                        .into();
-                },
-            );
-            self.refuse(contact.customer_conn, JoinRefusal::NotEncrypted, 0);
-            self.reply(
-                conn,
-                RequestResult::err(RequestError::InvalidArgument, OPERATOR_CANNOT_ENCRYPT),
-            );
-        } else if self.sessions.len() >= self.settings.max_concurrent_sessions as usize {
-            self.refuse(contact.customer_conn, JoinRefusal::LicenceLimit, 0);
-            self.reply(
-                conn,
-                RequestResult::err(RequestError::LimitReached, "licence session limit"),
-            );
-        } else {
-            self.pair(
-                conn,
-                contact.customer_conn,
-                contact.customer,
-                Pairing {
-                    origin: PairingOrigin::Contact,
-                    code: String::new(),
-                    code_source: None,
-                    plaintext,
-                },
-                now_ms,
-            );
-        }
-    }
-
-    fn pair(
+    pub(crate) fn pair(
         &mut self,
         operator_conn: ConnId,
         customer_conn: ConnId,
@@ -755,23 +592,6 @@ impl Broker {
                 r.detail = format!("duration_ms={duration_ms}");
             },
         );
-    }
-
-    pub(crate) fn expire_contacts(&mut self, now_ms: u64) {
-        let expired: Vec<u64> = self
-            .contacts
-            .iter()
-            .filter(|(_, c)| c.expires_at_ms <= now_ms)
-            .map(|(k, _)| *k)
-            .collect();
-        for id in expired {
-            if let Some(c) = self.contacts.remove(&id) {
-                if let Some(cc) = self.conns.get_mut(&c.customer_conn) {
-                    cc.contact = None;
-                }
-                self.refuse(c.customer_conn, JoinRefusal::Declined, 0);
-            }
-        }
     }
 
     pub(crate) fn check_session_limits(&mut self, now_ms: u64) {

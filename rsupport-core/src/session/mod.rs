@@ -38,9 +38,11 @@ pub mod control;
 mod core;
 pub mod permissions;
 pub mod screen;
+mod types;
 
-pub use self::core::{
-    ConnectionState, InputNotPermitted, Session, SessionConfig, SessionError, SessionEvent,
+pub use self::core::Session;
+pub use self::types::{
+    ConnectionState, InputNotPermitted, SessionConfig, SessionError, SessionEvent,
 };
 pub use abuse::{DroppedStats, MALFORMED_WINDOW, MAX_MALFORMED};
 pub use chat::{Chat, ChatError, ChatEvent};
