@@ -11,7 +11,9 @@
 //! `RELAY_BENCH_RTTS` (round trips, default 5000), `RELAY_BENCH_CONNS`
 //! (idle connections, default 10000).
 
-use std::process::Stdio;
+#[path = "common/child_relay.rs"]
+mod child_relay;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +29,7 @@ use rsupport_proto::Role;
 use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::SqliteStore;
 use rsupport_relay::{create_account, AccountSpec, Relay, RelayBuilder, RelayConfig};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -57,6 +59,11 @@ fn bench_config() -> RelayConfig {
     c.idle_timeout_ms = 600_000;
     c.handshake_timeout_ms = 60_000;
     c.max_connections = 100_000;
+    // Every client of this bench comes from 127.0.0.1, and the idle ones
+    // never log in: the per-source cap and the login deadline (issue 12's
+    // guards) would measure themselves instead of forwarding and memory.
+    c.max_connections_per_source = c.max_connections;
+    c.auth_timeout_ms = 600_000;
     c.settings.max_concurrent_sessions = 100_000;
     c
 }
@@ -339,9 +346,7 @@ async fn child_relay() {
         .start("127.0.0.1:0")
         .await
         .expect("relay");
-    println!("{} {}", relay.local_addr().port(), relay.fingerprint_hex());
-    // Serve until the parent kills this process.
-    std::future::pending::<()>().await;
+    child_relay::announce_and_serve(relay).await
 }
 
 async fn idle_memory() {
@@ -357,22 +362,10 @@ async fn idle_memory() {
         }
     );
     let exe = std::env::current_exe().expect("exe");
-    let mut child = tokio::process::Command::new(exe)
-        .env("RELAY_BENCH_CHILD", "1")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn child relay");
-    let pid = child.id().expect("pid");
-    let mut line = String::new();
-    tokio::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .await
-        .expect("child line");
-    let mut parts = line.split_whitespace();
-    let port: u16 = parts.next().and_then(|p| p.parse().ok()).expect("port");
-    let fp = rsupport_net::tls::parse_fingerprint(parts.next().expect("fp")).expect("fp");
-    let tls = client_config(Trust::Fingerprint(fp), None).expect("client tls");
+    let mut command = tokio::process::Command::new(exe);
+    command.env("RELAY_BENCH_CHILD", "1");
+    let child = child_relay::spawn(command).await;
+    let (pid, port, tls) = (child.pid, child.port, child.tls.clone());
 
     // Warm up (first connections allocate runtime structures), then measure.
     let mut conns = Vec::with_capacity(n + 16);
@@ -406,7 +399,8 @@ async fn idle_memory() {
         "relay RSS before {before} KiB, after {after} KiB -> {per:.0} bytes per idle connection"
     );
     drop(conns);
-    let _ = child.kill().await;
+    let mut process = child.process;
+    let _ = process.kill().await;
 }
 
 async fn dial_idle(

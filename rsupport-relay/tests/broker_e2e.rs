@@ -54,13 +54,6 @@ fn closed(outputs: &[Output], conn: ConnId) -> Option<(CloseReason, String)> {
     })
 }
 
-fn rows_of(h: &Harness, kind: &str) -> Vec<rsupport_proto::relay::admin::AuditRecord> {
-    h.audit_rows()
-        .into_iter()
-        .filter(|r| r.kind == kind)
-        .collect()
-}
-
 /// Aiko (protocol 2) and a protocol-2 customer paired by a code from
 /// `source`: (operator conn, customer conn, operator's Paired, customer's Paired).
 /// `customer` asks the operator with `operator_id` (logged in on
@@ -127,7 +120,7 @@ fn the_routing_code_reaches_only_the_operator_and_is_the_issued_one() {
     assert_eq!(op.origin, PairingOrigin::SessionCode);
     assert!(cu.code.is_empty(), "the customer is not told the code");
     assert!(!op.plaintext && !cu.plaintext, "both speak protocol 2");
-    let started = rows_of(&h, "session_started");
+    let started = h.audit_rows_of("session_started");
     assert_eq!(started.len(), 1);
     assert_eq!(started[0].detail, "end-to-end encrypted");
 
@@ -150,7 +143,7 @@ fn a_protocol_1_operator_is_refused_by_default_and_the_code_stays_usable() {
     let out = h.join(customer, &code);
     assert_eq!(refused(&out, customer), Some(JoinRefusal::NotEncrypted));
     assert!(paired(&out, aiko).is_none());
-    let row = &rows_of(&h, "plaintext_refused")[0];
+    let row = &h.audit_rows_of("plaintext_refused")[0];
     assert_eq!(row.operator_username, "aiko");
     assert!(row.detail.contains("operator's program"), "{}", row.detail);
     // Not a wrong code: nothing counted, nothing used up.
@@ -166,7 +159,7 @@ fn a_protocol_1_operator_is_refused_by_default_and_the_code_stays_usable() {
     let cu = paired(&out, customer).unwrap();
     assert!(op.plaintext && cu.plaintext);
     assert_eq!(op.code, code);
-    let started = rows_of(&h, "session_started");
+    let started = h.audit_rows_of("session_started");
     assert_eq!(started.len(), 1);
     assert!(
         started[0].detail.contains("not end-to-end encrypted"),
@@ -187,7 +180,7 @@ fn a_protocol_1_customer_is_closed_with_a_readable_reason_and_the_code_stays_usa
     assert_eq!(reason, CloseReason::VersionMismatch);
     assert!(detail.contains("update the program"), "{detail}");
     assert!(refused(&out, old).is_none());
-    assert_eq!(rows_of(&h, "plaintext_refused").len(), 1);
+    assert_eq!(h.audit_rows_of("plaintext_refused").len(), 1);
     assert!(!h.audit_kinds().contains(&"code_failed".to_string()));
 
     let customer = h.connect(Role::Customer);
@@ -227,7 +220,7 @@ fn a_contact_with_a_protocol_1_operator_is_refused_once_accepted() {
     assert_eq!(to_aiko[0].error, Some(RequestError::InvalidArgument));
     assert!(to_aiko[0].detail.contains("update the program"));
     assert_eq!(h.broker.session_count(), 0);
-    assert_eq!(rows_of(&h, "plaintext_refused").len(), 1);
+    assert_eq!(h.audit_rows_of("plaintext_refused").len(), 1);
 }
 
 #[test]
@@ -321,7 +314,7 @@ fn a_failed_key_exchange_counts_a_wrong_code_for_the_customers_source() {
     let out = h.leave(aiko, op.session_id, EndReason::KeyExchangeFailed);
     assert_eq!(ended(&out, customer), Some(EndReason::KeyExchangeFailed));
     assert_eq!(ended(&out, aiko), Some(EndReason::KeyExchangeFailed));
-    let row = &rows_of(&h, "key_exchange_failed")[0];
+    let row = &h.audit_rows_of("key_exchange_failed")[0];
     assert_eq!(row.session_id, op.session_id);
     assert_eq!(
         row.source, "198.51.100.7",
@@ -332,7 +325,7 @@ fn a_failed_key_exchange_counts_a_wrong_code_for_the_customers_source() {
         "{}",
         row.detail
     );
-    let ended_row = &rows_of(&h, "session_ended")[0];
+    let ended_row = &h.audit_rows_of("session_ended")[0];
     assert_eq!(ended_row.end_reason, Some(EndReason::KeyExchangeFailed));
 
     // Like a wrong code: the source's next try waits out the slow-down.
@@ -359,14 +352,15 @@ fn a_failed_key_exchange_counts_a_wrong_code_for_the_customers_source() {
             "{i}"
         );
     }
-    assert!(rows_of(&h, "key_exchange_failed")
+    assert!(h
+        .audit_rows_of("key_exchange_failed")
         .iter()
         .skip(1)
         .all(|r| r.detail.contains("reported by the customer")));
     h.now += 60_000;
     let (_, customer, _, cu) = encrypted_session(&mut h, "203.0.113.1");
     h.leave(customer, cu.session_id, EndReason::KeyExchangeFailed);
-    let last = rows_of(&h, "key_exchange_failed").pop().unwrap();
+    let last = h.audit_rows_of("key_exchange_failed").pop().unwrap();
     assert!(
         last.detail.contains("allowance is now spent"),
         "{}",
@@ -392,7 +386,7 @@ fn a_failed_key_exchange_in_a_contact_session_counts_nothing() {
     let sid = paired(&h.drain(), aiko).unwrap().session_id;
     let out = h.leave(customer, sid, EndReason::KeyExchangeFailed);
     assert_eq!(ended(&out, aiko), Some(EndReason::KeyExchangeFailed));
-    assert!(rows_of(&h, "key_exchange_failed")[0]
+    assert!(h.audit_rows_of("key_exchange_failed")[0]
         .detail
         .contains("not a session from a code"));
     let code = h.issue_code(aiko);

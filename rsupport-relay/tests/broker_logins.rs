@@ -7,7 +7,7 @@
 
 use rsupport_testkit::broker as common;
 
-use rsupport_proto::relay::admin::{AdminCommand, AdminReply, AuditQuery};
+use rsupport_proto::relay::admin::{AdminCommand, AdminReply};
 use rsupport_proto::relay::{Login, LoginResult, LoginStatus, RelayMessage, RequestError};
 use rsupport_proto::{CloseReason, Role};
 use rsupport_relay::store::SqliteStore;
@@ -335,15 +335,7 @@ fn refusals_are_counted_into_one_audit_row_per_minute() {
     assert!(due <= h.now + 60_000);
     h.now += 60_000;
     h.broker.handle_timeout(h.now);
-    let rows = h
-        .broker
-        .store()
-        .query_audit(&AuditQuery::default(), 10_000)
-        .unwrap();
-    let summaries: Vec<_> = rows
-        .iter()
-        .filter(|r| r.kind == "login_refused_locked")
-        .collect();
+    let summaries = h.audit_rows_of("login_refused_locked");
     assert_eq!(summaries.len(), 2, "the first refusal and one summary row");
     assert!(
         summaries[1].detail.starts_with("999 more refused"),
@@ -369,22 +361,17 @@ fn logins_without_a_client_certificate_are_summarised_with_short_names() {
     }
     h.now += 60_000;
     h.broker.handle_timeout(h.now);
-    let rows = h
-        .broker
-        .store()
-        .query_audit(&AuditQuery::default(), 10_000)
-        .unwrap();
-    let refused: Vec<_> = rows
-        .iter()
-        .filter(|r| r.kind == "login_refused_no_certificate")
-        .collect();
+    let refused = h.audit_rows_of("login_refused_no_certificate");
     assert_eq!(refused.len(), 2, "the first refusal and one summary row");
     assert_eq!(
         refused[0].operator_username.len(),
         64,
         "cut to a valid length"
     );
-    assert!(rows.iter().all(|r| r.operator_username.len() <= 64));
+    assert!(h
+        .audit_rows()
+        .iter()
+        .all(|r| r.operator_username.len() <= 64));
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use rsupport_testkit::broker as common;
 
-use rsupport_proto::relay::admin::{AdminCommand, AuditQuery, RelaySettings};
+use rsupport_proto::relay::admin::{AdminCommand, RelaySettings};
 use rsupport_proto::relay::CustomerInfo;
 use rsupport_proto::relay::{JoinRefusal, RelayMessage};
 use rsupport_proto::{CloseReason, EndReason, Role};
@@ -58,15 +58,8 @@ fn code_pairs_customer_with_the_issuing_operator_once() {
     assert!(out
         .iter()
         .any(|o| matches!(o, Output::Unroute { conn, .. } if *conn == aiko)));
-    let ended = h
-        .broker
-        .store()
-        .query_audit(&AuditQuery::default(), 1000)
-        .unwrap();
-    let row = ended
-        .iter()
-        .find(|r| r.kind == "session_ended")
-        .expect("session audited");
+    let ended = h.audit_rows_of("session_ended");
+    let row = ended.first().expect("session audited");
     assert_eq!(row.operator_username, "aiko");
     assert_eq!(row.customer, "Bob");
     assert_eq!(row.ended_ms - row.started_ms, 5_000);

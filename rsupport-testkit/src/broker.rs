@@ -372,15 +372,17 @@ impl Harness {
             .unwrap()
     }
 
+    /// The audit records of kind `kind` stored so far, oldest first.
+    pub fn audit_rows_of(&self, kind: &str) -> Vec<AuditRecord> {
+        self.audit_rows()
+            .into_iter()
+            .filter(|r| r.kind == kind)
+            .collect()
+    }
+
     /// The kinds of the audit records stored so far, oldest first.
     pub fn audit_kinds(&self) -> Vec<String> {
-        self.broker
-            .store()
-            .query_audit(&AuditQuery::default(), 10_000)
-            .unwrap()
-            .into_iter()
-            .map(|r| r.kind)
-            .collect()
+        self.audit_rows().into_iter().map(|r| r.kind).collect()
     }
 }
 

@@ -22,8 +22,10 @@
 //! Targets (issue 12): 100% legitimate success; Ping p99 ≤ 50 ms during the
 //! login flood; relay RSS ≤ 256 MiB above idle under every flood.
 
+#[path = "../common/child_relay.rs"]
+mod child_relay;
+
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,14 +33,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rsupport_net::tls::{client_config, Trust};
 use rsupport_net::{Incoming, RelayConnection};
 use rsupport_proto::framing::{Frame, FrameKind};
 use rsupport_proto::relay::{CustomerInfo, JoinRefusal, Login, LoginStatus, RelayMessage, Secret};
 use rsupport_proto::Role;
 use rsupport_relay::store::SqliteStore;
 use rsupport_relay::{create_account, AccountSpec, Relay, RelayConfig};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::client::TlsStream;

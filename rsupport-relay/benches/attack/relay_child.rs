@@ -32,8 +32,7 @@ pub(crate) async fn child_relay() {
         .start("127.0.0.1:0")
         .await
         .expect("relay");
-    println!("{} {}", relay.local_addr().port(), relay.fingerprint_hex());
-    std::future::pending::<()>().await;
+    child_relay::announce_and_serve(relay).await
 }
 
 /// The relay child, and how to reach it.
@@ -48,31 +47,16 @@ impl Target {
     pub(crate) async fn start(max_connections: Option<usize>) -> Target {
         let exe = std::env::current_exe().expect("exe");
         let mut command = tokio::process::Command::new(exe);
-        command
-            .env("ATTACK_CHILD", "1")
-            .env("RUST_LOG", "off")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true);
+        command.env("ATTACK_CHILD", "1").env("RUST_LOG", "off");
         if let Some(cap) = max_connections {
             command.env("ATTACK_MAX_CONNECTIONS", cap.to_string());
         }
-        let mut child = command.spawn().expect("spawn the relay child");
-        let pid = child.id().expect("pid");
-        let mut line = String::new();
-        tokio::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .await
-            .expect("child line");
-        let mut parts = line.split_whitespace();
-        let port: u16 = parts.next().and_then(|p| p.parse().ok()).expect("port");
-        let fp = rsupport_net::tls::parse_fingerprint(parts.next().expect("fp")).expect("fp");
-        let tls = client_config(Trust::Fingerprint(fp), None).expect("client tls");
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let child = child_relay::spawn(command).await;
         Target {
-            child: std::sync::Mutex::new(Some(child)),
-            pid,
-            addr,
-            tls,
+            child: std::sync::Mutex::new(Some(child.process)),
+            pid: child.pid,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, child.port)),
+            tls: child.tls,
         }
     }
 
