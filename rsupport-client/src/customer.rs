@@ -43,7 +43,7 @@ impl Customer {
         Ok(Customer {
             commands,
             lobby,
-            protocol_1: target.encryption().max_version() < rsupport_proto::E2E_PROTOCOL_VERSION,
+            protocol_1: target.encryption().speaks_protocol_1(),
         })
     }
 

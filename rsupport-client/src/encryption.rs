@@ -87,6 +87,11 @@ impl Encryption {
         self
     }
 
+    /// Whether this program behaves as a protocol-1 one.
+    pub(crate) fn speaks_protocol_1(&self) -> bool {
+        self.protocol_1_only
+    }
+
     /// The highest protocol version this program announces.
     pub(crate) fn max_version(&self) -> u32 {
         if self.protocol_1_only {

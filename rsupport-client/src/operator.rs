@@ -191,7 +191,7 @@ impl Operator {
             login: None,
             transfers_pending: 0,
             next_admin_request: 1,
-            protocol_1: target.encryption().max_version() < rsupport_proto::E2E_PROTOCOL_VERSION,
+            protocol_1: target.encryption().speaks_protocol_1(),
         })
     }
 

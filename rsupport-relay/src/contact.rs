@@ -17,23 +17,12 @@ use crate::limits::refusals::Subject;
 use crate::pairing::{
     clean_customer, customer_label, plaintext_between, Contact, Pairing, OPERATOR_CANNOT_ENCRYPT,
 };
-use crate::Source;
 
 impl Broker {
     pub(crate) fn handle_contact(&mut self, conn: ConnId, c: ContactOperator, now_ms: u64) {
-        if self.customer_busy(conn) {
-            self.reply(
-                conn,
-                RequestResult::err(RequestError::InvalidArgument, "already in a session"),
-            );
-            return;
-        }
-        let Some(source) = self.conns.get(&conn).map(|c| Source::of(c.info.source)) else {
+        let Some(source) = self.customer_may_ask(conn, now_ms) else {
             return;
         };
-        if self.closed_for_plaintext(conn, now_ms) {
-            return;
-        }
         // Every request counts, whatever its outcome, so probing operator
         // IDs costs as much as contacting one.
         if let Err(retry_at_ms) = self.contact_limits.source_request(source, now_ms) {

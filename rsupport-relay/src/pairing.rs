@@ -185,8 +185,7 @@ pub(crate) const OPERATOR_CANNOT_ENCRYPT: &str = "your program cannot encrypt se
      (it speaks protocol 1) and this relay does not allow plaintext sessions: update the program";
 
 /// The audit detail of a plaintext session.
-pub(crate) const PLAINTEXT_DETAIL: &str =
-    "not end-to-end encrypted: a party speaks protocol 1 and \
+const PLAINTEXT_DETAIL: &str = "not end-to-end encrypted: a party speaks protocol 1 and \
      allow_plaintext_sessions is on";
 
 /// Whether two programs would share a plaintext session.
@@ -213,7 +212,7 @@ impl Broker {
     /// A protocol-1 customer asks for a session while plaintext sessions
     /// are off: it is closed with a text it can show (`true`), without its
     /// code being looked at or counted.
-    pub(crate) fn closed_for_plaintext(&mut self, conn: ConnId, now_ms: u64) -> bool {
+    fn closed_for_plaintext(&mut self, conn: ConnId, now_ms: u64) -> bool {
         let cannot = self.conns.get(&conn).is_some_and(|c| !c.encrypts());
         if !cannot || self.settings.allow_plaintext_sessions {
             return false;
@@ -233,6 +232,21 @@ impl Broker {
             .is_some_and(|c| !c.sessions.is_empty() || c.contact.is_some())
     }
 
+    /// The source of a customer that may join or ask for a contact now:
+    /// not already in a session (answered so) and able to encrypt, or
+    /// allowed not to (otherwise closed). `None`: nothing more to do.
+    pub(crate) fn customer_may_ask(&mut self, conn: ConnId, now_ms: u64) -> Option<Source> {
+        if self.customer_busy(conn) {
+            self.reply(
+                conn,
+                RequestResult::err(RequestError::InvalidArgument, "already in a session"),
+            );
+            return None;
+        }
+        let source = self.conns.get(&conn).map(|c| Source::of(c.info.source))?;
+        (!self.closed_for_plaintext(conn, now_ms)).then_some(source)
+    }
+
     pub(crate) fn handle_join(
         &mut self,
         conn: ConnId,
@@ -240,19 +254,9 @@ impl Broker {
         customer: CustomerInfo,
         now_ms: u64,
     ) {
-        if self.customer_busy(conn) {
-            self.reply(
-                conn,
-                RequestResult::err(RequestError::InvalidArgument, "already in a session"),
-            );
-            return;
-        }
-        let Some(source) = self.conns.get(&conn).map(|c| Source::of(c.info.source)) else {
+        let Some(source) = self.customer_may_ask(conn, now_ms) else {
             return;
         };
-        if self.closed_for_plaintext(conn, now_ms) {
-            return;
-        }
         // A source that failed too often or too recently is not looked at;
         // a source without failures always is (see `limits::codes`).
         if let Err(refused) = self.code_limits.check(source, now_ms) {

@@ -31,6 +31,9 @@ enum State {
 pub(crate) enum Received {
     /// Encoded session messages to decode and handle, in order.
     Messages(Vec<Bytes>),
+    /// A payload this session cannot use (say why): dropped and counted
+    /// like a malformed message.
+    Unusable(&'static str),
     /// The channel cannot go on: end the session with this reason.
     Broken(EndReason, String),
 }
@@ -162,10 +165,10 @@ impl SecureChannel {
             (State::Plaintext, PayloadProtection::Plain) => {
                 Received::Messages(vec![envelope.payload])
             }
-            // A plaintext session has no keys: a sealed or handshake
-            // payload is nothing it can use. An empty payload does not
-            // decode, so the session drops and counts it like any other.
-            (State::Plaintext, _) => Received::Messages(vec![Bytes::new()]),
+            // A plaintext session has no keys to open or agree with.
+            (State::Plaintext, _) => {
+                Received::Unusable("a sealed or key-exchange message in a plaintext session")
+            }
             (_, PayloadProtection::Plain) => self.tampered_because(
                 "a message arrived without end-to-end protection in an encrypted session; \
                  someone between you tried to inject it, so the session was ended"
@@ -205,8 +208,7 @@ impl SecureChannel {
                     Err(e) => self.tampered(e),
                 }
             }
-            // A protection this version does not know: dropped and counted.
-            _ => Received::Messages(vec![Bytes::new()]),
+            _ => Received::Unusable("a message protected in a way this version does not know"),
         }
     }
 

@@ -202,7 +202,7 @@ impl Exchange {
                 let shared = step1.step3(&packet).map_err(|_| ExchangeError::Mismatch)?;
                 let keys = SessionKeys::derive(
                     &[shared.k1, shared.k2].concat(),
-                    self.transcript(&share, &reply, &[]),
+                    self.transcript(&share, &reply),
                 );
                 self.customer_finish(keys, &confirm, Verification::Code)
             }
@@ -214,7 +214,7 @@ impl Exchange {
                     confirm,
                 },
             ) => {
-                let transcript = self.transcript(&share, &reply, &[]);
+                let transcript = self.transcript(&share, &reply);
                 let verification = self.check_helpdesk(&transcript, &signature)?;
                 let peer = UnparsedPublicKey::new(&X25519, reply.as_ref());
                 let shared = agreement::agree_ephemeral(private, &peer, |s| s.to_vec())
@@ -246,13 +246,12 @@ impl Exchange {
         }
     }
 
-    fn transcript(&self, customer_share: &[u8], operator_share: &[u8], extra: &[u8]) -> [u8; 32] {
+    fn transcript(&self, customer_share: &[u8], operator_share: &[u8]) -> [u8; 32] {
         transcript_hash(&[
             SUITE.as_bytes(),
             &self.session_id.to_be_bytes(),
             customer_share,
             operator_share,
-            extra,
         ])
     }
 
@@ -291,7 +290,7 @@ impl Exchange {
         let shared = step2.shared_keys();
         let keys = SessionKeys::derive(
             &[shared.k1, shared.k2].concat(),
-            self.transcript(share, &reply, &[]),
+            self.transcript(share, &reply),
         );
         let confirm = Bytes::from(keys.confirmation(Side::Operator));
         self.state = State::AwaitConfirm {
@@ -321,7 +320,7 @@ impl Exchange {
             .compute_public_key()
             .map_err(|_| ExchangeError::Random)?;
         let reply = public.as_ref().to_vec();
-        let transcript = self.transcript(share, &reply, &[]);
+        let transcript = self.transcript(share, &reply);
         let (signature, verification) = match helpdesk {
             Some(key) => (
                 Bytes::copy_from_slice(key.pair.sign(&transcript).as_ref()),

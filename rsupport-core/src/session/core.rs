@@ -374,6 +374,7 @@ impl Session {
                 self.sync();
                 Ok(())
             }
+            Received::Unusable(what) => self.settle(Err(SessionError::Unusable(what)), now),
             Received::Broken(reason, detail) => {
                 if !self.control.is_ended() {
                     self.control.end(reason, detail);
@@ -549,11 +550,7 @@ impl Session {
             return None;
         }
         let message = self.next_message()?;
-        self.seq += 1;
-        match self
-            .secure
-            .wrap(message.priority(), message.encode(), self.seq)
-        {
+        match self.wrap(message.priority(), message.encode()) {
             Ok(envelope) => Some(envelope),
             Err(e) => {
                 self.control.end(EndReason::Tampered, e.to_string());
@@ -608,8 +605,17 @@ impl Session {
         if !self.secure.ready() {
             return None;
         }
+        self.wrap(priority, payload).ok()
+    }
+
+    /// Numbers and wraps (seals, once keys are agreed) one payload.
+    fn wrap(
+        &mut self,
+        priority: rsupport_proto::envelope::Priority,
+        payload: bytes::Bytes,
+    ) -> Result<Envelope, crate::e2e::RecordError> {
         self.seq += 1;
-        self.secure.wrap(priority, payload, self.seq).ok()
+        self.secure.wrap(priority, payload, self.seq)
     }
 
     /// The next file IO to perform (on a worker, not the task that moves

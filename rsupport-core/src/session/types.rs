@@ -125,6 +125,9 @@ pub enum SessionError {
     /// A file message that breaks the transfer protocol.
     #[error("files channel: {0}")]
     Files(String),
+    /// A payload this session has no keys for (see [`crate::e2e`]).
+    #[error("{0}")]
+    Unusable(&'static str),
 }
 
 impl SessionError {
