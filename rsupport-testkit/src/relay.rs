@@ -515,6 +515,41 @@ pub async fn raw_customer(target: &RelayTarget) -> RawConnection {
     conn
 }
 
+/// A session with no screen or input of its own (a one-pixel monitor),
+/// for parties that only speak the protocol: a hostile customer, a relay
+/// that runs its own key exchange.
+pub(crate) fn headless_session(
+    side: rsupport_core::Side,
+    session_id: u64,
+    key_exchange: rsupport_core::e2e::KeyExchange,
+) -> rsupport_core::session::Session {
+    let mapper = rsupport_input::CoordinateMapper::for_monitor(
+        vec![rsupport_input::Monitor::new(
+            rsupport_proto::Rect::new(0, 0, 1, 1),
+            1.0,
+        )],
+        0,
+        1,
+        1,
+    )
+    .unwrap();
+    rsupport_core::session::Session::new(
+        rsupport_core::session::SessionConfig {
+            side,
+            session_id,
+            display_name: "headless".into(),
+            policy: rsupport_core::session::SessionPolicy::allowing(
+                ConnectionMode::ALL.iter().copied(),
+            ),
+            gate: rsupport_input::GateConfig::default(),
+            full_file_control: false,
+            download_dir: None,
+            key_exchange,
+        },
+        mapper,
+    )
+}
+
 /// A customer that holds its session's end-to-end keys but sends whatever
 /// it likes, as a modified customer program would: a raw connection and a
 /// customer [`Session`](rsupport_core::session::Session) that ran the key
@@ -551,32 +586,12 @@ impl KeyedCustomer {
         })
         .await
         .expect("paired in time");
-        let mapper = rsupport_input::CoordinateMapper::for_monitor(
-            vec![rsupport_input::Monitor::new(
-                rsupport_proto::Rect::new(0, 0, 1, 1),
-                1.0,
-            )],
-            0,
-            1,
-            1,
-        )
-        .unwrap();
-        let session = rsupport_core::session::Session::new(
-            rsupport_core::session::SessionConfig {
-                side: rsupport_core::Side::Customer,
-                session_id: paired.session_id,
-                display_name: "hostile".into(),
-                policy: rsupport_core::session::SessionPolicy::allowing(
-                    ConnectionMode::ALL.iter().copied(),
-                ),
-                gate: rsupport_input::GateConfig::default(),
-                full_file_control: false,
-                download_dir: None,
-                key_exchange: KeyExchange::Code {
-                    secret: split.secret,
-                },
+        let session = headless_session(
+            rsupport_core::Side::Customer,
+            paired.session_id,
+            KeyExchange::Code {
+                secret: split.secret,
             },
-            mapper,
         );
         let mut keyed = KeyedCustomer {
             conn,

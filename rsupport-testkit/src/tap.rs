@@ -16,14 +16,13 @@ use std::time::Instant;
 
 use rsupport_client::RelayTarget;
 use rsupport_core::e2e::KeyExchange;
-use rsupport_core::session::{Session, SessionConfig, SessionPolicy};
+use rsupport_core::session::Session;
 use rsupport_core::Side;
-use rsupport_input::{CoordinateMapper, GateConfig, Monitor};
 use rsupport_net::tls::{fingerprint_hex, Identity, Trust};
 use rsupport_net::{Incoming, RelayConnection};
 use rsupport_proto::envelope::{Envelope, PayloadProtection};
 use rsupport_proto::relay::RelayMessage;
-use rsupport_proto::{ConnectionMode, Rect, Role};
+use rsupport_proto::Role;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -116,23 +115,12 @@ fn tls_server(identity: Identity) -> Arc<rustls::ServerConfig> {
 
 /// The meddler's own session with one party, keyed with the guess.
 fn fake_session(side: Side, session_id: u64, guess: &str) -> Session {
-    let mapper =
-        CoordinateMapper::for_monitor(vec![Monitor::new(Rect::new(0, 0, 1, 1), 1.0)], 0, 1, 1)
-            .unwrap();
-    Session::new(
-        SessionConfig {
-            side,
-            session_id,
-            display_name: "relay".into(),
-            policy: SessionPolicy::allowing(ConnectionMode::ALL.iter().copied()),
-            gate: GateConfig::default(),
-            full_file_control: false,
-            download_dir: None,
-            key_exchange: KeyExchange::Code {
-                secret: guess.into(),
-            },
+    crate::relay::headless_session(
+        side,
+        session_id,
+        KeyExchange::Code {
+            secret: guess.into(),
         },
-        mapper,
     )
 }
 
