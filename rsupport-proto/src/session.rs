@@ -51,6 +51,13 @@ impl SessionMessage {
         wire::encode(self)
     }
 
+    /// As [`encode`](Self::encode), with `room` spare bytes of capacity
+    /// after the message for what its sender appends in place (an
+    /// end-to-end seal's tag and epoch): no copy of a large message then.
+    pub fn encode_with_room(&self, room: usize) -> Bytes {
+        wire::encode_with_room(self, room)
+    }
+
     /// Decodes an envelope payload. Byte fields (tiles, file chunks) slice
     /// `payload` rather than copy it.
     pub fn decode(payload: Bytes) -> Result<Self, DecodeError> {
@@ -131,5 +138,31 @@ impl From<PrintMessage> for SessionMessage {
 impl From<AnnotateMessage> for SessionMessage {
     fn from(m: AnnotateMessage) -> Self {
         SessionMessage::Annotate(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::ChatText;
+
+    #[test]
+    fn room_after_the_encoding_survives_into_a_vec() {
+        let m = SessionMessage::Chat(ChatMessage::Text(ChatText {
+            id: 1,
+            text: "x".repeat(1000),
+            sent_at_ms: 2,
+            sender_name: "a".into(),
+        }));
+        let with_room = m.encode_with_room(20);
+        assert_eq!(with_room, m.encode());
+        // What a sealer appends in place then needs no new allocation.
+        let v = Vec::from(with_room);
+        assert!(
+            v.capacity() >= v.len() + 20,
+            "{} of {}",
+            v.len(),
+            v.capacity()
+        );
     }
 }

@@ -21,6 +21,15 @@ pub(crate) fn encode<T: Wire>(value: &T) -> Bytes {
     Bytes::from(value.to_pb().encode_to_vec())
 }
 
+/// As [`encode`], with `room` spare bytes of capacity after the encoding,
+/// so that a caller appending that much (a seal's tag) does not copy it.
+pub(crate) fn encode_with_room<T: Wire>(value: &T, room: usize) -> Bytes {
+    let pb = value.to_pb();
+    let mut out = Vec::with_capacity(pb.encoded_len() + room);
+    pb.encode_raw(&mut out);
+    Bytes::from(out)
+}
+
 /// Decodes protobuf bytes into a domain value. `bytes` fields slice `buf`
 /// rather than copy it. The caller has already bounded `buf` (frame caps), and
 /// prost allocates no more than the input holds, so this is bounded too.

@@ -550,7 +550,8 @@ impl Session {
             return None;
         }
         let message = self.next_message()?;
-        match self.wrap(message.priority(), message.encode()) {
+        let encoded = message.encode_with_room(crate::e2e::RECORD_OVERHEAD);
+        match self.wrap(message.priority(), encoded) {
             Ok(envelope) => Some(envelope),
             Err(e) => {
                 self.control.end(EndReason::Tampered, e.to_string());
