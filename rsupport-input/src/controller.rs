@@ -31,7 +31,7 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use web_time::Instant;
 
 use rsupport_proto::control::RevokeCause;
 use rsupport_proto::input::{InputMessage, KeyInput, MouseButton, SpecialKey};

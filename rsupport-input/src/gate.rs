@@ -18,7 +18,8 @@
 //! owner must release every key and button still held (no stuck Ctrl).
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use rsupport_proto::control::RevokeCause;
 

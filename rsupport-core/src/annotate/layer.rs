@@ -2,7 +2,8 @@
 //! monitor pixel coordinates. It consumes [`AnnotateMessage`]s from either
 //! party and `now`; it never renders (see [`super::raster`]).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use rsupport_proto::annotate::{AnnotateMessage, Argb};
 use rsupport_proto::Point;

@@ -47,7 +47,7 @@ mod raster;
 mod text;
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use web_time::Instant;
 
 pub use layer::{
     label_ink, AnnotateError, AnnotationLayer, Item, Label, LaserDot, Stroke, LASER_FADE, MAX_INK,

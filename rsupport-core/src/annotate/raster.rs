@@ -7,7 +7,7 @@
 //! segments) and blended once, so joints and overlaps are not darker than
 //! the rest of a semi-transparent stroke.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use rsupport_capture::BgraFrame;
 use rsupport_proto::annotate::Argb;

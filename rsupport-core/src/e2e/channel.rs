@@ -2,7 +2,7 @@
 //! key exchange, then seals what the session sends and opens what arrives.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use web_time::Instant;
 
 use bytes::Bytes;
 use rsupport_proto::e2e::Handshake;

@@ -2,7 +2,8 @@
 //! computed from the `now` the caller passes in.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use super::Direction;
 

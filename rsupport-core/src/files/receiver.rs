@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use web_time::Instant;
 
 use rsupport_proto::files::{FileChunk, FileMessage, FileOffer, Sha256Digest};
 use sha2::{Digest, Sha256};

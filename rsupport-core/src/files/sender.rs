@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use web_time::Instant;
 
 use bytes::Bytes;
 use rsupport_proto::files::{FileChunk, FileEntry, FileMessage, FileOffer};

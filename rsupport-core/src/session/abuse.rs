@@ -18,7 +18,8 @@
 //!   honestly, so they never end the session.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// Malformed messages tolerated within [`MALFORMED_WINDOW`]; one more ends the session.
 pub const MAX_MALFORMED: usize = 100;

@@ -13,7 +13,8 @@
 //! [`ControlChannel::poll_event`].
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use rsupport_proto::control::{ConsentDecision, ControlMessage, RevokeCause};
 use rsupport_proto::{ConnectionMode, EndReason};

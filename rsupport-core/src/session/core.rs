@@ -21,7 +21,7 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use web_time::Instant;
 
 use rsupport_capture::codec::{EncodeError, Limits};
 use rsupport_capture::BgraFrame;

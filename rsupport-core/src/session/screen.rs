@@ -6,7 +6,8 @@
 //! queues stale frames — the latest frame wins.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use bytes::Bytes;
 use rsupport_capture::codec::{
