@@ -1,0 +1,253 @@
+//! [`WebConsole`]: the [`Console`] as the page's JavaScript sees it.
+//!
+//! Session ids cross as decimal strings (JavaScript numbers lose precision
+//! above 2^53), events as JSON text, pixels as `Uint8Array`s. Every request
+//! moves what it produced to the outgoing queue at once; the page then sends
+//! [`poll_outgoing`](WebConsole::poll_outgoing) on its WebSocket.
+
+use rsupport_input::keysym::Keysym;
+use rsupport_proto::Rect;
+use wasm_bindgen::prelude::*;
+use web_time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::console::{Console, ConsoleError};
+use crate::live::LiveSession;
+
+/// The operator's console in the browser (see the crate docs).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WebConsole {
+    console: Console,
+}
+
+fn js(e: ConsoleError) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn session_id(id: &str) -> Result<u64, JsError> {
+    id.parse()
+        .map_err(|_| JsError::new("that is not a session id; reload the page"))
+}
+
+fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The keysym a DOM `KeyboardEvent.key` names when it is one character;
+/// 0 otherwise (the customer's side then uses the physical key's code).
+fn keysym_of(key: &str) -> u32 {
+    let mut chars = key.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => Keysym::from_char(c).map_or(0, |k| k.0),
+        _ => 0,
+    }
+}
+
+#[wasm_bindgen]
+impl WebConsole {
+    /// A console that says hello to the relay as `software`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(software: &str) -> WebConsole {
+        WebConsole {
+            console: Console::new(software),
+        }
+    }
+
+    /// Bytes from the WebSocket.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        self.console.receive(bytes, Instant::now());
+    }
+
+    /// The WebSocket closed.
+    pub fn connection_lost(&mut self) {
+        self.console.connection_lost();
+    }
+
+    /// The next bytes to send on the WebSocket, if any.
+    pub fn poll_outgoing(&mut self) -> Option<Vec<u8>> {
+        self.console.poll_outgoing()
+    }
+
+    /// The next event as JSON text, if any.
+    pub fn poll_event(&mut self) -> Option<String> {
+        self.console.poll_event().map(|e| e.to_json().to_string())
+    }
+
+    /// Milliseconds until [`tick`](Self::tick) wants to run; -1 for never.
+    pub fn next_timeout_ms(&self) -> f64 {
+        match self.console.poll_timeout() {
+            Some(at) => at.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0,
+            None => -1.0,
+        }
+    }
+
+    /// Runs the timers that are due.
+    pub fn tick(&mut self) {
+        self.console.handle_timeout(Instant::now());
+    }
+
+    /// Logs in (`totp` empty without a second factor).
+    pub fn login(&mut self, username: &str, password: &str, totp: &str) -> Result<(), JsError> {
+        self.console.login(username, password, totp).map_err(js)
+    }
+
+    /// Changes our own password.
+    pub fn change_password(&mut self, old: &str, new: &str) -> Result<(), JsError> {
+        self.console.change_password(old, new).map_err(js)
+    }
+
+    /// Asks for a session code.
+    pub fn issue_code(&mut self) -> Result<(), JsError> {
+        self.console.issue_code(0).map_err(js)
+    }
+
+    /// Withdraws an unused code.
+    pub fn cancel_code(&mut self, code: &str) -> Result<(), JsError> {
+        self.console.cancel_code(code).map_err(js)
+    }
+
+    /// Ends a session.
+    pub fn end_session(&mut self, session: &str) -> Result<(), JsError> {
+        let id = session_id(session)?;
+        self.console.end_session(id, Instant::now()).map_err(js)
+    }
+
+    /// Asks the customer for a mode ("view", "control", "manage").
+    pub fn request_mode(&mut self, session: &str, mode: &str, reason: &str) -> Result<(), JsError> {
+        self.with(session, |live| live.request_mode(mode, reason))
+    }
+
+    /// Sends a chat line.
+    pub fn chat(&mut self, session: &str, text: &str) -> Result<(), JsError> {
+        let now_ms = wall_clock_ms();
+        self.with(session, |live| live.chat(text, now_ms))
+    }
+
+    /// Typing in the chat box started or stopped.
+    pub fn chat_typing(&mut self, session: &str, typing: bool) -> Result<(), JsError> {
+        self.with(session, |live| {
+            live.chat_typing(typing);
+            Ok(())
+        })
+    }
+
+    /// The pointer moved (screen pixels).
+    pub fn pointer_move(&mut self, session: &str, x: i32, y: i32) -> Result<(), JsError> {
+        self.with(session, |live| live.pointer_move(x, y))
+    }
+
+    /// A pointer button went down or up (DOM `MouseEvent.button`).
+    pub fn pointer_button(
+        &mut self,
+        session: &str,
+        button: u8,
+        pressed: bool,
+        x: i32,
+        y: i32,
+    ) -> Result<(), JsError> {
+        self.with(session, |live| live.pointer_button(button, pressed, x, y))
+    }
+
+    /// Wheel movement in 1/120ths of a notch.
+    pub fn wheel(&mut self, session: &str, dx: i32, dy: i32) -> Result<(), JsError> {
+        self.with(session, |live| live.wheel(dx, dy))
+    }
+
+    /// A key: DOM `KeyboardEvent.code` and `.key`.
+    pub fn key(
+        &mut self,
+        session: &str,
+        code: &str,
+        key: &str,
+        pressed: bool,
+        repeat: bool,
+    ) -> Result<(), JsError> {
+        let keysym = keysym_of(key);
+        self.with(session, |live| live.key(code, keysym, pressed, repeat))
+    }
+
+    /// Text an input method committed.
+    pub fn text(&mut self, session: &str, text: &str) -> Result<(), JsError> {
+        self.with(session, |live| live.text(text))
+    }
+
+    /// A named key sequence ("ctrl_alt_del", "alt_hankaku_zenkaku").
+    pub fn special(&mut self, session: &str, name: &str) -> Result<(), JsError> {
+        self.with(session, |live| live.special(name))
+    }
+
+    /// Releases every key and button held (focus lost).
+    pub fn release_all(&mut self, session: &str) -> Result<(), JsError> {
+        self.with(session, LiveSession::release_all)
+    }
+
+    /// Asks for a full frame again.
+    pub fn refresh(&mut self, session: &str) -> Result<(), JsError> {
+        self.with(session, |live| {
+            live.refresh();
+            Ok(())
+        })
+    }
+
+    /// Changed rectangles since the last call, flat: x, y, width, height, …
+    pub fn take_damage(&mut self, session: &str) -> Result<Vec<i32>, JsError> {
+        let id = session_id(session)?;
+        Ok(self
+            .console
+            .take_damage(id)
+            .into_iter()
+            .flat_map(|r| {
+                let w = i32::try_from(r.width).unwrap_or(0);
+                let h = i32::try_from(r.height).unwrap_or(0);
+                [r.x, r.y, w, h]
+            })
+            .collect())
+    }
+
+    /// RGBA pixels of a rectangle of the screen, for `ImageData`.
+    pub fn rgba(
+        &self,
+        session: &str,
+        x: i32,
+        y: i32,
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<u8>, JsError> {
+        let id = session_id(session)?;
+        Ok(self.console.rgba(id, Rect::new(x, y, width, height)))
+    }
+
+    /// A cursor shape: width, height, hot x, hot y (empty when unknown).
+    pub fn cursor_size(&mut self, session: &str, shape_id: &str) -> Result<Vec<u32>, JsError> {
+        let (id, shape) = (session_id(session)?, session_id(shape_id)?);
+        Ok(self
+            .console
+            .cursor_image(id, shape)
+            .map(|(w, h, hx, hy, _)| vec![w, h, hx, hy])
+            .unwrap_or_default())
+    }
+
+    /// A cursor shape's straight RGBA pixels (empty when unknown).
+    pub fn cursor_rgba(&mut self, session: &str, shape_id: &str) -> Result<Vec<u8>, JsError> {
+        let (id, shape) = (session_id(session)?, session_id(shape_id)?);
+        Ok(self
+            .console
+            .cursor_image(id, shape)
+            .map(|(.., rgba)| rgba)
+            .unwrap_or_default())
+    }
+
+    fn with(
+        &mut self,
+        session: &str,
+        act: impl FnOnce(&mut LiveSession) -> Result<(), ConsoleError>,
+    ) -> Result<(), JsError> {
+        let id = session_id(session)?;
+        let result = self.console.session(id).and_then(act);
+        self.console.pump(Instant::now());
+        result.map_err(js)
+    }
+}

@@ -1,0 +1,392 @@
+//! What the console shows: events for the page, as JSON objects with a
+//! `type` field, so the TypeScript layer needs no generated bindings.
+
+use rsupport_core::e2e::{Protection, Verification};
+use rsupport_core::session::{Control, Sharing};
+use rsupport_proto::relay::LoginStatus;
+use rsupport_proto::{ConnectionMode, EndReason, Role};
+use serde_json::{json, Value};
+
+/// Something the page shows or acts on.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ConsoleEvent {
+    /// The relay answered `Hello`: log in next.
+    Connected {
+        /// The relay's display name.
+        relay_name: String,
+    },
+    /// Logged in.
+    LoggedIn {
+        /// The ID customers use for chat-first contact.
+        operator_id: String,
+        /// Display name.
+        display_name: String,
+        /// Operator or admin.
+        role: Role,
+        /// Modes this operator may ask for.
+        allowed_modes: Vec<ConnectionMode>,
+        /// The password must be changed before anything else.
+        must_change_password: bool,
+    },
+    /// The relay refused the login.
+    LoginRefused {
+        /// Why.
+        status: LoginStatus,
+        /// Until when the account or source is blocked (ms since the epoch; 0: not blocked).
+        blocked_until_ms: u64,
+    },
+    /// The password was changed.
+    PasswordChanged,
+    /// A request was refused; `message` says what and what to do.
+    Refused {
+        /// The request, in words ("issue a session code").
+        action: &'static str,
+        /// The relay's answer, in plain words.
+        message: String,
+    },
+    /// A session code for the customer.
+    CodeIssued {
+        /// All the digits the customer types (the relay's and the secret ones).
+        code: String,
+        /// The join link, with the secret digits after `#` (empty when the relay has no link).
+        join_link: String,
+        /// When the code stops working (ms since the epoch).
+        expires_at_ms: u64,
+    },
+    /// A customer joined: a session started.
+    SessionStarted {
+        /// The session.
+        session: u64,
+        /// The customer's name.
+        peer_name: String,
+        /// Modes the admin allows in this session.
+        allowed_modes: Vec<ConnectionMode>,
+    },
+    /// How the session is protected (sent once the keys are agreed).
+    Protection {
+        /// The session.
+        session: u64,
+        /// The protection.
+        protection: Protection,
+    },
+    /// The agreed sharing state changed.
+    Sharing {
+        /// The session.
+        session: u64,
+        /// The state.
+        sharing: Sharing,
+    },
+    /// The customer refused a mode (or did not answer in time).
+    ModeRefused {
+        /// The session.
+        session: u64,
+        /// The mode asked for.
+        mode: ConnectionMode,
+    },
+    /// The screen changed: draw the rectangles from
+    /// [`Console::take_damage`](crate::Console::take_damage).
+    Frame {
+        /// The session.
+        session: u64,
+        /// Framebuffer width.
+        width: u32,
+        /// Framebuffer height.
+        height: u32,
+    },
+    /// The customer's cursor moved or changed shape.
+    Cursor {
+        /// The session.
+        session: u64,
+        /// Hot spot, frame coordinates.
+        x: i32,
+        /// Hot spot, frame coordinates.
+        y: i32,
+        /// Shown or hidden.
+        visible: bool,
+        /// Shape, for [`Console::cursor_image`](crate::Console::cursor_image).
+        shape_id: u64,
+    },
+    /// A chat line from the customer.
+    Chat {
+        /// The session.
+        session: u64,
+        /// Sender's display name.
+        from: String,
+        /// The line.
+        text: String,
+    },
+    /// The customer is typing, or stopped.
+    PeerTyping {
+        /// The session.
+        session: u64,
+        /// Typing now.
+        typing: bool,
+    },
+    /// A notice from the customer's side, in words.
+    Notice {
+        /// The session.
+        session: u64,
+        /// What happened.
+        text: String,
+    },
+    /// The session ended.
+    Ended {
+        /// The session.
+        session: u64,
+        /// Why.
+        reason: EndReason,
+        /// In plain words.
+        detail: String,
+        /// The customer ended it.
+        by_peer: bool,
+    },
+    /// The relay closed the connection; reload the page to connect again.
+    Closed {
+        /// In plain words.
+        detail: String,
+    },
+}
+
+impl ConsoleEvent {
+    /// The event as a JSON object for the page.
+    pub fn to_json(&self) -> Value {
+        match self {
+            ConsoleEvent::Connected { relay_name } => {
+                json!({"type": "connected", "relay_name": relay_name})
+            }
+            ConsoleEvent::LoggedIn {
+                operator_id,
+                display_name,
+                role,
+                allowed_modes,
+                must_change_password,
+            } => json!({
+                "type": "logged_in",
+                "operator_id": operator_id,
+                "display_name": display_name,
+                "role": if *role == Role::Admin { "admin" } else { "operator" },
+                "allowed_modes": allowed_modes.iter().map(|m| mode_name(*m)).collect::<Vec<_>>(),
+                "must_change_password": must_change_password,
+            }),
+            ConsoleEvent::LoginRefused {
+                status,
+                blocked_until_ms,
+            } => json!({
+                "type": "login_refused",
+                "status": format!("{status:?}"),
+                "message": login_refusal(*status),
+                "blocked_until_ms": blocked_until_ms,
+            }),
+            ConsoleEvent::PasswordChanged => json!({"type": "password_changed"}),
+            ConsoleEvent::Refused { action, message } => {
+                json!({"type": "refused", "action": action, "message": message})
+            }
+            ConsoleEvent::CodeIssued {
+                code,
+                join_link,
+                expires_at_ms,
+            } => json!({
+                "type": "code_issued",
+                "code": code,
+                "join_link": join_link,
+                "expires_at_ms": expires_at_ms,
+            }),
+            ConsoleEvent::SessionStarted {
+                session,
+                peer_name,
+                allowed_modes,
+            } => json!({
+                "type": "session_started",
+                "session": session.to_string(),
+                "peer_name": peer_name,
+                "allowed_modes": allowed_modes.iter().map(|m| mode_name(*m)).collect::<Vec<_>>(),
+            }),
+            ConsoleEvent::Protection {
+                session,
+                protection,
+            } => protection_json(*session, protection),
+            ConsoleEvent::Sharing { session, sharing } => sharing_json(*session, sharing),
+            ConsoleEvent::ModeRefused { session, mode } => json!({
+                "type": "mode_refused",
+                "session": session.to_string(),
+                "mode": mode_name(*mode),
+            }),
+            ConsoleEvent::Frame {
+                session,
+                width,
+                height,
+            } => json!({
+                "type": "frame",
+                "session": session.to_string(),
+                "width": width,
+                "height": height,
+            }),
+            ConsoleEvent::Cursor {
+                session,
+                x,
+                y,
+                visible,
+                shape_id,
+            } => json!({
+                "type": "cursor",
+                "session": session.to_string(),
+                "x": x, "y": y, "visible": visible,
+                "shape_id": shape_id.to_string(),
+            }),
+            ConsoleEvent::Chat {
+                session,
+                from,
+                text,
+            } => json!({
+                "type": "chat",
+                "session": session.to_string(),
+                "from": from,
+                "text": text,
+            }),
+            ConsoleEvent::PeerTyping { session, typing } => json!({
+                "type": "peer_typing",
+                "session": session.to_string(),
+                "typing": typing,
+            }),
+            ConsoleEvent::Notice { session, text } => json!({
+                "type": "notice",
+                "session": session.to_string(),
+                "text": text,
+            }),
+            ConsoleEvent::Ended {
+                session,
+                reason,
+                detail,
+                by_peer,
+            } => json!({
+                "type": "ended",
+                "session": session.to_string(),
+                "reason": format!("{reason:?}"),
+                "detail": detail,
+                "by_peer": by_peer,
+            }),
+            ConsoleEvent::Closed { detail } => json!({"type": "closed", "detail": detail}),
+        }
+    }
+}
+
+fn protection_json(session: u64, protection: &Protection) -> Value {
+    let (state, fingerprint, verified) = match protection {
+        Protection::Negotiating => ("negotiating", String::new(), false),
+        Protection::Encrypted {
+            fingerprint,
+            verification,
+        } => (
+            "encrypted",
+            fingerprint.clone(),
+            !matches!(verification, Verification::Unverified),
+        ),
+        _ => ("plaintext", String::new(), false),
+    };
+    json!({
+        "type": "protection",
+        "session": session.to_string(),
+        "state": state,
+        "fingerprint": fingerprint,
+        "verified": verified,
+        "text": protection.to_string(),
+    })
+}
+
+fn sharing_json(session: u64, sharing: &Sharing) -> Value {
+    let (mode, paused, control) = match sharing {
+        Sharing::Idle => (None, false, "none"),
+        Sharing::Active {
+            mode,
+            paused,
+            control,
+        } => (
+            Some(mode_name(*mode)),
+            *paused,
+            match control {
+                Control::ViewOnly => "view_only",
+                Control::Granted => "granted",
+                Control::Revoked(_) => "revoked",
+            },
+        ),
+    };
+    json!({
+        "type": "sharing",
+        "session": session.to_string(),
+        "mode": mode,
+        "paused": paused,
+        "control": control,
+    })
+}
+
+/// The page's name for a mode.
+pub fn mode_name(mode: ConnectionMode) -> &'static str {
+    match mode {
+        ConnectionMode::ViewCustomer => "view",
+        ConnectionMode::ControlCustomer => "control",
+        ConnectionMode::ManageCustomer => "manage",
+        ConnectionMode::ShareOperatorScreen => "share",
+        ConnectionMode::ShowOperatorScreen => "show",
+        _ => "unknown",
+    }
+}
+
+/// The mode the page names, if any.
+pub fn mode_from_name(name: &str) -> Option<ConnectionMode> {
+    Some(match name {
+        "view" => ConnectionMode::ViewCustomer,
+        "control" => ConnectionMode::ControlCustomer,
+        "manage" => ConnectionMode::ManageCustomer,
+        "share" => ConnectionMode::ShareOperatorScreen,
+        "show" => ConnectionMode::ShowOperatorScreen,
+        _ => return None,
+    })
+}
+
+/// A refused login, in words a person can act on.
+pub fn login_refusal(status: LoginStatus) -> &'static str {
+    match status {
+        LoginStatus::Ok => "logged in",
+        LoginStatus::BadCredentials => "The user name or password is wrong. Check both and try again.",
+        LoginStatus::TotpRequired => "This account needs the six-digit code from your authenticator app.",
+        LoginStatus::BadTotp => "The authenticator code is wrong or expired. Enter the current one.",
+        LoginStatus::Blocked => {
+            "Too many wrong attempts: this account is blocked for a while. Wait, or ask an admin to unblock it."
+        }
+        LoginStatus::Disabled => "This account is disabled. Ask an admin to enable it.",
+        LoginStatus::NotAllowed => "This account may not log in here. Ask an admin.",
+        LoginStatus::RateLimited => "Too many logins from this address. Wait a minute and try again.",
+        _ => "The relay refused the login. Try again later or ask an admin.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_names_round_trip() {
+        for mode in [
+            ConnectionMode::ViewCustomer,
+            ConnectionMode::ControlCustomer,
+            ConnectionMode::ManageCustomer,
+            ConnectionMode::ShareOperatorScreen,
+            ConnectionMode::ShowOperatorScreen,
+        ] {
+            assert_eq!(mode_from_name(mode_name(mode)), Some(mode));
+        }
+        assert_eq!(mode_from_name("everything"), None);
+    }
+
+    #[test]
+    fn session_ids_travel_as_strings() {
+        // JavaScript numbers lose precision above 2^53; session ids are u64.
+        let event = ConsoleEvent::Chat {
+            session: u64::MAX,
+            from: "Ann".into(),
+            text: "hi".into(),
+        };
+        assert_eq!(event.to_json()["session"], "18446744073709551615");
+    }
+}

@@ -1,0 +1,390 @@
+//! [`LiveSession`]: one session of the console, the operator's side of the
+//! sans-IO [`Session`], with what the page asks of it in page terms (mode
+//! names, DOM key codes, canvas pixels).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use rsupport_core::e2e::KeyExchange;
+use rsupport_core::session::screen::ViewerScreenEvent;
+use rsupport_core::session::{
+    ChatEvent, ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy, Side,
+};
+use rsupport_input::{CoordinateMapper, GateConfig, Monitor};
+use rsupport_proto::control::ControlMessage;
+use rsupport_proto::envelope::Envelope;
+use rsupport_proto::input::{InputMessage, KeyInput, MouseButton, SpecialKey, WheelDelta};
+use rsupport_proto::relay::{Paired, Secret};
+use rsupport_proto::{EndReason, Point, Rect};
+use web_time::Instant;
+
+use crate::console::ConsoleError;
+use crate::events::{mode_from_name, ConsoleEvent};
+
+/// How long after the customer ended a session we leave it ourselves
+/// when the relay has not said `SessionEnded` (see `Console`).
+const PEER_LEAVE_GRACE: Duration = Duration::from_secs(3);
+
+/// One running session (see the module docs).
+#[derive(Debug)]
+pub struct LiveSession {
+    pub(crate) session: Session,
+    /// Sent `LeaveSession` already (or the relay ended it).
+    left: bool,
+    /// When to leave a session the customer ended, if the relay is silent.
+    leave_at: Option<Instant>,
+}
+
+impl LiveSession {
+    /// The operator's side of a session the relay just paired. `secret` is
+    /// the code's secret digits when the customer joined with a code issued
+    /// here; without them a code session cannot agree keys and ends with
+    /// `KeyExchangeFailed`, which is what must happen.
+    pub(crate) fn start(
+        paired: &Paired,
+        display_name: &str,
+        secret: Option<Secret<String>>,
+    ) -> Option<Self> {
+        let key_exchange = if paired.plaintext {
+            KeyExchange::Plaintext
+        } else {
+            match paired.origin {
+                rsupport_proto::relay::PairingOrigin::Contact => KeyExchange::Contact {
+                    helpdesk: None,
+                    pinned: None,
+                },
+                _ => KeyExchange::Code {
+                    secret: secret.unwrap_or_default(),
+                },
+            }
+        };
+        let plaintext = matches!(key_exchange, KeyExchange::Plaintext);
+        let mut session = Session::new(
+            SessionConfig {
+                side: Side::Operator,
+                session_id: paired.session_id,
+                display_name: display_name.to_owned(),
+                // The admin's list as given: empty means chat only.
+                policy: SessionPolicy::allowing(paired.allowed_modes.iter().copied()),
+                gate: GateConfig::default(),
+                full_file_control: paired.full_file_control,
+                download_dir: None,
+                key_exchange,
+            },
+            placeholder_mapper()?,
+        );
+        if plaintext {
+            // The browser console never accepts a session the relay could read.
+            session.end(
+                EndReason::NotEncrypted,
+                "the customer's program cannot encrypt end to end; ask the customer to update it",
+            );
+        }
+        Some(LiveSession {
+            session,
+            left: false,
+            leave_at: None,
+        })
+    }
+
+    // ----- what the page asks
+
+    /// Asks the customer for a mode by its page name ("view", "control" …).
+    pub fn request_mode(&mut self, mode: &str, reason: &str) -> Result<(), ConsoleError> {
+        let mode = mode_from_name(mode)
+            .ok_or_else(|| ConsoleError::Session(format!("there is no mode called {mode:?}")))?;
+        self.session
+            .control()
+            .request_mode(mode, reason)
+            .map(|_| ())
+            .map_err(|e| ConsoleError::Session(e.to_string()))
+    }
+
+    /// Sends a chat line.
+    pub fn chat(&mut self, text: &str, now_ms: u64) -> Result<(), ConsoleError> {
+        self.session
+            .chat()
+            .send(text, now_ms)
+            .map(|_| ())
+            .map_err(|e| ConsoleError::Session(e.to_string()))
+    }
+
+    /// Tells the customer we are typing in the chat box, or stopped.
+    pub fn chat_typing(&mut self, typing: bool) {
+        self.session.chat().set_typing(typing);
+    }
+
+    /// The pointer moved to (x, y) in screen pixels.
+    pub fn pointer_move(&mut self, x: i32, y: i32) -> Result<(), ConsoleError> {
+        self.input(InputMessage::PointerMove {
+            position: Point { x, y },
+        })
+    }
+
+    /// A button (DOM `MouseEvent.button`: 0 left, 1 middle, 2 right, 3 back,
+    /// 4 forward) went down or up at (x, y).
+    pub fn pointer_button(
+        &mut self,
+        button: u8,
+        pressed: bool,
+        x: i32,
+        y: i32,
+    ) -> Result<(), ConsoleError> {
+        let button = match button {
+            0 => MouseButton::Left,
+            1 => MouseButton::Middle,
+            2 => MouseButton::Right,
+            3 => MouseButton::Back,
+            4 => MouseButton::Forward,
+            _ => return Ok(()),
+        };
+        self.input(InputMessage::PointerButton {
+            button,
+            pressed,
+            position: Point { x, y },
+        })
+    }
+
+    /// Wheel movement in 1/120ths of a notch.
+    pub fn wheel(&mut self, dx: i32, dy: i32) -> Result<(), ConsoleError> {
+        self.input(InputMessage::Wheel(WheelDelta { dx, dy }))
+    }
+
+    /// A key, as DOM `KeyboardEvent.code` and the keysym its `key` produced
+    /// (0: unknown, the customer's side uses the physical key).
+    pub fn key(
+        &mut self,
+        code: &str,
+        keysym: u32,
+        pressed: bool,
+        repeat: bool,
+    ) -> Result<(), ConsoleError> {
+        let mut key = KeyInput::new(code, (keysym != 0).then_some(keysym), pressed);
+        key.repeat = repeat;
+        self.input(InputMessage::Key(key))
+    }
+
+    /// Text an input method committed (Japanese after conversion) or a paste.
+    pub fn text(&mut self, text: &str) -> Result<(), ConsoleError> {
+        self.input(InputMessage::Text {
+            text: text.to_owned(),
+        })
+    }
+
+    /// A named key sequence: "ctrl_alt_del", "alt_hankaku_zenkaku".
+    pub fn special(&mut self, name: &str) -> Result<(), ConsoleError> {
+        let key = match name {
+            "ctrl_alt_del" => SpecialKey::CtrlAltDel,
+            "alt_hankaku_zenkaku" => SpecialKey::AltHankakuZenkaku,
+            "hankaku_zenkaku" => SpecialKey::HankakuZenkaku,
+            other => {
+                return Err(ConsoleError::Session(format!(
+                    "there is no special key called {other:?}"
+                )))
+            }
+        };
+        self.input(InputMessage::Special(key))
+    }
+
+    /// Releases every key and button we hold (the canvas lost focus).
+    pub fn release_all(&mut self) -> Result<(), ConsoleError> {
+        self.input(InputMessage::ReleaseAll)
+    }
+
+    /// Asks the customer's side for a full frame again.
+    pub fn refresh(&mut self) {
+        self.session.viewer().request_refresh();
+    }
+
+    fn input(&mut self, message: InputMessage) -> Result<(), ConsoleError> {
+        self.session
+            .send_input(message)
+            .map_err(|_| ConsoleError::Session("the customer has not given control".into()))
+    }
+
+    // ----- screen
+
+    /// RGBA pixels of `rect` of the framebuffer (empty when outside it).
+    pub(crate) fn rgba(&self, rect: Rect) -> Vec<u8> {
+        let Some(frame) = self.session.framebuffer() else {
+            return Vec::new();
+        };
+        let (Ok(x), Ok(y), Ok(w), Ok(h)) = (
+            u32::try_from(rect.x),
+            u32::try_from(rect.y),
+            usize::try_from(rect.width),
+            usize::try_from(rect.height),
+        ) else {
+            return Vec::new();
+        };
+        let inside = x
+            .checked_add(rect.width)
+            .is_some_and(|r| r <= frame.width())
+            && y.checked_add(rect.height)
+                .is_some_and(|b| b <= frame.height());
+        if !inside || w == 0 || h == 0 {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(w * h * 4);
+        let start = x as usize * 4;
+        for row in y..y + rect.height {
+            let Some(line) = frame.row(row).and_then(|r| r.get(start..start + w * 4)) else {
+                return Vec::new();
+            };
+            for px in line.chunks_exact(4) {
+                // BGRA to RGBA; the screen is opaque.
+                out.extend_from_slice(&[px[2], px[1], px[0], 255]);
+            }
+        }
+        out
+    }
+
+    /// A cursor image as (width, height, hot x, hot y, straight RGBA).
+    pub(crate) fn cursor_image(&mut self, shape_id: u64) -> Option<(u32, u32, u32, u32, Vec<u8>)> {
+        let shape = self.session.screen_viewer().cursor_shape(shape_id)?;
+        let mut rgba = Vec::with_capacity(shape.bgra.len());
+        for px in shape.bgra.chunks_exact(4) {
+            let a = px[3];
+            // Premultiplied BGRA to straight RGBA.
+            let un = |c: u8| {
+                if a == 0 {
+                    0
+                } else {
+                    u8::try_from((u32::from(c) * 255 / u32::from(a)).min(255)).unwrap_or(255)
+                }
+            };
+            rgba.extend_from_slice(&[un(px[2]), un(px[1]), un(px[0]), a]);
+        }
+        Some((shape.width, shape.height, shape.hot_x, shape.hot_y, rgba))
+    }
+
+    // ----- driven by the console
+
+    pub(crate) fn handle_envelope(&mut self, envelope: Envelope, now: Instant) {
+        if let Err(e) = self.session.handle_envelope(envelope, now) {
+            if e.ends_session() {
+                self.session.end(EndReason::ProtocolError, e.to_string());
+            }
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        [self.session.poll_timeout(), self.leave_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.session.handle_timeout(now);
+    }
+
+    pub(crate) fn relay_ended(&mut self, reason: EndReason) {
+        self.left = true;
+        self.session.relay_ended(reason);
+    }
+
+    /// Whether to send `LeaveSession` now, and with which reason.
+    pub(crate) fn leave_now(&mut self, now: Instant) -> Option<EndReason> {
+        if self.left || !self.session.is_ended() {
+            return None;
+        }
+        let reason = self
+            .session
+            .end_reason()
+            .unwrap_or(EndReason::OperatorEnded);
+        if self.session.ended_by_peer() {
+            // The customer's own leave normally reaches the relay first.
+            let at = *self.leave_at.get_or_insert(now + PEER_LEAVE_GRACE);
+            if now < at {
+                return None;
+            }
+        }
+        self.left = true;
+        Some(reason)
+    }
+
+    /// Moves the session's events into the page's queue.
+    pub(crate) fn drain_events(&mut self, out: &mut VecDeque<ConsoleEvent>) {
+        let session = self.session.session_id();
+        while let Some(event) = self.session.poll_event() {
+            if let Some(e) = page_event(session, event) {
+                out.push_back(e);
+            }
+        }
+    }
+}
+
+/// What the page shows of a session event (`None`: nothing to show).
+fn page_event(session: u64, event: SessionEvent) -> Option<ConsoleEvent> {
+    Some(match event {
+        SessionEvent::Control(ControlEvent::SharingChanged(sharing)) => {
+            ConsoleEvent::Sharing { session, sharing }
+        }
+        SessionEvent::Control(ControlEvent::ModeRefused { mode, .. }) => {
+            ConsoleEvent::ModeRefused { session, mode }
+        }
+        SessionEvent::Control(ControlEvent::Ended {
+            reason,
+            detail,
+            by_peer,
+        }) => ConsoleEvent::Ended {
+            session,
+            reason,
+            detail,
+            by_peer,
+        },
+        SessionEvent::Chat(ChatEvent::Received(line)) => ConsoleEvent::Chat {
+            session,
+            from: line.sender_name,
+            text: line.text,
+        },
+        SessionEvent::Chat(ChatEvent::PeerTyping(typing)) => {
+            ConsoleEvent::PeerTyping { session, typing }
+        }
+        SessionEvent::ViewerScreen(ViewerScreenEvent::FrameUpdated { width, height, .. }) => {
+            ConsoleEvent::Frame {
+                session,
+                width,
+                height,
+            }
+        }
+        SessionEvent::ViewerScreen(ViewerScreenEvent::Cursor(cursor)) => ConsoleEvent::Cursor {
+            session,
+            x: cursor.position.x,
+            y: cursor.position.y,
+            visible: cursor.visible,
+            shape_id: cursor.shape_id,
+        },
+        SessionEvent::Protection(protection) => ConsoleEvent::Protection {
+            session,
+            protection,
+        },
+        SessionEvent::Notice(notice) => ConsoleEvent::Notice {
+            session,
+            text: notice_text(&notice)?,
+        },
+        SessionEvent::PeerMessageDropped { what } => ConsoleEvent::Notice {
+            session,
+            text: format!(
+                "dropped a message from the customer's side that did not make sense ({what})"
+            ),
+        },
+        _ => return None,
+    })
+}
+
+fn notice_text(notice: &ControlMessage) -> Option<String> {
+    match notice {
+        ControlMessage::TimeWarning { remaining_ms } => Some(format!(
+            "the session ends in {} minutes (the relay's time limit)",
+            remaining_ms.div_ceil(60_000)
+        )),
+        _ => None,
+    }
+}
+
+/// The operator never hosts in the browser; the session still wants a mapper.
+fn placeholder_mapper() -> Option<CoordinateMapper> {
+    CoordinateMapper::for_monitor(vec![Monitor::new(Rect::new(0, 0, 1, 1), 1.0)], 0, 1, 1).ok()
+}

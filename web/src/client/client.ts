@@ -1,0 +1,117 @@
+// RsupportClient: the operator's session in the browser. The WebAssembly
+// console (rsupport-web) holds the relay protocol, the end-to-end keys and
+// the decoded screens; this class only moves bytes between it and the
+// WebSocket, runs its timers, and hands its events to the page.
+
+import init, { WebConsole } from "../pkg/rsupport_web.js";
+
+/** An event from the console; `type` says which (see rsupport-web's events.rs). */
+export interface ConsoleEvent {
+  type: string;
+  session?: string;
+  [field: string]: unknown;
+}
+
+let loaded: Promise<unknown> | null = null;
+
+/** Loads the WebAssembly module once per page. */
+function loadWasm(): Promise<unknown> {
+  loaded ??= init();
+  return loaded;
+}
+
+/** The WebSocket address of the relay that served this page. */
+export function sameOriginRelay(): string {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws`;
+}
+
+export class RsupportClient extends EventTarget {
+  private socket: WebSocket | null = null;
+  private timer: number | undefined;
+  readonly console: WebConsole;
+
+  private constructor(console: WebConsole) {
+    super();
+    this.console = console;
+  }
+
+  /** Connects to the relay at `url` (default: the relay that served the page). */
+  static async connect(url: string = sameOriginRelay(), software = "rsupport-web-console/0.1"): Promise<RsupportClient> {
+    await loadWasm();
+    const client = new RsupportClient(new WebConsole(software));
+    await client.open(url);
+    return client;
+  }
+
+  private open(url: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url);
+      socket.binaryType = "arraybuffer";
+      this.socket = socket;
+      socket.onopen = () => {
+        this.flush();
+        resolve();
+      };
+      socket.onerror = () => reject(new Error("could not reach the relay; check the address and your network"));
+      socket.onmessage = (message: MessageEvent) => {
+        if (message.data instanceof ArrayBuffer) {
+          this.console.receive(new Uint8Array(message.data));
+          this.flush();
+        }
+      };
+      socket.onclose = () => {
+        this.console.connection_lost();
+        this.flush();
+      };
+    });
+  }
+
+  /**
+   * Runs `act` on the console, then sends what it produced and delivers its
+   * events. Errors (plain words from the console) are rethrown.
+   */
+  act<T>(act: (console: WebConsole) => T): T {
+    try {
+      return act(this.console);
+    } finally {
+      this.flush();
+    }
+  }
+
+  /** Sends queued bytes, dispatches queued events, and re-arms the timer. */
+  flush(): void {
+    for (;;) {
+      const bytes = this.console.poll_outgoing();
+      if (bytes === undefined) break;
+      if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(bytes);
+    }
+    for (;;) {
+      const text = this.console.poll_event();
+      if (text === undefined) break;
+      const event = JSON.parse(text) as ConsoleEvent;
+      this.dispatchEvent(new CustomEvent<ConsoleEvent>("console", { detail: event }));
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    window.clearTimeout(this.timer);
+    const wait = this.console.next_timeout_ms();
+    if (wait < 0) return;
+    this.timer = window.setTimeout(() => {
+      this.console.tick();
+      this.flush();
+    }, Math.min(Math.max(wait, 0), 60_000));
+  }
+
+  /** Listens to the console's events. */
+  on(listener: (event: ConsoleEvent) => void): void {
+    this.addEventListener("console", (e) => listener((e as CustomEvent<ConsoleEvent>).detail));
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.socket?.close();
+  }
+}

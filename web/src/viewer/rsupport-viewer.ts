@@ -1,0 +1,308 @@
+// <rsupport-viewer>: the customer's screen on a canvas, drawn from the
+// changed rectangles only, with the operator's pointer, wheel and keys
+// (physical code + keysym, and text an input method commits) sent back.
+//
+// A vendor puts it in their own page:
+//
+//   const viewer = document.createElement("rsupport-viewer");
+//   viewer.attach(client, sessionId);   // client: RsupportClient
+//   viewer.scaling = "fit";             // or "1", "0.5", "2" …
+//
+// Styles come from a constructed stylesheet, not a <style> element, so a
+// strict Content-Security-Policy (style-src 'self') allows them.
+
+import type { ConsoleEvent, RsupportClient } from "../client/client.js";
+
+const STYLE = `
+:host { display: block; position: relative; overflow: auto; background: #1d2125; outline: none; }
+:host([scaling="fit"]) { overflow: hidden; }
+canvas { display: block; margin: 0 auto; image-rendering: auto; touch-action: none; }
+textarea { position: absolute; left: 0; top: 0; width: 1px; height: 1px; opacity: 0;
+           border: 0; padding: 0; resize: none; pointer-events: none; }
+.waiting { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
+           color: #c8ced4; font: 15px system-ui, sans-serif; text-align: center; padding: 1em; }
+.waiting[hidden] { display: none; }
+`;
+
+let sheet: CSSStyleSheet | null = null;
+function styles(): CSSStyleSheet {
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLE);
+  }
+  return sheet;
+}
+
+/** Wheel pixels per notch in Chromium and Firefox (deltaMode 0). */
+const PIXELS_PER_NOTCH = 100;
+/** The protocol's unit: 1/120th of a notch. */
+const NOTCH = 120;
+
+export class RsupportViewer extends HTMLElement {
+  private client: RsupportClient | null = null;
+  private session = "";
+  private readonly canvas: HTMLCanvasElement;
+  private readonly context: CanvasRenderingContext2D;
+  private readonly keys: HTMLTextAreaElement;
+  private readonly waiting: HTMLDivElement;
+  private cursors = new Map<string, string>();
+  private pendingMove: { x: number; y: number } | null = null;
+  private drawScheduled = false;
+  /** Frames drawn and how long decode-to-canvas took (for the bench). */
+  readonly stats = { frames: 0, drawMs: [] as number[] };
+
+  constructor() {
+    super();
+    const root = this.attachShadow({ mode: "open" });
+    root.adoptedStyleSheets = [styles()];
+    this.canvas = document.createElement("canvas");
+    this.canvas.width = 0;
+    this.canvas.height = 0;
+    this.canvas.tabIndex = -1;
+    this.keys = document.createElement("textarea");
+    this.keys.setAttribute("aria-label", "keyboard input for the customer's screen");
+    this.keys.autocapitalize = "off";
+    this.keys.spellcheck = false;
+    this.waiting = document.createElement("div");
+    this.waiting.className = "waiting";
+    this.waiting.textContent = "Nothing shared yet: ask the customer for a view.";
+    root.append(this.canvas, this.keys, this.waiting);
+    const context = this.canvas.getContext("2d", { alpha: false });
+    if (!context) throw new Error("this browser cannot draw on a canvas");
+    this.context = context;
+    this.tabIndex = 0;
+    this.wireInput();
+  }
+
+  static get observedAttributes(): string[] {
+    return ["scaling"];
+  }
+
+  attributeChangedCallback(): void {
+    this.layout();
+  }
+
+  /** "fit" (default) scales the screen into the element; a number is a zoom factor. */
+  get scaling(): string {
+    return this.getAttribute("scaling") ?? "fit";
+  }
+
+  set scaling(value: string) {
+    this.setAttribute("scaling", value);
+  }
+
+  /** The canvas (tests read its pixels). */
+  get screen(): HTMLCanvasElement {
+    return this.canvas;
+  }
+
+  /** Shows session `session` of `client`. */
+  attach(client: RsupportClient, session: string): void {
+    this.client = client;
+    this.session = session;
+    client.on((event) => this.onEvent(event));
+    new ResizeObserver(() => this.layout()).observe(this);
+  }
+
+  private onEvent(event: ConsoleEvent): void {
+    if (event.session !== this.session) return;
+    switch (event.type) {
+      case "frame":
+        this.resize(event.width as number, event.height as number);
+        this.scheduleDraw();
+        break;
+      case "cursor":
+        this.setCursor(event.visible as boolean, event.shape_id as string);
+        break;
+      case "sharing":
+        if (event.mode === null) {
+          this.waiting.textContent = "Nothing shared now.";
+          this.waiting.hidden = false;
+        }
+        break;
+      case "ended":
+        this.waiting.textContent = `The session ended: ${event.detail || event.reason}`;
+        this.waiting.hidden = false;
+        break;
+    }
+  }
+
+  private resize(width: number, height: number): void {
+    if (this.canvas.width === width && this.canvas.height === height) return;
+    this.canvas.width = width;
+    this.canvas.height = height;
+    this.waiting.hidden = width > 0;
+    this.layout();
+  }
+
+  private layout(): void {
+    const { width, height } = this.canvas;
+    if (!width || !height) return;
+    let scale = Number(this.scaling);
+    if (this.scaling === "fit" || !(scale > 0)) {
+      scale = Math.min(this.clientWidth / width, this.clientHeight / height);
+      if (!(scale > 0)) scale = 1;
+    }
+    this.canvas.style.width = `${Math.round(width * scale)}px`;
+    this.canvas.style.height = `${Math.round(height * scale)}px`;
+  }
+
+  // Many frame events can arrive in one WebSocket message; draw once per
+  // animation frame, only the rectangles that changed.
+  private scheduleDraw(): void {
+    if (this.drawScheduled) return;
+    this.drawScheduled = true;
+    requestAnimationFrame(() => {
+      this.drawScheduled = false;
+      this.draw();
+    });
+  }
+
+  private draw(): void {
+    if (!this.client) return;
+    const started = performance.now();
+    const console = this.client.console;
+    const rects = console.take_damage(this.session);
+    for (let i = 0; i + 3 < rects.length; i += 4) {
+      const [x, y, w, h] = [rects[i], rects[i + 1], rects[i + 2], rects[i + 3]];
+      const rgba = console.rgba(this.session, x, y, w, h);
+      if (rgba.length !== w * h * 4) continue;
+      const image = new ImageData(new Uint8ClampedArray(rgba.buffer as ArrayBuffer, rgba.byteOffset, rgba.length), w, h);
+      this.context.putImageData(image, x, y);
+    }
+    if (rects.length) {
+      this.stats.frames += 1;
+      this.stats.drawMs.push(performance.now() - started);
+      if (this.stats.drawMs.length > 10_000) this.stats.drawMs.shift();
+      this.dispatchEvent(new CustomEvent("drawn", { detail: { rects: rects.length / 4 } }));
+    }
+  }
+
+  private setCursor(visible: boolean, shape: string): void {
+    if (!visible) {
+      this.canvas.style.cursor = "none";
+      return;
+    }
+    let css = this.cursors.get(shape);
+    if (css === undefined && this.client) {
+      const size = this.client.console.cursor_size(this.session, shape);
+      const rgba = this.client.console.cursor_rgba(this.session, shape);
+      css = "default";
+      if (size.length === 4 && rgba.length === size[0] * size[1] * 4) {
+        const [w, h, hx, hy] = size;
+        const c = document.createElement("canvas");
+        c.width = w;
+        c.height = h;
+        c.getContext("2d")?.putImageData(new ImageData(new Uint8ClampedArray(rgba), w, h), 0, 0);
+        css = `url(${c.toDataURL()}) ${hx} ${hy}, default`;
+      }
+      this.cursors.set(shape, css);
+    }
+    this.canvas.style.cursor = css ?? "default";
+  }
+
+  // ----- input
+
+  /** Sends input; "no control" while view-only is expected and ignored. */
+  private send(act: () => void): void {
+    if (!this.client) return;
+    try {
+      this.client.act(act);
+    } catch {
+      // View-only or paused: the customer's side would drop it anyway.
+    }
+  }
+
+  private framePoint(e: MouseEvent): { x: number; y: number } {
+    const box = this.canvas.getBoundingClientRect();
+    const x = ((e.clientX - box.left) * this.canvas.width) / Math.max(box.width, 1);
+    const y = ((e.clientY - box.top) * this.canvas.height) / Math.max(box.height, 1);
+    return {
+      x: Math.max(0, Math.min(this.canvas.width - 1, Math.floor(x))),
+      y: Math.max(0, Math.min(this.canvas.height - 1, Math.floor(y))),
+    };
+  }
+
+  private wireInput(): void {
+    const c = this.canvas;
+    c.addEventListener("pointermove", (e) => {
+      // One move per animation frame is enough for the customer's pointer.
+      const first = this.pendingMove === null;
+      this.pendingMove = this.framePoint(e);
+      if (first) {
+        requestAnimationFrame(() => {
+          const p = this.pendingMove;
+          this.pendingMove = null;
+          if (p) this.send(() => this.client?.console.pointer_move(this.session, p.x, p.y));
+        });
+      }
+    });
+    c.addEventListener("pointerdown", (e) => {
+      e.preventDefault();
+      this.keys.focus({ preventScroll: true });
+      c.setPointerCapture(e.pointerId);
+      const p = this.framePoint(e);
+      this.send(() => this.client?.console.pointer_button(this.session, e.button, true, p.x, p.y));
+    });
+    c.addEventListener("pointerup", (e) => {
+      const p = this.framePoint(e);
+      this.send(() => this.client?.console.pointer_button(this.session, e.button, false, p.x, p.y));
+    });
+    c.addEventListener("contextmenu", (e) => e.preventDefault());
+    c.addEventListener(
+      "wheel",
+      (e) => {
+        e.preventDefault();
+        const unit = e.deltaMode === 1 ? NOTCH / 3 : e.deltaMode === 2 ? NOTCH * 10 : NOTCH / PIXELS_PER_NOTCH;
+        const dx = Math.round(e.deltaX * unit);
+        const dy = Math.round(e.deltaY * unit);
+        if (dx || dy) this.send(() => this.client?.console.wheel(this.session, dx, dy));
+      },
+      { passive: false },
+    );
+    this.addEventListener("focus", () => this.keys.focus({ preventScroll: true }));
+    const k = this.keys;
+    k.addEventListener("keydown", (e) => {
+      // While an input method composes, its keys are its own; the committed
+      // text arrives with compositionend.
+      if (e.isComposing || e.keyCode === 229) return;
+      e.preventDefault();
+      this.send(() => this.client?.console.key(this.session, e.code, e.key, true, e.repeat));
+    });
+    k.addEventListener("keyup", (e) => {
+      if (e.isComposing || e.keyCode === 229) return;
+      e.preventDefault();
+      this.send(() => this.client?.console.key(this.session, e.code, e.key, false, false));
+    });
+    k.addEventListener("compositionend", (e) => {
+      if (e.data) this.send(() => this.client?.console.text(this.session, e.data));
+      k.value = "";
+    });
+    k.addEventListener("input", (e) => {
+      // Text that arrived without key events (paste, dictation).
+      const ev = e as InputEvent;
+      if (!ev.isComposing && ev.inputType === "insertFromPaste" && ev.data) {
+        this.send(() => this.client?.console.text(this.session, ev.data ?? ""));
+      }
+      if (!ev.isComposing) k.value = "";
+    });
+    k.addEventListener("blur", () => this.send(() => this.client?.console.release_all(this.session)));
+  }
+
+  /** Presses a named sequence on the customer's side ("ctrl_alt_del", "alt_hankaku_zenkaku"). */
+  special(name: string): void {
+    this.send(() => this.client?.console.special(this.session, name));
+  }
+
+  /** Types `text` on the customer's side as committed text. */
+  typeText(text: string): void {
+    this.send(() => this.client?.console.text(this.session, text));
+  }
+
+  /** Gives the keyboard to the customer's screen. */
+  focusKeys(): void {
+    this.keys.focus({ preventScroll: true });
+  }
+}
+
+if (!customElements.get("rsupport-viewer")) customElements.define("rsupport-viewer", RsupportViewer);
