@@ -105,6 +105,18 @@ pub struct RelayConfig {
     /// Load balancers (IP addresses or CIDRs) allowed to send a PROXY
     /// protocol (v1 or v2) header naming the real client. Empty: none.
     pub trusted_proxies: Vec<String>,
+
+    // ---- The web front door (issue 14) ----
+    /// Serve HTTPS and WebSocket on the relay's port beside the native
+    /// protocol (the first bytes of a connection tell which it speaks).
+    pub web_enabled: bool,
+    /// Folder with the web console's files (`index.html`, `operator/`,
+    /// `admin/`, `pkg/`); unset: a built-in page says how to install it.
+    pub web_root: Option<PathBuf>,
+    /// Origins besides the relay's own (e.g. `https://help.example.com`)
+    /// whose pages may open the WebSocket, call the API and frame the
+    /// console: for vendors embedding the viewer in their own site.
+    pub web_allowed_origins: Vec<String>,
 }
 
 impl Default for RelayConfig {
@@ -141,6 +153,9 @@ impl Default for RelayConfig {
             auth_timeout_ms: 30_000,
             memory_budget_bytes: 256 * 1024 * 1024,
             trusted_proxies: Vec::new(),
+            web_enabled: true,
+            web_root: None,
+            web_allowed_origins: Vec::new(),
         }
     }
 }
@@ -192,7 +207,7 @@ impl RelayConfig {
     }
 
     /// Makes every relative path field (`database`, `cert`, `key`,
-    /// `state_dir`, `client_ca`) relative to `base` instead of the working
+    /// `state_dir`, `client_ca`, `web_root`) relative to `base` instead of the working
     /// directory. Absolute paths are kept.
     pub fn resolve_paths(&mut self, base: &Path) {
         let anchor = |p: &mut PathBuf| {
@@ -202,9 +217,14 @@ impl RelayConfig {
         };
         anchor(&mut self.database);
         anchor(&mut self.state_dir);
-        for p in [&mut self.cert, &mut self.key, &mut self.client_ca]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut self.cert,
+            &mut self.key,
+            &mut self.client_ca,
+            &mut self.web_root,
+        ]
+        .into_iter()
+        .flatten()
         {
             anchor(p);
         }
@@ -355,6 +375,16 @@ impl RelayConfig {
                     "trusted_proxies",
                     format!("[\"{entry}\"]"),
                     "a list of IP addresses or CIDRs, like [\"10.0.0.5\", \"192.0.2.0/24\", \"2001:db8::/48\"]",
+                ));
+            }
+        }
+        for origin in &self.web_allowed_origins {
+            if !crate::web::valid_origin(origin) {
+                return Err(InvalidSetting::out_of_range(
+                    "web_allowed_origins",
+                    format!("[\"{origin}\"]"),
+                    "a list of origins (scheme, host and optional port, no path), like \
+                     [\"https://help.example.com\", \"https://example.com:8443\"]",
                 ));
             }
         }

@@ -82,6 +82,7 @@ mod server;
 pub mod source;
 pub mod store;
 mod transfer;
+pub mod web;
 
 pub use admin::{bootstrap_admin, new_account, valid_username, AccountSpec, BootstrapError};
 pub use broker::{Broker, ConnId, ConnInfo, Output, TrafficMeter};

@@ -37,6 +37,8 @@ use super::hashing::{default_workers, PasswordOutcome, PasswordPool};
 use super::memory::{Holder, MemoryBudget};
 use super::queue::{Next, OutQueue, Pushed};
 use crate::store::Store;
+use crate::web::sniff::{sniff, Prefixed, Speaks};
+use crate::web::WebFront;
 
 /// Bodies below this are copied into the write batch (coalescing small
 /// frames into one TLS record); larger ones are written from their own buffer.
@@ -218,8 +220,19 @@ pub async fn serve_until(
         .spawn(move || run_broker(broker, rx, &broker_pool))?;
     let relay = Arc::new(relay);
     let permits = Arc::new(Semaphore::new(relay.max_connections));
+    let tls_on = tls.is_some();
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    let next_id = AtomicU64::new(1);
+    let next_id = Arc::new(AtomicU64::new(1));
+    let web = relay.web_enabled.then(|| {
+        let dialer = Dialer {
+            events: events.clone(),
+            relay: relay.clone(),
+            budget: budget.clone(),
+            next_id: next_id.clone(),
+            alive: alive.subscribe(),
+        };
+        WebFront::start(dialer, tls_on)
+    });
     let live = Arc::new(tokio::sync::Notify::new());
     tokio::pin!(shutdown);
     let mode = loop {
@@ -247,6 +260,7 @@ pub async fn serve_until(
                 let id = next_id.fetch_add(1, Ordering::Relaxed);
                 let (events, relay, acceptor, live) = (events.clone(), relay.clone(), acceptor.clone(), live.clone());
                 let (admission, budget) = (admission.clone(), budget.clone());
+                let web = web.clone();
                 let mut alive = alive.subscribe();
                 tokio::spawn(async move {
                   tokio::select! {
@@ -265,12 +279,12 @@ pub async fn serve_until(
                         Some(acceptor) => match tokio::time::timeout_at(handshake, acceptor.accept(admitted.stream)).await {
                             Ok(Ok(tls)) => {
                                 let client_cert = tls.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
-                                run_connection(tls, conn, client_cert).await;
+                                front_door(tls, conn, client_cert, handshake, web).await;
                             }
                             Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
                             Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
                         },
-                        None => run_connection(admitted.stream, conn, false).await,
+                        None => front_door(admitted.stream, conn, false, handshake, web).await,
                     }
                     } => {}
                   }
@@ -281,6 +295,8 @@ pub async fn serve_until(
         }
     };
     drop(listener);
+    // The web front door's own tasks hold senders to the broker: stop them.
+    drop(web);
     let _ = events.send(Event::Shutdown(mode)).await;
     // Wait until every connection has finished (or the grace period ends).
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
@@ -470,6 +486,89 @@ where
     shared.queue.close(CloseReason::Normal, "");
     drop(reader);
     let _ = events.send(Event::Disconnected(id)).await;
+}
+
+/// Hands a connection to the web front door or to [`run_connection`],
+/// by its first bytes (read under the handshake deadline and replayed).
+async fn front_door<S>(
+    mut stream: S,
+    conn: Conn,
+    client_cert: bool,
+    handshake: tokio::time::Instant,
+    web: Option<Arc<WebFront>>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(web) = web else {
+        return run_connection(stream, conn, client_cert).await;
+    };
+    let addr = conn.addr;
+    let (speaks, first) = match tokio::time::timeout_at(handshake, sniff(&mut stream)).await {
+        Ok(Ok(sniffed)) => sniffed,
+        Ok(Err(_)) => return,
+        Err(_) => {
+            tracing::debug!(%addr, "nothing recognisable sent before the handshake deadline");
+            return;
+        }
+    };
+    let stream = Prefixed::new(first, stream);
+    match speaks {
+        Speaks::Framed => run_connection(stream, conn, client_cert).await,
+        Speaks::Http => web.serve(stream, addr, client_cert).await,
+    }
+}
+
+/// Opens connections into the relay from inside it: WebSockets after the
+/// upgrade, and the admin API's in-process connections. Each runs through
+/// [`run_connection`] like a native one, with the same limits.
+#[derive(Clone)]
+pub(crate) struct Dialer {
+    events: EventTx<Event>,
+    relay: Arc<RelayConfig>,
+    budget: Arc<MemoryBudget>,
+    next_id: Arc<AtomicU64>,
+    /// Changes (closes) when the relay stops or is dropped.
+    alive: tokio::sync::watch::Receiver<()>,
+}
+
+impl Dialer {
+    /// The relay's settings.
+    pub(crate) fn relay(&self) -> &RelayConfig {
+        &self.relay
+    }
+
+    /// Resolves when the relay stops serving.
+    pub(crate) async fn stopped(&self) {
+        let mut alive = self.alive.clone();
+        while alive.changed().await.is_ok() {}
+    }
+
+    /// Runs `stream` as a connection from `addr` until it ends (or the relay stops).
+    pub(crate) async fn run<S>(&self, stream: S, addr: SocketAddr, client_cert: bool)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let conn = Conn {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            addr,
+            relay: self.relay.clone(),
+            events: self.events.clone(),
+            budget: self.budget.clone(),
+        };
+        tokio::select! {
+            () = run_connection(stream, conn, client_cert) => {}
+            () = self.stopped() => {}
+        }
+    }
+
+    /// An in-process connection on behalf of a client at `addr`: the
+    /// returned end speaks the framed protocol to the relay.
+    pub(crate) fn open(&self, addr: SocketAddr) -> tokio::io::DuplexStream {
+        let (ours, theirs) = tokio::io::duplex(256 * 1024);
+        let dialer = self.clone();
+        tokio::spawn(async move { dialer.run(theirs, addr, false).await });
+        ours
+    }
 }
 
 /// Takes a connection off the memory budget's list when it ends.

@@ -25,7 +25,7 @@ fn the_sample_mentions_every_key() {
     let defaults = toml::Table::try_from(RelayConfig::default()).expect("defaults serialise");
     collect_keys(&defaults, &mut keys);
     // Optional paths have no default value, so serialisation leaves them out.
-    keys.extend(["cert", "key", "client_ca"].map(String::from));
+    keys.extend(["cert", "key", "client_ca", "web_root"].map(String::from));
     for key in keys {
         let mentioned = SAMPLE.lines().any(|line| {
             let line = line.trim_start_matches(['#', ' ']);

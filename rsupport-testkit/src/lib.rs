@@ -8,6 +8,8 @@
 //!   and operator/customer pairs through the vendor API.
 //! - `pair` (feature `pair`): an operator's and a customer's session back
 //!   to back on a virtual clock, no relay or sockets.
+//! - `web` (feature `web`): a real relay's web front door on loopback:
+//!   HTTPS requests, WebSockets, an API client, a JSON Schema checker.
 //! - `print` (feature `print`): PDF fixtures, CUPS queues, a print source
 //!   fed from a channel.
 //!
@@ -25,6 +27,8 @@ pub mod print;
 pub mod relay;
 #[cfg(feature = "relay")]
 pub mod tap;
+#[cfg(feature = "web")]
+pub mod web;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -103,6 +103,10 @@ struct ServeArgs {
     /// Listen address, host:port (overrides the file).
     #[arg(long)]
     listen: Option<String>,
+    /// Folder with the web console's files, served on the relay's port
+    /// (overrides `web_root` in the file).
+    #[arg(long)]
+    web_root: Option<PathBuf>,
 }
 
 #[derive(Args)]

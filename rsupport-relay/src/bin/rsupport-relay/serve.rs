@@ -27,7 +27,17 @@ use crate::ServeArgs;
 
 /// Runs the relay.
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
-    let config = crate::config::load(&args.state, args.listen)?;
+    let mut config = crate::config::load(&args.state, args.listen)?;
+    if let Some(root) = args.web_root {
+        if !root.is_dir() {
+            return Err(CliError::new(format!(
+                "the web console folder {} does not exist or is not a folder",
+                root.display()
+            ))
+            .hint("give --web-root the folder that holds the console's index.html"));
+        }
+        config.web_root = Some(root);
+    }
     if let Some(file) = &args.state.config {
         tracing::info!(config = %shown(file).display(), "configuration read");
     }
