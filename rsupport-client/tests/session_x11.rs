@@ -17,6 +17,7 @@ use rsupport_core::session::{ControlEvent, SessionEvent};
 use rsupport_input::inject::X11Injector;
 use rsupport_proto::input::{InputMessage, KeyInput, MouseButton};
 use rsupport_proto::{ConnectionMode, EndReason, Point};
+use rsupport_testkit::x11::{draw_desktop, opaque, server_picture};
 use support::{grant, paired, start_relay, wait_for, WAIT};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
@@ -28,100 +29,6 @@ use x11rb::wrapper::ConnectionExt as _;
 
 const W: u16 = 800;
 const H: u16 = 600;
-
-/// Draws a window with coloured bars and a noisy block, so the codec sees
-/// solid, palette and raw tiles.
-fn draw_desktop(conn: &RustConnection, screen_num: usize) {
-    let screen = &conn.setup().roots[screen_num];
-    let win = conn.generate_id().unwrap();
-    conn.create_window(
-        screen.root_depth,
-        win,
-        screen.root,
-        40,
-        30,
-        500,
-        400,
-        0,
-        WindowClass::INPUT_OUTPUT,
-        screen.root_visual,
-        &CreateWindowAux::new()
-            .background_pixel(0x00F0_F0F0)
-            .override_redirect(1),
-    )
-    .unwrap();
-    conn.map_window(win).unwrap();
-    let gc = conn.generate_id().unwrap();
-    conn.create_gc(gc, win, &CreateGCAux::new()).unwrap();
-    for (i, rgb) in [0x00C0_3030u32, 0x0030_A040, 0x0030_50C0, 0x0020_2020]
-        .iter()
-        .enumerate()
-    {
-        conn.change_gc(
-            gc,
-            &x11rb::protocol::xproto::ChangeGCAux::new().foreground(*rgb),
-        )
-        .unwrap();
-        let y = 20 + 40 * i16::try_from(i).unwrap();
-        conn.poly_fill_rectangle(
-            win,
-            gc,
-            &[Rectangle {
-                x: 20,
-                y,
-                width: 300,
-                height: 24,
-            }],
-        )
-        .unwrap();
-    }
-    // A 128×128 block of pseudo-random pixels (photo-like content).
-    let mut noise = Vec::with_capacity(128 * 128 * 4);
-    let mut state = 0x1234_5678u32;
-    for _ in 0..128 * 128 {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        noise.extend_from_slice(&[state as u8, (state >> 8) as u8, (state >> 16) as u8, 0]);
-    }
-    conn.put_image(
-        ImageFormat::Z_PIXMAP,
-        win,
-        gc,
-        128,
-        128,
-        340,
-        200,
-        0,
-        screen.root_depth,
-        &noise,
-    )
-    .unwrap();
-    conn.sync().unwrap();
-}
-
-/// The X server's own picture of the screen, as BGRA with opaque alpha.
-fn server_picture(conn: &RustConnection, screen_num: usize) -> Vec<u8> {
-    let root = conn.setup().roots[screen_num].root;
-    let image = conn
-        .get_image(ImageFormat::Z_PIXMAP, root, 0, 0, W, H, !0)
-        .unwrap()
-        .reply()
-        .unwrap();
-    let mut data = image.data;
-    for px in data.chunks_exact_mut(4) {
-        px[3] = 0xFF;
-    }
-    data
-}
-
-fn opaque(pixels: &[u8]) -> Vec<u8> {
-    let mut p = pixels.to_vec();
-    for px in p.chunks_exact_mut(4) {
-        px[3] = 0xFF;
-    }
-    p
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_sees_and_controls_a_real_x_desktop() {
@@ -143,7 +50,7 @@ async fn operator_sees_and_controls_a_real_x_desktop() {
     grant(&mut op, &mut cu, ConnectionMode::ControlCustomer).await;
 
     // The operator's framebuffer converges to exactly what the server shows.
-    let expected = server_picture(&conn, screen_num);
+    let expected = server_picture(&conn, screen_num, W, H);
     let matched = tokio::time::timeout(WAIT, async {
         loop {
             wait_for(&mut op, |e| match e {

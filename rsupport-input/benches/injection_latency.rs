@@ -7,15 +7,12 @@
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
 use rsupport_input::inject::X11Injector;
 use rsupport_input::{DesktopPoint, Injector, InputEvent, Keysym};
 use rsupport_proto::input::MouseButton;
-use support::{Observer, Seen};
+use rsupport_testkit::x11::{Observer, Seen};
 
 /// One kind of event to time, and how to recognise its arrival.
 struct Probe {
@@ -134,7 +131,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(500);
-    let xvfb = support::start_xvfb();
+    let xvfb = rsupport_testkit::x11::start_xvfb();
     let mut observer = Observer::open(&xvfb.display());
     let mut xtest = X11Injector::connect(Some(&xvfb.display())).expect("XTEST connects");
     #[cfg(feature = "enigo")]

@@ -4,16 +4,14 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 #![cfg(feature = "enigo")]
 
-mod support;
-
 use rsupport_input::inject::EnigoInjector;
 use rsupport_input::{DesktopPoint, Injector, InputEvent, Keysym};
 use rsupport_proto::input::MouseButton;
-use support::{keysyms_of, typed, Observer, Seen};
+use rsupport_testkit::x11::{keysyms_of, typed, Observer, Seen};
 
 #[test]
 fn enigo_moves_clicks_scrolls_and_types_on_x11() {
-    let xvfb = support::start_xvfb();
+    let xvfb = rsupport_testkit::x11::start_xvfb();
     let mut observer = Observer::open(&xvfb.display());
     let mut enigo =
         EnigoInjector::for_x11_display(&xvfb.display()).expect("enigo connects to Xvfb");

@@ -10,8 +10,6 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 #![cfg(feature = "x11")]
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use rsupport_input::inject::{X11Injector, X11LocalActivity};
@@ -20,7 +18,7 @@ use rsupport_input::{
 };
 use rsupport_proto::input::{InputMessage, KeyInput};
 use rsupport_proto::Rect;
-use support::{Observer, Seen};
+use rsupport_testkit::x11::{Observer, Seen};
 use x11rb::connection::Connection;
 use x11rb::protocol::xinput::{
     ConnectionExt as _, Device, DeviceType, HierarchyChange, HierarchyChangeData,
@@ -66,7 +64,7 @@ fn local_user(display: &str) -> (RustConnection, u32) {
 
 #[test]
 fn local_input_takes_control_back_and_releases_operator_keys() {
-    let xvfb = support::start_xvfb();
+    let xvfb = rsupport_testkit::x11::start_xvfb();
     let display = xvfb.display();
     let mut observer = Observer::open(&display);
     let mut detector = X11LocalActivity::connect(Some(&display)).unwrap();

@@ -5,8 +5,6 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 #![cfg(feature = "x11")]
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use rsupport_input::inject::X11Injector;
@@ -16,8 +14,8 @@ use rsupport_input::{
 use rsupport_proto::control::RevokeCause;
 use rsupport_proto::input::{InputMessage, KeyInput, MouseButton, SpecialKey, WheelDelta};
 use rsupport_proto::{Point, Rect};
+use rsupport_testkit::x11::{keysyms_of, typed, Observer, Seen};
 use rsupport_testkit::Xvfb;
-use support::{keysyms_of, typed, Observer, Seen};
 
 const XK_SHIFT_L: u32 = 0xffe1;
 const XK_CONTROL_L: u32 = 0xffe3;
@@ -40,7 +38,7 @@ struct Rig {
 impl Rig {
     /// Xvfb 1920×1080 shared as a half-size 960×540 frame, control granted.
     fn start() -> Rig {
-        let xvfb = support::start_xvfb();
+        let xvfb = rsupport_testkit::x11::start_xvfb();
         let observer = Observer::open(&xvfb.display());
         let injector =
             X11Injector::connect(Some(&xvfb.display())).expect("XTEST injector connects");

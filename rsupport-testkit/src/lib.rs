@@ -12,6 +12,8 @@
 //!   HTTPS requests, WebSockets, an API client, a JSON Schema checker.
 //! - `print` (feature `print`): PDF fixtures, CUPS queues, a print source
 //!   fed from a channel.
+//! - `x11` (feature `x11`): a drawn X desktop, the server's own picture of
+//!   it, and an observer of injected input.
 //!
 //! [`Xvfb`] starts a private X server on a free display for one test run and
 //! stops it when dropped. Tests that need X call [`Xvfb::start`] and *fail*
@@ -29,6 +31,8 @@ pub mod relay;
 pub mod tap;
 #[cfg(feature = "web")]
 pub mod web;
+#[cfg(feature = "x11")]
+pub mod x11;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

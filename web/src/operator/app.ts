@@ -3,7 +3,9 @@
 // Everything a session shows was decrypted here, in the browser.
 
 import { RsupportClient, type ConsoleEvent } from "../client/client.js";
-import { RsupportViewer } from "../viewer/rsupport-viewer.js";
+// Imported for its side effect too: it defines <rsupport-viewer>.
+import "../viewer/rsupport-viewer.js";
+import type { RsupportViewer } from "../viewer/rsupport-viewer.js";
 
 function $(id: string): HTMLElement {
   const el = document.getElementById(id);

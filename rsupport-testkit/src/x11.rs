@@ -1,8 +1,10 @@
-//! A small X client that observes what an injector did: a full-screen
-//! window with the input focus that records pointer motion, buttons and
-//! key presses (translated to keysyms with the keyboard map in force).
+//! A private X desktop to check a session against (feature `x11`):
+//! [`draw_desktop`] paints a known picture, [`server_picture`] reads the X
+//! server's own copy of the screen, and [`Observer`] is a small X client
+//! that sees what an injector did: a full-screen window with the input
+//! focus that records pointer motion, buttons and key presses (translated
+//! to keysyms with the keyboard map in force).
 
-#![allow(dead_code)] // each test binary uses a different part
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::sync::{mpsc, Arc};
@@ -10,34 +12,156 @@ use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    ConnectionExt as _, CreateWindowAux, EventMask, InputFocus, KeyButMask, Mapping, Window,
-    WindowClass,
+    ConnectionExt as _, CreateGCAux, CreateWindowAux, EventMask, ImageFormat, InputFocus,
+    KeyButMask, Mapping, Rectangle, Window, WindowClass,
 };
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
+use x11rb::wrapper::ConnectionExt as _;
 use x11rb::COPY_DEPTH_FROM_PARENT;
+
+/// Draws a window with coloured bars and a noisy block, so the codec sees
+/// solid, palette and raw tiles.
+pub fn draw_desktop(conn: &RustConnection, screen_num: usize) {
+    let screen = &conn.setup().roots[screen_num];
+    let win = conn.generate_id().unwrap();
+    conn.create_window(
+        screen.root_depth,
+        win,
+        screen.root,
+        40,
+        30,
+        500,
+        400,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        screen.root_visual,
+        &CreateWindowAux::new()
+            .background_pixel(0x00F0_F0F0)
+            .override_redirect(1),
+    )
+    .unwrap();
+    conn.map_window(win).unwrap();
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, win, &CreateGCAux::new()).unwrap();
+    for (i, rgb) in [0x00C0_3030u32, 0x0030_A040, 0x0030_50C0, 0x0020_2020]
+        .iter()
+        .enumerate()
+    {
+        conn.change_gc(
+            gc,
+            &x11rb::protocol::xproto::ChangeGCAux::new().foreground(*rgb),
+        )
+        .unwrap();
+        let y = 20 + 40 * i16::try_from(i).unwrap();
+        conn.poly_fill_rectangle(
+            win,
+            gc,
+            &[Rectangle {
+                x: 20,
+                y,
+                width: 300,
+                height: 24,
+            }],
+        )
+        .unwrap();
+    }
+    // A 128×128 block of pseudo-random pixels (photo-like content).
+    let mut noise = Vec::with_capacity(128 * 128 * 4);
+    let mut state = 0x1234_5678u32;
+    for _ in 0..128 * 128 {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        noise.extend_from_slice(&[state as u8, (state >> 8) as u8, (state >> 16) as u8, 0]);
+    }
+    conn.put_image(
+        ImageFormat::Z_PIXMAP,
+        win,
+        gc,
+        128,
+        128,
+        340,
+        200,
+        0,
+        screen.root_depth,
+        &noise,
+    )
+    .unwrap();
+    conn.sync().unwrap();
+}
+
+/// The X server's own picture of the top-left `width`×`height` of the
+/// screen, as BGRA with opaque alpha.
+pub fn server_picture(
+    conn: &RustConnection,
+    screen_num: usize,
+    width: u16,
+    height: u16,
+) -> Vec<u8> {
+    let root = conn.setup().roots[screen_num].root;
+    let image = conn
+        .get_image(ImageFormat::Z_PIXMAP, root, 0, 0, width, height, !0)
+        .unwrap()
+        .reply()
+        .unwrap();
+    let mut data = image.data;
+    for px in data.chunks_exact_mut(4) {
+        px[3] = 0xFF;
+    }
+    data
+}
+
+/// `pixels` (BGRA) with every alpha set to opaque, as screens are.
+pub fn opaque(pixels: &[u8]) -> Vec<u8> {
+    let mut p = pixels.to_vec();
+    for px in p.chunks_exact_mut(4) {
+        px[3] = 0xFF;
+    }
+    p
+}
 
 /// Starts a private Xvfb. Serialised within the test binary: two threads
 /// starting at once can both pick the same free display (the second server
 /// fails, and its test would silently share the first one's display).
-pub fn start_xvfb() -> rsupport_testkit::Xvfb {
+pub fn start_xvfb() -> crate::Xvfb {
     static START: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one_at_a_time = START.lock().unwrap_or_else(|e| e.into_inner());
-    rsupport_testkit::Xvfb::start()
+    crate::Xvfb::start()
 }
 
 /// Something the observer window saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
-    Motion { x: i16, y: i16 },
+    /// The pointer moved to (x, y) on the root window.
+    Motion {
+        /// Root x.
+        x: i16,
+        /// Root y.
+        y: i16,
+    },
+    /// A button went down (1 left, 2 middle, 3 right, 4/5 wheel).
     ButtonPress(u8),
+    /// A button went up.
     ButtonRelease(u8),
-    KeyPress { keysym: u32, shift: bool },
-    KeyRelease { keysym: u32 },
+    /// A key went down.
+    KeyPress {
+        /// What the key map in force made of it.
+        keysym: u32,
+        /// Shift was held.
+        shift: bool,
+    },
+    /// A key went up.
+    KeyRelease {
+        /// What the key map in force made of it.
+        keysym: u32,
+    },
 }
 
+/// An X client that records the input its full-screen window receives.
 pub struct Observer {
     conn: Arc<RustConnection>,
+    /// The observing window.
     pub window: Window,
     events: mpsc::Receiver<(Instant, Seen)>,
 }

@@ -1,0 +1,177 @@
+// Drives the web console in headless Chromium for the Rust browser tests
+// (rsupport-web/tests/browser_console.rs). The test writes one JSON command
+// per line on stdin; the driver answers each with one JSON line on stdout:
+// {"ok": true, ...} or {"ok": false, "error": "..."}. The test, not this
+// script, decides what is right: it holds the X server and the customer.
+
+import { createInterface } from "node:readline";
+import { writeFile, mkdir } from "node:fs/promises";
+import { chromium } from "playwright-core";
+
+const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  // The test relay's certificate is self-signed (real TLS, no CA).
+  "--ignore-certificate-errors",
+];
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: CHROMIUM_FLAGS,
+});
+const context = await browser.newContext({
+  ignoreHTTPSErrors: true,
+  viewport: { width: 1600, height: 1000 },
+});
+const page = await context.newPage();
+const consoleLines = [];
+page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
+let crashed = false;
+page.on("crash", () => (crashed = true));
+
+const viewer = () => page.locator(".session:not([hidden]) rsupport-viewer");
+
+/** The visible session's canvas box and size, in page coordinates. */
+async function canvasGeometry() {
+  return viewer().evaluate((v) => {
+    const c = v.screen;
+    const b = c.getBoundingClientRect();
+    return { left: b.left, top: b.top, width: b.width, height: b.height, cw: c.width, ch: c.height };
+  });
+}
+
+async function pagePoint(x, y) {
+  const g = await canvasGeometry();
+  return { x: g.left + ((x + 0.5) * g.width) / g.cw, y: g.top + ((y + 0.5) * g.height) / g.ch };
+}
+
+const commands = {
+  async open({ url }) {
+    await page.goto(url);
+    await page.getByTestId("username").waitFor({ state: "visible" });
+  },
+  async login({ username, password }) {
+    await page.getByTestId("username").fill(username);
+    await page.getByTestId("password").fill(password);
+    await page.getByTestId("login").click();
+    await page.getByTestId("issue-code").waitFor({ state: "visible" });
+  },
+  async issue_code() {
+    await page.getByTestId("issue-code").click();
+    const code = page.getByTestId("code");
+    await page.waitForFunction(() => document.querySelector("#code")?.textContent?.length > 0);
+    return { code: await code.textContent() };
+  },
+  async wait_session() {
+    await page.locator(".session").first().waitFor({ state: "attached" });
+    return { session: await page.locator(".session").first().getAttribute("data-session") };
+  },
+  async request({ mode }) {
+    await page.locator(`.session:not([hidden]) [data-testid="mode-${mode}"]`).click();
+  },
+  async wait_text({ testid, text }) {
+    await page.locator(`.session:not([hidden]) [data-testid="${testid}"]`).filter({ hasText: text }).waitFor();
+  },
+  async text_of({ testid }) {
+    return { text: await page.locator(`.session:not([hidden]) [data-testid="${testid}"]`).textContent() };
+  },
+  async scale({ value }) {
+    await page.locator(".session:not([hidden]) [data-testid=scaling]").selectOption(value);
+  },
+  async canvas({ path }) {
+    const shot = await viewer().evaluate((v) => {
+      const c = v.screen;
+      if (!c.width || !c.height) return { width: c.width, height: c.height, data: "" };
+      const bytes = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      let binary = "";
+      for (let i = 0; i < bytes.length; i += 0x8000) {
+        binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+      }
+      return { width: c.width, height: c.height, data: btoa(binary) };
+    });
+    await writeFile(path, Buffer.from(shot.data, "base64"));
+    return { width: shot.width, height: shot.height };
+  },
+  async wait_drawn({ count }) {
+    await page.waitForFunction(
+      (n) => document.querySelector(".session:not([hidden]) rsupport-viewer")?.stats.frames >= n,
+      count,
+    );
+  },
+  async move({ x, y }) {
+    const p = await pagePoint(x, y);
+    await page.mouse.move(p.x, p.y);
+  },
+  async click({ x, y }) {
+    const p = await pagePoint(x, y);
+    await page.mouse.click(p.x, p.y);
+  },
+  async type({ text }) {
+    await viewer().evaluate((v) => v.focusKeys());
+    await page.keyboard.type(text, { delay: 20 });
+  },
+  async press({ key }) {
+    await viewer().evaluate((v) => v.focusKeys());
+    await page.keyboard.press(key);
+  },
+  // An input method composing and committing `text`, as Japanese IMEs do.
+  async ime({ text }) {
+    await viewer().evaluate((v) => v.focusKeys());
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Input.imeSetComposition", { text, selectionStart: text.length, selectionEnd: text.length });
+    await cdp.send("Input.insertText", { text });
+    await cdp.detach();
+  },
+  async special({ testid }) {
+    await page.locator(`.session:not([hidden]) [data-testid="${testid}"]`).click();
+  },
+  async chat({ text }) {
+    await page.locator(".session:not([hidden]) [data-testid=chat-input]").fill(text);
+    await page.locator(".session:not([hidden]) [data-testid=chat-send]").click();
+  },
+  async wait_chat({ text }) {
+    await page.locator(".session:not([hidden]) [data-testid=chat-log] li").filter({ hasText: text }).waitFor();
+  },
+  async end() {
+    await page.locator(".session:not([hidden]) [data-testid=end]").click();
+  },
+  async screenshot({ path }) {
+    await mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
+    await page.screenshot({ path });
+  },
+  async alive() {
+    if (crashed) throw new Error("the tab crashed");
+    return { sum: await page.evaluate(() => 20 + 22) };
+  },
+  async stats() {
+    return viewer().evaluate((v) => ({ frames: v.stats.frames, drawMs: v.stats.drawMs }));
+  },
+  async console_log() {
+    return { lines: consoleLines.slice(-50) };
+  },
+  async quit() {
+    await browser.close();
+    process.exit(0);
+  },
+};
+
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  let answer;
+  try {
+    const command = JSON.parse(line);
+    const act = commands[command.cmd];
+    if (!act) throw new Error(`unknown command ${command.cmd}`);
+    answer = { ok: true, ...((await act(command)) ?? {}) };
+  } catch (e) {
+    answer = { ok: false, error: String(e?.message ?? e), console: consoleLines.slice(-20) };
+  }
+  process.stdout.write(`${JSON.stringify(answer)}\n`);
+}
+await browser.close();
