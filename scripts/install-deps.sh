@@ -24,3 +24,6 @@ fi
 
 # CUPS, cups-pdf and poppler for the remote-printing tests; starts cupsd.
 bash "$(dirname "$0")/install-print-deps.sh"
+
+# The web console's toolchain and headless Chromium for its browser tests.
+bash "$(dirname "$0")/install-web-deps.sh"

@@ -185,3 +185,80 @@ fn conn_root(conn: &x11rb::rust_connection::RustConnection, screen_num: usize) -
     use x11rb::connection::Connection;
     conn.setup().roots[screen_num].root
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_frame_does_not_crash_the_tab() {
+    use bytes::Bytes;
+    use rsupport_capture::codec::crafted;
+    use rsupport_proto::chat::{ChatMessage, ChatText};
+    use rsupport_proto::envelope::Priority;
+    use rsupport_proto::screen::{ScreenMessage, TileCompression};
+    use rsupport_proto::session::SessionMessage;
+    use rsupport_testkit::relay::KeyedCustomer;
+
+    let scratch = tempfile::tempdir().unwrap();
+    let (target, url) = relay_with_console().await;
+    let mut browser = Browser::start().await;
+    let code = browser.operator_with_code(&url).await;
+    // A modified customer program: it holds the session's keys, so what it
+    // sends opens in the browser, and it grants a view so frames are allowed.
+    let mut hostile = KeyedCustomer::join(&target, &code).await;
+    browser.run(json!({"cmd": "wait_session"})).await;
+    browser.run(json!({"cmd": "request", "mode": "view"})).await;
+    hostile.grant_next_request().await;
+    browser
+        .run(json!({"cmd": "wait_text", "testid": "state", "text": "viewing"}))
+        .await;
+
+    // An 8192² "solid" bomb, garbage that does not decode, then a chat line
+    // that shows once all of it was handled.
+    let bomb = SessionMessage::Screen(ScreenMessage::Frame(crafted::solid_bomb(
+        8192,
+        64,
+        TileCompression::None,
+    )));
+    hostile.send(&bomb).await;
+    for _ in 0..20 {
+        hostile
+            .send_bytes(
+                Priority::Screen,
+                Bytes::from_static(&[0xff, 0xff, 0xff, 0x07]),
+            )
+            .await;
+    }
+    let line = ChatText {
+        id: 1,
+        text: "still there?".into(),
+        sent_at_ms: 0,
+        sender_name: "hostile".into(),
+    };
+    hostile
+        .send(&SessionMessage::Chat(ChatMessage::Text(line)))
+        .await;
+    browser
+        .run(json!({"cmd": "wait_chat", "text": "still there?"}))
+        .await;
+
+    // The tab is alive, says it dropped what made no sense, drew no bomb,
+    // and the session goes on both ways.
+    browser
+        .run(json!({"cmd": "wait_text", "testid": "notice", "text": "dropped"}))
+        .await;
+    let alive = browser.run(json!({"cmd": "alive"})).await;
+    assert_eq!(alive["sum"], json!(42));
+    let (w, h, _) = browser.canvas(scratch.path()).await;
+    assert!(
+        w <= 2560 && h <= 1600,
+        "no frame beyond the viewer's cap was drawn: {w}x{h}"
+    );
+    browser.screenshot("operator-forged-frame").await;
+    browser.run(json!({"cmd": "chat", "text": "yes"})).await;
+    let got = hostile
+        .wait_for(|e| match e {
+            SessionEvent::Chat(ChatEvent::Received(l)) => Some(l.text.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(got, "yes");
+    browser.quit().await;
+}
