@@ -88,26 +88,31 @@ pub fn write_csv(records: &[AuditRecord], out: &mut dyn Write) -> io::Result<()>
     Ok(())
 }
 
+/// One record as the JSON object the exports use.
+pub fn record_json(r: &AuditRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id,
+        "at_ms": r.at_ms,
+        "kind": r.kind,
+        "operator": r.operator_username,
+        "source": r.source,
+        "session_id": r.session_id,
+        "customer": r.customer,
+        "modes": r.modes.iter().map(|m| mode_name(*m)).collect::<Vec<_>>(),
+        "started_ms": r.started_ms,
+        "ended_ms": r.ended_ms,
+        "duration_ms": duration(r),
+        "bytes_to_operator": r.bytes_to_operator,
+        "bytes_to_customer": r.bytes_to_customer,
+        "end_reason": end_reason(r),
+        "detail": r.detail,
+    })
+}
+
 /// Writes records as JSON lines, one object per record.
 pub fn write_jsonl(records: &[AuditRecord], out: &mut dyn Write) -> io::Result<()> {
     for r in records {
-        let v = serde_json::json!({
-            "id": r.id,
-            "at_ms": r.at_ms,
-            "kind": r.kind,
-            "operator": r.operator_username,
-            "source": r.source,
-            "session_id": r.session_id,
-            "customer": r.customer,
-            "modes": r.modes.iter().map(|m| mode_name(*m)).collect::<Vec<_>>(),
-            "started_ms": r.started_ms,
-            "ended_ms": r.ended_ms,
-            "duration_ms": duration(r),
-            "bytes_to_operator": r.bytes_to_operator,
-            "bytes_to_customer": r.bytes_to_customer,
-            "end_reason": end_reason(r),
-            "detail": r.detail,
-        });
+        let v = record_json(r);
         writeln!(out, "{v}")?;
     }
     Ok(())

@@ -122,9 +122,8 @@ where
 {
     tokio::time::timeout(WAIT, async {
         loop {
-            match c.recv().await.unwrap() {
-                Incoming::Session(env) => return env,
-                _ => {}
+            if let Incoming::Session(env) = c.recv().await.unwrap() {
+                return env;
             }
         }
     })

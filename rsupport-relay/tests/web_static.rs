@@ -148,3 +148,39 @@ async fn allowed_origins_appear_in_the_policy() {
         "{csp}"
     );
 }
+
+#[tokio::test]
+async fn the_admin_console_is_served_and_has_nothing_inline() {
+    let dir = tempfile::tempdir().unwrap();
+    let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/console");
+    let relay = WebRelay::start(&dir.path().join("relay.db"), |c| {
+        c.web_root = Some(console.clone());
+    })
+    .await;
+    for (path, ty) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/admin/", "text/html; charset=utf-8"),
+        ("/admin/app.js", "text/javascript; charset=utf-8"),
+        ("/admin/admin.css", "text/css; charset=utf-8"),
+        ("/common/api.js", "text/javascript; charset=utf-8"),
+        ("/common/console.css", "text/css; charset=utf-8"),
+    ] {
+        let reply = relay.get(path).await;
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.header("content-type"), Some(ty), "{path}");
+        let text = reply.text();
+        if ty.starts_with("text/html") {
+            // The CSP forbids inline scripts, inline styles and handlers.
+            for script in text.split("<script").skip(1) {
+                assert!(script.split('>').next().unwrap().contains("src="), "{path}");
+            }
+            assert!(!text.contains("<style"), "{path}");
+            assert!(!text.contains(" style="), "{path}");
+            assert!(!text.contains(" onclick="), "{path}");
+            assert!(
+                !text.contains("http://") && !text.contains("https://"),
+                "{path}: no CDN"
+            );
+        }
+    }
+}

@@ -259,7 +259,8 @@ impl Reply {
 /// A logged-in API client: sends the session cookie, and on state-changing
 /// requests the CSRF token and the relay's own `Origin`, as the console does.
 pub struct ApiClient<'a> {
-    relay: &'a WebRelay,
+    /// The relay it talks to.
+    pub relay: &'a WebRelay,
     /// `name=value` of the session cookie.
     pub cookie: String,
     /// The CSRF token from the login.

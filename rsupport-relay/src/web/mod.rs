@@ -1,7 +1,7 @@
 //! The web front door: HTTPS and WebSocket on the relay's own port.
 //!
 //! After the TLS handshake the relay looks at the first bytes a client
-//! sends ([`sniff`]): an HTTP/1.1 request line goes here, anything else is
+//! sends (`sniff`): an HTTP/1.1 request line goes here, anything else is
 //! the native framed protocol. Here, [hyper] serves:
 //!
 //! - `GET /ws`: a WebSocket carrying exactly the native byte stream
