@@ -60,15 +60,22 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts the driver (Debian's chromium, npm's playwright-core).
+    /// Starts the operator console's driver (Debian's chromium, npm's
+    /// playwright-core).
     pub async fn start() -> Browser {
+        Self::start_script("tests/driver.mjs").await
+    }
+
+    /// Starts a driver script (path relative to `web/`) that speaks the
+    /// same line protocol.
+    pub async fn start_script(script: &str) -> Browser {
         let web = workspace().join("web");
         assert!(
             web.join("node_modules/playwright-core").is_dir(),
             "playwright-core is not installed: run `bash scripts/build-web.sh` (it runs npm ci in web/)"
         );
         let mut child = Command::new("node")
-            .arg("tests/driver.mjs")
+            .arg(script)
             .current_dir(&web)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
