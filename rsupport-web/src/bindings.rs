@@ -192,6 +192,86 @@ impl WebConsole {
         })
     }
 
+    /// Offers files to the customer: their names and sizes. Returns the
+    /// transfer id followed by, per file, the name `file_read` events use.
+    pub fn offer_files(
+        &mut self,
+        session: &str,
+        names: Vec<String>,
+        sizes: Vec<f64>,
+    ) -> Result<Vec<String>, JsError> {
+        let id = session_id(session)?;
+        let files: Vec<(String, u64)> = names
+            .into_iter()
+            .zip(sizes)
+            .map(|(n, s)| (n, s.max(0.0) as u64))
+            .collect();
+        let now = Instant::now();
+        let (transfer, uploads) = self
+            .console
+            .session(id)
+            .map_err(js)?
+            .offer_files(&files, now);
+        self.console.pump(now);
+        Ok(std::iter::once(transfer.to_string())
+            .chain(uploads)
+            .collect())
+    }
+
+    /// The bytes a `file_read` event asked for.
+    pub fn read_done(&mut self, session: &str, read: &str, bytes: Vec<u8>) -> Result<(), JsError> {
+        let (id, read) = (session_id(session)?, session_id(read)?);
+        let now = Instant::now();
+        self.console
+            .session(id)
+            .map_err(js)?
+            .read_done(read, bytes, now);
+        self.console.pump(now);
+        Ok(())
+    }
+
+    /// A `file_read` the page could not do.
+    pub fn read_failed(&mut self, session: &str, read: &str) -> Result<(), JsError> {
+        let (id, read) = (session_id(session)?, session_id(read)?);
+        let now = Instant::now();
+        self.console.session(id).map_err(js)?.read_failed(read, now);
+        self.console.pump(now);
+        Ok(())
+    }
+
+    /// Accepts the customer's file offer.
+    pub fn accept_files(&mut self, session: &str, transfer: &str) -> Result<(), JsError> {
+        let transfer = session_id(transfer)?;
+        let now = Instant::now();
+        self.with(session, |live| live.accept_files(transfer, now))
+    }
+
+    /// Declines the customer's file offer.
+    pub fn decline_files(&mut self, session: &str, transfer: &str) -> Result<(), JsError> {
+        let transfer = session_id(transfer)?;
+        self.with(session, |live| live.decline_files(transfer))
+    }
+
+    /// Stops a transfer.
+    pub fn cancel_files(&mut self, session: &str, transfer: &str) -> Result<(), JsError> {
+        let transfer = session_id(transfer)?;
+        let now = Instant::now();
+        self.with(session, |live| {
+            live.cancel_files(transfer, now);
+            Ok(())
+        })
+    }
+
+    /// The bytes of a received file (announced by `download_ready`); the
+    /// console forgets them.
+    pub fn take_download(&mut self, session: &str, download: &str) -> Result<Vec<u8>, JsError> {
+        let (id, download) = (session_id(session)?, session_id(download)?);
+        let live = self.console.session(id).map_err(js)?;
+        live.take_download(download)
+            .map(|d| d.bytes.to_vec())
+            .ok_or_else(|| JsError::new("that file was already saved or is gone"))
+    }
+
     /// Changed rectangles since the last call, flat: x, y, width, height, …
     pub fn take_damage(&mut self, session: &str) -> Result<Vec<i32>, JsError> {
         let id = session_id(session)?;

@@ -306,6 +306,7 @@ impl Console {
         let mut frames = Vec::new();
         let mut leave = Vec::new();
         for (id, live) in &mut self.sessions {
+            live.run_io(now, &mut self.events);
             while let Some(envelope) = live.session.poll_transmit() {
                 frames.push(envelope.encode());
             }

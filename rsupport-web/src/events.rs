@@ -2,6 +2,7 @@
 //! `type` field, so the TypeScript layer needs no generated bindings.
 
 use rsupport_core::e2e::{Protection, Verification};
+use rsupport_core::files::{Direction, FileEvent};
 use rsupport_core::session::{Control, Sharing};
 use rsupport_proto::relay::LoginStatus;
 use rsupport_proto::{ConnectionMode, EndReason, Role};
@@ -141,6 +142,38 @@ pub enum ConsoleEvent {
         /// The customer ended it.
         by_peer: bool,
     },
+    /// A file transfer event (offers, progress, results).
+    File {
+        /// The session.
+        session: u64,
+        /// What happened.
+        event: FileEvent,
+    },
+    /// The page must read `len` bytes at `offset` of the `File` it offered
+    /// as `upload`, and pass them back with the `read` number.
+    FileRead {
+        /// The session.
+        session: u64,
+        /// Pass back with the bytes.
+        read: u64,
+        /// The page's name for the `File`.
+        upload: String,
+        /// Where.
+        offset: u64,
+        /// How much.
+        len: usize,
+    },
+    /// A file from the customer arrived, verified, and waits to be saved.
+    DownloadReady {
+        /// The session.
+        session: u64,
+        /// Pass to `take_download`.
+        download: u64,
+        /// Its name.
+        name: String,
+        /// Its size.
+        size: u64,
+    },
     /// The relay closed the connection; reload the page to connect again.
     Closed {
         /// In plain words.
@@ -266,8 +299,136 @@ impl ConsoleEvent {
                 "detail": detail,
                 "by_peer": by_peer,
             }),
+            ConsoleEvent::File { session, event } => file_json(*session, event),
+            ConsoleEvent::FileRead {
+                session,
+                read,
+                upload,
+                offset,
+                len,
+            } => json!({
+                "type": "file_read",
+                "session": session.to_string(),
+                "read": read.to_string(),
+                "upload": upload,
+                "offset": offset,
+                "len": len,
+            }),
+            ConsoleEvent::DownloadReady {
+                session,
+                download,
+                name,
+                size,
+            } => json!({
+                "type": "download_ready",
+                "session": session.to_string(),
+                "download": download.to_string(),
+                "name": name,
+                "size": size,
+            }),
             ConsoleEvent::Closed { detail } => json!({"type": "closed", "detail": detail}),
         }
+    }
+}
+
+fn direction(d: Direction) -> &'static str {
+    match d {
+        Direction::Send => "send",
+        _ => "receive",
+    }
+}
+
+fn file_json(session: u64, event: &FileEvent) -> Value {
+    let session = session.to_string();
+    let entries = |entries: &[rsupport_core::files::FileEntry]| {
+        entries
+            .iter()
+            .map(|e| json!({"path": e.path, "size": e.size, "directory": e.directory}))
+            .collect::<Vec<_>>()
+    };
+    match event {
+        FileEvent::OfferReceived {
+            transfer_id,
+            entries: list,
+            total_size,
+        }
+        | FileEvent::OfferAutoAccepted {
+            transfer_id,
+            entries: list,
+            total_size,
+        } => json!({
+            "type": "file_offer",
+            "session": session,
+            "transfer": transfer_id.to_string(),
+            "entries": entries(list),
+            "total_size": total_size,
+            "auto_accepted": matches!(event, FileEvent::OfferAutoAccepted { .. }),
+        }),
+        FileEvent::Progress(p) => json!({
+            "type": "file_progress",
+            "session": session,
+            "transfer": p.transfer_id.to_string(),
+            "direction": direction(p.direction),
+            "done": p.bytes_done,
+            "total": p.bytes_total,
+            "rate": p.bytes_per_second,
+            "eta_s": p.eta.map(|d| d.as_secs()),
+        }),
+        FileEvent::Accepted { transfer_id } => json!({
+            "type": "file_accepted", "session": session, "transfer": transfer_id.to_string(),
+        }),
+        FileEvent::Declined {
+            transfer_id,
+            reason,
+        }
+        | FileEvent::OfferRefused {
+            transfer_id,
+            reason,
+        } => json!({
+            "type": "file_declined", "session": session, "transfer": transfer_id.to_string(),
+            "reason": reason,
+        }),
+        FileEvent::OfferRejected {
+            transfer_id, error, ..
+        } => json!({
+            "type": "file_declined", "session": session, "transfer": transfer_id.to_string(),
+            "reason": error.to_string(),
+        }),
+        FileEvent::EntryCompleted {
+            transfer_id,
+            entry,
+            direction: d,
+        } => json!({
+            "type": "file_entry_done", "session": session, "transfer": transfer_id.to_string(),
+            "entry": entry, "direction": direction(*d),
+        }),
+        FileEvent::EntryFailed {
+            transfer_id,
+            entry,
+            direction: d,
+            error,
+        } => json!({
+            "type": "file_entry_failed", "session": session, "transfer": transfer_id.to_string(),
+            "entry": entry, "direction": direction(*d), "error": error.to_string(),
+        }),
+        FileEvent::Finished {
+            transfer_id,
+            direction: d,
+            failed_entries,
+        } => json!({
+            "type": "file_finished", "session": session, "transfer": transfer_id.to_string(),
+            "direction": direction(*d), "failed": failed_entries,
+        }),
+        FileEvent::Cancelled {
+            transfer_id,
+            direction: d,
+            by_peer,
+            reason,
+        } => json!({
+            "type": "file_cancelled", "session": session, "transfer": transfer_id.to_string(),
+            "direction": direction(*d), "by_peer": by_peer, "reason": reason,
+        }),
+        _ => json!({"type": "file_other", "session": session}),
     }
 }
 

@@ -14,9 +14,11 @@
 mod bindings;
 mod console;
 mod events;
+mod files;
 mod live;
 
 pub use bindings::WebConsole;
 pub use console::{Console, ConsoleError};
 pub use events::{login_refusal, mode_from_name, mode_name, ConsoleEvent};
+pub use files::{BrowserFiles, Download, PendingRead, MAX_HELD_BYTES};
 pub use live::LiveSession;

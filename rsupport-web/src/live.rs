@@ -20,6 +20,8 @@ use web_time::Instant;
 
 use crate::console::ConsoleError;
 use crate::events::{mode_from_name, ConsoleEvent};
+use crate::files::{BrowserFiles, MAX_HELD_BYTES};
+use rsupport_core::files::{IoDone, IoId, OutgoingEntry, StoreError};
 
 /// How long after the customer ended a session we leave it ourselves
 /// when the relay has not said `SessionEnded` (see `Console`).
@@ -33,6 +35,10 @@ pub struct LiveSession {
     left: bool,
     /// When to leave a session the customer ended, if the relay is silent.
     leave_at: Option<Instant>,
+    /// Files in the page's memory and reads of the page's `File`s.
+    files: BrowserFiles,
+    /// Reads handed to the page, by the number the page knows them by.
+    reads: std::collections::HashMap<u64, IoId>,
 }
 
 impl LiveSession {
@@ -80,10 +86,13 @@ impl LiveSession {
                 "the customer's program cannot encrypt end to end; ask the customer to update it",
             );
         }
+        session.files().set_max_received_bytes(MAX_HELD_BYTES);
         Some(LiveSession {
             session,
             left: false,
             leave_at: None,
+            files: BrowserFiles::default(),
+            reads: std::collections::HashMap::new(),
         })
     }
 
@@ -194,6 +203,109 @@ impl LiveSession {
     /// Asks the customer's side for a full frame again.
     pub fn refresh(&mut self) {
         self.session.viewer().request_refresh();
+    }
+
+    /// Offers files the page holds as `File`s: `(name, size)` each. Returns
+    /// the transfer id and, per file, the name the page's reads will use.
+    pub fn offer_files(&mut self, files: &[(String, u64)], now: Instant) -> (u64, Vec<String>) {
+        let mut uploads = Vec::with_capacity(files.len());
+        let entries = files
+            .iter()
+            .map(|(name, size)| {
+                let upload = self.files.upload_name();
+                let entry = OutgoingEntry::file(name.clone(), *size, &upload);
+                uploads.push(upload);
+                entry
+            })
+            .collect();
+        (self.session.files().offer(entries, now), uploads)
+    }
+
+    /// The page read what [`ConsoleEvent::FileRead`] asked for.
+    pub fn read_done(&mut self, read: u64, bytes: Vec<u8>, now: Instant) {
+        if let Some(id) = self.reads.remove(&read) {
+            let done = IoDone::Data(bytes::Bytes::from(bytes));
+            self.session.handle_io(id, Ok(done), now);
+        }
+    }
+
+    /// The page could not read a file (it was moved or is unreadable).
+    pub fn read_failed(&mut self, read: u64, now: Instant) {
+        if let Some(id) = self.reads.remove(&read) {
+            let error = StoreError::io("read", std::io::ErrorKind::Other);
+            self.session.handle_io(id, Err(error), now);
+        }
+    }
+
+    /// Accepts the customer's offer: the files come into the page's memory.
+    pub fn accept_files(&mut self, transfer: u64, now: Instant) -> Result<(), ConsoleError> {
+        let folder = BrowserFiles::downloads_folder();
+        if self.session.files().accept_into(transfer, folder, now) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Session(
+                "that offer is no longer waiting".into(),
+            ))
+        }
+    }
+
+    /// Declines the customer's offer.
+    pub fn decline_files(&mut self, transfer: u64) -> Result<(), ConsoleError> {
+        if self
+            .session
+            .files()
+            .decline(transfer, "the operator declined")
+        {
+            Ok(())
+        } else {
+            Err(ConsoleError::Session(
+                "that offer is no longer waiting".into(),
+            ))
+        }
+    }
+
+    /// Stops a transfer either way.
+    pub fn cancel_files(&mut self, transfer: u64, now: Instant) {
+        self.session
+            .files()
+            .cancel(transfer, "the operator cancelled", now);
+    }
+
+    /// A received file for the page to save (and forget here).
+    pub fn take_download(&mut self, id: u64) -> Option<crate::files::Download> {
+        self.files.take_download(id)
+    }
+
+    /// Runs the session's file IO: in memory, or handed to the page.
+    pub(crate) fn run_io(&mut self, now: Instant, out: &mut VecDeque<ConsoleEvent>) {
+        let session_id = self.session.session_id();
+        while let Some(request) = self.session.poll_io() {
+            let id = request.id;
+            if let Some(result) = self.files.execute(request) {
+                self.session.handle_io(id, result, now);
+            }
+        }
+        while let Some(read) = self.files.poll_read() {
+            let number = read.io.get();
+            self.reads.insert(number, read.io);
+            out.push_back(ConsoleEvent::FileRead {
+                session: session_id,
+                read: number,
+                upload: read.upload,
+                offset: read.offset,
+                len: read.len,
+            });
+        }
+        while let Some(download) = self.files.poll_finished() {
+            if let Some(d) = self.files.peek_download(download) {
+                out.push_back(ConsoleEvent::DownloadReady {
+                    session: session_id,
+                    download,
+                    name: d.name.clone(),
+                    size: d.bytes.len() as u64,
+                });
+            }
+        }
     }
 
     fn input(&mut self, message: InputMessage) -> Result<(), ConsoleError> {
@@ -364,6 +476,7 @@ fn page_event(session: u64, event: SessionEvent) -> Option<ConsoleEvent> {
             session,
             text: notice_text(&notice)?,
         },
+        SessionEvent::File(event) => ConsoleEvent::File { session, event },
         SessionEvent::PeerMessageDropped { what } => ConsoleEvent::Notice {
             session,
             text: format!(

@@ -138,6 +138,23 @@ const commands = {
   async wait_chat({ text }) {
     await page.locator(".session:not([hidden]) [data-testid=chat-log] li").filter({ hasText: text }).waitFor();
   },
+  async upload({ path }) {
+    await page.locator(".session:not([hidden]) [data-testid=file-picker]").setInputFiles(path);
+  },
+  async accept_offer() {
+    await page.locator(".session:not([hidden]) [data-testid=file-accept]").first().click();
+  },
+  async wait_file_state({ text }) {
+    await page.locator(".session:not([hidden]) .file-state").filter({ hasText: text }).first().waitFor();
+  },
+  async save({ path }) {
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.locator(".session:not([hidden]) [data-testid=file-save]").first().click(),
+    ]);
+    await download.saveAs(path);
+    return { name: download.suggestedFilename() };
+  },
   async end() {
     await page.locator(".session:not([hidden]) [data-testid=end]").click();
   },

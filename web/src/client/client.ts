@@ -28,6 +28,8 @@ export function sameOriginRelay(): string {
 
 export class RsupportClient extends EventTarget {
   private socket: WebSocket | null = null;
+  /** Files offered from this page, by the name the console reads them by. */
+  private readonly uploads = new Map<string, File>();
   private timer: number | undefined;
   readonly console: WebConsole;
 
@@ -90,6 +92,10 @@ export class RsupportClient extends EventTarget {
       const text = this.console.poll_event();
       if (text === undefined) break;
       const event = JSON.parse(text) as ConsoleEvent;
+      if (event.type === "file_read") {
+        this.readForConsole(event);
+        continue;
+      }
       this.dispatchEvent(new CustomEvent<ConsoleEvent>("console", { detail: event }));
     }
     this.arm();
@@ -103,6 +109,38 @@ export class RsupportClient extends EventTarget {
       this.console.tick();
       this.flush();
     }, Math.min(Math.max(wait, 0), 60_000));
+  }
+
+  /** Offers `files` to the customer in session `session`; returns the transfer id. */
+  offerFiles(session: string, files: File[]): string {
+    const answer = this.act((c) =>
+      c.offer_files(
+        session,
+        files.map((f) => f.name),
+        Float64Array.from(files.map((f) => f.size)),
+      ),
+    );
+    files.forEach((file, i) => this.uploads.set(answer[i + 1], file));
+    return answer[0];
+  }
+
+  // The console reads offered files slice by slice, as the customer's side
+  // takes them; the page reads them from disk without holding them whole.
+  private readForConsole(event: ConsoleEvent): void {
+    const session = String(event.session);
+    const read = String(event.read);
+    const file = this.uploads.get(String(event.upload));
+    const offset = Number(event.offset);
+    const failed = () => this.act((c) => c.read_failed(session, read));
+    if (!file) {
+      failed();
+      return;
+    }
+    file
+      .slice(offset, offset + Number(event.len))
+      .arrayBuffer()
+      .then((buffer) => this.act((c) => c.read_done(session, read, new Uint8Array(buffer))))
+      .catch(failed);
   }
 
   /** Listens to the console's events. */

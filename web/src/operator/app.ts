@@ -6,6 +6,7 @@ import { RsupportClient, type ConsoleEvent } from "../client/client.js";
 // Imported for its side effect too: it defines <rsupport-viewer>.
 import "../viewer/rsupport-viewer.js";
 import type { RsupportViewer } from "../viewer/rsupport-viewer.js";
+import { FilePanel } from "./files.js";
 
 function $(id: string): HTMLElement {
   const el = document.getElementById(id);
@@ -104,6 +105,7 @@ class SessionTab {
     client.on((event) => {
       if (event.session === id) this.onEvent(event);
     });
+    new FilePanel(client, id, this.panel, (text) => (this.notice.textContent = text));
     $("no-sessions").hidden = true;
     this.select();
   }

@@ -1,0 +1,117 @@
+//! Files through the web console in a real browser: a file the operator
+//! picks in the page reaches the customer's program intact (SHA-256), and a
+//! file the customer's program sends is saved by the browser intact, with
+//! progress shown both ways. The relay forwards only sealed records.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod support;
+
+use rsupport_client::{Customer, HostPlatform};
+use rsupport_core::files::FileEvent;
+use rsupport_core::session::SessionEvent;
+use rsupport_proto::relay::CustomerInfo;
+use rsupport_testkit::relay::wait_for;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use support::{relay_with_console, Browser};
+
+/// Bytes nobody could guess or compress, so a mix-up cannot pass.
+fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_move_both_ways_between_the_browser_and_the_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, url) = relay_with_console().await;
+    let mut browser = Browser::start().await;
+    let code = browser.operator_with_code(&url).await;
+    let customer = Customer::connect(&target, HostPlatform::synthetic())
+        .await
+        .unwrap();
+    let mut cu = customer
+        .join(
+            &code,
+            CustomerInfo {
+                name: "Bob".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    browser.run(json!({"cmd": "wait_session"})).await;
+    browser
+        .run(json!({"cmd": "wait_text", "testid": "protection", "text": "end-to-end encrypted"}))
+        .await;
+
+    // Browser → customer: 3 MiB, read by the page slice by slice.
+    let upload = noise(3 * 1024 * 1024 + 17, 7);
+    let upload_path = dir.path().join("report from operator.bin");
+    std::fs::write(&upload_path, &upload).unwrap();
+    browser
+        .run(json!({"cmd": "upload", "path": upload_path}))
+        .await;
+    let transfer = wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::OfferReceived {
+            transfer_id,
+            entries,
+            total_size,
+        }) => {
+            assert_eq!(entries[0].path, "report from operator.bin");
+            assert_eq!(*total_size, upload.len() as u64);
+            Some(*transfer_id)
+        }
+        _ => None,
+    })
+    .await;
+    let inbox = dir.path().join("customer-inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    cu.accept_files(transfer, &inbox).await.unwrap();
+    wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::Finished { failed_entries, .. }) => {
+            assert_eq!(*failed_entries, 0);
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    let arrived = std::fs::read(inbox.join("report from operator.bin")).unwrap();
+    assert_eq!(
+        Sha256::digest(&arrived),
+        Sha256::digest(&upload),
+        "the upload arrived intact"
+    );
+    browser
+        .run(json!({"cmd": "wait_file_state", "text": "done"}))
+        .await;
+    browser.screenshot("operator-files-sent").await;
+
+    // Customer → browser: 2 MiB, offered by the customer's program.
+    let sent = noise(2 * 1024 * 1024 + 3, 11);
+    let sent_path = dir.path().join("crash-log.txt");
+    std::fs::write(&sent_path, &sent).unwrap();
+    cu.send_files(&sent_path).await.unwrap();
+    browser.run(json!({"cmd": "accept_offer"})).await;
+    let saved_path = dir.path().join("saved-by-browser");
+    let saved = browser
+        .run(json!({"cmd": "save", "path": saved_path}))
+        .await;
+    assert_eq!(saved["name"], json!("crash-log.txt"));
+    let saved = std::fs::read(&saved_path).unwrap();
+    assert_eq!(
+        Sha256::digest(&saved),
+        Sha256::digest(&sent),
+        "the download is intact"
+    );
+    browser.screenshot("operator-files-received").await;
+    browser.quit().await;
+}
