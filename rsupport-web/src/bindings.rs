@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use web_time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::console::{Console, ConsoleError};
+use crate::display::DisplayRequest;
 use crate::live::LiveSession;
 
 /// The operator's console in the browser (see the crate docs).
@@ -270,6 +271,141 @@ impl WebConsole {
         live.take_download(download)
             .map(|d| d.bytes.to_vec())
             .ok_or_else(|| JsError::new("that file was already saved or is gone"))
+    }
+
+    /// Changes how the customer's side shares: colour depth ("true",
+    /// "high", "256", "16", "4"), monitor id (0: keep), scale percent (0:
+    /// none), plain wallpaper, and the windows to share (empty: all).
+    pub fn set_display(
+        &mut self,
+        session: &str,
+        depth: &str,
+        monitor: u32,
+        scale_percent: u32,
+        hide_wallpaper: bool,
+        windows: Vec<String>,
+    ) -> Result<(), JsError> {
+        let windows = windows
+            .iter()
+            .map(|w| session_id(w))
+            .collect::<Result<Vec<u64>, JsError>>()?;
+        let request = DisplayRequest {
+            depth: depth.to_owned(),
+            monitor,
+            scale_percent,
+            hide_wallpaper,
+            windows,
+        };
+        self.with(session, |live| live.set_display(&request))
+    }
+
+    /// Asks for a screenshot (answered by a `screenshot_ready` event).
+    pub fn request_screenshot(&mut self, session: &str) -> Result<(), JsError> {
+        self.with(session, |live| {
+            live.request_screenshot();
+            Ok(())
+        })
+    }
+
+    /// The last screenshot's PNG bytes (empty when none is waiting).
+    pub fn take_screenshot(&mut self, session: &str) -> Result<Vec<u8>, JsError> {
+        let id = session_id(session)?;
+        Ok(self
+            .console
+            .session(id)
+            .map_err(js)?
+            .take_screenshot()
+            .unwrap_or_default())
+    }
+
+    /// Starts a pen stroke (framebuffer pixels, "#rrggbb", pen width); returns its id.
+    pub fn pen_down(
+        &mut self,
+        session: &str,
+        x: i32,
+        y: i32,
+        color: &str,
+        width: f32,
+    ) -> Result<String, JsError> {
+        let (id, now) = (session_id(session)?, Instant::now());
+        let stroke = self
+            .console
+            .session(id)
+            .map_err(js)?
+            .pen_down(x, y, color, width, now);
+        self.console.pump(now);
+        Ok(stroke.to_string())
+    }
+
+    /// Extends a pen stroke.
+    pub fn pen_move(&mut self, session: &str, stroke: &str, x: i32, y: i32) -> Result<(), JsError> {
+        let (stroke, now) = (session_id(stroke)?, Instant::now());
+        self.with(session, |live| {
+            live.pen_move(stroke, x, y, now);
+            Ok(())
+        })
+    }
+
+    /// Ends a pen stroke.
+    pub fn pen_up(&mut self, session: &str, stroke: &str) -> Result<(), JsError> {
+        let (stroke, now) = (session_id(stroke)?, Instant::now());
+        self.with(session, |live| {
+            live.pen_up(stroke, now);
+            Ok(())
+        })
+    }
+
+    /// A fading laser dot.
+    pub fn laser(&mut self, session: &str, x: i32, y: i32, color: &str) -> Result<(), JsError> {
+        let now = Instant::now();
+        self.with(session, |live| {
+            live.laser(x, y, color, now);
+            Ok(())
+        })
+    }
+
+    /// A text label.
+    pub fn label(
+        &mut self,
+        session: &str,
+        x: i32,
+        y: i32,
+        text: &str,
+        color: &str,
+    ) -> Result<(), JsError> {
+        let now = Instant::now();
+        self.with(session, |live| {
+            live.label(x, y, text, color, now);
+            Ok(())
+        })
+    }
+
+    /// Takes back our last drawing.
+    pub fn undo_drawing(&mut self, session: &str) -> Result<(), JsError> {
+        let now = Instant::now();
+        self.with(session, |live| {
+            live.undo_drawing(now);
+            Ok(())
+        })
+    }
+
+    /// Removes every drawing.
+    pub fn clear_drawings(&mut self, session: &str) -> Result<(), JsError> {
+        let now = Instant::now();
+        self.with(session, |live| {
+            live.clear_drawings(now);
+            Ok(())
+        })
+    }
+
+    /// The drawings as straight RGBA the size of the screen.
+    pub fn overlay_rgba(&mut self, session: &str) -> Result<Vec<u8>, JsError> {
+        let id = session_id(session)?;
+        Ok(self
+            .console
+            .session(id)
+            .map_err(js)?
+            .overlay_rgba(Instant::now()))
     }
 
     /// Changed rectangles since the last call, flat: x, y, width, height, …

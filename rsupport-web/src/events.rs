@@ -174,6 +174,27 @@ pub enum ConsoleEvent {
         /// Its size.
         size: u64,
     },
+    /// The customer's monitors or shareable windows changed.
+    Display {
+        /// The session.
+        session: u64,
+        /// "monitors" or "windows".
+        what: &'static str,
+        /// The list, as the page shows it.
+        value: Value,
+    },
+    /// A screenshot arrived; take it with `take_screenshot`.
+    ScreenshotReady {
+        /// The session.
+        session: u64,
+        /// The request it answers.
+        request: u32,
+    },
+    /// The drawings changed: render the overlay again.
+    Drawings {
+        /// The session.
+        session: u64,
+    },
     /// The relay closed the connection; reload the page to connect again.
     Closed {
         /// In plain words.
@@ -326,6 +347,17 @@ impl ConsoleEvent {
                 "name": name,
                 "size": size,
             }),
+            ConsoleEvent::Display {
+                session,
+                what,
+                value,
+            } => json!({"type": *what, "session": session.to_string(), "list": value}),
+            ConsoleEvent::ScreenshotReady { session, request } => json!({
+                "type": "screenshot_ready", "session": session.to_string(), "request": request,
+            }),
+            ConsoleEvent::Drawings { session } => {
+                json!({"type": "drawings", "session": session.to_string()})
+            }
             ConsoleEvent::Closed { detail } => json!({"type": "closed", "detail": detail}),
         }
     }

@@ -13,12 +13,16 @@
 
 mod bindings;
 mod console;
+mod display;
+mod drawing;
 mod events;
 mod files;
 mod live;
 
 pub use bindings::WebConsole;
 pub use console::{Console, ConsoleError};
+pub use display::{depth_from_name, DisplayRequest};
+pub use drawing::color_from_hex;
 pub use events::{login_refusal, mode_from_name, mode_name, ConsoleEvent};
 pub use files::{BrowserFiles, Download, PendingRead, MAX_HELD_BYTES};
 pub use live::LiveSession;

@@ -39,6 +39,11 @@ pub struct LiveSession {
     files: BrowserFiles,
     /// Reads handed to the page, by the number the page knows them by.
     reads: std::collections::HashMap<u64, IoId>,
+    /// The last screenshot, until the page takes it.
+    pub(crate) screenshot: Option<bytes::Bytes>,
+    pub(crate) next_screenshot: u32,
+    /// The drawing layer's version the page last heard of.
+    drawings_version: u64,
 }
 
 impl LiveSession {
@@ -93,6 +98,9 @@ impl LiveSession {
             leave_at: None,
             files: BrowserFiles::default(),
             reads: std::collections::HashMap::new(),
+            screenshot: None,
+            next_screenshot: 0,
+            drawings_version: 0,
         })
     }
 
@@ -420,9 +428,20 @@ impl LiveSession {
     pub(crate) fn drain_events(&mut self, out: &mut VecDeque<ConsoleEvent>) {
         let session = self.session.session_id();
         while let Some(event) = self.session.poll_event() {
-            if let Some(e) = page_event(session, event) {
-                out.push_back(e);
-            }
+            let shown = match event {
+                SessionEvent::ViewerScreen(ViewerScreenEvent::Screenshot(shot)) => {
+                    let request = self.keep_screenshot(shot);
+                    Some(ConsoleEvent::ScreenshotReady { session, request })
+                }
+                other => page_event(session, other),
+            };
+            out.extend(shown);
+        }
+        // Our own drawings change the layer too, not only the customer's.
+        let version = self.session.annotator().layer().version();
+        if version != self.drawings_version {
+            self.drawings_version = version;
+            out.push_back(ConsoleEvent::Drawings { session });
         }
     }
 }
@@ -467,6 +486,16 @@ fn page_event(session: u64, event: SessionEvent) -> Option<ConsoleEvent> {
             y: cursor.position.y,
             visible: cursor.visible,
             shape_id: cursor.shape_id,
+        },
+        SessionEvent::ViewerScreen(ViewerScreenEvent::Monitors(list)) => ConsoleEvent::Display {
+            session,
+            what: "monitors",
+            value: crate::display::monitors_json(&list),
+        },
+        SessionEvent::ViewerScreen(ViewerScreenEvent::Windows(windows)) => ConsoleEvent::Display {
+            session,
+            what: "windows",
+            value: crate::display::windows_json(&windows),
         },
         SessionEvent::Protection(protection) => ConsoleEvent::Protection {
             session,

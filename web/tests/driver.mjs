@@ -155,6 +155,46 @@ const commands = {
     await download.saveAs(path);
     return { name: download.suggestedFilename() };
   },
+  async tool({ name }) {
+    await page.locator(`.session:not([hidden]) [data-testid="tool-${name}"]`).click();
+  },
+  async drag({ from, to, steps }) {
+    const a = await pagePoint(from[0], from[1]);
+    const b = await pagePoint(to[0], to[1]);
+    await page.mouse.move(a.x, a.y);
+    await page.mouse.down();
+    await page.mouse.move(b.x, b.y, { steps: steps ?? 10 });
+    await page.mouse.up();
+  },
+  async overlay_pixel({ x, y }) {
+    const rgba = await viewer().evaluate(
+      (v, [x, y]) => Array.from(v.shadowRoot.querySelector("canvas.overlay").getContext("2d").getImageData(x, y, 1, 1).data),
+      [x, y],
+    );
+    return { rgba };
+  },
+  async click_download({ testid, path }) {
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.locator(`.session:not([hidden]) [data-testid="${testid}"]`).click(),
+    ]);
+    await download.saveAs(path);
+    return { name: download.suggestedFilename() };
+  },
+  async display({ depth }) {
+    await page.locator(".session:not([hidden]) [data-testid=display]").click();
+    await page.locator(".session:not([hidden]) [data-testid=depth]").selectOption(depth);
+    await page.locator(".session:not([hidden]) [data-testid=apply-display]").click();
+  },
+  async count_colors() {
+    return viewer().evaluate((v) => {
+      const c = v.screen;
+      const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set();
+      for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      return { colors: seen.size };
+    });
+  },
   async end() {
     await page.locator(".session:not([hidden]) [data-testid=end]").click();
   },

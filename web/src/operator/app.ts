@@ -7,6 +7,7 @@ import { RsupportClient, type ConsoleEvent } from "../client/client.js";
 import "../viewer/rsupport-viewer.js";
 import type { RsupportViewer } from "../viewer/rsupport-viewer.js";
 import { FilePanel } from "./files.js";
+import { ToolRow } from "./tools.js";
 
 function $(id: string): HTMLElement {
   const el = document.getElementById(id);
@@ -105,7 +106,9 @@ class SessionTab {
     client.on((event) => {
       if (event.session === id) this.onEvent(event);
     });
-    new FilePanel(client, id, this.panel, (text) => (this.notice.textContent = text));
+    const report = (text: string) => (this.notice.textContent = text);
+    new FilePanel(client, id, this.panel, report);
+    new ToolRow(client, id, this.panel, this.viewer, report);
     $("no-sessions").hidden = true;
     this.select();
   }

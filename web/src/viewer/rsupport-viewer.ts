@@ -16,7 +16,9 @@ import type { ConsoleEvent, RsupportClient } from "../client/client.js";
 const STYLE = `
 :host { display: block; position: relative; overflow: auto; background: #1d2125; outline: none; }
 :host([scaling="fit"]) { overflow: hidden; }
-canvas { display: block; margin: 0 auto; image-rendering: auto; touch-action: none; }
+.stage { position: relative; width: max-content; margin: 0 auto; }
+canvas { display: block; image-rendering: auto; touch-action: none; }
+canvas.overlay { position: absolute; left: 0; top: 0; pointer-events: none; }
 textarea { position: absolute; left: 0; top: 0; width: 1px; height: 1px; opacity: 0;
            border: 0; padding: 0; resize: none; pointer-events: none; }
 .waiting { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
@@ -43,6 +45,13 @@ export class RsupportViewer extends HTMLElement {
   private session = "";
   private readonly canvas: HTMLCanvasElement;
   private readonly context: CanvasRenderingContext2D;
+  private readonly overlay: HTMLCanvasElement;
+  private stroke: string | null = null;
+  private laserUntil = 0;
+  /** What the pointer does: "control" (sent to the customer), "pen", "laser" or "label". */
+  tool = "control";
+  /** Colour of drawings, "#rrggbb". */
+  color = "#e61e1e";
   private readonly keys: HTMLTextAreaElement;
   private readonly waiting: HTMLDivElement;
   private cursors = new Map<string, string>();
@@ -66,7 +75,12 @@ export class RsupportViewer extends HTMLElement {
     this.waiting = document.createElement("div");
     this.waiting.className = "waiting";
     this.waiting.textContent = "Nothing shared yet: ask the customer for a view.";
-    root.append(this.canvas, this.keys, this.waiting);
+    this.overlay = document.createElement("canvas");
+    this.overlay.className = "overlay";
+    const stage = document.createElement("div");
+    stage.className = "stage";
+    stage.append(this.canvas, this.overlay);
+    root.append(stage, this.keys, this.waiting);
     const context = this.canvas.getContext("2d", { alpha: false });
     if (!context) throw new Error("this browser cannot draw on a canvas");
     this.context = context;
@@ -111,6 +125,9 @@ export class RsupportViewer extends HTMLElement {
         this.resize(event.width as number, event.height as number);
         this.scheduleDraw();
         break;
+      case "drawings":
+        this.renderOverlay();
+        break;
       case "cursor":
         this.setCursor(event.visible as boolean, event.shape_id as string);
         break;
@@ -131,6 +148,8 @@ export class RsupportViewer extends HTMLElement {
     if (this.canvas.width === width && this.canvas.height === height) return;
     this.canvas.width = width;
     this.canvas.height = height;
+    this.overlay.width = width;
+    this.overlay.height = height;
     this.waiting.hidden = width > 0;
     this.layout();
   }
@@ -143,8 +162,10 @@ export class RsupportViewer extends HTMLElement {
       scale = Math.min(this.clientWidth / width, this.clientHeight / height);
       if (!(scale > 0)) scale = 1;
     }
-    this.canvas.style.width = `${Math.round(width * scale)}px`;
-    this.canvas.style.height = `${Math.round(height * scale)}px`;
+    for (const c of [this.canvas, this.overlay]) {
+      c.style.width = `${Math.round(width * scale)}px`;
+      c.style.height = `${Math.round(height * scale)}px`;
+    }
   }
 
   // Many frame events can arrive in one WebSocket message; draw once per
@@ -176,6 +197,31 @@ export class RsupportViewer extends HTMLElement {
       if (this.stats.drawMs.length > 10_000) this.stats.drawMs.shift();
       this.dispatchEvent(new CustomEvent("drawn", { detail: { rects: rects.length / 4 } }));
     }
+  }
+
+  // The drawings, rendered by the same code as on the customer's screen.
+  // Laser dots fade by themselves: keep rendering while one may be visible.
+  private renderOverlay(): void {
+    if (!this.client || !this.overlay.width) return;
+    const rgba = this.client.console.overlay_rgba(this.session);
+    const context = this.overlay.getContext("2d");
+    if (!context || rgba.length !== this.overlay.width * this.overlay.height * 4) return;
+    context.putImageData(
+      new ImageData(new Uint8ClampedArray(rgba.buffer as ArrayBuffer, rgba.byteOffset, rgba.length), this.overlay.width, this.overlay.height),
+      0,
+      0,
+    );
+    if (performance.now() < this.laserUntil) setTimeout(() => this.renderOverlay(), 80);
+  }
+
+  /** Takes back the operator's last drawing. */
+  undo(): void {
+    this.send(() => this.client?.console.undo_drawing(this.session));
+  }
+
+  /** Removes every drawing. */
+  clearDrawings(): void {
+    this.send(() => this.client?.console.clear_drawings(this.session));
   }
 
   private setCursor(visible: boolean, shape: string): void {
@@ -226,6 +272,10 @@ export class RsupportViewer extends HTMLElement {
   private wireInput(): void {
     const c = this.canvas;
     c.addEventListener("pointermove", (e) => {
+      if (this.tool !== "control") {
+        this.drawMove(e);
+        return;
+      }
       // One move per animation frame is enough for the customer's pointer.
       const first = this.pendingMove === null;
       this.pendingMove = this.framePoint(e);
@@ -239,13 +289,21 @@ export class RsupportViewer extends HTMLElement {
     });
     c.addEventListener("pointerdown", (e) => {
       e.preventDefault();
-      this.keys.focus({ preventScroll: true });
       c.setPointerCapture(e.pointerId);
       const p = this.framePoint(e);
+      if (this.tool !== "control") {
+        this.drawDown(p);
+        return;
+      }
+      this.keys.focus({ preventScroll: true });
       this.send(() => this.client?.console.pointer_button(this.session, e.button, true, p.x, p.y));
     });
     c.addEventListener("pointerup", (e) => {
       const p = this.framePoint(e);
+      if (this.tool !== "control") {
+        this.drawUp();
+        return;
+      }
       this.send(() => this.client?.console.pointer_button(this.session, e.button, false, p.x, p.y));
     });
     c.addEventListener("contextmenu", (e) => e.preventDefault());
@@ -287,6 +345,46 @@ export class RsupportViewer extends HTMLElement {
       if (!ev.isComposing) k.value = "";
     });
     k.addEventListener("blur", () => this.send(() => this.client?.console.release_all(this.session)));
+  }
+
+  private drawDown(p: { x: number; y: number }): void {
+    const console = this.client?.console;
+    if (!console) return;
+    if (this.tool === "pen") {
+      try {
+        this.stroke = this.client?.act((c) => c.pen_down(this.session, p.x, p.y, this.color, 4)) ?? null;
+      } catch {
+        this.stroke = null;
+      }
+    } else if (this.tool === "laser") {
+      this.laserAt(p);
+    } else if (this.tool === "label") {
+      const text = window.prompt("Label text");
+      if (text) this.send(() => this.client?.console.label(this.session, p.x, p.y, text, this.color));
+    }
+  }
+
+  private drawMove(e: PointerEvent): void {
+    const p = this.framePoint(e);
+    if (this.tool === "pen" && this.stroke !== null) {
+      const stroke = this.stroke;
+      this.send(() => this.client?.console.pen_move(this.session, stroke, p.x, p.y));
+    } else if (this.tool === "laser" && e.buttons) {
+      this.laserAt(p);
+    }
+  }
+
+  private drawUp(): void {
+    if (this.stroke !== null) {
+      const stroke = this.stroke;
+      this.stroke = null;
+      this.send(() => this.client?.console.pen_up(this.session, stroke));
+    }
+  }
+
+  private laserAt(p: { x: number; y: number }): void {
+    this.laserUntil = performance.now() + 2500;
+    this.send(() => this.client?.console.laser(this.session, p.x, p.y, this.color));
   }
 
   /** Presses a named sequence on the customer's side ("ctrl_alt_del", "alt_hankaku_zenkaku"). */

@@ -1,0 +1,154 @@
+//! The web console's tools in a real browser against a customer sharing a
+//! private Xvfb display: a pen stroke drawn on the canvas reaches the
+//! customer's drawing layer where it was drawn (and the operator's overlay
+//! shows it), undo takes it back, a screenshot saved by the browser equals
+//! the X server's picture, and a colour-depth change reaches the customer's
+//! side (the canvas then holds only that many colours).
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod support;
+
+use std::time::Duration;
+
+use rsupport_capture::source::X11Capturer;
+use rsupport_client::{Customer, HostPlatform};
+use rsupport_core::annotate::Item;
+use rsupport_core::session::{ControlEvent, SessionEvent};
+use rsupport_input::inject::X11Injector;
+use rsupport_proto::relay::CustomerInfo;
+use rsupport_testkit::relay::{wait_for, WAIT};
+use rsupport_testkit::x11::{draw_desktop, server_picture};
+use serde_json::json;
+use support::{bgra_to_rgba, relay_with_console, Browser};
+
+const W: u16 = 800;
+const H: u16 = 600;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drawings_screenshots_and_display_settings_work_from_the_browser() {
+    let xvfb = rsupport_testkit::Xvfb::start_with_size(u32::from(W), u32::from(H));
+    let display = xvfb.display();
+    let (conn, screen_num) = x11rb::connect(Some(&display)).unwrap();
+    draw_desktop(&conn, screen_num);
+    let scratch = tempfile::tempdir().unwrap();
+    let (target, url) = relay_with_console().await;
+    let mut browser = Browser::start().await;
+    let code = browser.operator_with_code(&url).await;
+    let platform = HostPlatform::new(
+        Box::new(X11Capturer::connect(Some(&display)).unwrap()),
+        Box::new(X11Injector::connect(Some(&display)).unwrap()),
+        None,
+    );
+    let customer = Customer::connect(&target, platform).await.unwrap();
+    let mut cu = customer
+        .join(
+            &code,
+            CustomerInfo {
+                name: "Bob".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    browser.run(json!({"cmd": "wait_session"})).await;
+    browser.run(json!({"cmd": "scale", "value": "1"})).await;
+    browser
+        .run(json!({"cmd": "request", "mode": "control"}))
+        .await;
+    let request_id = wait_for(&mut cu, |e| match e {
+        SessionEvent::Control(ControlEvent::ConsentRequested { request_id, .. }) => {
+            Some(*request_id)
+        }
+        _ => None,
+    })
+    .await;
+    cu.decide(request_id, true).await.unwrap();
+    browser.run(json!({"cmd": "wait_drawn", "count": 1})).await;
+
+    // A pen stroke lands on the customer's layer where it was drawn.
+    browser.run(json!({"cmd": "tool", "name": "pen"})).await;
+    browser
+        .run(json!({"cmd": "drag", "from": [100, 450], "to": [300, 450]}))
+        .await;
+    let stroke = tokio::time::timeout(WAIT, async {
+        loop {
+            let layer = cu.annotation_layer().await.unwrap();
+            if let Some(Item::Stroke(s)) = layer.items().first() {
+                if s.finished {
+                    return s.clone();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the stroke reaches the customer's side");
+    let (first, last) = (stroke.points[0], *stroke.points.last().unwrap());
+    assert!(
+        (first.x - 100).abs() <= 1 && (first.y - 450).abs() <= 1,
+        "{first:?}"
+    );
+    assert!(
+        (last.x - 300).abs() <= 1 && (last.y - 450).abs() <= 1,
+        "{last:?}"
+    );
+    let ink = browser
+        .run(json!({"cmd": "overlay_pixel", "x": 200, "y": 450}))
+        .await;
+    assert_eq!(
+        ink["rgba"],
+        json!([230, 30, 30, 255]),
+        "the operator sees the stroke"
+    );
+    browser.screenshot("operator-drawing").await;
+    browser
+        .run(json!({"cmd": "special", "testid": "undo"}))
+        .await;
+    let undone = tokio::time::timeout(WAIT, async {
+        while !cu.annotation_layer().await.unwrap().items().is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        undone.is_ok(),
+        "undo takes the stroke back on the customer's side"
+    );
+    browser.run(json!({"cmd": "tool", "name": "control"})).await;
+
+    // A screenshot saved by the browser is the X server's picture.
+    let png_path = scratch.path().join("shot.png");
+    let saved = browser
+        .run(json!({"cmd": "click_download", "testid": "screenshot", "path": png_path}))
+        .await;
+    assert!(saved["name"].as_str().unwrap().ends_with(".png"), "{saved}");
+    let shot = image::open(&png_path).unwrap().to_rgba8();
+    assert_eq!(shot.dimensions(), (u32::from(W), u32::from(H)));
+    let expected = bgra_to_rgba(&server_picture(&conn, screen_num, W, H));
+    assert!(
+        shot.as_raw() == &expected,
+        "the screenshot equals the X server's picture"
+    );
+
+    // Four colours asked for: the customer's side quantises before sending.
+    browser.run(json!({"cmd": "display", "depth": "4"})).await;
+    let few = tokio::time::timeout(WAIT, async {
+        loop {
+            let colors = browser.run(json!({"cmd": "count_colors"})).await["colors"]
+                .as_u64()
+                .unwrap();
+            if colors <= 4 {
+                return colors;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(
+        few.is_ok(),
+        "the canvas holds at most 4 colours after the change"
+    );
+    browser.screenshot("operator-four-colours").await;
+    browser.quit().await;
+}
