@@ -408,6 +408,51 @@ impl WebConsole {
             .overlay_rgba(Instant::now()))
     }
 
+    /// Accepts a print job.
+    pub fn accept_print(&mut self, session: &str, job: &str) -> Result<(), JsError> {
+        let job = session_id(job)?;
+        self.with(session, |live| live.accept_print(job))
+    }
+
+    /// Declines a print job.
+    pub fn decline_print(&mut self, session: &str, job: &str) -> Result<(), JsError> {
+        let job = session_id(job)?;
+        self.with(session, |live| live.decline_print(job))
+    }
+
+    /// A received print document's file name and MIME type.
+    pub fn print_document_info(
+        &mut self,
+        session: &str,
+        job: &str,
+    ) -> Result<Vec<String>, JsError> {
+        let (id, job) = (session_id(session)?, session_id(job)?);
+        let live = self.console.session(id).map_err(js)?;
+        let (name, mime, _) = live
+            .print_document(job)
+            .ok_or_else(|| JsError::new("that print job is not here (yet)"))?;
+        Ok(vec![name, mime.to_owned()])
+    }
+
+    /// A received print document's bytes.
+    pub fn print_document(&mut self, session: &str, job: &str) -> Result<Vec<u8>, JsError> {
+        let (id, job) = (session_id(session)?, session_id(job)?);
+        let live = self.console.session(id).map_err(js)?;
+        let (_, _, bytes) = live
+            .print_document(job)
+            .ok_or_else(|| JsError::new("that print job is not here (yet)"))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Forgets a print document.
+    pub fn discard_print(&mut self, session: &str, job: &str) -> Result<(), JsError> {
+        let job = session_id(job)?;
+        self.with(session, |live| {
+            live.discard_print(job);
+            Ok(())
+        })
+    }
+
     /// Changed rectangles since the last call, flat: x, y, width, height, …
     pub fn take_damage(&mut self, session: &str) -> Result<Vec<i32>, JsError> {
         let id = session_id(session)?;

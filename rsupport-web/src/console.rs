@@ -307,10 +307,11 @@ impl Console {
         let mut leave = Vec::new();
         for (id, live) in &mut self.sessions {
             live.run_io(now, &mut self.events);
+            // Events first: answering them (print jobs) queues messages.
+            live.drain_events(&mut self.events);
             while let Some(envelope) = live.session.poll_transmit() {
                 frames.push(envelope.encode());
             }
-            live.drain_events(&mut self.events);
             if let Some(reason) = live.leave_now(now) {
                 leave.push((*id, reason));
             }

@@ -195,6 +195,35 @@ pub enum ConsoleEvent {
         /// The session.
         session: u64,
     },
+    /// The customer printed: a job waits to be accepted or declined.
+    PrintOffered {
+        /// The session.
+        session: u64,
+        /// The job.
+        job: u64,
+        /// Document name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+        /// Pages (0: unknown).
+        pages: u32,
+    },
+    /// A print job arrived whole and verified: download or print it.
+    PrintReady {
+        /// The session.
+        session: u64,
+        /// The job.
+        job: u64,
+    },
+    /// A print job ended before arriving (cancelled, declined, broken).
+    PrintEnded {
+        /// The session.
+        session: u64,
+        /// The job.
+        job: u64,
+        /// Why.
+        detail: String,
+    },
     /// The relay closed the connection; reload the page to connect again.
     Closed {
         /// In plain words.
@@ -358,6 +387,27 @@ impl ConsoleEvent {
             ConsoleEvent::Drawings { session } => {
                 json!({"type": "drawings", "session": session.to_string()})
             }
+            ConsoleEvent::PrintOffered {
+                session,
+                job,
+                name,
+                size,
+                pages,
+            } => json!({
+                "type": "print_offered", "session": session.to_string(), "job": job.to_string(),
+                "name": name, "size": size, "pages": pages,
+            }),
+            ConsoleEvent::PrintReady { session, job } => json!({
+                "type": "print_ready", "session": session.to_string(), "job": job.to_string(),
+            }),
+            ConsoleEvent::PrintEnded {
+                session,
+                job,
+                detail,
+            } => json!({
+                "type": "print_ended", "session": session.to_string(), "job": job.to_string(),
+                "detail": detail,
+            }),
             ConsoleEvent::Closed { detail } => json!({"type": "closed", "detail": detail}),
         }
     }

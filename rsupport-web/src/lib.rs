@@ -18,6 +18,7 @@ mod drawing;
 mod events;
 mod files;
 mod live;
+mod print;
 
 pub use bindings::WebConsole;
 pub use console::{Console, ConsoleError};
@@ -26,3 +27,4 @@ pub use drawing::color_from_hex;
 pub use events::{login_refusal, mode_from_name, mode_name, ConsoleEvent};
 pub use files::{BrowserFiles, Download, PendingRead, MAX_HELD_BYTES};
 pub use live::LiveSession;
+pub use print::{PrintInbox, MAX_PRINT_BYTES};

@@ -15,6 +15,7 @@ use rsupport_proto::control::ControlMessage;
 use rsupport_proto::envelope::Envelope;
 use rsupport_proto::input::{InputMessage, KeyInput, MouseButton, SpecialKey, WheelDelta};
 use rsupport_proto::relay::{Paired, Secret};
+use rsupport_proto::session::SessionMessage;
 use rsupport_proto::{EndReason, Point, Rect};
 use web_time::Instant;
 
@@ -44,6 +45,8 @@ pub struct LiveSession {
     pub(crate) next_screenshot: u32,
     /// The drawing layer's version the page last heard of.
     drawings_version: u64,
+    /// Print jobs from the customer.
+    print: crate::print::PrintInbox,
 }
 
 impl LiveSession {
@@ -101,6 +104,7 @@ impl LiveSession {
             screenshot: None,
             next_screenshot: 0,
             drawings_version: 0,
+            print: crate::print::PrintInbox::new(paired.remote_printing),
         })
     }
 
@@ -316,6 +320,30 @@ impl LiveSession {
         }
     }
 
+    /// Accepts a print job the customer sent.
+    pub fn accept_print(&mut self, job: u64) -> Result<(), ConsoleError> {
+        self.print
+            .accept(job)
+            .map_err(|e| ConsoleError::Session(e.to_string()))
+    }
+
+    /// Declines a print job.
+    pub fn decline_print(&mut self, job: u64) -> Result<(), ConsoleError> {
+        self.print
+            .decline(job)
+            .map_err(|e| ConsoleError::Session(e.to_string()))
+    }
+
+    /// A received, verified print document: (file name, MIME type, bytes).
+    pub fn print_document(&self, job: u64) -> Option<(String, &'static str, bytes::Bytes)> {
+        self.print.document(job)
+    }
+
+    /// Forgets a print document the operator is done with.
+    pub fn discard_print(&mut self, job: u64) {
+        self.print.discard(job);
+    }
+
     fn input(&mut self, message: InputMessage) -> Result<(), ConsoleError> {
         self.session
             .send_input(message)
@@ -429,6 +457,16 @@ impl LiveSession {
         let session = self.session.session_id();
         while let Some(event) = self.session.poll_event() {
             let shown = match event {
+                SessionEvent::Channel(SessionMessage::Print(message)) => {
+                    // A job the policy refuses is answered by the receiver;
+                    // a broken one is cancelled there. Neither ends the session.
+                    let _ = self.print.handle(message);
+                    None
+                }
+                SessionEvent::Control(ControlEvent::SharingChanged(sharing)) => {
+                    self.print.set_mode(sharing.mode());
+                    Some(ConsoleEvent::Sharing { session, sharing })
+                }
                 SessionEvent::ViewerScreen(ViewerScreenEvent::Screenshot(shot)) => {
                     let request = self.keep_screenshot(shot);
                     Some(ConsoleEvent::ScreenshotReady { session, request })
@@ -436,6 +474,11 @@ impl LiveSession {
                 other => page_event(session, other),
             };
             out.extend(shown);
+        }
+        self.print.drain(session, out);
+        while let Some(message) = self.print.poll_transmit() {
+            self.session
+                .send_channel_message(SessionMessage::Print(message));
         }
         // Our own drawings change the layer too, not only the customer's.
         let version = self.session.annotator().layer().version();

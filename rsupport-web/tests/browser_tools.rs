@@ -103,7 +103,7 @@ async fn drawings_screenshots_and_display_settings_work_from_the_browser() {
     );
     browser.screenshot("operator-drawing").await;
     browser
-        .run(json!({"cmd": "special", "testid": "undo"}))
+        .run(json!({"cmd": "button", "testid": "undo"}))
         .await;
     let undone = tokio::time::timeout(WAIT, async {
         while !cu.annotation_layer().await.unwrap().items().is_empty() {

@@ -128,8 +128,8 @@ const commands = {
     await cdp.send("Input.insertText", { text });
     await cdp.detach();
   },
-  async special({ testid }) {
-    await page.locator(`.session:not([hidden]) [data-testid="${testid}"]`).click();
+  async button({ testid }) {
+    await page.locator(`.session:not([hidden]) [data-testid="${testid}"]`).first().click();
   },
   async chat({ text }) {
     await page.locator(".session:not([hidden]) [data-testid=chat-input]").fill(text);

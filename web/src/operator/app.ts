@@ -8,6 +8,7 @@ import "../viewer/rsupport-viewer.js";
 import type { RsupportViewer } from "../viewer/rsupport-viewer.js";
 import { FilePanel } from "./files.js";
 import { ToolRow } from "./tools.js";
+import { PrintPanel } from "./print.js";
 
 function $(id: string): HTMLElement {
   const el = document.getElementById(id);
@@ -109,6 +110,7 @@ class SessionTab {
     const report = (text: string) => (this.notice.textContent = text);
     new FilePanel(client, id, this.panel, report);
     new ToolRow(client, id, this.panel, this.viewer, report);
+    new PrintPanel(client, id, this.panel, report);
     $("no-sessions").hidden = true;
     this.select();
   }
