@@ -110,6 +110,12 @@ impl WebConsole {
         self.console.cancel_code(code).map_err(js)
     }
 
+    /// Accepts or declines a customer's chat-first contact.
+    pub fn answer_contact(&mut self, contact: &str, accept: bool) -> Result<(), JsError> {
+        let contact = session_id(contact)?;
+        self.console.answer_contact(contact, accept).map_err(js)
+    }
+
     /// Ends a session.
     pub fn end_session(&mut self, session: &str) -> Result<(), JsError> {
         let id = session_id(session)?;

@@ -178,6 +178,16 @@ impl Console {
         Ok(())
     }
 
+    /// Accepts or declines a customer's chat-first contact.
+    pub fn answer_contact(&mut self, contact: u64, accept: bool) -> Result<(), ConsoleError> {
+        self.require_login()?;
+        self.send(&RelayMessage::ContactAnswer {
+            contact_id: contact,
+            accept,
+        });
+        Ok(())
+    }
+
     /// The live session `id`, for its requests (modes, input, chat, screen).
     pub fn session(&mut self, id: u64) -> Result<&mut LiveSession, ConsoleError> {
         self.sessions
@@ -378,6 +388,7 @@ impl Console {
                     session: paired.session_id,
                     peer_name: paired.peer_name.clone(),
                     allowed_modes: paired.allowed_modes.clone(),
+                    by_contact: paired.origin == PairingOrigin::Contact,
                 });
                 self.sessions.insert(paired.session_id, live);
             }
@@ -408,7 +419,15 @@ impl Console {
                 };
                 self.close(detail);
             }
-            // Presence lists, transfer offers, contacts: later consoles.
+            RelayMessage::ContactRequest(request) => {
+                self.events.push_back(ConsoleEvent::ContactRequest {
+                    contact: request.contact_id,
+                    name: request.customer.name,
+                    description: request.customer.description,
+                    first_message: request.first_message,
+                })
+            }
+            // Presence lists and transfer offers: not in the browser yet.
             _ => {}
         }
     }

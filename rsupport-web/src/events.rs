@@ -55,6 +55,17 @@ pub enum ConsoleEvent {
         /// When the code stops working (ms since the epoch).
         expires_at_ms: u64,
     },
+    /// A customer asks for this operator by ID, with a first message.
+    ContactRequest {
+        /// Pass to `answer_contact`.
+        contact: u64,
+        /// The customer's name.
+        name: String,
+        /// What the customer says the problem is.
+        description: String,
+        /// The first chat line.
+        first_message: String,
+    },
     /// A customer joined: a session started.
     SessionStarted {
         /// The session.
@@ -63,6 +74,8 @@ pub enum ConsoleEvent {
         peer_name: String,
         /// Modes the admin allows in this session.
         allowed_modes: Vec<ConnectionMode>,
+        /// The customer came through a chat-first contact (not a code).
+        by_contact: bool,
     },
     /// How the session is protected (sent once the keys are agreed).
     Protection {
@@ -275,11 +288,25 @@ impl ConsoleEvent {
                 "join_link": join_link,
                 "expires_at_ms": expires_at_ms,
             }),
+            ConsoleEvent::ContactRequest {
+                contact,
+                name,
+                description,
+                first_message,
+            } => json!({
+                "type": "contact_request",
+                "contact": contact.to_string(),
+                "name": name,
+                "description": description,
+                "first_message": first_message,
+            }),
             ConsoleEvent::SessionStarted {
                 session,
                 peer_name,
                 allowed_modes,
+                by_contact,
             } => json!({
+                "by_contact": by_contact,
                 "type": "session_started",
                 "session": session.to_string(),
                 "peer_name": peer_name,

@@ -56,11 +56,47 @@ const commands = {
     await page.goto(url);
     await page.getByTestId("username").waitFor({ state: "visible" });
   },
-  async login({ username, password }) {
+  // Logs in; answers which page the console went to, or its error.
+  async login({ username, password, totp }) {
     await page.getByTestId("username").fill(username);
     await page.getByTestId("password").fill(password);
+    await page.getByTestId("totp").fill(totp ?? "");
+    await page.locator("#login-error").evaluate((e) => (e.textContent = ""));
     await page.getByTestId("login").click();
+    await page.waitForFunction(
+      () =>
+        !document.querySelector("#lobby-page").hidden ||
+        !document.querySelector("#password-page").hidden ||
+        document.querySelector("#login-error").textContent.length > 0,
+    );
+    const state = await page.evaluate(() =>
+      !document.querySelector("#lobby-page").hidden
+        ? "lobby"
+        : !document.querySelector("#password-page").hidden
+          ? "password"
+          : "error",
+    );
+    return { page: state, error: await page.locator("#login-error").textContent() };
+  },
+  async change_password({ old, password }) {
+    const form = page.locator("#password-form");
+    await form.locator("input[name=old]").fill(old);
+    await form.locator("input[name=new]").fill(password);
+    await form.locator("input[name=again]").fill(password);
+    await form.locator("button[type=submit]").click();
     await page.getByTestId("issue-code").waitFor({ state: "visible" });
+  },
+  async page_text({ testid }) {
+    return { text: await page.getByTestId(testid).first().textContent() };
+  },
+  async accept_contact() {
+    await page.getByTestId("contact-accept").first().click();
+  },
+  async tab({ index }) {
+    await page.locator("#tabs button").nth(index).click();
+  },
+  async wait_tabs({ count }) {
+    await page.waitForFunction((n) => document.querySelectorAll("#tabs button").length >= n, count);
   },
   async issue_code() {
     await page.getByTestId("issue-code").click();

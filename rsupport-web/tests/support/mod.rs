@@ -137,12 +137,14 @@ impl Browser {
     pub async fn operator_with_code(&mut self, url: &str) -> String {
         self.run(json!({"cmd": "open", "url": url})).await;
         self.screenshot("operator-login").await;
-        self.run(json!({
-            "cmd": "login",
-            "username": rsupport_testkit::relay::OPERATOR,
-            "password": rsupport_testkit::relay::PASSWORD,
-        }))
-        .await;
+        let login = self
+            .run(json!({
+                "cmd": "login",
+                "username": rsupport_testkit::relay::OPERATOR,
+                "password": rsupport_testkit::relay::PASSWORD,
+            }))
+            .await;
+        assert_eq!(login["page"], json!("lobby"), "{login}");
         let code = self.run(json!({"cmd": "issue_code"})).await["code"]
             .as_str()
             .unwrap()

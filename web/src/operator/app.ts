@@ -49,7 +49,13 @@ class SessionTab {
   private asked: string | null = null;
   private ended = false;
 
-  constructor(private readonly client: RsupportClient, readonly id: string, peer: string, allowed: string[]) {
+  constructor(
+    private readonly client: RsupportClient,
+    readonly id: string,
+    peer: string,
+    allowed: string[],
+    firstMessage = "",
+  ) {
     const template = $("session-template") as HTMLTemplateElement;
     const fragment = template.content.cloneNode(true) as DocumentFragment;
     this.panel = fragment.querySelector(".session") as HTMLElement;
@@ -112,6 +118,7 @@ class SessionTab {
     new ToolRow(client, id, this.panel, this.viewer, report);
     new PrintPanel(client, id, this.panel, report);
     $("no-sessions").hidden = true;
+    if (firstMessage) this.addChat(peer || "Customer", firstMessage, false);
     this.select();
   }
 
@@ -204,6 +211,41 @@ async function main(): Promise<void> {
     return;
   }
   const sessions = new Map<string, SessionTab>();
+  // First lines of contacts accepted here, for the session they start.
+  const accepted: string[] = [];
+
+  function contactCard(event: ConsoleEvent): void {
+    const contact = String(event.contact);
+    const card = document.createElement("li");
+    card.dataset.contact = contact;
+    const who = document.createElement("strong");
+    who.textContent = String(event.name || "A customer");
+    const what = document.createElement("div");
+    what.textContent = String(event.description || "");
+    const first = document.createElement("div");
+    first.className = "first";
+    first.textContent = event.first_message ? `“${event.first_message}”` : "";
+    const accept = document.createElement("button");
+    accept.textContent = "Accept";
+    accept.dataset.testid = "contact-accept";
+    const decline = document.createElement("button");
+    decline.textContent = "Decline";
+    accept.addEventListener("click", () =>
+      attempt($("lobby-error"), () => {
+        client.act((c) => c.answer_contact(contact, true));
+        accepted.push(String(event.first_message || ""));
+        card.remove();
+      }),
+    );
+    decline.addEventListener("click", () =>
+      attempt($("lobby-error"), () => {
+        client.act((c) => c.answer_contact(contact, false));
+        card.remove();
+      }),
+    );
+    card.append(who, what, first, accept, " ", decline);
+    $("contacts").append(card);
+  }
 
   client.on((event) => {
     switch (event.type) {
@@ -240,10 +282,14 @@ async function main(): Promise<void> {
         link.href = String(event.join_link || "#");
         break;
       }
+      case "contact_request":
+        contactCard(event);
+        break;
       case "session_started": {
-        $("invitation").hidden = true;
         const id = String(event.session);
-        sessions.set(id, new SessionTab(client, id, String(event.peer_name), event.allowed_modes as string[]));
+        const first = event.by_contact ? (accepted.shift() ?? "") : "";
+        if (!event.by_contact) $("invitation").hidden = true;
+        sessions.set(id, new SessionTab(client, id, String(event.peer_name), event.allowed_modes as string[], first));
         break;
       }
       case "closed":
