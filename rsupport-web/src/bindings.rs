@@ -67,6 +67,21 @@ impl WebConsole {
         self.console.connection_lost();
     }
 
+    /// Whether the page should dial the relay again (sessions are waiting).
+    pub fn wants_reconnect(&self) -> bool {
+        self.console.wants_reconnect()
+    }
+
+    /// A new WebSocket is open after a drop.
+    pub fn reconnected(&mut self) {
+        self.console.reconnected();
+    }
+
+    /// The page stopped dialing: the waiting sessions end.
+    pub fn give_up(&mut self) {
+        self.console.give_up();
+    }
+
     /// The next bytes to send on the WebSocket, if any.
     pub fn poll_outgoing(&mut self) -> Option<Vec<u8>> {
         self.console.poll_outgoing()

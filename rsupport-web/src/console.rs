@@ -51,7 +51,7 @@ pub enum ConsoleError {
 
 /// A request whose answer (`RequestResult`, `CodeIssued`) is still due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Awaiting {
+pub(crate) enum Awaiting {
     IssueCode,
     ChangePassword,
     CancelCode,
@@ -69,11 +69,14 @@ impl Awaiting {
 
 /// Where the connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     /// `Hello` sent, waiting for `HelloAck`.
     Greeting,
     /// Talking to the relay.
     Ready,
+    /// The WebSocket dropped while sessions were live: the page dials again
+    /// and [`Console::reconnected`] resumes them.
+    Disconnected,
     /// The relay closed the connection, or sent garbage.
     Closed,
 }
@@ -81,20 +84,26 @@ enum Phase {
 /// An operator's console connection (see the module docs).
 #[derive(Debug)]
 pub struct Console {
-    phase: Phase,
-    inbound: BytesMut,
-    decoder: FrameDecoder,
+    pub(crate) phase: Phase,
+    pub(crate) inbound: BytesMut,
+    pub(crate) decoder: FrameDecoder,
     limits: FrameLimits,
-    outbound: VecDeque<Vec<u8>>,
-    logged_in: bool,
+    pub(crate) outbound: VecDeque<Vec<u8>>,
+    pub(crate) logged_in: bool,
     display_name: String,
-    awaiting: VecDeque<Awaiting>,
+    pub(crate) awaiting: VecDeque<Awaiting>,
     /// Codes issued here whose secret digits key the session they start.
     issued: Vec<SplitCode>,
-    sessions: BTreeMap<u64, LiveSession>,
-    events: VecDeque<ConsoleEvent>,
-    last_sent: Option<Instant>,
+    pub(crate) sessions: BTreeMap<u64, LiveSession>,
+    pub(crate) events: VecDeque<ConsoleEvent>,
+    pub(crate) last_sent: Option<Instant>,
     next_nonce: u64,
+    /// Sessions still to resume on a new connection, and the one whose
+    /// `Resume` is unanswered (the relay answers one at a time).
+    pub(crate) resume_queue: VecDeque<u64>,
+    pub(crate) resuming: Option<u64>,
+    /// The software name for `Hello` on a new connection.
+    software: String,
 }
 
 impl Console {
@@ -114,14 +123,21 @@ impl Console {
             events: VecDeque::new(),
             last_sent: None,
             next_nonce: 1,
+            resume_queue: VecDeque::new(),
+            resuming: None,
+            software: software.to_owned(),
         };
-        console.send(&RelayMessage::Hello(Hello {
+        console.hello();
+        console
+    }
+
+    pub(crate) fn hello(&mut self) {
+        self.send(&RelayMessage::Hello(Hello {
             min_version: MIN_PROTOCOL_VERSION,
             max_version: PROTOCOL_VERSION,
             role: Role::Operator,
-            software: software.to_owned(),
+            software: self.software.clone(),
         }));
-        console
     }
 
     // ----- the page's requests
@@ -264,11 +280,6 @@ impl Console {
         self.pump(now);
     }
 
-    /// The WebSocket closed under us.
-    pub fn connection_lost(&mut self) {
-        self.close("the connection to the relay dropped; reload the page to connect again".into());
-    }
-
     /// The next bytes to send on the WebSocket.
     pub fn poll_outgoing(&mut self) -> Option<Vec<u8>> {
         self.outbound.pop_front()
@@ -281,8 +292,12 @@ impl Console {
 
     /// When [`handle_timeout`](Self::handle_timeout) wants to run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.phase == Phase::Closed {
-            return None;
+        if matches!(self.phase, Phase::Closed | Phase::Disconnected) {
+            return self
+                .sessions
+                .values()
+                .filter_map(LiveSession::poll_timeout)
+                .min();
         }
         let ping = self.last_sent.map(|t| t + PING_EVERY);
         self.sessions
@@ -300,7 +315,7 @@ impl Console {
         for live in self.sessions.values_mut() {
             live.handle_timeout(now);
         }
-        if self.last_sent.is_some_and(|t| now >= t + PING_EVERY) {
+        if self.phase == Phase::Ready && self.last_sent.is_some_and(|t| now >= t + PING_EVERY) {
             let nonce = self.next_nonce;
             self.next_nonce += 1;
             self.send(&RelayMessage::Ping { nonce });
@@ -315,10 +330,16 @@ impl Console {
     pub fn pump(&mut self, now: Instant) {
         let mut frames = Vec::new();
         let mut leave = Vec::new();
+        // While disconnected or resuming, what the sessions want to send
+        // waits in them (their records are numbered; none may be lost).
+        let online = self.phase == Phase::Ready;
         for (id, live) in &mut self.sessions {
             live.run_io(now, &mut self.events);
             // Events first: answering them (print jobs) queues messages.
             live.drain_events(&mut self.events);
+            if !online || !live.path_open() {
+                continue;
+            }
             while let Some(envelope) = live.session.poll_transmit() {
                 frames.push(envelope.encode());
             }
@@ -340,10 +361,14 @@ impl Console {
     // ----- what the relay says
 
     fn on_relay(&mut self, message: RelayMessage, now: Instant) {
+        let Some(message) = self.on_path_notice(message, now) else {
+            return;
+        };
         match message {
             RelayMessage::HelloAck(ack) => {
                 self.phase = Phase::Ready;
                 self.last_sent = Some(now);
+                self.resume_next();
                 self.events.push_back(ConsoleEvent::Connected {
                     relay_name: ack.relay_name,
                 });
@@ -502,7 +527,7 @@ impl Console {
         }
     }
 
-    fn send(&mut self, message: &RelayMessage) {
+    pub(crate) fn send(&mut self, message: &RelayMessage) {
         let body = message.encode();
         let mut out = BytesMut::new();
         if encode_frame(FrameKind::Relay, &body, &self.limits, &mut out).is_ok() {
@@ -518,7 +543,7 @@ impl Console {
         }
     }
 
-    fn close(&mut self, detail: String) {
+    pub(crate) fn close(&mut self, detail: String) {
         if self.phase == Phase::Closed {
             return;
         }

@@ -3,7 +3,7 @@
 
 use rsupport_core::e2e::{Protection, Verification};
 use rsupport_core::files::{Direction, FileEvent};
-use rsupport_core::session::{Control, Sharing};
+use rsupport_core::session::{ConnectionState, Control, Sharing};
 use rsupport_proto::relay::LoginStatus;
 use rsupport_proto::{ConnectionMode, EndReason, Role};
 use serde_json::{json, Value};
@@ -237,6 +237,18 @@ pub enum ConsoleEvent {
         /// Why.
         detail: String,
     },
+    /// The path to the customer dropped or came back (the session goes on).
+    Connection {
+        /// The session.
+        session: u64,
+        /// What happened.
+        state: ConnectionState,
+    },
+    /// Our connection to the relay dropped; the page dials again.
+    Reconnecting,
+    /// Connected again and every session resumed. Log in again to issue
+    /// codes (the console keeps no password).
+    Reconnected,
     /// The relay closed the connection; reload the page to connect again.
     Closed {
         /// In plain words.
@@ -435,6 +447,21 @@ impl ConsoleEvent {
                 "type": "print_ended", "session": session.to_string(), "job": job.to_string(),
                 "detail": detail,
             }),
+            ConsoleEvent::Connection { session, state } => {
+                let (what, grace_ms) = match state {
+                    ConnectionState::Reconnecting => ("reconnecting", 0),
+                    ConnectionState::Resumed => ("resumed", 0),
+                    ConnectionState::PeerSuspended { grace_ms } => ("peer_away", *grace_ms),
+                    ConnectionState::PeerResumed => ("peer_back", 0),
+                    _ => ("other", 0),
+                };
+                json!({
+                    "type": "connection", "session": session.to_string(), "state": what,
+                    "grace_ms": grace_ms,
+                })
+            }
+            ConsoleEvent::Reconnecting => json!({"type": "reconnecting"}),
+            ConsoleEvent::Reconnected => json!({"type": "reconnected"}),
             ConsoleEvent::Closed { detail } => json!({"type": "closed", "detail": detail}),
         }
     }

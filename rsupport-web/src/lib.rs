@@ -19,6 +19,7 @@ mod events;
 mod files;
 mod live;
 mod print;
+mod resume;
 
 pub use bindings::WebConsole;
 pub use console::{Console, ConsoleError};

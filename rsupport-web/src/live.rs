@@ -8,7 +8,8 @@ use std::time::Duration;
 use rsupport_core::e2e::KeyExchange;
 use rsupport_core::session::screen::ViewerScreenEvent;
 use rsupport_core::session::{
-    ChatEvent, ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy, Side,
+    ChatEvent, ConnectionState, ControlEvent, Session, SessionConfig, SessionEvent, SessionPolicy,
+    Side,
 };
 use rsupport_input::{CoordinateMapper, GateConfig, Monitor};
 use rsupport_proto::control::ControlMessage;
@@ -27,6 +28,15 @@ use rsupport_core::files::{IoDone, IoId, OutgoingEntry, StoreError};
 /// How long after the customer ended a session we leave it ourselves
 /// when the relay has not said `SessionEnded` (see `Console`).
 const PEER_LEAVE_GRACE: Duration = Duration::from_secs(3);
+
+/// Which end of the path between the parties changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PathEnd {
+    /// Our WebSocket.
+    Ours,
+    /// The customer's connection to the relay.
+    Peer,
+}
 
 /// One running session (see the module docs).
 #[derive(Debug)]
@@ -47,6 +57,13 @@ pub struct LiveSession {
     drawings_version: u64,
     /// Print jobs from the customer.
     print: crate::print::PrintInbox,
+    /// Rejoins the session after a dropped connection (rotates each time).
+    pub(crate) token: rsupport_proto::relay::Secret<bytes::Bytes>,
+    /// Path changes for the page.
+    connection_events: VecDeque<ConnectionState>,
+    /// Our connection is down / the customer's is.
+    cut: bool,
+    peer_away: bool,
 }
 
 impl LiveSession {
@@ -105,6 +122,10 @@ impl LiveSession {
             next_screenshot: 0,
             drawings_version: 0,
             print: crate::print::PrintInbox::new(paired.remote_printing),
+            token: paired.resume_token.clone(),
+            connection_events: VecDeque::new(),
+            cut: false,
+            peer_away: false,
         })
     }
 
@@ -427,6 +448,46 @@ impl LiveSession {
         self.session.handle_timeout(now);
     }
 
+    /// Whether both ends are connected (records may flow).
+    pub(crate) fn path_open(&self) -> bool {
+        !self.cut && !self.peer_away
+    }
+
+    /// One end of the path broke: the session pauses.
+    pub(crate) fn path_lost(&mut self, end: PathEnd, state: ConnectionState) {
+        let was_open = self.path_open();
+        match end {
+            // What the relay said about the customer holds no more; it
+            // says again after the resume.
+            PathEnd::Ours => (self.cut, self.peer_away) = (true, false),
+            PathEnd::Peer => self.peer_away = true,
+        }
+        if was_open {
+            self.session.connection_lost();
+        }
+        self.connection_events.push_back(state);
+    }
+
+    /// One end is back: the session repairs once both are (once per outage,
+    /// so transfers that already resumed are not rewound).
+    pub(crate) fn path_back(&mut self, end: PathEnd, state: ConnectionState, now: Instant) {
+        let mut was_open = self.path_open();
+        if end == PathEnd::Peer && !self.peer_away && was_open {
+            // Back without having been reported gone: records may still
+            // have been lost on the way.
+            self.session.connection_lost();
+            was_open = false;
+        }
+        match end {
+            PathEnd::Ours => self.cut = false,
+            PathEnd::Peer => self.peer_away = false,
+        }
+        if !was_open && self.path_open() {
+            self.session.reconnected(now);
+        }
+        self.connection_events.push_back(state);
+    }
+
     pub(crate) fn relay_ended(&mut self, reason: EndReason) {
         self.left = true;
         self.session.relay_ended(reason);
@@ -455,6 +516,9 @@ impl LiveSession {
     /// Moves the session's events into the page's queue.
     pub(crate) fn drain_events(&mut self, out: &mut VecDeque<ConsoleEvent>) {
         let session = self.session.session_id();
+        while let Some(state) = self.connection_events.pop_front() {
+            out.push_back(ConsoleEvent::Connection { session, state });
+        }
         while let Some(event) = self.session.poll_event() {
             let shown = match event {
                 SessionEvent::Channel(SessionMessage::Print(message)) => {

@@ -115,3 +115,75 @@ async fn files_move_both_ways_between_the_browser_and_the_customer() {
     browser.screenshot("operator-files-received").await;
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_survives_the_browsers_connection_dropping() {
+    use rsupport_testkit::relay::Forwarder;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _) = relay_with_console().await;
+    // The browser reaches the relay through a forwarder the test can cut.
+    let forwarder = Forwarder::start(target.addr().parse().unwrap()).await;
+    let url = format!("https://{}/operator/", forwarder.addr());
+    let mut browser = Browser::start().await;
+    let code = browser.operator_with_code(&url).await;
+    let customer = Customer::connect(&target, HostPlatform::synthetic())
+        .await
+        .unwrap();
+    let mut cu = customer
+        .join(
+            &code,
+            CustomerInfo {
+                name: "Bob".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    browser.run(json!({"cmd": "wait_session"})).await;
+
+    let upload = noise(24 * 1024 * 1024, 5);
+    let upload_path = dir.path().join("disk-image.bin");
+    std::fs::write(&upload_path, &upload).unwrap();
+    browser
+        .run(json!({"cmd": "upload", "path": upload_path}))
+        .await;
+    let transfer = wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::OfferReceived { transfer_id, .. }) => Some(*transfer_id),
+        _ => None,
+    })
+    .await;
+    let inbox = dir.path().join("customer-inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    cu.accept_files(transfer, &inbox).await.unwrap();
+    // Part-way through, the browser's connection drops.
+    wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::Progress(p)) if p.bytes_done >= 4 * 1024 * 1024 => Some(()),
+        _ => None,
+    })
+    .await;
+    forwarder.cut();
+    browser
+        .run(json!({"cmd": "wait_text", "testid": "notice", "text": "Reconnected; the session goes on."}))
+        .await;
+    wait_for(&mut cu, |e| match e {
+        SessionEvent::File(FileEvent::Finished { failed_entries, .. }) => {
+            assert_eq!(*failed_entries, 0);
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    let arrived = std::fs::read(inbox.join("disk-image.bin")).unwrap();
+    assert_eq!(
+        Sha256::digest(&arrived),
+        Sha256::digest(&upload),
+        "intact across the drop"
+    );
+    assert!(
+        forwarder.delivered().len() >= 2,
+        "the browser connected again"
+    );
+    browser.screenshot("operator-resumed-upload").await;
+    browser.quit().await;
+}

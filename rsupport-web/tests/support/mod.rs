@@ -96,6 +96,13 @@ impl Browser {
     /// console) when it fails.
     pub async fn run(&mut self, command: Value) -> Value {
         let answer = self.try_run(command.clone()).await;
+        if answer["ok"] != json!(true) {
+            // What the page looked like when the step failed, for people.
+            let path = shots().join("failed-step.png");
+            let _ = self
+                .try_run(json!({"cmd": "screenshot", "path": path}))
+                .await;
+        }
         assert_eq!(
             answer["ok"],
             json!(true),

@@ -14,6 +14,12 @@ export interface ConsoleEvent {
 
 let loaded: Promise<unknown> | null = null;
 
+/** First pause before dialing again after a drop; it doubles up to the maximum. */
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 5_000;
+/** How long the relay keeps a session for a party that dropped (its default grace). */
+const RESUME_WINDOW_MS = 120_000;
+
 /** Loads the WebAssembly module once per page. */
 function loadWasm(): Promise<unknown> {
   loaded ??= init();
@@ -46,7 +52,10 @@ export class RsupportClient extends EventTarget {
     return client;
   }
 
+  private url = "";
+
   private open(url: string): Promise<void> {
+    this.url = url;
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(url);
       socket.binaryType = "arraybuffer";
@@ -57,16 +66,36 @@ export class RsupportClient extends EventTarget {
       };
       socket.onerror = () => reject(new Error("could not reach the relay; check the address and your network"));
       socket.onmessage = (message: MessageEvent) => {
-        if (message.data instanceof ArrayBuffer) {
+        if (socket === this.socket && message.data instanceof ArrayBuffer) {
           this.console.receive(new Uint8Array(message.data));
           this.flush();
         }
       };
       socket.onclose = () => {
+        if (socket !== this.socket) return;
         this.console.connection_lost();
         this.flush();
+        if (this.console.wants_reconnect()) this.redial(Date.now(), FIRST_RETRY_MS);
       };
     });
+  }
+
+  // Sessions survive a dropped connection: dial again with backoff for as
+  // long as the relay keeps them (its grace period), then resume them.
+  private redial(since: number, wait: number): void {
+    if (Date.now() - since > RESUME_WINDOW_MS) {
+      this.console.give_up();
+      this.flush();
+      return;
+    }
+    window.setTimeout(() => {
+      this.open(this.url)
+        .then(() => {
+          this.console.reconnected();
+          this.flush();
+        })
+        .catch(() => this.redial(since, Math.min(wait * 2, MAX_RETRY_MS)));
+    }, wait);
   }
 
   /**

@@ -185,6 +185,16 @@ class SessionTab {
       case "notice":
         this.notice.textContent = String(event.text);
         break;
+      case "connection": {
+        const words: Record<string, string> = {
+          reconnecting: "Connection lost; reconnecting. Nothing is lost meanwhile.",
+          resumed: "Reconnected; the session goes on.",
+          peer_away: "The customer's connection dropped; waiting for it to come back.",
+          peer_back: "The customer is back.",
+        };
+        this.notice.textContent = words[String(event.state)] ?? "";
+        break;
+      }
       case "ended":
         if (this.ended) break;
         this.ended = true;
@@ -211,6 +221,7 @@ async function main(): Promise<void> {
     return;
   }
   const sessions = new Map<string, SessionTab>();
+  let loggedInOnce = false;
   // First lines of contacts accepted here, for the session they start.
   const accepted: string[] = [];
 
@@ -250,13 +261,18 @@ async function main(): Promise<void> {
   client.on((event) => {
     switch (event.type) {
       case "connected":
-        $("relay-state").textContent = `connected to ${event.relay_name || "the relay"}`;
-        show("login-page");
+        // After a reconnect the sessions stay on screen; logging in again
+        // is only needed for new codes (see "reconnected").
+        if (!loggedInOnce) {
+          $("relay-state").textContent = `connected to ${event.relay_name || "the relay"}`;
+          show("login-page");
+        }
         break;
       case "login_refused":
         $("login-error").textContent = String(event.message);
         break;
       case "logged_in":
+        loggedInOnce = true;
         $("who").textContent = `${event.display_name} · ID ${event.operator_id}`;
         if (event.role === "admin") {
           const link = document.createElement("a");
@@ -290,6 +306,17 @@ async function main(): Promise<void> {
         const first = event.by_contact ? (accepted.shift() ?? "") : "";
         if (!event.by_contact) $("invitation").hidden = true;
         sessions.set(id, new SessionTab(client, id, String(event.peer_name), event.allowed_modes as string[], first));
+        break;
+      }
+      case "reconnecting":
+        $("relay-state").textContent = "connection to the relay lost; reconnecting (sessions wait)…";
+        break;
+      case "reconnected": {
+        $("relay-state").textContent = "reconnected; sessions resumed. ";
+        const again = document.createElement("button");
+        again.textContent = "Log in again to issue codes";
+        again.addEventListener("click", () => show("login-page"));
+        $("relay-state").append(again);
         break;
       }
       case "closed":
