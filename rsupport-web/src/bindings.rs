@@ -19,6 +19,9 @@ use crate::live::LiveSession;
 #[derive(Debug)]
 pub struct WebConsole {
     console: Console,
+    /// Pixels of the last [`WebConsole::rgba_view`], read by the page in
+    /// place (no copy out of WebAssembly memory).
+    scratch: Vec<u8>,
 }
 
 fn js(e: ConsoleError) -> JsError {
@@ -54,6 +57,7 @@ impl WebConsole {
     pub fn new(software: &str) -> WebConsole {
         WebConsole {
             console: Console::new(software),
+            scratch: Vec::new(),
         }
     }
 
@@ -474,19 +478,48 @@ impl WebConsole {
         })
     }
 
-    /// Changed rectangles since the last call, flat: x, y, width, height, …
-    pub fn take_damage(&mut self, session: &str) -> Result<Vec<i32>, JsError> {
+    /// What changed since the last call, flat: the number of copies `n`;
+    /// then `n` copies as src x, src y, dst x, dst y, width, height (replay
+    /// them on the canvas, all reading it as it was before any of them);
+    /// then rectangles as x, y, width, height to redraw from `rgba_view`.
+    pub fn take_changes(&mut self, session: &str) -> Result<Vec<i32>, JsError> {
         let id = session_id(session)?;
-        Ok(self
+        let (copies, rects) = self.console.take_changes(id);
+        let int = |v: u32| i32::try_from(v).unwrap_or(0);
+        let mut flat = Vec::with_capacity(1 + copies.len() * 6 + rects.len() * 4);
+        flat.push(int(copies.len() as u32));
+        for c in &copies {
+            flat.extend([c.src_x, c.src_y, c.dst_x, c.dst_y, c.width, c.height].map(int));
+        }
+        for r in &rects {
+            flat.extend([r.x, r.y, int(r.width), int(r.height)]);
+        }
+        Ok(flat)
+    }
+
+    /// RGBA pixels of a rectangle of the screen, converted into a buffer
+    /// inside WebAssembly memory; returns its address (0: nothing to show).
+    /// The page wraps `width * height * 4` bytes there in a
+    /// `Uint8ClampedArray` over the module's memory and draws it before
+    /// calling the console again (a call may move the buffer).
+    pub fn rgba_view(
+        &mut self,
+        session: &str,
+        x: i32,
+        y: i32,
+        width: u32,
+        height: u32,
+    ) -> Result<u32, JsError> {
+        let id = session_id(session)?;
+        if self
             .console
-            .take_damage(id)
-            .into_iter()
-            .flat_map(|r| {
-                let w = i32::try_from(r.width).unwrap_or(0);
-                let h = i32::try_from(r.height).unwrap_or(0);
-                [r.x, r.y, w, h]
-            })
-            .collect())
+            .rgba_into(id, Rect::new(x, y, width, height), &mut self.scratch)
+        {
+            // Addresses in wasm32 memory fit in 32 bits.
+            Ok(self.scratch.as_ptr() as usize as u32)
+        } else {
+            Ok(0)
+        }
     }
 
     /// RGBA pixels of a rectangle of the screen, for `ImageData`.

@@ -17,6 +17,7 @@ use rsupport_proto::framing::{encode_frame, FrameDecoder, FrameKind, FrameLimits
 use rsupport_proto::relay::{
     Hello, Login, LoginResult, LoginStatus, PairingOrigin, RelayMessage, RequestResult, Secret,
 };
+use rsupport_proto::screen::CopyRect;
 use rsupport_proto::{EndReason, Rect, Role, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
 use web_time::Instant;
 
@@ -219,21 +220,34 @@ impl Console {
         Ok(())
     }
 
-    /// Changed rectangles of session `id`'s screen since the last call.
-    pub fn take_damage(&mut self, id: u64) -> Vec<Rect> {
+    /// What changed on session `id`'s screen since the last call: the copies
+    /// to replay on the picture shown (a scroll), then the rectangles to
+    /// redraw (see `ScreenViewer::take_changes`).
+    pub fn take_changes(&mut self, id: u64) -> (Vec<CopyRect>, Vec<Rect>) {
         self.sessions
             .get_mut(&id)
-            .map(|live| live.session.viewer().take_damage())
+            .map(|live| live.session.viewer().take_changes())
             .unwrap_or_default()
     }
 
     /// RGBA pixels (what a canvas `ImageData` holds) of a rectangle of session
     /// `id`'s screen; empty when the rectangle is outside it.
     pub fn rgba(&self, id: u64, rect: Rect) -> Vec<u8> {
-        self.sessions
-            .get(&id)
-            .map(|live| live.rgba(rect))
-            .unwrap_or_default()
+        let mut out = Vec::new();
+        self.rgba_into(id, rect, &mut out);
+        out
+    }
+
+    /// As [`rgba`](Self::rgba), into a buffer reused between frames; false
+    /// (and `out` empty) when there is nothing to show there.
+    pub fn rgba_into(&self, id: u64, rect: Rect, out: &mut Vec<u8>) -> bool {
+        match self.sessions.get(&id) {
+            Some(live) => live.rgba_into(rect, out),
+            None => {
+                out.clear();
+                false
+            }
+        }
     }
 
     /// The cursor image `shape_id` as (width, height, hot x, hot y, RGBA).

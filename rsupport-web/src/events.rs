@@ -98,8 +98,8 @@ pub enum ConsoleEvent {
         /// The mode asked for.
         mode: ConnectionMode,
     },
-    /// The screen changed: draw the rectangles from
-    /// [`Console::take_damage`](crate::Console::take_damage).
+    /// The screen changed: draw what
+    /// [`Console::take_changes`](crate::Console::take_changes) gives.
     Frame {
         /// The session.
         session: u64,

@@ -373,39 +373,41 @@ impl LiveSession {
 
     // ----- screen
 
-    /// RGBA pixels of `rect` of the framebuffer (empty when outside it).
-    pub(crate) fn rgba(&self, rect: Rect) -> Vec<u8> {
+    /// RGBA pixels of `rect` of the framebuffer into `out` (reused between
+    /// frames); false, with `out` empty, when the rectangle is outside it.
+    pub(crate) fn rgba_into(&self, rect: Rect, out: &mut Vec<u8>) -> bool {
+        out.clear();
         let Some(frame) = self.session.framebuffer() else {
-            return Vec::new();
+            return false;
         };
-        let (Ok(x), Ok(y), Ok(w), Ok(h)) = (
-            u32::try_from(rect.x),
+        let (Ok(x), Ok(y), Ok(w)) = (
+            usize::try_from(rect.x),
             u32::try_from(rect.y),
             usize::try_from(rect.width),
-            usize::try_from(rect.height),
         ) else {
-            return Vec::new();
+            return false;
         };
-        let inside = x
-            .checked_add(rect.width)
-            .is_some_and(|r| r <= frame.width())
-            && y.checked_add(rect.height)
-                .is_some_and(|b| b <= frame.height());
-        if !inside || w == 0 || h == 0 {
-            return Vec::new();
+        let inside = (x as u64 + u64::from(rect.width)) <= u64::from(frame.width())
+            && (u64::from(y) + u64::from(rect.height)) <= u64::from(frame.height());
+        if !inside || w == 0 || rect.height == 0 {
+            return false;
         }
-        let mut out = Vec::with_capacity(w * h * 4);
-        let start = x as usize * 4;
-        for row in y..y + rect.height {
-            let Some(line) = frame.row(row).and_then(|r| r.get(start..start + w * 4)) else {
-                return Vec::new();
+        out.resize(w * rect.height as usize * 4, 0);
+        let rows = out.chunks_exact_mut(w * 4);
+        for (row, dst) in (y..y + rect.height).zip(rows) {
+            let Some(src) = frame.row(row).and_then(|r| r.get(x * 4..(x + w) * 4)) else {
+                out.clear();
+                return false;
             };
-            for px in line.chunks_exact(4) {
-                // BGRA to RGBA; the screen is opaque.
-                out.extend_from_slice(&[px[2], px[1], px[0], 255]);
+            // BGRA to RGBA a word at a time: swap the blue and red bytes,
+            // keep green, make alpha opaque (the screen is).
+            for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+                let v = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+                let rgba = ((v & 0x00ff_00ff).rotate_left(16)) | (v & 0x0000_ff00) | 0xff00_0000;
+                d.copy_from_slice(&rgba.to_le_bytes());
             }
         }
-        out
+        true
     }
 
     /// A cursor image as (width, height, hot x, hot y, straight RGBA).

@@ -243,7 +243,23 @@ const commands = {
     return { sum: await page.evaluate(() => 20 + 22) };
   },
   async stats() {
-    return viewer().evaluate((v) => ({ frames: v.stats.frames, drawMs: v.stats.drawMs }));
+    return viewer().evaluate((v) => ({
+      frames: v.stats.frames,
+      copied: v.stats.copied,
+      drawMs: v.stats.drawMs,
+      decodeMs: v.decodeStats.decodeMs,
+    }));
+  },
+  async move_on_canvas({ on }) {
+    await viewer().evaluate((v, on) => (v.moveOnCanvas = on), on);
+  },
+  async reset_stats() {
+    await viewer().evaluate((v) => {
+      v.stats.frames = 0;
+      v.stats.copied = 0;
+      v.stats.drawMs.length = 0;
+      v.decodeStats.decodeMs.length = 0;
+    });
   },
   async console_log() {
     return { lines: consoleLines.slice(-50) };

@@ -218,8 +218,10 @@ impl Decoder {
     }
 
     /// The rectangles of the framebuffer the last successful
-    /// [`apply`](Self::apply) changed (the whole frame for a key frame; at
-    /// most a few dozen, merged into their bounding box beyond that).
+    /// [`apply`](Self::apply) changed: the whole frame for a key frame;
+    /// otherwise the copies' destinations first, in the update's order,
+    /// then the tiles' rectangles (at most a few dozen, merged into their
+    /// bounding box beyond that).
     /// Empty after an error or a reset.
     pub fn changed(&self) -> &[Rect] {
         &self.changed
@@ -417,8 +419,13 @@ impl Decoder {
         }
         self.stats.last_pixels_written = written;
         if self.changed.len() > MAX_CHANGED_RECTS {
-            let bounds = Rect::bounding(&self.changed);
-            self.changed.clear();
+            // Merge the tiles into their bounding box but keep the copies'
+            // destinations first and apart: a renderer may replay the
+            // copies instead of redrawing those pixels.
+            let copies = if u.key_frame { 0 } else { u.copies.len() };
+            let tiles = self.changed.get(copies..).unwrap_or_default();
+            let bounds = Rect::bounding(tiles);
+            self.changed.truncate(copies);
             self.changed.push(bounds);
         }
         Ok(())

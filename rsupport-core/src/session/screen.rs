@@ -15,8 +15,8 @@ use rsupport_capture::codec::{
 };
 use rsupport_capture::BgraFrame;
 use rsupport_proto::screen::{
-    CursorPosition, CursorShape, DisplaySettings, FrameUpdate, MonitorList, ScreenMessage,
-    Screenshot, WindowInfo,
+    CopyRect, CursorPosition, CursorShape, DisplaySettings, FrameUpdate, MonitorList,
+    ScreenMessage, Screenshot, WindowInfo,
 };
 use rsupport_proto::Rect;
 
@@ -246,6 +246,9 @@ pub struct ScreenViewer {
     frames: u64,
     /// Changed rectangles not yet taken (see `take_damage`).
     damage: Vec<Rect>,
+    /// The copies of the first update since changes were last taken, kept
+    /// apart from `damage` (see `take_changes`).
+    leading_copies: Vec<CopyRect>,
     out: VecDeque<ScreenMessage>,
     events: VecDeque<ViewerScreenEvent>,
 }
@@ -263,6 +266,7 @@ impl ScreenViewer {
             monitors: None,
             frames: 0,
             damage: Vec::new(),
+            leading_copies: Vec::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -292,7 +296,25 @@ impl ScreenViewer {
     /// changed, and forgets them: what a renderer must redraw. Bounded: past
     /// a few dozen rectangles they merge into their bounding box.
     pub fn take_damage(&mut self) -> Vec<Rect> {
-        std::mem::take(&mut self.damage)
+        let (copies, mut damage) = self.take_changes();
+        damage.extend(copies.iter().map(copy_destination));
+        damage
+    }
+
+    /// As [`take_damage`](Self::take_damage), for a renderer that can move
+    /// pixels itself (a canvas copying onto itself): when the first update
+    /// since the last call moved pixels (a scroll, a dragged window), its
+    /// copies come separately and their destinations are not in the
+    /// rectangles. Replaying the copies on the picture shown at the last call
+    /// (all of them reading that picture as it was before any of them, as
+    /// the decoder does: snapshot the sources first), then redrawing the
+    /// rectangles from the framebuffer, gives the framebuffer exactly while
+    /// drawing far fewer pixels for a scroll.
+    pub fn take_changes(&mut self) -> (Vec<CopyRect>, Vec<Rect>) {
+        (
+            std::mem::take(&mut self.leading_copies),
+            std::mem::take(&mut self.damage),
+        )
     }
 
     /// Frames applied so far.
@@ -359,7 +381,22 @@ impl ScreenViewer {
     fn apply(&mut self, update: &FrameUpdate) -> Result<(), ViewerError> {
         self.decoder.apply(update).map_err(ViewerError::Codec)?;
         self.frames += 1;
-        self.damage.extend_from_slice(self.decoder.changed());
+        let changed = self.decoder.changed();
+        let nothing_pending = self.damage.is_empty() && self.leading_copies.is_empty();
+        // The decoder lists a delta update's copy destinations first.
+        let n = update.copies.len();
+        let listed_first = changed.len() >= n
+            && changed
+                .iter()
+                .zip(&update.copies)
+                .all(|(r, c)| *r == copy_destination(c));
+        if nothing_pending && !update.key_frame && n > 0 && listed_first {
+            self.leading_copies.extend_from_slice(&update.copies);
+            self.damage
+                .extend_from_slice(changed.get(n..).unwrap_or_default());
+        } else {
+            self.damage.extend_from_slice(changed);
+        }
         if self.damage.len() > MAX_DAMAGE_RECTS {
             let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
             for r in &self.damage {
@@ -410,6 +447,16 @@ pub enum ViewerError {
     Unexpected,
 }
 
+/// Where a copy rectangle lands.
+fn copy_destination(c: &CopyRect) -> Rect {
+    Rect::new(
+        i32::try_from(c.dst_x).unwrap_or(i32::MAX),
+        i32::try_from(c.dst_y).unwrap_or(i32::MAX),
+        c.width,
+        c.height,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,6 +495,78 @@ mod tests {
             assert_eq!(viewer.framebuffer(), Some(&frame));
             now += Duration::from_millis(40);
         }
+    }
+
+    /// A canvas that replays `take_changes`: the copy onto itself, then
+    /// the rectangles from the framebuffer. Returns the pixels painted.
+    fn replay(shown: &mut BgraFrame, viewer: &mut ScreenViewer) -> (bool, u64) {
+        let (copies, rects) = viewer.take_changes();
+        let fb = viewer.framebuffer().unwrap().clone();
+        if (shown.width(), shown.height()) != (fb.width(), fb.height()) {
+            *shown = BgraFrame::filled(fb.width(), fb.height(), [0; 4]);
+        }
+        let stride = shown.stride();
+        // Every copy reads the picture as it was before any of them.
+        let before = shown.pixels().to_vec();
+        for c in &copies {
+            for row in 0..c.height as usize {
+                let src = (c.src_y as usize + row) * stride + c.src_x as usize * 4;
+                let dst = (c.dst_y as usize + row) * stride + c.dst_x as usize * 4;
+                let w = c.width as usize * 4;
+                shown.pixels_mut()[dst..dst + w].copy_from_slice(&before[src..src + w]);
+            }
+        }
+        let mut painted = 0;
+        for r in rects {
+            for row in r.y as usize..r.y as usize + r.height as usize {
+                let at = row * stride + r.x as usize * 4;
+                let w = r.width as usize * 4;
+                shown.pixels_mut()[at..at + w].copy_from_slice(&fb.pixels()[at..at + w]);
+            }
+            painted += u64::from(r.width) * u64::from(r.height);
+        }
+        (!copies.is_empty(), painted)
+    }
+
+    #[test]
+    fn replaying_a_scrolls_copy_then_its_rectangles_gives_the_framebuffer() {
+        let mut host = ScreenHost::new(256);
+        let mut viewer = ScreenViewer::new(Limits::default());
+        let mut seq = Sequence::new(Scenario::Scrolling, 640, 480, 3);
+        let mut shown = BgraFrame::filled(0, 0, [0; 4]);
+        let mut now = Instant::now();
+        let (mut copies, mut painted) = (0, 0);
+        for _ in 0..12 {
+            let frame = seq.next_frame();
+            host.submit_frame(&frame, now, 0).unwrap();
+            pump(&mut host, &mut viewer);
+            let (copied, area) = replay(&mut shown, &mut viewer);
+            assert_eq!(
+                Some(&shown),
+                viewer.framebuffer(),
+                "the replayed picture is exact"
+            );
+            copies += usize::from(copied);
+            painted += area;
+            now += Duration::from_millis(40);
+        }
+        assert!(copies >= 8, "scrolls come as copies: {copies}");
+        assert!(
+            painted < 4 * 640 * 480,
+            "far less than a frame per step: {painted}"
+        );
+        // The plain damage list still covers the copy's destination.
+        host.submit_frame(&seq.next_frame(), now, 0).unwrap();
+        pump(&mut host, &mut viewer);
+        let damage: u64 = viewer
+            .take_damage()
+            .iter()
+            .map(|r| u64::from(r.width) * u64::from(r.height))
+            .sum();
+        assert!(
+            damage > 640 * 300,
+            "the scroll's copies are in it: {damage}"
+        );
     }
 
     #[test]

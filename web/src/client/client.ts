@@ -12,7 +12,7 @@ export interface ConsoleEvent {
   [field: string]: unknown;
 }
 
-let loaded: Promise<unknown> | null = null;
+let loaded: Promise<{ memory: WebAssembly.Memory }> | null = null;
 
 /** First pause before dialing again after a drop; it doubles up to the maximum. */
 const FIRST_RETRY_MS = 250;
@@ -21,7 +21,7 @@ const MAX_RETRY_MS = 5_000;
 const RESUME_WINDOW_MS = 120_000;
 
 /** Loads the WebAssembly module once per page. */
-function loadWasm(): Promise<unknown> {
+function loadWasm(): Promise<{ memory: WebAssembly.Memory }> {
   loaded ??= init();
   return loaded;
 }
@@ -37,17 +37,24 @@ export class RsupportClient extends EventTarget {
   /** Files offered from this page, by the name the console reads them by. */
   private readonly uploads = new Map<string, File>();
   private timer: number | undefined;
+  /** Milliseconds the console took for each WebSocket message that carried
+   *  a screen update (decryption and decoding), for the bench. */
+  readonly stats = { decodeMs: [] as number[] };
+  private sawFrame = false;
   readonly console: WebConsole;
+  /** The module's memory, where `rgba_view` leaves pixels for the canvas. */
+  readonly memory: WebAssembly.Memory;
 
-  private constructor(console: WebConsole) {
+  private constructor(console: WebConsole, memory: WebAssembly.Memory) {
     super();
     this.console = console;
+    this.memory = memory;
   }
 
   /** Connects to the relay at `url` (default: the relay that served the page). */
   static async connect(url: string = sameOriginRelay(), software = "rsupport-web-console/0.1"): Promise<RsupportClient> {
-    await loadWasm();
-    const client = new RsupportClient(new WebConsole(software));
+    const wasm = await loadWasm();
+    const client = new RsupportClient(new WebConsole(software), wasm.memory);
     await client.open(url);
     return client;
   }
@@ -67,8 +74,15 @@ export class RsupportClient extends EventTarget {
       socket.onerror = () => reject(new Error("could not reach the relay; check the address and your network"));
       socket.onmessage = (message: MessageEvent) => {
         if (socket === this.socket && message.data instanceof ArrayBuffer) {
+          const started = performance.now();
           this.console.receive(new Uint8Array(message.data));
+          const took = performance.now() - started;
+          this.sawFrame = false;
           this.flush();
+          if (this.sawFrame) {
+            this.stats.decodeMs.push(took);
+            if (this.stats.decodeMs.length > 10_000) this.stats.decodeMs.shift();
+          }
         }
       };
       socket.onclose = () => {
@@ -121,6 +135,7 @@ export class RsupportClient extends EventTarget {
       const text = this.console.poll_event();
       if (text === undefined) break;
       const event = JSON.parse(text) as ConsoleEvent;
+      if (event.type === "frame") this.sawFrame = true;
       if (event.type === "file_read") {
         this.readForConsole(event);
         continue;

@@ -50,6 +50,9 @@ export class RsupportViewer extends HTMLElement {
   private laserUntil = 0;
   /** What the pointer does: "control" (sent to the customer), "pen", "laser" or "label". */
   tool = "control";
+  /** Replay scrolls by moving pixels on the canvas (false: redraw them;
+   *  the bench compares both). */
+  moveOnCanvas = true;
   /** Colour of drawings, "#rrggbb". */
   color = "#e61e1e";
   private readonly keys: HTMLTextAreaElement;
@@ -57,8 +60,9 @@ export class RsupportViewer extends HTMLElement {
   private cursors = new Map<string, string>();
   private pendingMove: { x: number; y: number } | null = null;
   private drawScheduled = false;
+  private snapshot: HTMLCanvasElement | null = null;
   /** Frames drawn and how long decode-to-canvas took (for the bench). */
-  readonly stats = { frames: 0, drawMs: [] as number[] };
+  readonly stats = { frames: 0, copied: 0, drawMs: [] as number[] };
 
   constructor() {
     super();
@@ -103,6 +107,11 @@ export class RsupportViewer extends HTMLElement {
 
   set scaling(value: string) {
     this.setAttribute("scaling", value);
+  }
+
+  /** Decode times of the client this viewer shows (for the bench). */
+  get decodeStats(): { decodeMs: number[] } {
+    return this.client?.stats ?? { decodeMs: [] };
   }
 
   /** The canvas (tests read its pixels). */
@@ -183,19 +192,31 @@ export class RsupportViewer extends HTMLElement {
     if (!this.client) return;
     const started = performance.now();
     const console = this.client.console;
-    const rects = console.take_damage(this.session);
+    const changes = console.take_changes(this.session);
+    const copies = changes[0] ?? 0;
+    let rects = changes.subarray(1 + copies * 6);
+    if (copies && this.moveOnCanvas) {
+      this.replayCopies(changes.subarray(1, 1 + copies * 6));
+      this.stats.copied += 1;
+    } else if (copies) {
+      // Redraw the copies' destinations from the framebuffer instead.
+      const moved: number[] = [];
+      for (let i = 1; i + 5 < 1 + copies * 6; i += 6) moved.push(changes[i + 2], changes[i + 3], changes[i + 4], changes[i + 5]);
+      rects = Int32Array.from([...moved, ...rects]);
+    }
     for (let i = 0; i + 3 < rects.length; i += 4) {
       const [x, y, w, h] = [rects[i], rects[i + 1], rects[i + 2], rects[i + 3]];
-      const rgba = console.rgba(this.session, x, y, w, h);
-      if (rgba.length !== w * h * 4) continue;
-      const image = new ImageData(new Uint8ClampedArray(rgba.buffer as ArrayBuffer, rgba.byteOffset, rgba.length), w, h);
-      this.context.putImageData(image, x, y);
+      // The pixels stay in WebAssembly memory: the canvas reads them there.
+      const at = console.rgba_view(this.session, x, y, w, h);
+      if (!at) continue;
+      const pixels = new Uint8ClampedArray(this.client.memory.buffer, at, w * h * 4);
+      this.context.putImageData(new ImageData(pixels, w, h), x, y);
     }
-    if (rects.length) {
+    if (rects.length || copies) {
       this.stats.frames += 1;
       this.stats.drawMs.push(performance.now() - started);
       if (this.stats.drawMs.length > 10_000) this.stats.drawMs.shift();
-      this.dispatchEvent(new CustomEvent("drawn", { detail: { rects: rects.length / 4 } }));
+      this.dispatchEvent(new CustomEvent("drawn", { detail: { rects: rects.length / 4, copies } }));
     }
   }
 
@@ -222,6 +243,33 @@ export class RsupportViewer extends HTMLElement {
   /** Removes every drawing. */
   clearDrawings(): void {
     this.send(() => this.client?.console.clear_drawings(this.session));
+  }
+
+  // A scroll moves most of the picture: move it on the canvas itself rather
+  // than drawing those pixels again. All copies read the picture as it was
+  // before any of them (as the decoder applied them), so their sources are
+  // taken into a snapshot first.
+  private replayCopies(copies: Int32Array): void {
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (let i = 0; i + 5 < copies.length; i += 6) {
+      x0 = Math.min(x0, copies[i]);
+      y0 = Math.min(y0, copies[i + 1]);
+      x1 = Math.max(x1, copies[i] + copies[i + 4]);
+      y1 = Math.max(y1, copies[i + 1] + copies[i + 5]);
+    }
+    if (!(x1 > x0 && y1 > y0)) return;
+    const snapshot = (this.snapshot ??= document.createElement("canvas"));
+    if (snapshot.width < x1 - x0 || snapshot.height < y1 - y0) {
+      snapshot.width = Math.max(snapshot.width, x1 - x0);
+      snapshot.height = Math.max(snapshot.height, y1 - y0);
+    }
+    const scratch = snapshot.getContext("2d");
+    if (!scratch) return;
+    scratch.drawImage(this.canvas, x0, y0, x1 - x0, y1 - y0, 0, 0, x1 - x0, y1 - y0);
+    for (let i = 0; i + 5 < copies.length; i += 6) {
+      const [sx, sy, dx, dy, w, h] = copies.subarray(i, i + 6);
+      this.context.drawImage(snapshot, sx - x0, sy - y0, w, h, dx, dy, w, h);
+    }
   }
 
   private setCursor(visible: boolean, shape: string): void {
