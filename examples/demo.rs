@@ -15,6 +15,8 @@
 mod demo_support;
 #[path = "common/print_app.rs"]
 mod print_app;
+#[path = "common/web_demo.rs"]
+mod web_demo;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -312,6 +314,20 @@ async fn main() -> Result<(), Error> {
         row.bytes_to_customer,
         row.end_reason
     );
+
+    // 13. The web console, served by the same relay.
+    let url = format!("https://{}/operator/", target.addr());
+    let (platform, _) = customer_platform(injected.clone());
+    let shot = web_demo::screenshot_of_the_console(&target, &url, platform, &state).await?;
+    println!(
+        "web console: the operator's browser shows the customer's screen (end-to-end \
+         encrypted; the relay only forwarded it): {}",
+        shot.display()
+    );
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let (platform, _) = customer_platform(injected);
+        web_demo::serve_a_person(&target, &url, &login.operator_id, platform).await?;
+    }
     println!("demo complete");
     Ok(())
 }

@@ -57,8 +57,13 @@ pub async fn start_relay(state: &Path) -> Result<(RelayTarget, PathBuf), Error> 
         role: Role::Operator,
     };
     create_account(&mut store, operator, params, &mut rng, now_ms())?;
+    let web_root = super::web_demo::console_dir();
     let relay = Relay::builder()
-        .configure(|config| config.argon2 = params)
+        .configure(|config| {
+            config.argon2 = params;
+            // The web console scripts/build-web.sh built (demo.sh runs it).
+            config.web_root = Some(web_root);
+        })
         .store(store)
         .start("127.0.0.1:0")
         .await?;

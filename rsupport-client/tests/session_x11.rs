@@ -20,12 +20,7 @@ use rsupport_proto::{ConnectionMode, EndReason, Point};
 use rsupport_testkit::x11::{draw_desktop, opaque, server_picture};
 use support::{grant, paired, start_relay, wait_for, WAIT};
 use x11rb::connection::Connection;
-use x11rb::protocol::xproto::{
-    ConnectionExt as _, CreateGCAux, CreateWindowAux, ImageFormat, KeyButMask, Rectangle,
-    WindowClass,
-};
-use x11rb::rust_connection::RustConnection;
-use x11rb::wrapper::ConnectionExt as _;
+use x11rb::protocol::xproto::{ConnectionExt as _, KeyButMask};
 
 const W: u16 = 800;
 const H: u16 = 600;

@@ -12,6 +12,8 @@
 //!   HTTPS requests, WebSockets, an API client, a JSON Schema checker.
 //! - `print` (feature `print`): PDF fixtures, CUPS queues, a print source
 //!   fed from a channel.
+//! - `browser` (feature `browser`): headless Chromium driving the web
+//!   console through `web/tests/driver.mjs`.
 //! - `x11` (feature `x11`): a drawn X desktop, the server's own picture of
 //!   it, and an observer of injected input.
 //!
@@ -21,6 +23,8 @@
 
 #[cfg(feature = "broker")]
 pub mod broker;
+#[cfg(feature = "browser")]
+pub mod browser;
 #[cfg(feature = "pair")]
 pub mod pair;
 #[cfg(feature = "print")]

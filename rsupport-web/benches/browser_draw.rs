@@ -242,7 +242,7 @@ async fn main() {
     let mut doc = Document::open(&display);
     let (target, url) = relay_with_console().await;
     let mut browser = Browser::start().await;
-    let code = browser.operator_with_code(&url).await;
+    let code = support::operator_with_code(&mut browser, &url).await;
     let platform = HostPlatform::new(
         Box::new(X11Capturer::connect(Some(&display)).unwrap()),
         Box::new(X11Injector::connect(Some(&display)).unwrap()),

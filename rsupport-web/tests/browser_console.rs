@@ -42,7 +42,7 @@ async fn operator_in_the_browser_sees_and_controls_a_real_x_desktop() {
 
     let (target, url) = relay_with_console().await;
     let mut browser = Browser::start().await;
-    let code = browser.operator_with_code(&url).await;
+    let code = support::operator_with_code(&mut browser, &url).await;
     assert_eq!(code.len(), 12, "7 relay digits and 5 secret ones: {code}");
 
     // The customer's program joins with the code the browser shows.
@@ -199,7 +199,7 @@ async fn a_forged_frame_does_not_crash_the_tab() {
     let scratch = tempfile::tempdir().unwrap();
     let (target, url) = relay_with_console().await;
     let mut browser = Browser::start().await;
-    let code = browser.operator_with_code(&url).await;
+    let code = support::operator_with_code(&mut browser, &url).await;
     // A modified customer program: it holds the session's keys, so what it
     // sends opens in the browser, and it grants a view so frames are allowed.
     let mut hostile = KeyedCustomer::join(&target, &code).await;

@@ -34,7 +34,7 @@ async fn files_move_both_ways_between_the_browser_and_the_customer() {
     let dir = tempfile::tempdir().unwrap();
     let (target, url) = relay_with_console().await;
     let mut browser = Browser::start().await;
-    let code = browser.operator_with_code(&url).await;
+    let code = support::operator_with_code(&mut browser, &url).await;
     let customer = Customer::connect(&target, HostPlatform::synthetic())
         .await
         .unwrap();
@@ -126,7 +126,7 @@ async fn an_upload_survives_the_browsers_connection_dropping() {
     let forwarder = Forwarder::start(target.addr().parse().unwrap()).await;
     let url = format!("https://{}/operator/", forwarder.addr());
     let mut browser = Browser::start().await;
-    let code = browser.operator_with_code(&url).await;
+    let code = support::operator_with_code(&mut browser, &url).await;
     let customer = Customer::connect(&target, HostPlatform::synthetic())
         .await
         .unwrap();

@@ -37,7 +37,7 @@ async fn a_customer_print_job_arrives_in_the_browser_inbox_intact() {
     let dir = tempfile::tempdir().unwrap();
     let (target, url) = relay_with_console().await;
     let mut browser = Browser::start().await;
-    let code = browser.operator_with_code(&url).await;
+    let code = support::operator_with_code(&mut browser, &url).await;
     let (jobs, rx) = tokio::sync::mpsc::unbounded_channel();
     let platform = HostPlatform::synthetic().with_printer(ChannelSource(rx));
     let customer = Customer::connect(&target, platform).await.unwrap();

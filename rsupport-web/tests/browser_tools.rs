@@ -34,7 +34,7 @@ async fn drawings_screenshots_and_display_settings_work_from_the_browser() {
     let scratch = tempfile::tempdir().unwrap();
     let (target, url) = relay_with_console().await;
     let mut browser = Browser::start().await;
-    let code = browser.operator_with_code(&url).await;
+    let code = support::operator_with_code(&mut browser, &url).await;
     let platform = HostPlatform::new(
         Box::new(X11Capturer::connect(Some(&display)).unwrap()),
         Box::new(X11Injector::connect(Some(&display)).unwrap()),
