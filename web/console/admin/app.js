@@ -197,17 +197,25 @@ $("create-form").addEventListener("submit", (event) => {
 
 // ---- live sessions ----
 
+function partyState(label, until) {
+  return until ? `${label} away, back by ${new Date(Number(until)).toLocaleTimeString()}` : `${label} connected`;
+}
+
 async function loadSessions() {
   const { sessions } = await api("GET", "/api/v1/sessions");
-  const rows = sessions.map((s) => el("tr", {},
-    el("td", {}, s.session_id), el("td", {}, s.operator), el("td", {}, s.customer),
-    el("td", {}, s.modes.join(", ").replaceAll("_", " ")), el("td", {}, when(s.started_ms)),
-    el("td", {}, el("button", { type: "button", class: "danger", onclick: () => guarded(async () => {
+  const rows = sessions.map((s) => el("tr", { "data-session": s.session_id },
+    el("td", {}, s.session_id), el("td", {}, s.operator),
+    el("td", {}, s.customer, s.customer_description ? el("div", { class: "hint" }, s.customer_description) : ""),
+    el("td", {}, when(s.started_ms), el("div", { class: "hint" }, `${duration(Date.now() - s.started_ms)} so far`)),
+    el("td", {}, el("div", {}, partyState("operator", s.operator_suspended_until_ms)), el("div", {}, partyState("customer", s.customer_suspended_until_ms)),
+      el("div", { class: "hint" }, s.end_to_end ? "end-to-end encrypted" : "not encrypted end to end")),
+    el("td", {}, s.modes.length ? s.modes.join(", ").replaceAll("_", " ") : "none"),
+    el("td", {}, el("button", { type: "button", class: "danger", "data-testid": "end-session", onclick: () => guarded(async () => {
       if (!confirm(`End session ${s.session_id} for both parties?`)) return;
       await api("DELETE", `/api/v1/sessions/${s.session_id}`, {});
       await loadSessions();
     }) }, "End"))));
-  $("sessions").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: 6 }, "No live sessions."))]));
+  $("sessions").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: 7 }, "No live sessions."))]));
 }
 $("sessions-refresh").addEventListener("click", () => guarded(loadSessions));
 
