@@ -492,7 +492,16 @@ impl Broker {
             }
             AdminCommand::ListAccounts => {
                 let reply = match self.store.list_accounts() {
-                    Ok(list) => AdminReply::Accounts(list.iter().map(Account::summary).collect()),
+                    Ok(list) => {
+                        let locked = self.lockouts.locked_accounts(now_ms);
+                        let summaries = list.iter().map(|a| {
+                            let mut s = a.summary();
+                            s.blocked_until_ms =
+                                locked.get(a.username.as_str()).copied().unwrap_or(0);
+                            s
+                        });
+                        AdminReply::Accounts(summaries.collect())
+                    }
                     Err(e) => AdminReply::Result(store_error(&e)),
                 };
                 return self.admin_reply(conn, id, reply);

@@ -293,7 +293,10 @@ pub struct AccountSummary {
     pub role: Role,
     /// Not disabled.
     pub enabled: bool,
-    /// Blocked until (ms since epoch); 0 = not blocked.
+    /// Locked out (after wrong passwords) from at least one address until
+    /// this time, ms since epoch; 0 = not locked out. Lockouts are per
+    /// address: the owner logging in from elsewhere is not affected.
+    /// [`AdminCommand::UnblockAccount`] lifts them all.
     pub blocked_until_ms: u64,
     /// Allowed connection modes.
     pub allowed_modes: Vec<ConnectionMode>,

@@ -165,7 +165,7 @@ function accountRow(a) {
     el("td", {}, a.username, el("div", { class: "hint" }, a.display_name)),
     el("td", {}, a.role),
     el("td", {}, a.enabled ? "yes" : "no"),
-    el("td", {}, a.blocked_until_ms > Date.now() ? when(a.blocked_until_ms) : ""),
+    el("td", {}, ...(a.blocked_until_ms > Date.now() ? [when(a.blocked_until_ms), el("div", { class: "hint" }, "from some address")] : [])),
     el("td", {}, a.role === "operator" ? modes : "all"),
     el("td", {}, el("input", { type: "checkbox", checked: a.full_file_control, onchange: (e) => guarded(() => patchAccount(a.username, { full_file_control: e.target.checked })) })),
     el("td", {}, a.totp_enabled ? "on" : "off"),
