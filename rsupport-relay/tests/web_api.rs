@@ -459,7 +459,7 @@ async fn live_sessions_end_history_export_and_statistics() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["session_id"].as_u64().unwrap())
+        .map(|s| s["session_id"].as_str().unwrap().parse().unwrap())
         .collect();
     assert_eq!(ids, vec![id]);
     // From the broker's table: both parties connected, encrypted end to end.

@@ -64,6 +64,7 @@ function loggedIn(user) {
   $("who").textContent = `${user.display_name || user.username} (${user.role})`;
   $("logout").hidden = false;
   if (user.must_change_password) {
+    $("password-form").elements.username.value = user.username;
     show("password");
     return;
   }
@@ -161,7 +162,7 @@ function accountRow(a) {
       await api("POST", `/api/v1/accounts/${encodeURIComponent(a.username)}/unblock`, {});
       await loadAccounts();
     }) }, "Unblock") : "");
-  return el("tr", {},
+  return el("tr", { "data-username": a.username },
     el("td", {}, a.username, el("div", { class: "hint" }, a.display_name)),
     el("td", {}, a.role),
     el("td", {}, a.enabled ? "yes" : "no"),
@@ -206,8 +207,8 @@ async function loadSessions() {
   const rows = sessions.map((s) => el("tr", { "data-session": s.session_id },
     el("td", {}, s.session_id), el("td", {}, s.operator),
     el("td", {}, s.customer, s.customer_description ? el("div", { class: "hint" }, s.customer_description) : ""),
-    el("td", {}, when(s.started_ms), el("div", { class: "hint" }, `${duration(Date.now() - s.started_ms)} so far`)),
-    el("td", {}, el("div", {}, partyState("operator", s.operator_suspended_until_ms)), el("div", {}, partyState("customer", s.customer_suspended_until_ms)),
+    el("td", { class: "nowrap" }, when(s.started_ms), el("div", { class: "hint" }, `${duration(Date.now() - s.started_ms)} so far`)),
+    el("td", { class: "nowrap" }, el("div", {}, partyState("operator", s.operator_suspended_until_ms)), el("div", {}, partyState("customer", s.customer_suspended_until_ms)),
       el("div", { class: "hint" }, s.end_to_end ? "end-to-end encrypted" : "not encrypted end to end")),
     el("td", {}, s.modes.length ? s.modes.join(", ").replaceAll("_", " ") : "none"),
     el("td", {}, el("button", { type: "button", class: "danger", "data-testid": "end-session", onclick: () => guarded(async () => {
@@ -232,15 +233,20 @@ function historyQuery() {
   return q;
 }
 
+/** "AdminEnded" → "admin ended". */
+function endReason(reason) {
+  return reason.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+}
+
 async function loadHistory(more) {
   const q = historyQuery();
   q.set("limit", "200");
   if (more && nextAfter) q.set("after_id", nextAfter);
   const page = await api("GET", `/api/v1/audit?${q}`);
   const rows = page.records.map((r) => el("tr", {},
-    el("td", {}, when(r.at_ms)), el("td", {}, r.kind.replaceAll("_", " ")), el("td", {}, r.operator),
-    el("td", {}, r.source), el("td", {}, r.session_id || ""), el("td", {}, r.customer),
-    el("td", {}, r.ended_ms ? duration(r.duration_ms) : ""), el("td", {}, r.end_reason || r.detail)));
+    el("td", { class: "nowrap" }, when(r.at_ms)), el("td", {}, r.kind.replaceAll("_", " ")), el("td", {}, r.operator),
+    el("td", {}, r.source), el("td", {}, r.session_id ?? ""), el("td", {}, r.customer),
+    el("td", {}, r.ended_ms ? duration(r.duration_ms) : ""), el("td", {}, r.end_reason ? endReason(r.end_reason) : r.detail)));
   if (more) $("history").append(...rows);
   else $("history").replaceChildren(...rows);
   nextAfter = page.next_after_id;
@@ -333,12 +339,13 @@ async function loadSettings() {
   const form = $("settings-form");
   const fields = Object.entries(SETTINGS).map(([key, label]) => {
     const value = current[key];
-    const input = typeof value === "boolean"
-      ? el("input", { type: "checkbox", name: key, checked: value })
-      : el("input", { name: key, value: String(value), type: typeof value === "number" ? "number" : "text", min: "0" });
+    if (typeof value === "boolean") {
+      return el("label", { class: "check" }, el("input", { type: "checkbox", name: key, checked: value }), label);
+    }
+    const input = el("input", { name: key, value: String(value), type: typeof value === "number" ? "number" : "text", min: "0" });
     return el("label", {}, label, input);
   });
-  form.replaceChildren(...fields, el("div", {}, el("button", { type: "submit" }, "Save")));
+  form.replaceChildren(...fields, el("div", { class: "actions" }, el("button", { type: "submit" }, "Save")));
 }
 
 $("settings-form").addEventListener("submit", (event) => {

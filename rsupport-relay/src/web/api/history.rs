@@ -205,7 +205,8 @@ fn live_json(s: &LiveSession) -> Value {
         _ => Value::Null,
     };
     json!({
-        "session_id": s.session_id,
+        // Text: JavaScript's numbers would lose digits of a 64-bit id.
+        "session_id": s.session_id.to_string(),
         "operator": s.operator_username,
         "customer": s.customer_name,
         "customer_description": s.customer_description,
