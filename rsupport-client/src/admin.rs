@@ -1,5 +1,5 @@
 //! [`Admin`]: what an admin account can do from a program — accounts,
-//! relay settings, the audit history, ending sessions.
+//! relay settings, the audit history, live sessions and ending them.
 //!
 //! ```no_run
 //! # async fn run(operator: &mut rsupport_client::Operator) -> Result<(), rsupport_client::ClientError> {
@@ -18,7 +18,8 @@ use rsupport_proto::relay::{AdminCommand, AdminReply, AdminRequest, RelayMessage
 use rsupport_proto::{ConnectionMode, Role};
 
 pub use rsupport_proto::relay::admin::{
-    AccountSummary, AuditPage, AuditQuery, AuditRecord, RelaySettings,
+    AccountSummary, AuditPage, AuditQuery, AuditRecord, LiveSession, LiveSessionPage, PartyLink,
+    RelaySettings,
 };
 
 use super::{ClientError, Operator};
@@ -229,6 +230,24 @@ impl<'a> Admin<'a> {
         match self.ask(AdminCommand::QueryAudit(query)).await? {
             AdminReply::Audit(page) => Ok(page),
             AdminReply::Result(r) => Err(ClientError::refused("query the audit history", r)),
+            _ => Err(ClientError::lost()),
+        }
+    }
+
+    /// One page of the sessions the relay is running now, in id order
+    /// (`limit` 0: the relay's default page); page on with `after_id` set
+    /// to the last session's id while [`LiveSessionPage::truncated`].
+    pub async fn live_sessions(
+        &mut self,
+        after_id: u64,
+        limit: u32,
+    ) -> Result<LiveSessionPage, ClientError> {
+        match self
+            .ask(AdminCommand::ListSessions { after_id, limit })
+            .await?
+        {
+            AdminReply::Sessions(page) => Ok(page),
+            AdminReply::Result(r) => Err(ClientError::refused("list the live sessions", r)),
             _ => Err(ClientError::lost()),
         }
     }

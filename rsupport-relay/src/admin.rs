@@ -1,9 +1,9 @@
-//! Admin commands (accounts, lockouts, settings, audit) and the one-time
-//! bootstrap of the first admin.
+//! Admin commands (accounts, lockouts, settings, audit, live sessions) and
+//! the one-time bootstrap of the first admin.
 
 use rand::RngCore;
 use rsupport_proto::relay::admin::{
-    AdminCommand, AdminReply, AdminRequest, AdminResponse, AuditPage, AuditQuery,
+    AdminCommand, AdminReply, AdminRequest, AdminResponse, AuditPage, AuditQuery, LiveSessionPage,
 };
 use rsupport_proto::relay::{RelayMessage, RequestError, RequestResult, Secret};
 use rsupport_proto::{ConnectionMode, EndReason, Role};
@@ -16,6 +16,10 @@ use crate::store::{Store, StoreError};
 const MAX_AUDIT_PAGE_BYTES: usize = 56 * 1024;
 /// Most rows per audit page, whatever the admin asks.
 const MAX_AUDIT_PAGE_ROWS: u32 = 1000;
+/// Live sessions per page when the admin does not say.
+const LIVE_PAGE_DEFAULT: u32 = 200;
+/// Most live sessions per page, whatever the admin asks.
+const LIVE_PAGE_MAX: u32 = 1000;
 
 /// Why the first admin could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -488,7 +492,16 @@ impl Broker {
             }
             AdminCommand::ListAccounts => {
                 let reply = match self.store.list_accounts() {
-                    Ok(list) => AdminReply::Accounts(list.iter().map(Account::summary).collect()),
+                    Ok(list) => {
+                        let locked = self.lockouts.locked_accounts(now_ms);
+                        let summaries = list.iter().map(|a| {
+                            let mut s = a.summary();
+                            s.blocked_until_ms =
+                                locked.get(a.username.as_str()).copied().unwrap_or(0);
+                            s
+                        });
+                        AdminReply::Accounts(summaries.collect())
+                    }
                     Err(e) => AdminReply::Result(store_error(&e)),
                 };
                 return self.admin_reply(conn, id, reply);
@@ -499,6 +512,10 @@ impl Broker {
             }
             AdminCommand::QueryAudit(q) => {
                 let reply = self.audit_page(&q);
+                return self.admin_reply(conn, id, reply);
+            }
+            AdminCommand::ListSessions { after_id, limit } => {
+                let reply = self.live_sessions(after_id, limit);
                 return self.admin_reply(conn, id, reply);
             }
             _ => RequestResult::err(RequestError::InvalidArgument, "unknown command"),
@@ -518,27 +535,67 @@ impl Broker {
             Ok(mut records) => {
                 let mut truncated = records.len() > rows as usize;
                 records.truncate(rows as usize);
-                // Keep the response inside one relay frame.
-                while !records.is_empty() {
-                    let page = AdminReply::Audit(AuditPage {
-                        records: records.clone(),
-                        truncated,
-                    });
-                    let size = RelayMessage::AdminResponse(AdminResponse {
-                        request_id: 0,
-                        reply: page,
-                    })
-                    .encode()
-                    .len();
-                    if size <= MAX_AUDIT_PAGE_BYTES {
-                        break;
-                    }
-                    let keep = records.len() / 2;
-                    records.truncate(keep);
-                    truncated = true;
-                }
+                shrink_to_frame(&mut records, &mut truncated, |records, truncated| {
+                    AdminReply::Audit(AuditPage { records, truncated })
+                });
                 AdminReply::Audit(AuditPage { records, truncated })
             }
         }
+    }
+
+    /// The sessions running now with an id above `after_id`, in id order,
+    /// from the broker's own table (not the history): suspended ones too.
+    fn live_sessions(&self, after_id: u64, limit: u32) -> AdminReply {
+        let limit = match limit {
+            0 => LIVE_PAGE_DEFAULT,
+            n => n,
+        }
+        .min(LIVE_PAGE_MAX) as usize;
+        let mut ids: Vec<u64> = self
+            .sessions
+            .keys()
+            .copied()
+            .filter(|id| *id > after_id)
+            .collect();
+        ids.sort_unstable();
+        let mut truncated = ids.len() > limit;
+        ids.truncate(limit);
+        let mut sessions: Vec<_> = ids
+            .iter()
+            .filter_map(|id| self.sessions.get(id).map(|s| s.live(*id)))
+            .collect();
+        shrink_to_frame(&mut sessions, &mut truncated, |sessions, truncated| {
+            AdminReply::Sessions(LiveSessionPage {
+                sessions,
+                truncated,
+            })
+        });
+        AdminReply::Sessions(LiveSessionPage {
+            sessions,
+            truncated,
+        })
+    }
+}
+
+/// Halves `items` until the reply `page` makes of them fits in one relay
+/// frame; marks the page truncated when anything was left out.
+fn shrink_to_frame<T: Clone>(
+    items: &mut Vec<T>,
+    truncated: &mut bool,
+    page: impl Fn(Vec<T>, bool) -> AdminReply,
+) {
+    while !items.is_empty() {
+        let size = RelayMessage::AdminResponse(AdminResponse {
+            request_id: 0,
+            reply: page(items.clone(), *truncated),
+        })
+        .encode()
+        .len();
+        if size <= MAX_AUDIT_PAGE_BYTES {
+            return;
+        }
+        let keep = items.len() / 2;
+        items.truncate(keep);
+        *truncated = true;
     }
 }

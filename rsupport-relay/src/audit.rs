@@ -88,7 +88,9 @@ pub fn write_csv(records: &[AuditRecord], out: &mut dyn Write) -> io::Result<()>
     Ok(())
 }
 
-/// One record as the JSON object the exports use.
+/// One record as the JSON object the exports use. The session id is text
+/// (`null` when none): ids are random 64-bit numbers, and JavaScript's
+/// numbers keep only 53 bits, so a page would read a different id.
 pub fn record_json(r: &AuditRecord) -> serde_json::Value {
     serde_json::json!({
         "id": r.id,
@@ -96,7 +98,7 @@ pub fn record_json(r: &AuditRecord) -> serde_json::Value {
         "kind": r.kind,
         "operator": r.operator_username,
         "source": r.source,
-        "session_id": r.session_id,
+        "session_id": (r.session_id != 0).then(|| r.session_id.to_string()),
         "customer": r.customer,
         "modes": r.modes.iter().map(|m| mode_name(*m)).collect::<Vec<_>>(),
         "started_ms": r.started_ms,

@@ -159,6 +159,19 @@ impl Lockouts {
         }
     }
 
+    /// Accounts locked out from at least one source at `now_ms`, with the
+    /// latest end of their lockouts (what an admin's account list shows).
+    pub(crate) fn locked_accounts(&self, now_ms: u64) -> HashMap<&str, u64> {
+        let mut locked: HashMap<&str, u64> = HashMap::new();
+        for ((user, _), e) in &self.sources {
+            if e.locked_until_ms > now_ms {
+                let until = locked.entry(user.as_str()).or_default();
+                *until = (*until).max(e.locked_until_ms);
+            }
+        }
+        locked
+    }
+
     /// Forgets every lockout and slow-down of `user`.
     pub(crate) fn clear(&mut self, user: &str) {
         self.sources.retain(|(u, _), _| u != user);

@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rsupport_proto::limits::CODE_SECRET_DIGITS;
+use rsupport_proto::relay::admin::{LiveSession, PartyLink};
 use rsupport_proto::relay::{
     CustomerInfo, JoinRefusal, Paired, PairingOrigin, RelayMessage, RequestError, RequestResult,
     Secret,
@@ -64,7 +65,7 @@ impl Link {
         self == Link::Attached(conn)
     }
 
-    fn suspended_until(self) -> Option<u64> {
+    pub(crate) fn suspended_until(self) -> Option<u64> {
         match self {
             Link::Attached(_) => None,
             Link::Suspended { until_ms } => Some(until_ms),
@@ -124,6 +125,26 @@ impl Session {
         [self.operator_link.conn(), self.customer_link.conn()]
             .into_iter()
             .flatten()
+    }
+
+    /// What an admin's list of live sessions shows of this one.
+    pub(crate) fn live(&self, session_id: u64) -> LiveSession {
+        let party = |link: Link| match link.suspended_until() {
+            None => PartyLink::Connected,
+            Some(until_ms) => PartyLink::Suspended { until_ms },
+        };
+        LiveSession {
+            session_id,
+            operator_username: self.operator_username.clone(),
+            customer_name: self.customer.name.clone(),
+            customer_description: self.customer.description.clone(),
+            started_ms: self.started_ms,
+            allowed_modes: self.modes.clone(),
+            end_to_end: !self.plaintext,
+            operator: party(self.operator_link),
+            customer: party(self.customer_link),
+            time_limit_ms: self.deadline_ms,
+        }
     }
 
     /// The earliest end of a suspension, if a party is suspended.

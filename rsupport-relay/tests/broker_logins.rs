@@ -272,10 +272,16 @@ fn unknown_and_existing_user_names_get_the_same_answers_and_work() {
         .0
         .iter()
         .all(|(s, _)| matches!(s, LoginStatus::BadCredentials | LoginStatus::RateLimited)));
-    // The admin's list never shows a whole account as blocked.
+    // The admin's list shows that aiko is locked out from an address (the
+    // unknown name is no account, so nothing about it shows); no other
+    // account is touched.
     let admin = h.admin_conn();
     match h.admin(admin, AdminCommand::ListAccounts) {
-        AdminReply::Accounts(list) => assert!(list.iter().all(|a| a.blocked_until_ms == 0)),
+        AdminReply::Accounts(list) => {
+            for a in &list {
+                assert_eq!(a.blocked_until_ms > 0, a.username == "aiko", "{a:?}");
+            }
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -413,4 +419,40 @@ fn weak_passwords_are_refused_with_a_reason() {
             role: Role::Operator,
         },
     );
+}
+
+#[test]
+fn a_lockout_shows_in_the_admin_list_until_an_admin_lifts_it() {
+    let mut h = Harness::with_accounts();
+    let admin = h.admin_conn();
+    let blocked = |h: &mut Harness| match h.admin(admin, AdminCommand::ListAccounts) {
+        AdminReply::Accounts(list) => {
+            list.into_iter()
+                .find(|a| a.username == "aiko")
+                .unwrap()
+                .blocked_until_ms
+        }
+        other => panic!("{other:?}"),
+    };
+    for _ in 0..5 {
+        let conn = h.connect_from(Role::Operator, "198.51.100.9");
+        let _ = h.try_login(conn, "aiko", "not-her-password");
+        h.now += MIN;
+    }
+    let conn = h.connect_from(Role::Operator, "198.51.100.9");
+    assert_eq!(
+        h.try_login(conn, "aiko", OP_PW).status,
+        LoginStatus::RateLimited
+    );
+    let until = blocked(&mut h);
+    assert!(until > h.now, "locked out until {until}, now {}", h.now);
+    h.admin_ok(
+        admin,
+        AdminCommand::UnblockAccount {
+            username: "aiko".into(),
+        },
+    );
+    assert_eq!(blocked(&mut h), 0);
+    let conn = h.connect_from(Role::Operator, "198.51.100.9");
+    assert_eq!(h.try_login(conn, "aiko", OP_PW).status, LoginStatus::Ok);
 }

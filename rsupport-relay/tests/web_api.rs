@@ -459,9 +459,15 @@ async fn live_sessions_end_history_export_and_statistics() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["session_id"].as_u64().unwrap())
+        .map(|s| s["session_id"].as_str().unwrap().parse().unwrap())
         .collect();
     assert_eq!(ids, vec![id]);
+    // From the broker's table: both parties connected, encrypted end to end.
+    let row = &live.json()["sessions"][0];
+    assert_eq!(row["operator"], OPERATOR);
+    assert_eq!(row["end_to_end"], true);
+    assert_eq!(row["operator_suspended_until_ms"], Value::Null);
+    assert_eq!(row["customer_suspended_until_ms"], Value::Null);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let ended = admin
         .call("DELETE", &format!("/api/v1/sessions/{id}"), &json!({}))

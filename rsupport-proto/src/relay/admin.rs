@@ -1,4 +1,5 @@
-//! Administration requests and responses: accounts, lockouts, settings, audit.
+//! Administration requests and responses: accounts, lockouts, settings,
+//! audit, live sessions.
 //!
 //! Only connections logged in with the admin role may send these; the relay
 //! answers a non-admin with [`RequestError::NotAuthorized`].
@@ -97,6 +98,15 @@ pub enum AdminCommand {
         /// The session.
         session_id: u64,
     },
+    /// List the sessions the relay is running now (answered by
+    /// [`AdminReply::Sessions`]), a page at a time in id order.
+    ListSessions {
+        /// Only sessions with an id above this (paging: the last id of the
+        /// previous page); 0 = from the first.
+        after_id: u64,
+        /// Most sessions in the answer; 0 = the relay's default.
+        limit: u32,
+    },
 }
 
 /// Which audit rows to return.
@@ -163,6 +173,113 @@ pub enum AdminReply {
     Audit(AuditPage),
     /// Current settings (every field set).
     Settings(RelaySettings),
+    /// Live sessions.
+    Sessions(LiveSessionPage),
+}
+
+/// A page of live sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LiveSessionPage {
+    /// Sessions in id order.
+    pub sessions: Vec<LiveSession>,
+    /// More sessions exist after the last one.
+    pub truncated: bool,
+}
+
+/// Where one party of a live session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PartyLink {
+    /// Connected; the relay forwards its frames.
+    Connected,
+    /// Its connection dropped; the session waits for it to resume.
+    Suspended {
+        /// When the session ends unless the party is back (ms since epoch).
+        until_ms: u64,
+    },
+}
+
+impl PartyLink {
+    fn to_wire(self) -> u64 {
+        match self {
+            PartyLink::Connected => 0,
+            PartyLink::Suspended { until_ms } => until_ms.max(1),
+        }
+    }
+
+    fn from_wire(until_ms: u64) -> Self {
+        match until_ms {
+            0 => PartyLink::Connected,
+            until_ms => PartyLink::Suspended { until_ms },
+        }
+    }
+}
+
+/// One session the relay is running, as the relay sees it.
+///
+/// The connection mode in use is not here: operator and customer agree on
+/// it inside the end-to-end encrypted session, which the relay cannot read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    /// The session (for [`AdminCommand::EndSession`]).
+    pub session_id: u64,
+    /// The operator's login name.
+    pub operator_username: String,
+    /// The name the customer typed.
+    pub customer_name: String,
+    /// What else the customer told (company, ticket, problem).
+    pub customer_description: String,
+    /// When it started, ms since epoch.
+    pub started_ms: u64,
+    /// The modes the operator may use in it.
+    pub allowed_modes: Vec<ConnectionMode>,
+    /// Encrypted end to end (false only for a protocol-1 party the relay allowed).
+    pub end_to_end: bool,
+    /// Where the operator is.
+    pub operator: PartyLink,
+    /// Where the customer is.
+    pub customer: PartyLink,
+    /// When the licence ends it (ms since epoch), if the relay limits time.
+    pub time_limit_ms: Option<u64>,
+}
+
+impl Wire for LiveSession {
+    type Pb = pb::LiveSession;
+
+    fn to_pb(&self) -> pb::LiveSession {
+        pb::LiveSession {
+            session_id: self.session_id,
+            operator_username: self.operator_username.clone(),
+            customer_name: self.customer_name.clone(),
+            customer_description: self.customer_description.clone(),
+            started_ms: self.started_ms,
+            allowed_modes: modes_to_wire(&self.allowed_modes),
+            end_to_end: self.end_to_end,
+            operator_suspended_until_ms: self.operator.to_wire(),
+            customer_suspended_until_ms: self.customer.to_wire(),
+            time_limit_ms: self.time_limit_ms.unwrap_or(0),
+        }
+    }
+
+    fn from_pb(pb: pb::LiveSession) -> Result<Self, DecodeError> {
+        check_str(
+            "live_session.customer_description",
+            &pb.customer_description,
+            MAX_NOTE,
+        )?;
+        Ok(LiveSession {
+            session_id: pb.session_id,
+            operator_username: name("live_session.operator_username", pb.operator_username)?,
+            customer_name: name("live_session.customer_name", pb.customer_name)?,
+            customer_description: pb.customer_description,
+            started_ms: pb.started_ms,
+            allowed_modes: modes_from_wire("live_session.allowed_modes", pb.allowed_modes)?,
+            end_to_end: pb.end_to_end,
+            operator: PartyLink::from_wire(pb.operator_suspended_until_ms),
+            customer: PartyLink::from_wire(pb.customer_suspended_until_ms),
+            time_limit_ms: (pb.time_limit_ms != 0).then_some(pb.time_limit_ms),
+        })
+    }
 }
 
 /// One account, without secrets.
@@ -176,7 +293,10 @@ pub struct AccountSummary {
     pub role: Role,
     /// Not disabled.
     pub enabled: bool,
-    /// Blocked until (ms since epoch); 0 = not blocked.
+    /// Locked out (after wrong passwords) from at least one address until
+    /// this time, ms since epoch; 0 = not locked out. Lockouts are per
+    /// address: the owner logging in from elsewhere is not affected.
+    /// [`AdminCommand::UnblockAccount`] lifts them all.
     pub blocked_until_ms: u64,
     /// Allowed connection modes.
     pub allowed_modes: Vec<ConnectionMode>,
@@ -426,6 +546,10 @@ impl Wire for AdminRequest {
             AdminCommand::EndSession { session_id } => B::EndSession(pb::EndSession {
                 session_id: *session_id,
             }),
+            AdminCommand::ListSessions { after_id, limit } => B::ListSessions(pb::ListSessions {
+                after_id: *after_id,
+                limit: *limit,
+            }),
         };
         pb::AdminRequest {
             request_id: self.request_id,
@@ -494,6 +618,10 @@ impl Wire for AdminRequest {
             B::EndSession(e) => AdminCommand::EndSession {
                 session_id: e.session_id,
             },
+            B::ListSessions(l) => AdminCommand::ListSessions {
+                after_id: l.after_id,
+                limit: l.limit,
+            },
         };
         Ok(AdminRequest {
             request_id: pb.request_id,
@@ -517,6 +645,10 @@ impl Wire for AdminResponse {
                 truncated: p.truncated,
             }),
             AdminReply::Settings(s) => B::Settings(s.to_pb()),
+            AdminReply::Sessions(p) => B::Sessions(pb::LiveSessionPage {
+                sessions: p.sessions.iter().map(Wire::to_pb).collect(),
+                truncated: p.truncated,
+            }),
         };
         pb::AdminResponse {
             request_id: self.request_id,
@@ -540,6 +672,13 @@ impl Wire for AdminResponse {
                 })
             }
             B::Settings(s) => AdminReply::Settings(RelaySettings::from_pb(s)?),
+            B::Sessions(p) => {
+                check_count("live_session_page.sessions", &p.sessions, MAX_LIST)?;
+                AdminReply::Sessions(LiveSessionPage {
+                    sessions: wire::from_pb_vec(p.sessions)?,
+                    truncated: p.truncated,
+                })
+            }
         };
         Ok(AdminResponse {
             request_id: pb.request_id,

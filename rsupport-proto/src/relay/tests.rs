@@ -200,7 +200,46 @@ pub(crate) fn admin_command() -> impl Strategy<Value = AdminCommand> {
             secret_base32
         }),
         any::<u64>().prop_map(|session_id| AdminCommand::EndSession { session_id }),
+        (any::<u64>(), any::<u32>())
+            .prop_map(|(after_id, limit)| AdminCommand::ListSessions { after_id, limit }),
     ]
+}
+
+fn party_link() -> impl Strategy<Value = PartyLink> {
+    prop_oneof![
+        Just(PartyLink::Connected),
+        (1..u64::MAX).prop_map(|until_ms| PartyLink::Suspended { until_ms }),
+    ]
+}
+
+fn live_session() -> impl Strategy<Value = LiveSession> {
+    (
+        (any::<u64>(), text(8), text(12), text(24), any::<u64>()),
+        (
+            modes(),
+            any::<bool>(),
+            party_link(),
+            party_link(),
+            proptest::option::of(1..u64::MAX),
+        ),
+    )
+        .prop_map(
+            |(
+                (session_id, operator_username, customer_name, customer_description, started_ms),
+                (allowed_modes, end_to_end, operator, customer, time_limit_ms),
+            )| LiveSession {
+                session_id,
+                operator_username,
+                customer_name,
+                customer_description,
+                started_ms,
+                allowed_modes,
+                end_to_end,
+                operator,
+                customer,
+                time_limit_ms,
+            },
+        )
 }
 
 fn admin_reply() -> impl Strategy<Value = AdminReply> {
@@ -213,6 +252,16 @@ fn admin_reply() -> impl Strategy<Value = AdminReply> {
         )
             .prop_map(|(records, truncated)| AdminReply::Audit(AuditPage { records, truncated })),
         settings().prop_map(AdminReply::Settings),
+        (
+            proptest::collection::vec(live_session(), 0..3),
+            any::<bool>()
+        )
+            .prop_map(
+                |(sessions, truncated)| AdminReply::Sessions(LiveSessionPage {
+                    sessions,
+                    truncated
+                })
+            ),
     ]
 }
 
@@ -531,4 +580,43 @@ fn empty_body_is_refused() {
         RelayMessage::decode(Bytes::new()),
         Err(DecodeError::MissingField("relay.body"))
     );
+}
+
+#[test]
+fn live_sessions_are_bounded_and_keep_their_party_states() {
+    let session = LiveSession {
+        session_id: 9,
+        operator_username: "aiko".into(),
+        customer_name: "Bob".into(),
+        customer_description: "printer broken".into(),
+        started_ms: 1_000,
+        allowed_modes: vec![ConnectionMode::ViewCustomer],
+        end_to_end: true,
+        operator: PartyLink::Connected,
+        customer: PartyLink::Suspended { until_ms: 61_000 },
+        time_limit_ms: None,
+    };
+    let reply = |sessions: Vec<LiveSession>| {
+        RelayMessage::AdminResponse(AdminResponse {
+            request_id: 1,
+            reply: AdminReply::Sessions(LiveSessionPage {
+                sessions,
+                truncated: false,
+            }),
+        })
+    };
+    let m = reply(vec![session.clone()]);
+    assert_eq!(RelayMessage::decode(m.encode()).unwrap(), m);
+
+    let mut long = session.clone();
+    long.customer_name = "x".repeat(crate::limits::MAX_NAME + 1);
+    assert!(matches!(
+        RelayMessage::decode(reply(vec![long]).encode()),
+        Err(DecodeError::TooLong {
+            field: "live_session.customer_name",
+            ..
+        })
+    ));
+    let too_many = reply(vec![session; crate::limits::MAX_LIST + 1]);
+    assert!(RelayMessage::decode(too_many.encode()).is_err());
 }

@@ -32,6 +32,8 @@ use crate::server::Dialer;
 
 mod api;
 mod assets;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 pub(crate) mod sniff;
 pub mod ws;

@@ -64,6 +64,7 @@ function loggedIn(user) {
   $("who").textContent = `${user.display_name || user.username} (${user.role})`;
   $("logout").hidden = false;
   if (user.must_change_password) {
+    $("password-form").elements.username.value = user.username;
     show("password");
     return;
   }
@@ -161,11 +162,11 @@ function accountRow(a) {
       await api("POST", `/api/v1/accounts/${encodeURIComponent(a.username)}/unblock`, {});
       await loadAccounts();
     }) }, "Unblock") : "");
-  return el("tr", {},
+  return el("tr", { "data-username": a.username },
     el("td", {}, a.username, el("div", { class: "hint" }, a.display_name)),
     el("td", {}, a.role),
     el("td", {}, a.enabled ? "yes" : "no"),
-    el("td", {}, a.blocked_until_ms > Date.now() ? when(a.blocked_until_ms) : ""),
+    el("td", {}, ...(a.blocked_until_ms > Date.now() ? [when(a.blocked_until_ms), el("div", { class: "hint" }, "from some address")] : [])),
     el("td", {}, a.role === "operator" ? modes : "all"),
     el("td", {}, el("input", { type: "checkbox", checked: a.full_file_control, onchange: (e) => guarded(() => patchAccount(a.username, { full_file_control: e.target.checked })) })),
     el("td", {}, a.totp_enabled ? "on" : "off"),
@@ -197,17 +198,25 @@ $("create-form").addEventListener("submit", (event) => {
 
 // ---- live sessions ----
 
+function partyState(label, until) {
+  return until ? `${label} away, back by ${new Date(Number(until)).toLocaleTimeString()}` : `${label} connected`;
+}
+
 async function loadSessions() {
   const { sessions } = await api("GET", "/api/v1/sessions");
-  const rows = sessions.map((s) => el("tr", {},
-    el("td", {}, s.session_id), el("td", {}, s.operator), el("td", {}, s.customer),
-    el("td", {}, s.modes.join(", ").replaceAll("_", " ")), el("td", {}, when(s.started_ms)),
-    el("td", {}, el("button", { type: "button", class: "danger", onclick: () => guarded(async () => {
+  const rows = sessions.map((s) => el("tr", { "data-session": s.session_id },
+    el("td", {}, s.session_id), el("td", {}, s.operator),
+    el("td", {}, s.customer, s.customer_description ? el("div", { class: "hint" }, s.customer_description) : ""),
+    el("td", { class: "nowrap" }, when(s.started_ms), el("div", { class: "hint" }, `${duration(Date.now() - s.started_ms)} so far`)),
+    el("td", { class: "nowrap" }, el("div", {}, partyState("operator", s.operator_suspended_until_ms)), el("div", {}, partyState("customer", s.customer_suspended_until_ms)),
+      el("div", { class: "hint" }, s.end_to_end ? "end-to-end encrypted" : "not encrypted end to end")),
+    el("td", {}, s.modes.length ? s.modes.join(", ").replaceAll("_", " ") : "none"),
+    el("td", {}, el("button", { type: "button", class: "danger", "data-testid": "end-session", onclick: () => guarded(async () => {
       if (!confirm(`End session ${s.session_id} for both parties?`)) return;
       await api("DELETE", `/api/v1/sessions/${s.session_id}`, {});
       await loadSessions();
     }) }, "End"))));
-  $("sessions").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: 6 }, "No live sessions."))]));
+  $("sessions").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: 7 }, "No live sessions."))]));
 }
 $("sessions-refresh").addEventListener("click", () => guarded(loadSessions));
 
@@ -224,15 +233,20 @@ function historyQuery() {
   return q;
 }
 
+/** "AdminEnded" → "admin ended". */
+function endReason(reason) {
+  return reason.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+}
+
 async function loadHistory(more) {
   const q = historyQuery();
   q.set("limit", "200");
   if (more && nextAfter) q.set("after_id", nextAfter);
   const page = await api("GET", `/api/v1/audit?${q}`);
   const rows = page.records.map((r) => el("tr", {},
-    el("td", {}, when(r.at_ms)), el("td", {}, r.kind.replaceAll("_", " ")), el("td", {}, r.operator),
-    el("td", {}, r.source), el("td", {}, r.session_id || ""), el("td", {}, r.customer),
-    el("td", {}, r.ended_ms ? duration(r.duration_ms) : ""), el("td", {}, r.end_reason || r.detail)));
+    el("td", { class: "nowrap" }, when(r.at_ms)), el("td", {}, r.kind.replaceAll("_", " ")), el("td", {}, r.operator),
+    el("td", {}, r.source), el("td", {}, r.session_id ?? ""), el("td", {}, r.customer),
+    el("td", {}, r.ended_ms ? duration(r.duration_ms) : ""), el("td", {}, r.end_reason ? endReason(r.end_reason) : r.detail)));
   if (more) $("history").append(...rows);
   else $("history").replaceChildren(...rows);
   nextAfter = page.next_after_id;
@@ -325,12 +339,13 @@ async function loadSettings() {
   const form = $("settings-form");
   const fields = Object.entries(SETTINGS).map(([key, label]) => {
     const value = current[key];
-    const input = typeof value === "boolean"
-      ? el("input", { type: "checkbox", name: key, checked: value })
-      : el("input", { name: key, value: String(value), type: typeof value === "number" ? "number" : "text", min: "0" });
+    if (typeof value === "boolean") {
+      return el("label", { class: "check" }, el("input", { type: "checkbox", name: key, checked: value }), label);
+    }
+    const input = el("input", { name: key, value: String(value), type: typeof value === "number" ? "number" : "text", min: "0" });
     return el("label", {}, label, input);
   });
-  form.replaceChildren(...fields, el("div", {}, el("button", { type: "submit" }, "Save")));
+  form.replaceChildren(...fields, el("div", { class: "actions" }, el("button", { type: "submit" }, "Save")));
 }
 
 $("settings-form").addEventListener("submit", (event) => {

@@ -1,12 +1,10 @@
-//! Live sessions, the audit history (query and export) and statistics.
-
-use std::collections::BTreeMap;
+//! Live sessions (from the broker), the audit history (query and export) and statistics.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_DISPOSITION, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
-use rsupport_proto::relay::admin::{AuditPage, AuditQuery, AuditRecord};
+use rsupport_proto::relay::admin::{AuditPage, AuditQuery, AuditRecord, LiveSession, PartyLink};
 use rsupport_proto::relay::{AdminCommand, AdminReply};
 use serde_json::{json, Value};
 
@@ -21,8 +19,6 @@ use crate::server::now_ms;
 const MAX_ROWS: usize = 100_000;
 /// Rows per request to the relay while reading many.
 const PAGE: u32 = 1000;
-/// How far back the live list looks for sessions that have not ended.
-const LIVE_WINDOW_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 async fn page(session: &SessionView, q: AuditQuery) -> Result<AuditPage, ApiError> {
     match session.link.admin(AdminCommand::QueryAudit(q)).await? {
@@ -179,38 +175,48 @@ pub(super) async fn stats(call: &Call, session: &SessionView) -> ApiResult {
     ))
 }
 
-/// `GET /sessions`: sessions started (in the last 7 days) that have not ended.
+/// `GET /sessions`: the sessions the relay is running now, from its own
+/// table (page by page, up to [`MAX_ROWS`]).
 pub(super) async fn live_sessions(session: &SessionView) -> ApiResult {
-    let q = AuditQuery {
-        from_ms: now_ms().saturating_sub(LIVE_WINDOW_MS),
-        ..AuditQuery::default()
-    };
-    let (rows, _) = all_rows(session, q).await?;
-    let mut live: BTreeMap<u64, &AuditRecord> = BTreeMap::new();
-    for r in &rows {
-        match r.kind.as_str() {
-            "session_started" if r.session_id != 0 => {
-                live.insert(r.session_id, r);
+    let mut list = Vec::new();
+    let mut after_id = 0;
+    loop {
+        let command = AdminCommand::ListSessions { after_id, limit: 0 };
+        let page = match session.link.admin(command).await? {
+            AdminReply::Sessions(p) => p,
+            AdminReply::Result(r) => {
+                return Err(refused(&r, "The live sessions could not be read"))
             }
-            "session_ended" => {
-                live.remove(&r.session_id);
-            }
-            _ => {}
+            _ => return Err(unexpected()),
+        };
+        let last = page.sessions.last().map(|s| s.session_id);
+        list.extend(page.sessions.iter().map(live_json));
+        match last {
+            Some(id) if page.truncated && list.len() < MAX_ROWS => after_id = id,
+            _ => break,
         }
     }
-    let list: Vec<Value> = live
-        .values()
-        .map(|r| {
-            json!({
-                "session_id": r.session_id,
-                "operator": r.operator_username,
-                "customer": r.customer,
-                "modes": r.modes.iter().map(|m| crate::auth::mode_name(*m)).collect::<Vec<_>>(),
-                "started_ms": r.started_ms,
-            })
-        })
-        .collect();
     Ok(json_answer(StatusCode::OK, &json!({"sessions": list})))
+}
+
+fn live_json(s: &LiveSession) -> Value {
+    let away = |link: PartyLink| match link {
+        PartyLink::Suspended { until_ms } => json!(until_ms),
+        _ => Value::Null,
+    };
+    json!({
+        // Text: JavaScript's numbers would lose digits of a 64-bit id.
+        "session_id": s.session_id.to_string(),
+        "operator": s.operator_username,
+        "customer": s.customer_name,
+        "customer_description": s.customer_description,
+        "modes": s.allowed_modes.iter().map(|m| crate::auth::mode_name(*m)).collect::<Vec<_>>(),
+        "started_ms": s.started_ms,
+        "end_to_end": s.end_to_end,
+        "operator_suspended_until_ms": away(s.operator),
+        "customer_suspended_until_ms": away(s.customer),
+        "time_limit_ms": s.time_limit_ms,
+    })
 }
 
 /// `DELETE /sessions/{id}`: ends a running session for both parties.

@@ -440,7 +440,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Value, ApiError> {
 }
 
 /// The session cookie's token from the `Cookie` headers.
-fn cookie_token(headers: &hyper::HeaderMap) -> Option<String> {
+pub(crate) fn cookie_token(headers: &hyper::HeaderMap) -> Option<String> {
     headers
         .get_all("cookie")
         .iter()
@@ -453,7 +453,7 @@ fn cookie_token(headers: &hyper::HeaderMap) -> Option<String> {
 }
 
 /// `a=1&b=x%20y` into pairs; bad escapes leave the raw text.
-fn parse_query(query: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -469,7 +469,8 @@ fn parse_query(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// `%XX` escapes decoded; `None` for a bad escape or text that is not UTF-8.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
