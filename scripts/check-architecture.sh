@@ -33,7 +33,9 @@ forbid rsupport-print 'rsupport-client|rsupport-relay|rsupport-net|rusqlite|argo
   "printing backends know no connection and no server"
 forbid rsupport-client 'rsupport-relay|rusqlite|libsqlite3-sys|argon2|rcgen|toml' \
   "a customer or operator program builds no relay, SQLite, password hashing or certificate generation"
-forbid rsupport-relay 'rsupport-capture|rsupport-input|rsupport-core|rsupport-client|rsupport-print|x11rb|enigo|zstd|zstd-sys|image|ab_glyph|dejavu' \
+forbid rsupport-web 'tokio|mio|socket2|rustls|rusqlite|x11rb|enigo|xcap|rsupport-net|rsupport-print|rsupport-client|rsupport-relay' \
+  "the browser console runs the sans-IO session in the page: no runtime, sockets, TLS, platform code or server"
+forbid rsupport-relay 'rsupport-capture|rsupport-input|rsupport-core|rsupport-client|rsupport-print|rsupport-web|x11rb|enigo|zstd|zstd-sys|image|ab_glyph|dejavu' \
   "the relay forwards what it cannot read: it builds no capture, input, session or codec code"
 
 # rsupport-core: no tokio, std::fs, sockets or clocks outside tests. Test

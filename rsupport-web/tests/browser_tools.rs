@@ -1,5 +1,5 @@
 //! The web console's tools in a real browser against a customer sharing a
-//! private Xvfb display: a pen stroke drawn on the canvas reaches the
+//! private Xvfb display: the customer's pause shows, a pen stroke drawn on the canvas reaches the
 //! customer's drawing layer where it was drawn (and the operator's overlay
 //! shows it), undo takes it back, a screenshot saved by the browser equals
 //! the X server's picture, and a colour-depth change reaches the customer's
@@ -65,6 +65,16 @@ async fn drawings_screenshots_and_display_settings_work_from_the_browser() {
     .await;
     cu.decide(request_id, true).await.unwrap();
     browser.run(json!({"cmd": "wait_drawn", "count": 1})).await;
+
+    // The customer pauses: the console says so; resuming brings control back.
+    cu.set_paused(true).await.unwrap();
+    browser
+        .run(json!({"cmd": "wait_text", "testid": "state", "text": "paused by the customer"}))
+        .await;
+    cu.set_paused(false).await.unwrap();
+    browser
+        .run(json!({"cmd": "wait_text", "testid": "state", "text": "controlling"}))
+        .await;
 
     // A pen stroke lands on the customer's layer where it was drawn.
     browser.run(json!({"cmd": "tool", "name": "pen"})).await;
