@@ -27,7 +27,7 @@ pub const DOWNLOADS: &str = "browser-downloads";
 /// A read the page must do: `len` bytes at `offset` of upload `upload`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingRead {
-    /// Pass back to [`BrowserFiles::read_done`].
+    /// Pass back with the bytes ([`LiveSession::read_done`](crate::LiveSession::read_done)).
     pub io: IoId,
     /// The page's name for the `File` (from [`BrowserFiles::upload_name`]).
     pub upload: String,
