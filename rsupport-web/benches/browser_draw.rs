@@ -21,14 +21,8 @@ mod support;
 
 use std::time::Duration;
 
-use rsupport_capture::source::X11Capturer;
-use rsupport_client::{Customer, HostPlatform};
-use rsupport_core::session::{ControlEvent, SessionEvent};
-use rsupport_input::inject::X11Injector;
-use rsupport_proto::relay::CustomerInfo;
-use rsupport_testkit::relay::wait_for;
 use serde_json::{json, Value};
-use support::{console_dir, relay_with_console, Browser};
+use support::{allow_next, console_dir, x11_platform, Browser, Scene};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
     ConnectionExt as _, CreateGCAux, CreateWindowAux, Gcontext, Rectangle, Window, WindowClass,
@@ -240,36 +234,14 @@ async fn main() {
     let xvfb = rsupport_testkit::Xvfb::start_with_size(u32::from(W), u32::from(H));
     let display = xvfb.display();
     let mut doc = Document::open(&display);
-    let (target, url) = relay_with_console().await;
-    let mut browser = Browser::start().await;
-    let code = support::operator_with_code(&mut browser, &url).await;
-    let platform = HostPlatform::new(
-        Box::new(X11Capturer::connect(Some(&display)).unwrap()),
-        Box::new(X11Injector::connect(Some(&display)).unwrap()),
-        None,
-    );
-    let customer = Customer::connect(&target, platform).await.unwrap();
-    let mut cu = customer
-        .join(
-            &code,
-            CustomerInfo {
-                name: "Bench".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    browser.run(json!({"cmd": "wait_session"})).await;
+    let Scene {
+        mut browser,
+        mut cu,
+        ..
+    } = Scene::start(x11_platform(&display)).await;
     browser.run(json!({"cmd": "scale", "value": "1"})).await;
     browser.run(json!({"cmd": "request", "mode": "view"})).await;
-    let request_id = wait_for(&mut cu, |e| match e {
-        SessionEvent::Control(ControlEvent::ConsentRequested { request_id, .. }) => {
-            Some(*request_id)
-        }
-        _ => None,
-    })
-    .await;
-    cu.decide(request_id, true).await.unwrap();
+    allow_next(&mut cu).await;
     browser.run(json!({"cmd": "wait_drawn", "count": 1})).await;
 
     workload(

@@ -11,26 +11,14 @@ mod support;
 
 use std::time::Duration;
 
-use rsupport_capture::source::X11Capturer;
-use rsupport_client::{Customer, HostPlatform};
 use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
-use rsupport_input::inject::X11Injector;
-use rsupport_proto::relay::CustomerInfo;
 use rsupport_testkit::relay::{wait_for, WAIT};
 use rsupport_testkit::x11::{draw_desktop, keysyms_of, server_picture, typed, Observer, Seen};
 use serde_json::json;
-use support::{bgra_to_rgba, relay_with_console, Browser};
+use support::{bgra_to_rgba, next_request, relay_with_console, x11_platform, Browser, Scene};
 
 const W: u16 = 1024;
 const H: u16 = 768;
-
-fn customer_info() -> CustomerInfo {
-    CustomerInfo {
-        name: "Bob".into(),
-        description: "printer broken".into(),
-        ..Default::default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_in_the_browser_sees_and_controls_a_real_x_desktop() {
@@ -40,20 +28,13 @@ async fn operator_in_the_browser_sees_and_controls_a_real_x_desktop() {
     draw_desktop(&conn, screen_num);
     let scratch = tempfile::tempdir().unwrap();
 
-    let (target, url) = relay_with_console().await;
-    let mut browser = Browser::start().await;
-    let code = support::operator_with_code(&mut browser, &url).await;
+    let Scene {
+        mut browser,
+        mut cu,
+        code,
+        ..
+    } = Scene::start(x11_platform(&display)).await;
     assert_eq!(code.len(), 12, "7 relay digits and 5 secret ones: {code}");
-
-    // The customer's program joins with the code the browser shows.
-    let platform = HostPlatform::new(
-        Box::new(X11Capturer::connect(Some(&display)).unwrap()),
-        Box::new(X11Injector::connect(Some(&display)).unwrap()),
-        None,
-    );
-    let customer = Customer::connect(&target, platform).await.unwrap();
-    let mut cu = customer.join(&code, customer_info()).await.unwrap();
-    browser.run(json!({"cmd": "wait_session"})).await;
     browser
         .run(json!({"cmd": "wait_text", "testid": "protection", "text": "end-to-end encrypted"}))
         .await;
@@ -73,13 +54,7 @@ async fn operator_in_the_browser_sees_and_controls_a_real_x_desktop() {
     browser
         .run(json!({"cmd": "request", "mode": "control"}))
         .await;
-    let request_id = wait_for(&mut cu, |e| match e {
-        SessionEvent::Control(ControlEvent::ConsentRequested { request_id, .. }) => {
-            Some(*request_id)
-        }
-        _ => None,
-    })
-    .await;
+    let request_id = next_request(&mut cu).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (w, h, _) = browser.canvas(scratch.path()).await;
     assert_eq!((w, h), (0, 0), "no pixels before consent");

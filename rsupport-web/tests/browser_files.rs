@@ -7,14 +7,13 @@
 
 mod support;
 
-use rsupport_client::{Customer, HostPlatform};
+use rsupport_client::HostPlatform;
 use rsupport_core::files::FileEvent;
 use rsupport_core::session::SessionEvent;
-use rsupport_proto::relay::CustomerInfo;
 use rsupport_testkit::relay::wait_for;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use support::{relay_with_console, Browser};
+use support::{customer_joins, relay_with_console, Browser, Scene};
 
 /// Bytes nobody could guess or compress, so a mix-up cannot pass.
 fn noise(len: usize, seed: u32) -> Vec<u8> {
@@ -32,23 +31,11 @@ fn noise(len: usize, seed: u32) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_move_both_ways_between_the_browser_and_the_customer() {
     let dir = tempfile::tempdir().unwrap();
-    let (target, url) = relay_with_console().await;
-    let mut browser = Browser::start().await;
-    let code = support::operator_with_code(&mut browser, &url).await;
-    let customer = Customer::connect(&target, HostPlatform::synthetic())
-        .await
-        .unwrap();
-    let mut cu = customer
-        .join(
-            &code,
-            CustomerInfo {
-                name: "Bob".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    browser.run(json!({"cmd": "wait_session"})).await;
+    let Scene {
+        mut browser,
+        mut cu,
+        ..
+    } = Scene::start(HostPlatform::synthetic()).await;
     browser
         .run(json!({"cmd": "wait_text", "testid": "protection", "text": "end-to-end encrypted"}))
         .await;
@@ -127,19 +114,7 @@ async fn an_upload_survives_the_browsers_connection_dropping() {
     let url = format!("https://{}/operator/", forwarder.addr());
     let mut browser = Browser::start().await;
     let code = support::operator_with_code(&mut browser, &url).await;
-    let customer = Customer::connect(&target, HostPlatform::synthetic())
-        .await
-        .unwrap();
-    let mut cu = customer
-        .join(
-            &code,
-            CustomerInfo {
-                name: "Bob".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let mut cu = customer_joins(&target, &code, HostPlatform::synthetic(), "Bob").await;
     browser.run(json!({"cmd": "wait_session"})).await;
 
     let upload = noise(24 * 1024 * 1024, 5);

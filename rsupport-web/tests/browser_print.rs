@@ -8,50 +8,28 @@
 
 mod support;
 
-use rsupport_client::{Customer, HostPlatform};
+use rsupport_client::HostPlatform;
 use rsupport_core::print::{
     CustomerPrintEvent, DocumentFormat, PrintError, PrintEvent, PrintOutcome, SenderEvent,
     VirtualPrinterJob,
 };
-use rsupport_core::session::{ControlEvent, SessionEvent};
-use rsupport_proto::relay::CustomerInfo;
+use rsupport_core::session::SessionEvent;
 use rsupport_testkit::print::{make_pdf, ChannelSource};
 use rsupport_testkit::relay::wait_for;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use support::{relay_with_console, Browser};
-
-async fn grant_next(cu: &mut rsupport_client::SessionHandle) {
-    let request_id = wait_for(cu, |e| match e {
-        SessionEvent::Control(ControlEvent::ConsentRequested { request_id, .. }) => {
-            Some(*request_id)
-        }
-        _ => None,
-    })
-    .await;
-    cu.decide(request_id, true).await.unwrap();
-}
+use support::{allow_next, Scene};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_print_job_arrives_in_the_browser_inbox_intact() {
     let dir = tempfile::tempdir().unwrap();
-    let (target, url) = relay_with_console().await;
-    let mut browser = Browser::start().await;
-    let code = support::operator_with_code(&mut browser, &url).await;
     let (jobs, rx) = tokio::sync::mpsc::unbounded_channel();
     let platform = HostPlatform::synthetic().with_printer(ChannelSource(rx));
-    let customer = Customer::connect(&target, platform).await.unwrap();
-    let mut cu = customer
-        .join(
-            &code,
-            CustomerInfo {
-                name: "Bob".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    browser.run(json!({"cmd": "wait_session"})).await;
+    let Scene {
+        mut browser,
+        mut cu,
+        ..
+    } = Scene::start(platform).await;
     let pdf = make_pdf(2);
     let spooled = |name: &str| {
         let path = dir.path().join(format!("{name}.spool"));
@@ -69,7 +47,7 @@ async fn a_customer_print_job_arrives_in_the_browser_inbox_intact() {
 
     // Viewing only: the customer's side refuses to print to the operator.
     browser.run(json!({"cmd": "request", "mode": "view"})).await;
-    grant_next(&mut cu).await;
+    allow_next(&mut cu).await;
     browser
         .run(json!({"cmd": "wait_text", "testid": "state", "text": "viewing"}))
         .await;
@@ -87,7 +65,7 @@ async fn a_customer_print_job_arrives_in_the_browser_inbox_intact() {
     browser
         .run(json!({"cmd": "request", "mode": "control"}))
         .await;
-    grant_next(&mut cu).await;
+    allow_next(&mut cu).await;
     browser
         .run(json!({"cmd": "wait_text", "testid": "state", "text": "controlling"}))
         .await;

@@ -11,16 +11,11 @@ mod support;
 
 use std::time::Duration;
 
-use rsupport_capture::source::X11Capturer;
-use rsupport_client::{Customer, HostPlatform};
 use rsupport_core::annotate::Item;
-use rsupport_core::session::{ControlEvent, SessionEvent};
-use rsupport_input::inject::X11Injector;
-use rsupport_proto::relay::CustomerInfo;
-use rsupport_testkit::relay::{wait_for, WAIT};
+use rsupport_testkit::relay::WAIT;
 use rsupport_testkit::x11::{draw_desktop, server_picture};
 use serde_json::json;
-use support::{bgra_to_rgba, relay_with_console, Browser};
+use support::{allow_next, bgra_to_rgba, x11_platform, Scene};
 
 const W: u16 = 800;
 const H: u16 = 600;
@@ -32,38 +27,16 @@ async fn drawings_screenshots_and_display_settings_work_from_the_browser() {
     let (conn, screen_num) = x11rb::connect(Some(&display)).unwrap();
     draw_desktop(&conn, screen_num);
     let scratch = tempfile::tempdir().unwrap();
-    let (target, url) = relay_with_console().await;
-    let mut browser = Browser::start().await;
-    let code = support::operator_with_code(&mut browser, &url).await;
-    let platform = HostPlatform::new(
-        Box::new(X11Capturer::connect(Some(&display)).unwrap()),
-        Box::new(X11Injector::connect(Some(&display)).unwrap()),
-        None,
-    );
-    let customer = Customer::connect(&target, platform).await.unwrap();
-    let mut cu = customer
-        .join(
-            &code,
-            CustomerInfo {
-                name: "Bob".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    browser.run(json!({"cmd": "wait_session"})).await;
+    let Scene {
+        mut browser,
+        mut cu,
+        ..
+    } = Scene::start(x11_platform(&display)).await;
     browser.run(json!({"cmd": "scale", "value": "1"})).await;
     browser
         .run(json!({"cmd": "request", "mode": "control"}))
         .await;
-    let request_id = wait_for(&mut cu, |e| match e {
-        SessionEvent::Control(ControlEvent::ConsentRequested { request_id, .. }) => {
-            Some(*request_id)
-        }
-        _ => None,
-    })
-    .await;
-    cu.decide(request_id, true).await.unwrap();
+    allow_next(&mut cu).await;
     browser.run(json!({"cmd": "wait_drawn", "count": 1})).await;
 
     // The customer pauses: the console says so; resuming brings control back.

@@ -5,37 +5,11 @@
 // the pages as a person would (typing, clicking, reading what is shown);
 // none calls the REST API itself. The test decides what is right.
 
-import { createInterface } from "node:readline";
 import { mkdir } from "node:fs/promises";
-import { chromium } from "playwright-core";
+import { openPage, serve } from "./chromium.mjs";
 
-// The same flags as driver.mjs.
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  // The test relay's certificate is self-signed (real TLS, no CA).
-  "--ignore-certificate-errors",
-];
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: CHROMIUM_FLAGS,
-});
-const context = await browser.newContext({
-  ignoreHTTPSErrors: true,
-  acceptDownloads: true,
-  viewport: { width: 1400, height: 900 },
-});
-const page = await context.newPage();
+const { browser, page, consoleLines } = await openPage({ width: 1400, height: 900 });
 page.setDefaultTimeout(20_000);
-const consoleLines = [];
-page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
-page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
 // "End session …?" and the like: the person says yes.
 page.on("dialog", (d) => d.accept());
 
@@ -230,17 +204,4 @@ async function modesOf(username) {
     );
 }
 
-const lines = createInterface({ input: process.stdin });
-for await (const line of lines) {
-  let answer;
-  try {
-    const command = JSON.parse(line);
-    const act = commands[command.cmd];
-    if (!act) throw new Error(`unknown command ${command.cmd}`);
-    answer = { ok: true, ...((await act(command)) ?? {}) };
-  } catch (e) {
-    answer = { ok: false, error: String(e?.message ?? e), console: consoleLines.slice(-20) };
-  }
-  process.stdout.write(`${JSON.stringify(answer)}\n`);
-}
-await browser.close();
+await serve(commands, browser, consoleLines);

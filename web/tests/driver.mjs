@@ -4,34 +4,10 @@
 // {"ok": true, ...} or {"ok": false, "error": "..."}. The test, not this
 // script, decides what is right: it holds the X server and the customer.
 
-import { createInterface } from "node:readline";
 import { writeFile, mkdir } from "node:fs/promises";
-import { chromium } from "playwright-core";
+import { openPage, serve } from "./chromium.mjs";
 
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  // The test relay's certificate is self-signed (real TLS, no CA).
-  "--ignore-certificate-errors",
-];
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: CHROMIUM_FLAGS,
-});
-const context = await browser.newContext({
-  ignoreHTTPSErrors: true,
-  viewport: { width: 1600, height: 1000 },
-});
-const page = await context.newPage();
-const consoleLines = [];
-page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
-page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
+const { browser, context, page, consoleLines } = await openPage({ width: 1600, height: 1000 });
 let crashed = false;
 page.on("crash", () => (crashed = true));
 
@@ -270,17 +246,4 @@ const commands = {
   },
 };
 
-const lines = createInterface({ input: process.stdin });
-for await (const line of lines) {
-  let answer;
-  try {
-    const command = JSON.parse(line);
-    const act = commands[command.cmd];
-    if (!act) throw new Error(`unknown command ${command.cmd}`);
-    answer = { ok: true, ...((await act(command)) ?? {}) };
-  } catch (e) {
-    answer = { ok: false, error: String(e?.message ?? e), console: consoleLines.slice(-20) };
-  }
-  process.stdout.write(`${JSON.stringify(answer)}\n`);
-}
-await browser.close();
+await serve(commands, browser, consoleLines);

@@ -52,3 +52,79 @@ pub fn bgra_to_rgba(bgra: &[u8]) -> Vec<u8> {
         .flat_map(|p| [p[2], p[1], p[0], 0xFF])
         .collect()
 }
+
+/// A customer program on `target` that joins with `code` as `name`.
+pub async fn customer_joins(
+    target: &RelayTarget,
+    code: &str,
+    platform: rsupport_client::HostPlatform,
+    name: &str,
+) -> rsupport_client::SessionHandle {
+    let customer = rsupport_client::Customer::connect(target, platform)
+        .await
+        .unwrap();
+    let info = rsupport_proto::relay::CustomerInfo {
+        name: name.into(),
+        ..Default::default()
+    };
+    customer.join(code, info).await.unwrap()
+}
+
+/// The id of the next mode request the customer is asked to allow.
+pub async fn next_request(cu: &mut rsupport_client::SessionHandle) -> u32 {
+    use rsupport_core::session::{ControlEvent, SessionEvent};
+    rsupport_testkit::relay::wait_for(cu, |e| match e {
+        SessionEvent::Control(ControlEvent::ConsentRequested { request_id, .. }) => {
+            Some(*request_id)
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// The customer allows the next mode the operator asks for.
+pub async fn allow_next(cu: &mut rsupport_client::SessionHandle) {
+    let request = next_request(cu).await;
+    cu.decide(request, true).await.unwrap();
+}
+
+/// A customer's platform sharing X display `display` (capture and XTEST).
+pub fn x11_platform(display: &str) -> rsupport_client::HostPlatform {
+    rsupport_client::HostPlatform::new(
+        Box::new(rsupport_capture::source::X11Capturer::connect(Some(display)).unwrap()),
+        Box::new(rsupport_input::inject::X11Injector::connect(Some(display)).unwrap()),
+        None,
+    )
+}
+
+/// A relay serving the console, the operator logged in there with a code
+/// issued, and a customer on `platform` joined with it (its tab open).
+pub struct Scene {
+    /// The relay.
+    pub target: RelayTarget,
+    /// The operator's browser.
+    pub browser: Browser,
+    /// The customer's side of the session.
+    pub cu: rsupport_client::SessionHandle,
+    /// The code the console issued.
+    pub code: String,
+}
+
+impl Scene {
+    /// Sets the scene (see [`Scene`]).
+    pub async fn start(platform: rsupport_client::HostPlatform) -> Scene {
+        let (target, url) = relay_with_console().await;
+        let mut browser = Browser::start().await;
+        let code = operator_with_code(&mut browser, &url).await;
+        let cu = customer_joins(&target, &code, platform, "Bob").await;
+        browser
+            .run(serde_json::json!({"cmd": "wait_session"}))
+            .await;
+        Scene {
+            target,
+            browser,
+            cu,
+            code,
+        }
+    }
+}
