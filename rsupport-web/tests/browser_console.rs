@@ -13,19 +13,19 @@ use std::time::Duration;
 
 use rsupport_core::session::{ChatEvent, ControlEvent, SessionEvent};
 use rsupport_testkit::relay::{wait_for, WAIT};
-use rsupport_testkit::x11::{draw_desktop, keysyms_of, server_picture, typed, Observer, Seen};
+use rsupport_testkit::x11::{keysyms_of, server_picture, typed, Observer, Seen};
 use serde_json::json;
-use support::{bgra_to_rgba, next_request, relay_with_console, x11_platform, Browser, Scene};
+use support::{
+    bgra_to_rgba, next_request, relay_with_console, x11_platform, x_desktop, Browser, Scene,
+};
 
 const W: u16 = 1024;
 const H: u16 = 768;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_in_the_browser_sees_and_controls_a_real_x_desktop() {
-    let xvfb = rsupport_testkit::Xvfb::start_with_size(u32::from(W), u32::from(H));
+    let (xvfb, conn, screen_num) = x_desktop(W, H);
     let display = xvfb.display();
-    let (conn, screen_num) = x11rb::connect(Some(&display)).unwrap();
-    draw_desktop(&conn, screen_num);
     let scratch = tempfile::tempdir().unwrap();
 
     let Scene {

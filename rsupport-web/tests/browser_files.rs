@@ -13,7 +13,7 @@ use rsupport_core::session::SessionEvent;
 use rsupport_testkit::relay::wait_for;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use support::{customer_joins, relay_with_console, Browser, Scene};
+use support::{customer_joins, received_intact, relay_with_console, Browser, Scene};
 
 /// Bytes nobody could guess or compress, so a mix-up cannot pass.
 fn noise(len: usize, seed: u32) -> Vec<u8> {
@@ -63,20 +63,7 @@ async fn files_move_both_ways_between_the_browser_and_the_customer() {
     let inbox = dir.path().join("customer-inbox");
     std::fs::create_dir(&inbox).unwrap();
     cu.accept_files(transfer, &inbox).await.unwrap();
-    wait_for(&mut cu, |e| match e {
-        SessionEvent::File(FileEvent::Finished { failed_entries, .. }) => {
-            assert_eq!(*failed_entries, 0);
-            Some(())
-        }
-        _ => None,
-    })
-    .await;
-    let arrived = std::fs::read(inbox.join("report from operator.bin")).unwrap();
-    assert_eq!(
-        Sha256::digest(&arrived),
-        Sha256::digest(&upload),
-        "the upload arrived intact"
-    );
+    received_intact(&mut cu, &inbox, "report from operator.bin", &upload).await;
     browser
         .run(json!({"cmd": "wait_file_state", "text": "done"}))
         .await;
@@ -141,20 +128,8 @@ async fn an_upload_survives_the_browsers_connection_dropping() {
     browser
         .run(json!({"cmd": "wait_text", "testid": "notice", "text": "Reconnected; the session goes on."}))
         .await;
-    wait_for(&mut cu, |e| match e {
-        SessionEvent::File(FileEvent::Finished { failed_entries, .. }) => {
-            assert_eq!(*failed_entries, 0);
-            Some(())
-        }
-        _ => None,
-    })
-    .await;
-    let arrived = std::fs::read(inbox.join("disk-image.bin")).unwrap();
-    assert_eq!(
-        Sha256::digest(&arrived),
-        Sha256::digest(&upload),
-        "intact across the drop"
-    );
+    // Intact across the drop.
+    received_intact(&mut cu, &inbox, "disk-image.bin", &upload).await;
     assert!(
         forwarder.delivered().len() >= 2,
         "the browser connected again"

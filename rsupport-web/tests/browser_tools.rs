@@ -13,19 +13,17 @@ use std::time::Duration;
 
 use rsupport_core::annotate::Item;
 use rsupport_testkit::relay::WAIT;
-use rsupport_testkit::x11::{draw_desktop, server_picture};
+use rsupport_testkit::x11::server_picture;
 use serde_json::json;
-use support::{allow_next, bgra_to_rgba, x11_platform, Scene};
+use support::{allow_next, bgra_to_rgba, x11_platform, x_desktop, Scene};
 
 const W: u16 = 800;
 const H: u16 = 600;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drawings_screenshots_and_display_settings_work_from_the_browser() {
-    let xvfb = rsupport_testkit::Xvfb::start_with_size(u32::from(W), u32::from(H));
+    let (xvfb, conn, screen_num) = x_desktop(W, H);
     let display = xvfb.display();
-    let (conn, screen_num) = x11rb::connect(Some(&display)).unwrap();
-    draw_desktop(&conn, screen_num);
     let scratch = tempfile::tempdir().unwrap();
     let Scene {
         mut browser,

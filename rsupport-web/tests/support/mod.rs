@@ -128,3 +128,46 @@ impl Scene {
         }
     }
 }
+
+/// A private X server of `width`×`height` showing the test desktop, with a
+/// connection to it and its screen number.
+pub fn x_desktop(
+    width: u16,
+    height: u16,
+) -> (
+    rsupport_testkit::Xvfb,
+    x11rb::rust_connection::RustConnection,
+    usize,
+) {
+    let xvfb = rsupport_testkit::Xvfb::start_with_size(u32::from(width), u32::from(height));
+    let (conn, screen_num) = x11rb::connect(Some(&xvfb.display())).unwrap();
+    rsupport_testkit::x11::draw_desktop(&conn, screen_num);
+    (xvfb, conn, screen_num)
+}
+
+/// Waits until the customer's side finished receiving a transfer with no
+/// failed file, then checks `file` in `folder` is `expected` byte for byte.
+pub async fn received_intact(
+    cu: &mut rsupport_client::SessionHandle,
+    folder: &Path,
+    file: &str,
+    expected: &[u8],
+) {
+    use rsupport_core::files::FileEvent;
+    use rsupport_core::session::SessionEvent;
+    use sha2::{Digest, Sha256};
+    rsupport_testkit::relay::wait_for(cu, |e| match e {
+        SessionEvent::File(FileEvent::Finished { failed_entries, .. }) => {
+            assert_eq!(*failed_entries, 0);
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    let arrived = std::fs::read(folder.join(file)).unwrap();
+    assert_eq!(
+        Sha256::digest(&arrived),
+        Sha256::digest(expected),
+        "{file} arrived intact"
+    );
+}

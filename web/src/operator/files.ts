@@ -3,6 +3,7 @@
 // SHA-256 in the console before it is offered for saving).
 
 import type { ConsoleEvent, RsupportClient } from "../client/client.js";
+import { ItemList } from "./rows.js";
 
 function size(bytes: number): string {
   const units = ["B", "KB", "MB", "GB"];
@@ -17,7 +18,7 @@ function size(bytes: number): string {
 
 export class FilePanel {
   private readonly list: HTMLElement;
-  private readonly rows = new Map<string, HTMLElement>();
+  private readonly transfers: ItemList;
 
   constructor(
     private readonly client: RsupportClient,
@@ -26,6 +27,7 @@ export class FilePanel {
     private readonly report: (text: string) => void,
   ) {
     this.list = panel.querySelector(".file-list") as HTMLElement;
+    this.transfers = new ItemList(this.list, "file", report);
     const picker = panel.querySelector(".file-picker") as HTMLInputElement;
     picker.addEventListener("change", () => {
       const files = Array.from(picker.files ?? []);
@@ -35,7 +37,8 @@ export class FilePanel {
         const transfer = client.offerFiles(session, files);
         const total = files.reduce((n, f) => n + f.size, 0);
         const names = files.map((f) => f.name).join(", ");
-        this.row(transfer, `To the customer: ${names} (${size(total)})`, "waiting for the customer to accept…");
+        this.transfers.title(transfer, `To the customer: ${names} (${size(total)})`);
+        this.transfers.state(transfer, "waiting for the customer to accept…");
       } catch (e) {
         report(e instanceof Error ? e.message : String(e));
       }
@@ -45,110 +48,63 @@ export class FilePanel {
     });
   }
 
-  private row(transfer: string, title: string, state: string): HTMLElement {
-    let row = this.rows.get(transfer);
-    if (!row) {
-      row = document.createElement("li");
-      row.dataset.transfer = transfer;
-      const name = document.createElement("div");
-      name.className = "file-title";
-      const bar = document.createElement("progress");
-      bar.max = 1;
-      bar.value = 0;
-      const status = document.createElement("div");
-      status.className = "file-state";
-      const actions = document.createElement("div");
-      actions.className = "file-actions";
-      row.append(name, bar, status, actions);
-      this.list.append(row);
-      this.rows.set(transfer, row);
-    }
-    (row.querySelector(".file-title") as HTMLElement).textContent = title;
-    this.state(transfer, state);
-    return row;
-  }
-
-  private state(transfer: string, text: string): void {
-    const row = this.rows.get(transfer);
-    if (row) (row.querySelector(".file-state") as HTMLElement).textContent = text;
-  }
-
-  private actions(transfer: string): HTMLElement | null {
-    return this.rows.get(transfer)?.querySelector(".file-actions") ?? null;
-  }
-
-  private button(transfer: string, label: string, testid: string, act: () => void): void {
-    const button = document.createElement("button");
-    button.textContent = label;
-    button.dataset.testid = testid;
-    button.addEventListener("click", () => {
-      try {
-        act();
-      } catch (e) {
-        this.report(e instanceof Error ? e.message : String(e));
-      }
-    });
-    this.actions(transfer)?.append(button);
-  }
-
   private onEvent(event: ConsoleEvent): void {
     const transfer = String(event.transfer ?? "");
+    const rows = this.transfers;
     switch (event.type) {
       case "file_offer": {
         const entries = event.entries as { path: string; size: number }[];
         const names = entries.map((e) => e.path).join(", ");
-        this.row(transfer, `From the customer: ${names} (${size(Number(event.total_size))})`, "offered");
+        rows.title(transfer, `From the customer: ${names} (${size(Number(event.total_size))})`);
+        rows.state(transfer, "offered");
         if (!event.auto_accepted) {
-          this.button(transfer, "Accept", "file-accept", () => {
+          rows.button(transfer, "Accept", "file-accept", () => {
             this.client.act((c) => c.accept_files(this.session, transfer));
-            this.actions(transfer)?.replaceChildren();
-            this.state(transfer, "accepted");
+            rows.clear(transfer);
+            rows.state(transfer, "accepted");
           });
-          this.button(transfer, "Decline", "file-decline", () => {
+          rows.button(transfer, "Decline", "file-decline", () => {
             this.client.act((c) => c.decline_files(this.session, transfer));
-            this.actions(transfer)?.replaceChildren();
-            this.state(transfer, "declined");
+            rows.clear(transfer);
+            rows.state(transfer, "declined");
           });
         }
         break;
       }
       case "file_accepted":
-        this.state(transfer, "accepted; sending…");
-        this.button(transfer, "Cancel", "file-cancel", () => this.client.act((c) => c.cancel_files(this.session, transfer)));
+        rows.state(transfer, "accepted; sending…");
+        rows.button(transfer, "Cancel", "file-cancel", () =>
+          this.client.act((c) => c.cancel_files(this.session, transfer)),
+        );
         break;
       case "file_declined":
-        this.state(transfer, `declined: ${event.reason}`);
-        this.actions(transfer)?.replaceChildren();
+        rows.state(transfer, `declined: ${event.reason}`);
+        rows.clear(transfer);
         break;
       case "file_progress": {
-        const row = this.rows.get(transfer);
-        const bar = row?.querySelector("progress");
         const total = Number(event.total);
-        if (bar) bar.value = total ? Number(event.done) / total : 1;
+        rows.progress(transfer, total ? Number(event.done) / total : 1);
         const eta = event.eta_s === null ? "" : `, ${event.eta_s} s left`;
-        this.state(transfer, `${size(Number(event.done))} of ${size(total)} (${size(Number(event.rate))}/s${eta})`);
+        rows.state(transfer, `${size(Number(event.done))} of ${size(total)} (${size(Number(event.rate))}/s${eta})`);
         break;
       }
       case "file_entry_failed":
-        this.state(transfer, `a file failed: ${event.error}`);
+        rows.state(transfer, `a file failed: ${event.error}`);
         break;
-      case "file_finished": {
-        const bar = this.rows.get(transfer)?.querySelector("progress");
-        if (bar) bar.value = 1;
-        this.state(transfer, Number(event.failed) ? `done; ${event.failed} failed` : "done");
-        this.actions(transfer)?.replaceChildren();
+      case "file_finished":
+        rows.progress(transfer, 1);
+        rows.state(transfer, Number(event.failed) ? `done; ${event.failed} failed` : "done");
+        rows.clear(transfer);
         break;
-      }
       case "file_cancelled":
-        this.state(transfer, `stopped${event.by_peer ? " by the customer" : ""}: ${event.reason}`);
-        this.actions(transfer)?.replaceChildren();
+        rows.state(transfer, `stopped${event.by_peer ? " by the customer" : ""}: ${event.reason}`);
+        rows.clear(transfer);
         break;
       case "download_ready":
         this.offerSave(String(event.download), String(event.name), Number(event.size));
         break;
     }
   }
-
   // A verified file from the customer: the page hands it to the browser's
   // own download when the operator asks, then the console forgets it.
   private offerSave(download: string, name: string, bytes: number): void {
