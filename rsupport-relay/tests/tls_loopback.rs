@@ -13,13 +13,14 @@ use rand::SeedableRng;
 use rsupport_net::tls::{client_config, Trust};
 use rsupport_net::{connect, Incoming, LinkError, RelayConnection};
 use rsupport_proto::envelope::{Envelope, PayloadProtection, Priority};
-use rsupport_proto::relay::{CustomerInfo, Login, LoginStatus, RelayMessage, Secret};
+use rsupport_proto::relay::{LoginStatus, RelayMessage};
 use rsupport_proto::{CloseReason, EndReason, Role};
 use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::{SqliteStore, Store};
 use rsupport_relay::{
     bootstrap_admin, create_account, AccountSpec, Relay, RelayConfig, RunningRelay, ShutdownMode,
 };
+use rsupport_testkit::web::{log_in, pair_by_code};
 use tokio::net::TcpStream;
 
 const PW: &str = "Operator1";
@@ -99,48 +100,16 @@ async fn client(relay: &TestRelay, role: Role) -> Conn {
 
 async fn operator(relay: &TestRelay) -> Conn {
     let mut c = client(relay, Role::Operator).await;
-    c.send(&RelayMessage::Login(Login {
-        username: "aiko".into(),
-        password: PW.into(),
-        totp: Secret::default(),
-    }))
-    .await
-    .unwrap();
-    match c.recv_relay().await.unwrap() {
-        RelayMessage::LoginResult(r) => assert_eq!(r.status, LoginStatus::Ok),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(log_in(&mut c, "aiko", PW).await, LoginStatus::Ok);
     c
 }
 
 /// An operator and a customer paired through a session code.
 async fn pair(relay: &TestRelay) -> (Conn, Conn, u64) {
     let mut op = operator(relay).await;
-    op.send(&RelayMessage::IssueCode { ttl_secs: 0 })
-        .await
-        .unwrap();
-    let code = match op.recv_relay().await.unwrap() {
-        RelayMessage::CodeIssued(c) => c.code,
-        other => panic!("{other:?}"),
-    };
     let mut cu = client(relay, Role::Customer).await;
-    cu.send(&RelayMessage::JoinByCode {
-        code,
-        customer: CustomerInfo {
-            name: "Bob".into(),
-            ..Default::default()
-        },
-    })
-    .await
-    .unwrap();
-    let RelayMessage::Paired(p1) = cu.recv_relay().await.unwrap() else {
-        panic!()
-    };
-    let RelayMessage::Paired(p2) = op.recv_relay().await.unwrap() else {
-        panic!()
-    };
-    assert_eq!(p1.session_id, p2.session_id);
-    (op, cu, p1.session_id)
+    let id = pair_by_code(&mut op, &mut cu).await;
+    (op, cu, id)
 }
 
 fn envelope(session_id: u64, priority: Priority, seq: u64, payload: &[u8]) -> Envelope {

@@ -8,11 +8,11 @@
 use std::time::Duration;
 
 use rsupport_net::RelayConnection;
-use rsupport_proto::relay::{CustomerInfo, Login, LoginStatus, RelayMessage};
+use rsupport_proto::relay::{LoginStatus, RelayMessage};
 use rsupport_proto::Role;
 use rsupport_testkit::web::{
-    assert_documented, ApiClient, Tls, WebRelay, ADMIN, ADMIN_PASSWORD, OPERATOR,
-    OPERATOR_PASSWORD, WAIT,
+    assert_documented, log_in, pair_by_code, ApiClient, Tls, WebRelay, ADMIN, ADMIN_PASSWORD,
+    OPERATOR, OPERATOR_PASSWORD, WAIT,
 };
 use serde_json::{json, Value};
 
@@ -32,52 +32,16 @@ async fn native_login(
     password: &str,
 ) -> (RelayConnection<Tls>, LoginStatus) {
     let mut c = relay.native(Role::Operator).await;
-    c.send(&RelayMessage::Login(Login {
-        username: user.into(),
-        password: password.into(),
-        totp: Default::default(),
-    }))
-    .await
-    .unwrap();
-    loop {
-        if let RelayMessage::LoginResult(r) = c.recv_relay().await.unwrap() {
-            return (c, r.status);
-        }
-    }
+    let status = log_in(&mut c, user, password).await;
+    (c, status)
 }
 
 /// A native operator and customer in a session; returns both and its id.
 async fn session(relay: &WebRelay) -> (RelayConnection<Tls>, RelayConnection<Tls>, u64) {
     let (mut op, status) = native_login(relay, OPERATOR, OPERATOR_PASSWORD).await;
     assert_eq!(status, LoginStatus::Ok);
-    op.send(&RelayMessage::IssueCode { ttl_secs: 0 })
-        .await
-        .unwrap();
-    let code = loop {
-        if let RelayMessage::CodeIssued(c) = op.recv_relay().await.unwrap() {
-            break c.code;
-        }
-    };
     let mut cu = relay.native(Role::Customer).await;
-    cu.send(&RelayMessage::JoinByCode {
-        code,
-        customer: CustomerInfo {
-            name: "Bob".into(),
-            ..Default::default()
-        },
-    })
-    .await
-    .unwrap();
-    let id = loop {
-        if let RelayMessage::Paired(p) = cu.recv_relay().await.unwrap() {
-            break p.session_id;
-        }
-    };
-    loop {
-        if let RelayMessage::Paired(_) = op.recv_relay().await.unwrap() {
-            break;
-        }
-    }
+    let id = pair_by_code(&mut op, &mut cu).await;
     (op, cu, id)
 }
 

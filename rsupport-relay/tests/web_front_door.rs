@@ -11,10 +11,10 @@ use futures_util::{SinkExt, StreamExt};
 use rsupport_net::{Incoming, LinkError, RelayConnection};
 use rsupport_proto::envelope::{Envelope, PayloadProtection, Priority};
 use rsupport_proto::framing::{Frame, FrameKind, HEADER_LEN};
-use rsupport_proto::relay::{CustomerInfo, Hello, Login, LoginStatus, RelayMessage};
+use rsupport_proto::relay::{Hello, LoginStatus, RelayMessage};
 use rsupport_proto::{Role, PROTOCOL_VERSION};
 use rsupport_relay::web::ws::MAX_MESSAGE;
-use rsupport_testkit::web::{WebRelay, OPERATOR, OPERATOR_PASSWORD, WAIT};
+use rsupport_testkit::web::{log_in, pair_by_code, WebRelay, OPERATOR, OPERATOR_PASSWORD, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -136,46 +136,12 @@ async fn an_operator_over_websocket_pairs_with_a_native_customer_byte_for_byte()
     let dir = tempfile::tempdir().unwrap();
     let relay = relay(&dir).await;
     let mut op = relay.framed_ws(Role::Operator).await;
-    op.send(&RelayMessage::Login(Login {
-        username: OPERATOR.into(),
-        password: OPERATOR_PASSWORD.into(),
-        totp: Default::default(),
-    }))
-    .await
-    .unwrap();
-    match op.recv_relay().await.unwrap() {
-        RelayMessage::LoginResult(r) => assert_eq!(r.status, LoginStatus::Ok),
-        other => panic!("{other:?}"),
-    }
-    op.send(&RelayMessage::IssueCode { ttl_secs: 0 })
-        .await
-        .unwrap();
-    let code = loop {
-        if let RelayMessage::CodeIssued(c) = op.recv_relay().await.unwrap() {
-            break c.code;
-        }
-    };
+    assert_eq!(
+        log_in(&mut op, OPERATOR, OPERATOR_PASSWORD).await,
+        LoginStatus::Ok
+    );
     let mut cu = relay.native(Role::Customer).await;
-    cu.send(&RelayMessage::JoinByCode {
-        code,
-        customer: CustomerInfo {
-            name: "Bob".into(),
-            ..Default::default()
-        },
-    })
-    .await
-    .unwrap();
-    let session_id = loop {
-        if let RelayMessage::Paired(p) = cu.recv_relay().await.unwrap() {
-            break p.session_id;
-        }
-    };
-    loop {
-        if let RelayMessage::Paired(p) = op.recv_relay().await.unwrap() {
-            assert_eq!(p.session_id, session_id);
-            break;
-        }
-    }
+    let session_id = pair_by_code(&mut op, &mut cu).await;
     // Small and large payloads (a large one spans several WebSocket
     // messages from the relay and one big message from the browser).
     let sizes = [1usize, 1000, 64 * 1024 + 3, 300 * 1024];

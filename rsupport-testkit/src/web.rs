@@ -1,7 +1,8 @@
 //! A real relay's web front door on loopback: HTTPS requests, WebSockets
-//! and native connections to the same TLS port, a logged-in API client
-//! with its cookie and CSRF token, and a small JSON Schema checker for the
-//! relay's OpenAPI document.
+//! and native connections to the same TLS port, a login and a pairing by
+//! session code on any framed connection, a logged-in API client with its
+//! cookie and CSRF token, and a small JSON Schema checker for the relay's
+//! OpenAPI document.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
@@ -19,6 +20,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsupport_net::tls::{client_config, Trust};
 use rsupport_net::RelayConnection;
+use rsupport_proto::relay::{CustomerInfo, Login, LoginStatus, RelayMessage};
 use rsupport_proto::Role;
 use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::SqliteStore;
@@ -27,6 +29,7 @@ use rsupport_relay::{
     bootstrap_admin, create_account, AccountSpec, Relay, RelayConfig, RunningRelay, ShutdownMode,
 };
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -295,6 +298,61 @@ impl ApiClient<'_> {
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
         self.call("POST", path, body).await
     }
+}
+
+/// Logs `c` (past its `Hello`) in as `username` and returns the relay's
+/// verdict. Generic over the stream so that native and WebSocket clients
+/// log in the same way. The verdict must be the next message: the relay
+/// sends nothing unasked here, so anything else first is a failure.
+pub async fn log_in<S>(c: &mut RelayConnection<S>, username: &str, password: &str) -> LoginStatus
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    c.send(&RelayMessage::Login(Login {
+        username: username.into(),
+        password: password.into(),
+        totp: Default::default(),
+    }))
+    .await
+    .unwrap();
+    match c.recv_relay().await.unwrap() {
+        RelayMessage::LoginResult(r) => r.status,
+        other => panic!("expected LoginResult, got {other:?}"),
+    }
+}
+
+/// Pairs a logged-in operator with a customer (both past `Hello`) the way
+/// people do: the operator asks for a session code, the customer joins
+/// with it as "Bob". Each answer must come next (as in [`log_in`]), and
+/// both must hear `Paired` for the same session; returns its id.
+pub async fn pair_by_code<O, C>(op: &mut RelayConnection<O>, cu: &mut RelayConnection<C>) -> u64
+where
+    O: AsyncRead + AsyncWrite + Unpin,
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    op.send(&RelayMessage::IssueCode { ttl_secs: 0 })
+        .await
+        .unwrap();
+    let code = match op.recv_relay().await.unwrap() {
+        RelayMessage::CodeIssued(c) => c.code,
+        other => panic!("expected CodeIssued, got {other:?}"),
+    };
+    cu.send(&RelayMessage::JoinByCode {
+        code,
+        customer: CustomerInfo {
+            name: "Bob".into(),
+            ..Default::default()
+        },
+    })
+    .await
+    .unwrap();
+    let paired = |m: RelayMessage| match m {
+        RelayMessage::Paired(p) => p.session_id,
+        other => panic!("expected Paired, got {other:?}"),
+    };
+    let id = paired(cu.recv_relay().await.unwrap());
+    assert_eq!(paired(op.recv_relay().await.unwrap()), id);
+    id
 }
 
 /// Checks `value` against `schema`, resolving `$ref`s (`#/…`) in `root`.

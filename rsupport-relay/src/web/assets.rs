@@ -15,7 +15,7 @@ use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, LOCATION};
 use hyper::{Response, StatusCode};
 
-use super::{error_page, Answer};
+use super::{error_page, percent_decode, Answer};
 
 /// Largest file served (the console's WebAssembly is a few MiB).
 const MAX_FILE: u64 = 64 * 1024 * 1024;
@@ -145,24 +145,6 @@ pub(crate) fn safe_relative(path: &str) -> Option<PathBuf> {
         out.push(segment);
     }
     Some(out)
-}
-
-/// `%XX` escapes decoded; `None` for a bad escape or text that is not UTF-8.
-fn percent_decode(path: &str) -> Option<String> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The `Content-Type` for a file, by its extension.

@@ -28,7 +28,7 @@ pub fn console_file(path: &str) -> Option<PathBuf> {
 
 /// One `%`-escaped segment of an API path, decoded.
 pub fn api_segment(segment: &str) -> Option<String> {
-    api::percent_decode(segment)
+    super::percent_decode(segment)
 }
 
 /// A query string as the API reads it (at most 64 pairs).

@@ -228,3 +228,23 @@ pub(crate) fn error_page(status: StatusCode, text: &str) -> Answer {
     );
     answer
 }
+
+/// `%XX` escapes decoded; `None` for a bad escape or text that is not UTF-8.
+/// One decoder for console file paths and API paths and queries, so both
+/// refuse the same escapes.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}

@@ -139,20 +139,10 @@ pub(crate) async fn login(
     Ok((result, link))
 }
 
-/// One logged-in browser.
-pub(crate) struct WebSession {
-    /// Login name.
-    pub(crate) username: String,
-    /// Display name.
-    pub(crate) display_name: String,
-    /// Operator or admin.
-    pub(crate) role: Role,
-    /// Until the user chose a new password, nothing else is allowed.
-    pub(crate) must_change_password: bool,
-    /// Sent back in `X-CSRF-Token` on every state-changing request.
-    pub(crate) csrf: String,
-    /// The connection to the relay.
-    pub(crate) link: Arc<AdminLink>,
+/// One logged-in browser: what its cookie names, and the times that decide
+/// when it ends.
+struct WebSession {
+    view: SessionView,
     created: Instant,
     last_used: Instant,
 }
@@ -178,11 +168,17 @@ pub(crate) fn random_token() -> String {
 /// What a request's session cookie names.
 #[derive(Clone)]
 pub(crate) struct SessionView {
+    /// Login name.
     pub(crate) username: String,
+    /// Display name.
     pub(crate) display_name: String,
+    /// Operator or admin.
     pub(crate) role: Role,
+    /// Until the user chose a new password, nothing else is allowed.
     pub(crate) must_change_password: bool,
+    /// Sent back in `X-CSRF-Token` on every state-changing request.
     pub(crate) csrf: String,
+    /// The connection to the relay.
     pub(crate) link: Arc<AdminLink>,
 }
 
@@ -202,7 +198,7 @@ impl Sessions {
         let mut map = self.lock();
         let mine: Vec<([u8; 32], Instant)> = map
             .iter()
-            .filter(|(_, s)| s.username == username)
+            .filter(|(_, s)| s.view.username == username)
             .map(|(k, s)| (*k, s.created))
             .collect();
         if mine.len() >= PER_ACCOUNT {
@@ -219,12 +215,14 @@ impl Sessions {
         map.insert(
             digest(&token),
             WebSession {
-                username: username.to_owned(),
-                display_name: result.display_name.clone(),
-                role: result.role.unwrap_or(Role::Operator),
-                must_change_password: result.must_change_password,
-                csrf: csrf.clone(),
-                link: Arc::new(link),
+                view: SessionView {
+                    username: username.to_owned(),
+                    display_name: result.display_name.clone(),
+                    role: result.role.unwrap_or(Role::Operator),
+                    must_change_password: result.must_change_password,
+                    csrf: csrf.clone(),
+                    link: Arc::new(link),
+                },
                 created: now,
                 last_used: now,
             },
@@ -246,20 +244,13 @@ impl Sessions {
             return None;
         }
         session.last_used = Instant::now();
-        Some(SessionView {
-            username: session.username.clone(),
-            display_name: session.display_name.clone(),
-            role: session.role,
-            must_change_password: session.must_change_password,
-            csrf: session.csrf.clone(),
-            link: session.link.clone(),
-        })
+        Some(session.view.clone())
     }
 
     /// The password was changed: the session may do more now.
     pub(crate) fn password_changed(&self, token: &str) {
         if let Some(s) = self.lock().get_mut(&digest(token)) {
-            s.must_change_password = false;
+            s.view.must_change_password = false;
         }
     }
 
@@ -274,7 +265,7 @@ impl Sessions {
         let live: Vec<([u8; 32], Arc<AdminLink>)> = {
             let mut map = self.lock();
             map.retain(|_, s| s.last_used.elapsed() <= IDLE);
-            map.iter().map(|(k, s)| (*k, s.link.clone())).collect()
+            map.iter().map(|(k, s)| (*k, s.view.link.clone())).collect()
         };
         for (hash, link) in live {
             if link.ping().await.is_err() {

@@ -27,7 +27,7 @@ use rsupport_proto::Role;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-use super::{Answer, WebFront};
+use super::{percent_decode, Answer, WebFront};
 use crate::server::Dialer;
 
 mod accounts;
@@ -467,24 +467,6 @@ pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
             (decode(k), decode(v))
         })
         .collect()
-}
-
-/// `%XX` escapes decoded; `None` for a bad escape or text that is not UTF-8.
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
