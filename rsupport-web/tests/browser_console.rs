@@ -77,6 +77,24 @@ async fn operator_in_the_browser_sees_and_controls_a_real_x_desktop() {
     })
     .await;
     assert!(matched.is_ok(), "the canvas equals the X server's picture");
+    // The customer's cursor shape is the canvas's cursor.
+    let cursor = tokio::time::timeout(WAIT, async {
+        loop {
+            let css = browser.run(json!({"cmd": "cursor_css"})).await["cursor"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            if css.starts_with("url(\"data:image/png") {
+                return css;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        cursor.is_ok(),
+        "the X cursor's shape is drawn as the canvas's cursor"
+    );
     browser.screenshot("operator-session").await;
 
     // Input from the browser arrives on the customer's X server.

@@ -226,6 +226,9 @@ const commands = {
       decodeMs: v.decodeStats.decodeMs,
     }));
   },
+  async cursor_css() {
+    return { cursor: await viewer().evaluate((v) => v.screen.style.cursor) };
+  },
   async move_on_canvas({ on }) {
     await viewer().evaluate((v, on) => (v.moveOnCanvas = on), on);
   },
