@@ -87,22 +87,11 @@ struct Cli {
     accept_print: bool,
 }
 
-fn mode(name: &str) -> Option<ConnectionMode> {
-    Some(match name {
-        "view" => ConnectionMode::ViewCustomer,
-        "control" => ConnectionMode::ControlCustomer,
-        "manage" => ConnectionMode::ManageCustomer,
-        "share" => ConnectionMode::ShareOperatorScreen,
-        "show" => ConnectionMode::ShowOperatorScreen,
-        _ => return None,
-    })
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let cli = Cli::parse();
-    let first_mode =
-        mode(&cli.mode).ok_or("unknown --mode; use view, control, manage, share or show")?;
+    let first_mode = ConnectionMode::from_short_name(&cli.mode)
+        .ok_or("unknown --mode; use view, control, manage, share or show")?;
     let password = secret("RSUPPORT_PASSWORD", "password")?;
     let totp = std::env::var("RSUPPORT_TOTP").ok();
     let sink: Arc<dyn PrintSink> = match &cli.print_queue {
@@ -290,7 +279,7 @@ async fn on_line(session: &mut SessionHandle, line: &str) -> Result<bool, Error>
             session.end(EndReason::OperatorEnded, "").await?;
             return Ok(true); // the Ended event stops the loop
         }
-        Some("/mode") => match words.next().and_then(mode) {
+        Some("/mode") => match words.next().and_then(ConnectionMode::from_short_name) {
             Some(m) => session.request_mode(m, "").await.map(|_| ()),
             None => {
                 println!("modes: view control manage share show");

@@ -57,6 +57,26 @@ impl ConnectionMode {
                 | ConnectionMode::ShareOperatorScreen
         )
     }
+
+    /// The one-word name consoles and pages use: "view", "control",
+    /// "manage", "share", "show".
+    pub fn short_name(self) -> &'static str {
+        match self {
+            ConnectionMode::ViewCustomer => "view",
+            ConnectionMode::ControlCustomer => "control",
+            ConnectionMode::ManageCustomer => "manage",
+            ConnectionMode::ShareOperatorScreen => "share",
+            ConnectionMode::ShowOperatorScreen => "show",
+        }
+    }
+
+    /// The mode a [`short_name`](Self::short_name) names, if any.
+    pub fn from_short_name(name: &str) -> Option<ConnectionMode> {
+        ConnectionMode::ALL
+            .iter()
+            .copied()
+            .find(|mode| mode.short_name() == name)
+    }
 }
 
 wire_enum! {

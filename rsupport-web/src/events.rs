@@ -617,28 +617,14 @@ fn sharing_json(session: u64, sharing: &Sharing) -> Value {
     })
 }
 
-/// The page's name for a mode.
+/// The page's name for a mode ("view", "control", …).
 pub fn mode_name(mode: ConnectionMode) -> &'static str {
-    match mode {
-        ConnectionMode::ViewCustomer => "view",
-        ConnectionMode::ControlCustomer => "control",
-        ConnectionMode::ManageCustomer => "manage",
-        ConnectionMode::ShareOperatorScreen => "share",
-        ConnectionMode::ShowOperatorScreen => "show",
-        _ => "unknown",
-    }
+    mode.short_name()
 }
 
 /// The mode the page names, if any.
 pub fn mode_from_name(name: &str) -> Option<ConnectionMode> {
-    Some(match name {
-        "view" => ConnectionMode::ViewCustomer,
-        "control" => ConnectionMode::ControlCustomer,
-        "manage" => ConnectionMode::ManageCustomer,
-        "share" => ConnectionMode::ShareOperatorScreen,
-        "show" => ConnectionMode::ShowOperatorScreen,
-        _ => return None,
-    })
+    ConnectionMode::from_short_name(name)
 }
 
 /// A refused login, in words a person can act on.
