@@ -39,6 +39,12 @@ mkdir -p "$out"
 cp -R web/console/. "$out/"
 "$bindgen" --target web --out-dir "$out/pkg" \
   target/web/cargo/wasm32-unknown-unknown/web/rsupport_web.wasm
+section "the labels' font (DejaVu Sans, from the dejavu crate the native build embeds)"
+dejavu=$(cargo metadata --format-version 1 --locked |
+  grep -o '"manifest_path":"[^"]*/dejavu-[0-9.]*/Cargo.toml"' | head -n 1 | cut -d'"' -f4)
+mkdir -p "$out/fonts"
+cp "$(dirname "$dejavu")"/assets/dejavu-fonts-ttf-*/ttf/DejaVuSans.ttf "$out/fonts/"
+
 section "TypeScript (web/src)"
 (cd web && npm ci --no-audit --no-fund --silent && npx --no-install tsc -p tsconfig.json)
 wasm=$out/pkg/rsupport_web_bg.wasm

@@ -61,6 +61,13 @@ impl WebConsole {
         }
     }
 
+    /// Registers the font drawings' labels are drawn with (TTF/OTF bytes;
+    /// the page fetches DejaVu Sans beside the module, which stays smaller
+    /// without it). Until then labels are not drawn in the overlay.
+    pub fn load_font(data: Vec<u8>) -> Result<(), JsError> {
+        rsupport_core::annotate::set_fallback_font(data).map_err(|e| JsError::new(&e.to_string()))
+    }
+
     /// Bytes from the WebSocket.
     pub fn receive(&mut self, bytes: &[u8]) {
         self.console.receive(bytes, Instant::now());

@@ -1,7 +1,7 @@
 //! The web console's tools in a real browser against a customer sharing a
 //! private Xvfb display: the customer's pause shows, a pen stroke drawn on the canvas reaches the
 //! customer's drawing layer where it was drawn (and the operator's overlay
-//! shows it), undo takes it back, a screenshot saved by the browser equals
+//! shows it), undo takes it back, a label's text shows on both sides, a screenshot saved by the browser equals
 //! the X server's picture, and a colour-depth change reaches the customer's
 //! side (the canvas then holds only that many colours).
 
@@ -96,6 +96,41 @@ async fn drawings_screenshots_and_display_settings_work_from_the_browser() {
         undone.is_ok(),
         "undo takes the stroke back on the customer's side"
     );
+
+    // A label: its text reaches the customer's layer, and the operator's
+    // overlay draws it with the font the page loaded beside the module.
+    browser
+        .run(json!({"cmd": "label", "x": 120, "y": 480, "text": "Click here"}))
+        .await;
+    let label = tokio::time::timeout(WAIT, async {
+        loop {
+            let layer = cu.annotation_layer().await.unwrap();
+            if let Some(Item::Label(l)) = layer.items().first() {
+                return l.text.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the label reaches the customer's side");
+    assert_eq!(label, "Click here");
+    let ink = tokio::time::timeout(WAIT, async {
+        loop {
+            let answer = browser
+                .run(json!({"cmd": "overlay_ink", "x": 120, "y": 480, "w": 160, "h": 40}))
+                .await;
+            if answer["inked"].as_u64().unwrap() > 50 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(ink.is_ok(), "the operator sees the label's text");
+    browser.screenshot("operator-label").await;
+    browser
+        .run(json!({"cmd": "button", "testid": "clear"}))
+        .await;
     browser.run(json!({"cmd": "tool", "name": "control"})).await;
 
     // A screenshot saved by the browser is the X server's picture.

@@ -178,6 +178,22 @@ const commands = {
     await page.mouse.move(b.x, b.y, { steps: steps ?? 10 });
     await page.mouse.up();
   },
+  // The label tool asks for the text with a prompt; the person types `text`.
+  async label({ x, y, text }) {
+    page.once("dialog", (d) => d.accept(text));
+    await page.locator(".session:not([hidden]) [data-testid=tool-label]").click();
+    const p = await pagePoint(x, y);
+    await page.mouse.click(p.x, p.y);
+  },
+  async overlay_ink({ x, y, w, h }) {
+    const inked = await viewer().evaluate((v, [x, y, w, h]) => {
+      const d = v.shadowRoot.querySelector("canvas.overlay").getContext("2d").getImageData(x, y, w, h).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n += 1;
+      return n;
+    }, [x, y, w, h]);
+    return { inked };
+  },
   async overlay_pixel({ x, y }) {
     const rgba = await viewer().evaluate(
       (v, [x, y]) => Array.from(v.shadowRoot.querySelector("canvas.overlay").getContext("2d").getImageData(x, y, 1, 1).data),

@@ -1,8 +1,12 @@
 //! Text labels, rendered with `ab_glyph` (pure Rust) from DejaVu Sans, which
-//! the `dejavu` crate embeds (Bitstream Vera / DejaVu licence: free to use
-//! and redistribute). DejaVu has no CJK glyphs: a product showing Japanese
-//! or Chinese labels registers a system font with [`set_fallback_font`];
-//! without one, such characters draw as the missing-glyph box.
+//! the `dejavu` crate embeds (feature `bundled-font`, on by default;
+//! Bitstream Vera / DejaVu licence: free to use and redistribute). DejaVu
+//! has no CJK glyphs: a product showing Japanese or Chinese labels
+//! registers a system font with [`set_fallback_font`]; without one, such
+//! characters draw as the missing-glyph box. Without `bundled-font` (the
+//! browser console, which fetches the font separately to keep its module
+//! small) the font registered with [`set_fallback_font`] draws everything,
+//! and labels draw nothing until one is.
 
 use std::sync::OnceLock;
 
@@ -11,10 +15,16 @@ use ab_glyph::{point, Font, FontArc, GlyphId, InvalidFont, PxScale, ScaleFont};
 use super::layer::Label;
 use super::raster::Canvas;
 
+#[cfg(feature = "bundled-font")]
 fn primary() -> Option<&'static FontArc> {
     static FONT: OnceLock<Option<FontArc>> = OnceLock::new();
     FONT.get_or_init(|| FontArc::try_from_slice(dejavu::sans::regular()).ok())
         .as_ref()
+}
+
+#[cfg(not(feature = "bundled-font"))]
+fn primary() -> Option<&'static FontArc> {
+    FALLBACK.get()
 }
 
 static FALLBACK: OnceLock<FontArc> = OnceLock::new();

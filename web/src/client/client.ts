@@ -22,7 +22,15 @@ const RESUME_WINDOW_MS = 120_000;
 
 /** Loads the WebAssembly module once per page. */
 function loadWasm(): Promise<{ memory: WebAssembly.Memory }> {
-  loaded ??= init();
+  loaded ??= init().then((wasm) => {
+    // The labels' font comes beside the module, not inside it (smaller
+    // first load); drawings show without labels until it is here.
+    fetch(new URL("../fonts/DejaVuSans.ttf", import.meta.url))
+      .then((answer) => (answer.ok ? answer.arrayBuffer() : Promise.reject(new Error(answer.statusText))))
+      .then((font) => WebConsole.load_font(new Uint8Array(font)))
+      .catch((e) => console.warn(`labels will not show: the font did not load (${e})`));
+    return wasm;
+  });
   return loaded;
 }
 
