@@ -26,6 +26,8 @@ pub struct RelayTarget {
     server_name: String,
     trust: TrustSpec,
     encryption: Encryption,
+    /// Speak the protocol inside a WebSocket on the relay's port.
+    websocket: bool,
 }
 
 impl RelayTarget {
@@ -41,6 +43,7 @@ impl RelayTarget {
             server_name: server_name.into(),
             trust: TrustSpec::Pinned(fingerprint.into()),
             encryption: Encryption::default(),
+            websocket: false,
         }
     }
 
@@ -55,6 +58,7 @@ impl RelayTarget {
             server_name: server_name.into(),
             trust: TrustSpec::CaFile(ca_pem.into()),
             encryption: Encryption::default(),
+            websocket: false,
         }
     }
 
@@ -62,6 +66,14 @@ impl RelayTarget {
     /// defaults encrypt every session and refuse plaintext ones).
     pub fn with_encryption(mut self, encryption: Encryption) -> Self {
         self.encryption = encryption;
+        self
+    }
+
+    /// Reaches the relay through a WebSocket on its port (`wss://…/ws`)
+    /// instead of plain TLS: the same protocol and the same end-to-end
+    /// encryption, for networks whose proxies let only HTTPS through.
+    pub fn over_websocket(mut self) -> Self {
+        self.websocket = true;
         self
     }
 
@@ -94,7 +106,7 @@ impl RelayTarget {
         &self,
         role: rsupport_proto::Role,
         software: String,
-    ) -> super::connection::Dialer<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    ) -> super::connection::Dialer<rsupport_net::BoxedStream> {
         let target = self.clone();
         Box::new(move || {
             let (target, software) = (target.clone(), software.clone());
@@ -108,10 +120,7 @@ impl RelayTarget {
 
     pub(crate) async fn connect(
         &self,
-    ) -> Result<
-        rsupport_net::RelayConnection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
-        ClientError,
-    > {
+    ) -> Result<rsupport_net::RelayConnection<rsupport_net::BoxedStream>, ClientError> {
         let mut presented = None;
         let (config, pinned) = match &self.trust {
             TrustSpec::Pinned(fp) => {
@@ -140,8 +149,17 @@ impl RelayTarget {
                 (config, None)
             }
         };
-        match rsupport_net::connect(&self.addr, &self.server_name, config).await {
-            Ok(conn) => Ok(conn),
+        let connected = if self.websocket {
+            rsupport_net::connect_websocket(&self.addr, &self.server_name, config)
+                .await
+                .map(|c| Box::new(c.into_inner()) as rsupport_net::BoxedStream)
+        } else {
+            rsupport_net::connect(&self.addr, &self.server_name, config)
+                .await
+                .map(|c| Box::new(c.into_inner()) as rsupport_net::BoxedStream)
+        };
+        match connected {
+            Ok(stream) => Ok(rsupport_net::RelayConnection::new(stream)),
             Err(e) => Err(self.classify(e, pinned, presented.and_then(|p| p.fingerprint()))),
         }
     }

@@ -4,7 +4,8 @@
 //!   certificate fingerprints and pinning ([`tls::Trust`]).
 //! - [`RelayConnection`]: the framed link to a relay over any
 //!   `AsyncRead + AsyncWrite`, split into [`RelayReader`] and
-//!   [`RelayWriter`]; [`connect`] dials TLS over TCP.
+//!   [`RelayWriter`]; [`connect`] dials TLS over TCP, [`connect_websocket`]
+//!   the same protocol in a WebSocket on the relay's port ([`ws`]).
 //!
 //! The crate moves frames; it holds no session or relay logic. rustls types
 //! appear in its API on purpose (`ClientConfig`, `ServerConfig`,
@@ -15,5 +16,9 @@
 
 mod link;
 pub mod tls;
+pub mod ws;
 
-pub use link::{connect, Incoming, LinkError, RelayConnection, RelayReader, RelayWriter};
+pub use link::{
+    connect, connect_websocket, BoxedStream, Incoming, LinkError, RelayConnection, RelayIo,
+    RelayReader, RelayWriter,
+};

@@ -273,6 +273,14 @@ impl FrameOutput {
     }
 }
 
+/// Any byte stream a [`RelayConnection`] can run on (TLS, a WebSocket …).
+pub trait RelayIo: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> RelayIo for T {}
+
+/// A relay connection's stream whose kind is chosen at run time.
+pub type BoxedStream = Box<dyn RelayIo>;
+
 /// Connects over TCP and TLS. `server_name` is checked against the
 /// certificate unless `tls` pins a fingerprint ([`crate::tls::client_config`]).
 pub async fn connect(
@@ -288,4 +296,28 @@ pub async fn connect(
         .connect(name, tcp)
         .await?;
     Ok(RelayConnection::new(stream))
+}
+
+/// Connects over TCP and TLS, then opens `wss://{server_name}/ws`: the same
+/// relay protocol in WebSocket binary messages, for networks whose proxies
+/// or firewalls let only HTTPS through. `addr` is dialled; `server_name` is
+/// checked against the certificate (unless `tls` pins it) and sent as the
+/// HTTP host.
+pub async fn connect_websocket(
+    addr: impl ToSocketAddrs,
+    server_name: &str,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<RelayConnection<crate::ws::WsStream<TlsStream<TcpStream>>>, LinkError> {
+    let stream = connect(addr, server_name, tls).await?.into_inner();
+    let url = format!("wss://{server_name}/ws");
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(url, stream, Some(crate::ws::config()))
+            .await
+            .map_err(|e| {
+                LinkError::Io(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    format!("the relay did not open its WebSocket: {e}"),
+                ))
+            })?;
+    Ok(RelayConnection::new(crate::ws::WsStream::new(ws)))
 }

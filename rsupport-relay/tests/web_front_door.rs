@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use rsupport_net::ws::MAX_MESSAGE;
 use rsupport_net::{Incoming, LinkError, RelayConnection};
 use rsupport_proto::envelope::{Envelope, PayloadProtection, Priority};
 use rsupport_proto::framing::{Frame, FrameKind, HEADER_LEN};
 use rsupport_proto::relay::{Hello, LoginStatus, RelayMessage};
 use rsupport_proto::{Role, PROTOCOL_VERSION};
-use rsupport_relay::web::ws::MAX_MESSAGE;
 use rsupport_testkit::web::{log_in, pair_by_code, WebRelay, OPERATOR, OPERATOR_PASSWORD, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};

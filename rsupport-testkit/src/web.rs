@@ -19,12 +19,12 @@ use hyper_util::rt::TokioIo;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsupport_net::tls::{client_config, Trust};
+use rsupport_net::ws::WsStream;
 use rsupport_net::RelayConnection;
 use rsupport_proto::relay::{CustomerInfo, Login, LoginStatus, RelayMessage};
 use rsupport_proto::Role;
 use rsupport_relay::auth::Argon2Params;
 use rsupport_relay::store::SqliteStore;
-use rsupport_relay::web::ws::WsStream;
 use rsupport_relay::{
     bootstrap_admin, create_account, AccountSpec, Relay, RelayConfig, RunningRelay, ShutdownMode,
 };
@@ -179,7 +179,7 @@ impl WebRelay {
         if let Some(origin) = origin {
             req.headers_mut().insert("origin", origin.parse().unwrap());
         }
-        let config = rsupport_relay::web::ws::config();
+        let config = rsupport_net::ws::config();
         tokio_tungstenite::client_async_with_config(req, self.tls().await, Some(config))
             .await
             .map(|(ws, _)| ws)

@@ -5,7 +5,7 @@
 //! the native framed protocol. Here, [hyper] serves:
 //!
 //! - `GET /ws`: a WebSocket carrying exactly the native byte stream
-//!   ([`ws`]), run by the relay's ordinary connection driver;
+//!   (`rsupport_net::ws`), run by the relay's ordinary connection driver;
 //! - `/api/v1/…`: the admin REST API (`api`), a client of the relay itself;
 //! - everything else: the web console's files from
 //!   [`RelayConfig::web_root`](crate::RelayConfig::web_root) (`assets`).
@@ -36,7 +36,6 @@ mod assets;
 pub mod fuzzing;
 mod headers;
 pub(crate) mod sniff;
-pub mod ws;
 
 pub use headers::valid_origin;
 
@@ -191,10 +190,12 @@ impl WebFront {
             let ws = WebSocketStream::from_raw_socket(
                 TokioIo::new(upgraded),
                 WsRole::Server,
-                Some(ws::config()),
+                Some(rsupport_net::ws::config()),
             )
             .await;
-            dialer.run(ws::WsStream::new(ws), addr, client_cert).await;
+            dialer
+                .run(rsupport_net::ws::WsStream::new(ws), addr, client_cert)
+                .await;
         });
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(AbortOnDrop(task));
         let mut answer = Response::new(Full::new(Bytes::new()));

@@ -1,9 +1,12 @@
-//! The WebSocket at `GET /ws`: the same byte stream as a native connection,
-//! carried in binary messages.
+//! The relay protocol over a WebSocket (`GET /ws` on the relay's port): the
+//! same byte stream as a native connection, carried in binary messages, for
+//! browsers and for programs on networks that only let HTTPS through.
 //!
 //! [`WsStream`] turns a WebSocket into a tokio `AsyncRead + AsyncWrite`, so
 //! the relay's ordinary connection driver runs on it with every limit,
-//! deadline, memory budget and admission rule unchanged. Message boundaries
+//! deadline, memory budget and admission rule unchanged, and a client's
+//! [`RelayConnection`](crate::RelayConnection) works over it as over TLS.
+//! Message boundaries
 //! carry no meaning: a message may hold several frames or part of one.
 //! Writes are gathered into one binary message per flush (or per
 //! [`WRITE_CHUNK`] bytes). A text message, or one larger than the largest
