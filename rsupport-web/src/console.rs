@@ -103,6 +103,8 @@ pub struct Console {
     /// `Resume` is unanswered (the relay answers one at a time).
     pub(crate) resume_queue: VecDeque<u64>,
     pub(crate) resuming: Option<u64>,
+    /// This connection replaced one that dropped (see `resume`).
+    pub(crate) redialed: bool,
     /// The software name for `Hello` on a new connection.
     software: String,
 }
@@ -126,6 +128,7 @@ impl Console {
             next_nonce: 1,
             resume_queue: VecDeque::new(),
             resuming: None,
+            redialed: false,
             software: software.to_owned(),
         };
         console.hello();

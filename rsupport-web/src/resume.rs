@@ -57,6 +57,7 @@ impl Console {
         }
         self.reset_link();
         self.phase = Phase::Greeting;
+        self.redialed = true;
         self.resume_queue = self.sessions.keys().copied().collect();
         self.hello();
     }
@@ -91,8 +92,9 @@ impl Console {
             self.send(&resume);
             return;
         }
-        if self.events.iter().all(|e| *e != ConsoleEvent::Reconnected) && self.phase == Phase::Ready
-        {
+        // Every session resumed (or ended): say so once, and only after a
+        // drop, not on the first connection.
+        if self.phase == Phase::Ready && std::mem::take(&mut self.redialed) {
             self.events.push_back(ConsoleEvent::Reconnected);
         }
     }
@@ -143,5 +145,56 @@ impl Console {
             }
             other => Some(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsupport_proto::framing::{encode_frame, FrameKind, FrameLimits};
+    use rsupport_proto::relay::HelloAck;
+
+    fn hello_ack() -> Vec<u8> {
+        let ack = RelayMessage::HelloAck(HelloAck {
+            version: rsupport_proto::PROTOCOL_VERSION,
+            relay_name: "relay".into(),
+            now_ms: 0,
+        });
+        let mut out = bytes::BytesMut::new();
+        let encoded = encode_frame(
+            FrameKind::Relay,
+            &ack.encode(),
+            &FrameLimits::default(),
+            &mut out,
+        );
+        assert!(encoded.is_ok());
+        out.to_vec()
+    }
+
+    #[test]
+    fn the_first_connection_is_no_reconnection() {
+        let mut console = Console::new("test");
+        console.receive(&hello_ack(), Instant::now());
+        let events: Vec<_> = std::iter::from_fn(|| console.poll_event()).collect();
+        assert_eq!(
+            events,
+            vec![ConsoleEvent::Connected {
+                relay_name: "relay".into()
+            }]
+        );
+        assert!(!console.wants_reconnect());
+    }
+
+    #[test]
+    fn a_drop_without_sessions_closes_for_good() {
+        let mut console = Console::new("test");
+        console.receive(&hello_ack(), Instant::now());
+        console.connection_lost();
+        assert!(!console.wants_reconnect());
+        let last = std::iter::from_fn(|| console.poll_event()).last();
+        assert!(
+            matches!(last, Some(ConsoleEvent::Closed { .. })),
+            "{last:?}"
+        );
     }
 }
